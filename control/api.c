@@ -1,0 +1,322 @@
+/* The admin API's endpoints (INTERFACE.md). Bearer tokens are compared in
+ * constant time; /health is open. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "control/admin.h"
+#include "control/app.h"
+#include "control/authlimit.h"
+#include "control/log.h"
+
+/* A growable text buffer for JSON and metrics bodies (control thread only). */
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	for (;;) {
+		va_list ap;
+		va_start(ap, fmt);
+		int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->oom = true;
+			return;
+		}
+		if (b->p && b->len + (size_t)n < b->cap) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t ncap = (b->cap ? b->cap * 2 : 4096) + (size_t)n;
+		char *np = realloc(b->p, ncap);
+		if (!np) {
+			b->oom = true;
+			return;
+		}
+		b->p = np;
+		b->cap = ncap;
+	}
+}
+
+static void sb_respond(struct sbuf *b, struct admin_resp *r, int status, const char *ctype)
+{
+	if (b->oom) {
+		free(b->p);
+		admin_resp_printf(r, 500, NULL, "out of memory\n");
+		return;
+	}
+	r->status = status;
+	r->content_type = ctype;
+	r->body = b->p;
+	r->len = b->len;
+}
+
+/* Equal in time independent of where the strings differ. */
+static bool ct_equal(const char *a, size_t alen, const char *b, size_t blen)
+{
+	volatile unsigned char diff = (unsigned char)(alen != blen);
+	size_t n = alen < blen ? alen : blen;
+	for (size_t i = 0; i < n; i++)
+		diff |= (unsigned char)(a[i] ^ b[i]);
+	return diff == 0;
+}
+
+/* 200 when the request may go on, else the status to answer. */
+static int authorize(struct app *a, const struct admin_req *req)
+{
+	if (!a->admin_token)
+		return 200; /* loopback admin without a token file (INTERFACE.md) */
+	uint64_t now = ring_now();
+	switch (authlimit_before(&a->authlimit, &req->peer, now)) {
+	case AUTHLIMIT_LOCKED:
+	case AUTHLIMIT_GLOBAL_BACKOFF:
+		return 429;
+	case AUTHLIMIT_CHECK:
+		break;
+	}
+	const char *h = req->authorization;
+	if (h && !strncmp(h, "Bearer ", 7)) {
+		h += 7;
+		if (ct_equal(h, strlen(h), a->admin_token, strlen(a->admin_token)))
+			return 200;
+	}
+	authlimit_failed(&a->authlimit, &req->peer, now);
+	return 401;
+}
+
+static uint64_t uptime_s(const struct app *a)
+{
+	return (ring_now() - a->started_ns) / 1000000000ull;
+}
+
+static void get_status(struct app *a, struct admin_resp *r)
+{
+	struct sbuf b = {0};
+	char addr[80];
+	sb_printf(&b, "{\"version\":\"%s\",\"uptime_s\":%llu,\"started\":%lld,\"workers\":%u,", RG_VERSION,
+	          (unsigned long long)uptime_s(a), (long long)a->started_wall, a->n_workers);
+	uint64_t gen = atomic_load(&a->pub.current) ? atomic_load(&a->pub.current)->id : 0;
+	sb_printf(&b, "\"config_generation\":%llu,\"reloads\":{\"ok\":%llu,\"failed\":%llu},",
+	          (unsigned long long)gen, (unsigned long long)a->reloads_ok,
+	          (unsigned long long)a->reloads_failed);
+	sb_printf(&b, "\"backend\":\"%s\",\"listeners\":[",
+	          a->n_workers ? ring_backend_name(worker_backend(a->workers[0])) : "none");
+	for (unsigned i = 0; i < a->n_listeners + a->n_dyn; i++) {
+		const struct app_listener *l =
+			i < a->n_listeners ? &a->listeners[i] : &a->dyn[i - a->n_listeners];
+		sb_printf(&b, "%s{\"kind\":\"%s\",\"address\":\"%s\",\"bound\":%s", i ? "," : "",
+		          listener_kind_name(l->kind), addr_str(&l->addr, addr, sizeof(addr)),
+		          l->bound ? "true" : "false");
+		if (l->ifname[0])
+			sb_printf(&b, ",\"interface\":\"%s\"", l->ifname);
+		sb_printf(&b, "}");
+	}
+	sb_printf(&b, "],\"worker_generations\":[");
+	for (unsigned i = 0; i < a->n_workers; i++) {
+		struct worker_stats st;
+		worker_stats_read(a->workers[i], &st);
+		sb_printf(&b, "%s%llu", i ? "," : "", (unsigned long long)st.gen_id);
+	}
+	sb_printf(&b, "]}\n");
+	sb_respond(&b, r, 200, "application/json");
+}
+
+static void metric_head(struct sbuf *b, const char *name, const char *type, const char *help)
+{
+	sb_printf(b, "# HELP ringgate_%s %s\n# TYPE ringgate_%s %s\n", name, help, name, type);
+}
+
+static void get_metrics(struct app *a, struct admin_resp *r)
+{
+	struct sbuf b = {0};
+	struct worker_stats *st = calloc(a->n_workers ? a->n_workers : 1, sizeof(*st));
+	if (!st) {
+		admin_resp_printf(r, 500, NULL, "out of memory\n");
+		return;
+	}
+	for (unsigned i = 0; i < a->n_workers; i++)
+		worker_stats_read(a->workers[i], &st[i]);
+
+	metric_head(&b, "build_info", "gauge", "Version of the running appliance.");
+	sb_printf(&b, "ringgate_build_info{version=\"%s\"} 1\n", RG_VERSION);
+	metric_head(&b, "uptime_seconds", "gauge", "Seconds since start.");
+	sb_printf(&b, "ringgate_uptime_seconds %llu\n", (unsigned long long)uptime_s(a));
+	metric_head(&b, "workers", "gauge", "Worker threads.");
+	sb_printf(&b, "ringgate_workers %u\n", a->n_workers);
+	struct gen *g = atomic_load(&a->pub.current);
+	metric_head(&b, "config_generation", "gauge", "Id of the configuration generation in force.");
+	sb_printf(&b, "ringgate_config_generation %llu\n", (unsigned long long)(g ? g->id : 0));
+	metric_head(&b, "reloads_total", "counter", "Configuration reloads by result.");
+	sb_printf(&b, "ringgate_reloads_total{result=\"ok\"} %llu\n", (unsigned long long)a->reloads_ok);
+	sb_printf(&b, "ringgate_reloads_total{result=\"failed\"} %llu\n",
+	          (unsigned long long)a->reloads_failed);
+
+#define PER_WORKER(name, type, help, expr)                                                       \
+	do {                                                                                       \
+		metric_head(&b, name, type, help);                                                 \
+		for (unsigned i = 0; i < a->n_workers; i++)                                        \
+			sb_printf(&b, "ringgate_" name "{worker=\"%u\"} %llu\n", i,                \
+			          (unsigned long long)(expr));                                     \
+	} while (0)
+	PER_WORKER("rx_datagrams_total", "counter", "UDP datagrams received.", st[i].ring.rx_dgrams);
+	PER_WORKER("rx_bytes_total", "counter", "UDP payload bytes received.", st[i].ring.rx_bytes);
+	PER_WORKER("tx_datagrams_total", "counter", "UDP datagrams sent.", st[i].ring.tx_dgrams);
+	PER_WORKER("tx_bytes_total", "counter", "UDP payload bytes sent.", st[i].ring.tx_bytes);
+	PER_WORKER("rx_calls_total", "counter", "Receive completions or calls.", st[i].ring.rx_calls);
+	PER_WORKER("tx_calls_total", "counter", "Send system calls or io_uring send submissions.",
+	           st[i].ring.tx_calls);
+	PER_WORKER("tx_runs_total", "counter", "Send messages, one per GSO run of datagrams.",
+	           st[i].ring.tx_runs);
+	PER_WORKER("gso_fallbacks_total", "counter", "GSO runs resent without GSO after EIO.",
+	           st[i].ring.tx_gso_fallbacks);
+	PER_WORKER("loop_turns_total", "counter", "Worker loop turns.", st[i].turns);
+	PER_WORKER("worker_sockets", "gauge", "UDP sockets owned by the worker.", st[i].n_socks);
+	PER_WORKER("worker_generation", "gauge", "Configuration generation the worker holds.",
+	           st[i].gen_id);
+
+	metric_head(&b, "rx_datagrams_by_listener_total", "counter",
+	            "Datagrams received by listener kind.");
+	for (unsigned i = 0; i < a->n_workers; i++)
+		for (unsigned k = 0; k < LISTENER_KIND_MAX; k++)
+			sb_printf(&b, "ringgate_rx_datagrams_by_listener_total{worker=\"%u\",listener=\"%s\"} %llu\n",
+			          i, listener_kind_name((enum listener_kind)k),
+			          (unsigned long long)st[i].rx_by_kind[k]);
+	metric_head(&b, "quic_handshakes_total", "counter", "QUIC handshakes by result.");
+	for (unsigned i = 0; i < a->n_workers; i++) {
+		static const char *const res[] = {"started", "completed", "failed"};
+		const uint64_t v[] = {st[i].quic.handshakes_started, st[i].quic.handshakes_completed,
+		                      st[i].quic.handshakes_failed};
+		for (unsigned k = 0; k < 3; k++)
+			sb_printf(&b, "ringgate_quic_handshakes_total{worker=\"%u\",result=\"%s\"} %llu\n", i, res[k],
+			          (unsigned long long)v[k]);
+	}
+	PER_WORKER("quic_connections", "gauge", "QUIC connections open.", st[i].quic.conns_open);
+	PER_WORKER("quic_connections_handshaking", "gauge", "QUIC connections still in handshake.",
+	           st[i].quic.conns_handshaking);
+	PER_WORKER("http_requests_total", "counter", "HTTP/3 requests received.", st[i].quic.requests);
+	metric_head(&b, "http_responses_total", "counter", "HTTP/3 responses by status class.");
+	for (unsigned i = 0; i < a->n_workers; i++) {
+		static const char *const cls[] = {"2xx", "4xx", "5xx"};
+		const uint64_t v[] = {st[i].quic.responses_2xx, st[i].quic.responses_4xx,
+		                      st[i].quic.responses_5xx};
+		for (unsigned k = 0; k < 3; k++)
+			sb_printf(&b, "ringgate_http_responses_total{worker=\"%u\",class=\"%s\"} %llu\n", i, cls[k],
+			          (unsigned long long)v[k]);
+	}
+	metric_head(&b, "tunnel_rx_total", "counter", "Tunnel datagrams received, by verdict.");
+	for (unsigned i = 0; i < a->n_workers; i++)
+		for (unsigned v = 0; v < TUNNEL_RX__COUNT; v++)
+			sb_printf(&b, "ringgate_tunnel_rx_total{worker=\"%u\",verdict=\"%s\"} %llu\n", i,
+			          tunnel_rx_verdict_name((enum tunnel_rx_verdict)v),
+			          (unsigned long long)st[i].tunnel_rx[v]);
+	metric_head(&b, "tunnel_tx_total", "counter", "Tunnel packets to send, by verdict.");
+	for (unsigned i = 0; i < a->n_workers; i++)
+		for (unsigned v = 0; v < TUNNEL_TX__COUNT; v++)
+			sb_printf(&b, "ringgate_tunnel_tx_total{worker=\"%u\",verdict=\"%s\"} %llu\n", i,
+			          tunnel_tx_verdict_name((enum tunnel_tx_verdict)v),
+			          (unsigned long long)st[i].tunnel_tx[v]);
+#undef PER_WORKER
+
+	metric_head(&b, "drops_total", "counter", "Datagrams dropped, by layer and reason.");
+	for (unsigned i = 0; i < a->n_workers; i++) {
+		for (unsigned d = 0; d < RING_DROP_MAX; d++)
+			sb_printf(&b, "ringgate_drops_total{worker=\"%u\",layer=\"ring\",reason=\"%s\"} %llu\n", i,
+			          ring_drop_name((enum ring_drop)d), (unsigned long long)st[i].ring.drops[d]);
+		for (unsigned d = 0; d < DP_DROP_MAX; d++)
+			sb_printf(&b, "ringgate_drops_total{worker=\"%u\",layer=\"datapath\",reason=\"%s\"} %llu\n",
+			          i, dp_drop_name((enum dp_drop)d), (unsigned long long)st[i].drops[d]);
+		for (unsigned d = 0; d < QUIC_DROP_MAX; d++)
+			sb_printf(&b, "ringgate_drops_total{worker=\"%u\",layer=\"quic\",reason=\"%s\"} %llu\n", i,
+			          quic_drop_name((enum quic_drop)d), (unsigned long long)st[i].quic.drops[d]);
+	}
+	free(st);
+	sb_respond(&b, r, 200, "text/plain; version=0.0.4; charset=utf-8");
+}
+
+static void post_reload(struct app *a, struct admin_resp *r)
+{
+	char *errors = NULL;
+	int err = app_reload(a, &errors);
+	if (err) {
+		admin_resp_printf(r, 400, NULL, "reload refused, the old configuration stays:\n%s",
+		                  errors ? errors : "unknown error\n");
+	} else {
+		struct gen *g = atomic_load(&a->pub.current);
+		admin_resp_printf(r, 200, "application/json", "{\"config_generation\":%llu}\n",
+		                  (unsigned long long)(g ? g->id : 0));
+	}
+	free(errors);
+}
+
+void api_handle(void *ctx, const struct admin_req *req, struct admin_resp *r)
+{
+	struct app *a = ctx;
+	bool get = !strcmp(req->method, "GET"), post = !strcmp(req->method, "POST");
+
+	if (!strcmp(req->path, "/health")) {
+		if (!get) {
+			admin_resp_printf(r, 405, NULL, "method not allowed\n");
+			return;
+		}
+		if (a->stopping)
+			admin_resp_printf(r, 503, NULL, "stopping\n");
+		else
+			admin_resp_printf(r, 200, NULL, "ok\n");
+		return;
+	}
+
+	static const struct {
+		const char *path;
+		bool post;
+	} known[] = {{"/metrics", false}, {"/status", false}, {"/peers", false},
+	             {"/backends", false}, {"/reload", true}, {"/shutdown", true}};
+	int k = -1;
+	for (unsigned i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (!strcmp(req->path, known[i].path))
+			k = (int)i;
+	if (k < 0) {
+		admin_resp_printf(r, 404, NULL, "not found\n");
+		return;
+	}
+	int auth = authorize(a, req);
+	if (auth != 200) {
+		char peer[80];
+		log_warn("admin: refused %s %s from %s: %s", req->method, req->path,
+		         addr_str(&req->peer, peer, sizeof(peer)),
+		         auth == 429 ? "too many failed tokens" : "bad or missing bearer token");
+		if (auth == 429) {
+			admin_resp_printf(r, 429, NULL, "too many failed attempts, try again later\n");
+			r->extra_headers = "Retry-After: 60\r\n";
+		} else {
+			admin_resp_printf(r, 401, NULL, "unauthorized\n");
+			r->extra_headers = "WWW-Authenticate: Bearer\r\n";
+		}
+		return;
+	}
+	if (known[k].post ? !post : !get) {
+		admin_resp_printf(r, 405, NULL, "method not allowed\n");
+		return;
+	}
+	if (!strcmp(req->path, "/status"))
+		get_status(a, r);
+	else if (!strcmp(req->path, "/metrics"))
+		get_metrics(a, r);
+	else if (!strcmp(req->path, "/peers"))
+		admin_resp_printf(r, 200, "application/json", "{\"peers\":[]}\n");
+	else if (!strcmp(req->path, "/backends"))
+		admin_resp_printf(r, 200, "application/json", "{\"backends\":[]}\n");
+	else if (!strcmp(req->path, "/reload"))
+		post_reload(a, r);
+	else if (!strcmp(req->path, "/shutdown")) {
+		log_info("admin: shutdown requested");
+		a->stopping = true;
+		admin_resp_printf(r, 200, NULL, "stopping\n");
+	}
+}

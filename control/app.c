@@ -1,0 +1,735 @@
+/* The control thread: loads the configuration, starts the workers, binds the
+ * listeners and hands their sockets over, serves the admin API, handles
+ * signals and reloads. Nothing here is on the packet path. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "control/admin.h"
+#include "control/app.h"
+#include "control/appcfg.h"
+#include "control/filewatch.h"
+#include "control/log.h"
+#include "control/netlink.h"
+#include "control/service.h"
+#include "datapath/quic/quic.h"
+
+#define TICK_NS (200ull * 1000 * 1000)
+
+enum { EP_SIGNAL = 1, EP_TICK, EP_ADMIN, EP_RESPONDER, EP_NETLINK, EP_FILES };
+
+/* ---- configuration ---- */
+
+/* Load the file (or the demo text) into a new configuration; errors into
+ * *errors as text, one per line. */
+static int load_config(struct app *a, struct rg_config **out, char **errors)
+{
+	return appcfg_load(a->demo ? "demo.ini" : a->config_path, a->config_text, out, errors);
+}
+
+static void gen_free(struct gen *g)
+{
+	struct worker_gen *wg = g->priv;
+	if (wg) {
+		free((void *)wg->quic_vhosts);
+		if (wg->tunnel_peers)
+			explicit_bzero((void *)wg->tunnel_peers, sizeof(*wg->tunnel_peers) * wg->n_tunnel_peers);
+		free((void *)wg->tunnel_peers);
+		free(wg->tunnel_prefixes);
+	}
+	free(wg);
+	appcfg_free((struct rg_config *)g->cfg);
+	free(g);
+}
+
+static int publish(struct app *a, struct rg_config *cfg)
+{
+	struct gen *g = calloc(1, sizeof(*g));
+	struct worker_gen *wg = calloc(1, sizeof(*wg));
+	if (!g || !wg) {
+		free(g);
+		free(wg);
+		return -ENOMEM;
+	}
+	struct quic_params qp;
+	struct quic_vhost_params *qv = NULL;
+	if (appcfg_quic_params(cfg, &qp, &qv) == 0) {
+		wg->quic_vhosts = qv; /* the strings live in cfg, as long as g */
+		wg->n_quic_vhosts = qp.n_vhosts;
+	}
+	struct tunnel_peer_config *tp = NULL;
+	if (appcfg_tunnel_peers(cfg, &tp, &wg->n_tunnel_peers, &wg->tunnel_prefixes)) {
+		free((void *)wg->quic_vhosts);
+		free(wg);
+		free(g);
+		return -ENOMEM;
+	}
+	wg->tunnel_peers = tp;
+	g->cfg = cfg;
+	g->priv = wg;
+	g->destroy = gen_free;
+	gen_publish(&a->pub, g);
+	a->cfg = cfg;
+	/* Wake every worker so it picks the generation up now, not at its next
+	 * packet. A full channel means the worker is busy and will look anyway
+	 * at the top of its next turn. */
+	struct ring_msg m = {.type = WORKER_MSG_GEN};
+	for (unsigned i = 0; i < a->n_workers; i++)
+		worker_post(a->workers[i], &m);
+	return 0;
+}
+
+int app_validate(struct app *a)
+{
+	struct rg_config *cfg = NULL;
+	char *errors = NULL;
+	int err = 0;
+	if (a->demo)
+		err = demo_prepare(a);
+	if (!err)
+		err = load_config(a, &cfg, &errors);
+	if (err) {
+		if (errors)
+			fputs(errors, stderr);
+		else
+			fprintf(stderr, "ringgate: %s: %s\n", a->config_path ? a->config_path : "demo",
+			        strerror(-err));
+		free(errors);
+		admin_close(a->responder);
+		a->responder = NULL;
+		demo_cleanup(a);
+		return 1;
+	}
+	printf("%s: configuration is valid\n", a->demo ? "demo" : a->config_path);
+	appcfg_free(cfg);
+	admin_close(a->responder);
+	demo_cleanup(a);
+	return 0;
+}
+
+/* ---- listeners ---- */
+
+static int add_ep(struct app *a, int fd, uint32_t tag)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = tag};
+	return epoll_ctl(a->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+static bool listener_same(const struct app_listener *l, enum listener_kind k, const rg_sockaddr *s)
+{
+	if (l->kind != k || l->addr.sa.sa_family != s->sa.sa_family)
+		return false;
+	if (s->sa.sa_family == AF_INET)
+		return l->addr.in4.sin_port == s->in4.sin_port &&
+		       l->addr.in4.sin_addr.s_addr == s->in4.sin_addr.s_addr;
+	return l->addr.in6.sin6_port == s->in6.sin6_port &&
+	       !memcmp(&l->addr.in6.sin6_addr, &s->in6.sin6_addr, sizeof(s->in6.sin6_addr));
+}
+
+/* Open one SO_REUSEPORT socket per worker for l; nothing is handed over yet. */
+static int listener_open(struct app *a, struct app_listener *l)
+{
+	/* one socket per worker, also before the workers run (start-up binds
+	 * first so a taken port fails before anything else happened) */
+	unsigned n = a->n_target;
+	l->fds = malloc(sizeof(int) * n);
+	if (!l->fds)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++)
+		l->fds[i] = -1;
+	for (unsigned i = 0; i < n; i++) {
+		int fd = ring_udp_open(&l->addr, true);
+		if (fd < 0) {
+			for (unsigned j = 0; j < i; j++)
+				close(l->fds[j]);
+			free(l->fds);
+			l->fds = NULL;
+			return fd;
+		}
+		l->fds[i] = fd;
+	}
+	return 0;
+}
+
+static void listener_hand_over(struct app *a, struct app_listener *l)
+{
+	for (unsigned i = 0; i < a->n_workers; i++) {
+		struct ring_msg m = {.type = WORKER_MSG_SOCK_ADD, .u32 = l->kind, .u64 = (uint64_t)l->fds[i]};
+		while (worker_post(a->workers[i], &m) == -EAGAIN)
+			usleep(1000);
+	}
+	l->bound = true;
+	char s[80];
+	log_info("listening on %s (%s), %u sockets", addr_str(&l->addr, s, sizeof(s)),
+	         listener_kind_name(l->kind), a->n_workers);
+}
+
+static void listener_close(struct app *a, struct app_listener *l)
+{
+	if (l->bound) {
+		/* the worker owns the fd now: it closes it */
+		for (unsigned i = 0; i < a->n_workers; i++) {
+			struct ring_msg m = {.type = WORKER_MSG_SOCK_DEL, .u64 = (uint64_t)l->fds[i]};
+			while (worker_post(a->workers[i], &m) == -EAGAIN)
+				usleep(1000);
+		}
+		char s[80];
+		log_info("stopped listening on %s (%s)", addr_str(&l->addr, s, sizeof(s)),
+		         listener_kind_name(l->kind));
+	} else if (l->fds) {
+		for (unsigned i = 0; i < a->n_target; i++)
+			if (l->fds[i] >= 0)
+				close(l->fds[i]);
+	}
+	free(l->fds);
+	l->fds = NULL;
+	l->bound = false;
+}
+
+/* ---- iface listeners (netlink watcher callbacks) ---- */
+
+static int dyn_bind(void *ctx, enum listener_kind kind, const rg_sockaddr *addr, const char *ifname)
+{
+	struct app *a = ctx;
+	if (a->n_dyn == a->cap_dyn) {
+		unsigned ncap = a->cap_dyn ? a->cap_dyn * 2 : 8;
+		struct app_listener *n = realloc(a->dyn, sizeof(*n) * ncap);
+		if (!n)
+			return -ENOMEM;
+		a->dyn = n;
+		a->cap_dyn = ncap;
+	}
+	struct app_listener *l = &a->dyn[a->n_dyn];
+	memset(l, 0, sizeof(*l));
+	l->kind = kind;
+	l->addr = *addr;
+	snprintf(l->ifname, sizeof(l->ifname), "%s", ifname);
+	int err = listener_open(a, l);
+	if (err) {
+		char s[80];
+		log_warn("cannot listen on %s (%s, interface %s): %s", addr_str(addr, s, sizeof(s)),
+		         listener_kind_name(kind), ifname, strerror(-err));
+		return err;
+	}
+	listener_hand_over(a, l);
+	a->n_dyn++;
+	return 0;
+}
+
+static void dyn_unbind(void *ctx, enum listener_kind kind, const rg_sockaddr *addr, const char *ifname)
+{
+	struct app *a = ctx;
+	(void)ifname;
+	for (unsigned i = 0; i < a->n_dyn; i++) {
+		if (!listener_same(&a->dyn[i], kind, addr))
+			continue;
+		listener_close(a, &a->dyn[i]);
+		a->dyn[i] = a->dyn[--a->n_dyn];
+		return;
+	}
+}
+
+static const struct nlwatch_ops dyn_ops = {.on_bind = dyn_bind, .on_unbind = dyn_unbind};
+
+/* Hand the config's iface listeners to the netlink watcher, opening it the
+ * first time one is configured. */
+static int ifaces_apply(struct app *a, const struct rg_config *cfg)
+{
+	struct nlwatch_want *w = NULL;
+	unsigned n = 0;
+	int err = appcfg_iface_wants(cfg, &w, &n);
+	if (err)
+		return err;
+	if (n && !a->nlwatch) {
+		err = nlwatch_open(&dyn_ops, a, &a->nlwatch);
+		if (!err)
+			err = add_ep(a, nlwatch_fd(a->nlwatch), EP_NETLINK);
+		if (err) {
+			log_error("cannot watch interfaces through netlink: %s", strerror(-err));
+			free(w);
+			return err;
+		}
+	}
+	if (a->nlwatch)
+		err = nlwatch_set_wants(a->nlwatch, w, n);
+	free(w);
+	return err;
+}
+
+static void files_apply(struct app *a, const struct rg_config *cfg)
+{
+	const char **paths = NULL;
+	unsigned n = 0;
+	if (!a->filewatch) {
+		if (filewatch_open(&a->filewatch) || add_ep(a, filewatch_fd(a->filewatch), EP_FILES)) {
+			log_warn("cannot watch certificate and peer files; reload by SIGHUP or the admin API");
+			filewatch_close(a->filewatch);
+			a->filewatch = NULL;
+			return;
+		}
+	}
+	if (!appcfg_watched_files(cfg, &paths, &n))
+		filewatch_set(a->filewatch, paths, n);
+	free(paths);
+}
+
+/* A listener set in two steps, so that nothing changes when a bind fails:
+ * prepare opens what is new (the workers see nothing yet), commit hands the
+ * new sockets over and closes what is gone. */
+struct listeners_next {
+	struct app_listener *l;
+	unsigned n;
+	bool *kept; /* per current listener: still wanted */
+};
+
+static void listeners_next_free(struct app *a, struct listeners_next *nx, bool close_new)
+{
+	if (close_new && nx->l)
+		for (unsigned k = 0; k < nx->n; k++)
+			if (!nx->l[k].bound)
+				listener_close(a, &nx->l[k]);
+	free(nx->l);
+	free(nx->kept);
+	memset(nx, 0, sizeof(*nx));
+}
+
+static int listeners_prepare(struct app *a, const struct rg_config *cfg, struct listeners_next *nx,
+                             char **errors)
+{
+	struct appcfg_listen *want = NULL;
+	unsigned n_want = 0;
+	memset(nx, 0, sizeof(*nx));
+	int err = appcfg_listens(cfg, &want, &n_want);
+	if (err)
+		return err;
+	nx->l = calloc(n_want ? n_want : 1, sizeof(*nx->l));
+	nx->kept = calloc(a->n_listeners ? a->n_listeners : 1, sizeof(*nx->kept));
+	if (!nx->l || !nx->kept) {
+		free(want);
+		listeners_next_free(a, nx, false);
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < n_want; i++, nx->n++) {
+		struct app_listener *l = &nx->l[i];
+		l->kind = want[i].kind;
+		l->addr = want[i].addr;
+		for (unsigned j = 0; j < a->n_listeners; j++) {
+			if (!nx->kept[j] && listener_same(&a->listeners[j], want[i].kind, &want[i].addr)) {
+				nx->kept[j] = true;
+				*l = a->listeners[j]; /* takes over its sockets */
+				break;
+			}
+		}
+		if (l->fds)
+			continue;
+		err = listener_open(a, l);
+		if (err) {
+			char s[80];
+			if (asprintf(errors, "cannot listen on %s (%s): %s\n", addr_str(&want[i].addr, s, sizeof(s)),
+			             listener_kind_name(want[i].kind), strerror(-err)) < 0)
+				*errors = NULL;
+			/* close only what this call opened; kept ones stay with a->listeners */
+			for (unsigned k = 0; k < i; k++)
+				if (!nx->l[k].bound)
+					listener_close(a, &nx->l[k]);
+			nx->n = 0;
+			free(want);
+			listeners_next_free(a, nx, false);
+			return err;
+		}
+	}
+	free(want);
+	return 0;
+}
+
+static void listeners_commit(struct app *a, struct listeners_next *nx)
+{
+	for (unsigned i = 0; i < nx->n; i++)
+		if (!nx->l[i].bound)
+			listener_hand_over(a, &nx->l[i]);
+	for (unsigned j = 0; j < a->n_listeners; j++)
+		if (!nx->kept[j])
+			listener_close(a, &a->listeners[j]);
+	free(a->listeners);
+	a->listeners = nx->l;
+	a->n_listeners = nx->n;
+	nx->l = NULL;
+	listeners_next_free(a, nx, false);
+}
+
+/* ---- start-up ---- */
+
+static int start_workers(struct app *a)
+{
+	unsigned cpus[1024];
+	unsigned n_cpus = 0;
+	int err = appcfg_cpus(a->cfg, cpus, 1024, &n_cpus);
+	if (err) {
+		fprintf(stderr, "ringgate: cannot read the CPU set: %s\n", strerror(-err));
+		return 2;
+	}
+	unsigned n = a->n_target;
+	a->workers = calloc(n, sizeof(*a->workers));
+	if (!a->workers || gen_pub_init(&a->pub, n)) {
+		fprintf(stderr, "ringgate: out of memory\n");
+		return 2;
+	}
+	struct quic_params qp;
+	struct quic_vhost_params *qv = NULL;
+	bool quic = appcfg_quic_params(a->cfg, &qp, &qv) == 0;
+	if (quic) {
+		if (getrandom(a->quic_secret, sizeof(a->quic_secret), 0) != sizeof(a->quic_secret)) {
+			fprintf(stderr, "ringgate: no randomness for the QUIC token key\n");
+			free(qv);
+			return 2;
+		}
+		qp.static_secret = a->quic_secret;
+		qp.n_workers = n;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		qp.worker_id = i;
+		struct worker_params p = {
+			.id = i,
+			.cpu = n_cpus ? (int)cpus[i % n_cpus] : -1,
+			.pub = &a->pub,
+			.log = log_vmsg,
+			.quic = quic ? &qp : NULL,
+			.tunnel_key = appcfg_tunnel_key(a->cfg),
+		};
+		ring_opts_default(&p.ring);
+		if (a->backend != RING_BACKEND_AUTO)
+			p.ring.backend = a->backend;
+		err = worker_start(&p, &a->workers[i]);
+		if (err) {
+			fprintf(stderr, "ringgate: cannot start worker %u: %s\n", i, strerror(-err));
+			free(qv);
+			return 2;
+		}
+		a->n_workers++;
+	}
+	free(qv);
+	log_info("%u workers on the %s backend", n, ring_backend_name(worker_backend(a->workers[0])));
+	return 0;
+}
+
+static int start_admin(struct app *a)
+{
+	int err = appcfg_admin(a->cfg, &a->admin_addr, &a->admin_token);
+	if (err) {
+		fprintf(stderr, "ringgate: admin token: %s\n", strerror(-err));
+		return 1;
+	}
+	err = admin_open(&a->admin_addr, api_handle, a, &a->admin);
+	if (err) {
+		char s[80];
+		fprintf(stderr, "ringgate: cannot listen on %s (admin API): %s\n",
+		        addr_str(&a->admin_addr, s, sizeof(s)), strerror(-err));
+		return 2;
+	}
+	return add_ep(a, admin_fd(a->admin), EP_ADMIN) ? 2 : 0;
+}
+
+static int start_control_fds(struct app *a)
+{
+	a->epfd = epoll_create1(EPOLL_CLOEXEC);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	a->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	a->tickfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (a->epfd < 0 || a->sigfd < 0 || a->tickfd < 0)
+		return -errno;
+	struct itimerspec its = {
+		.it_interval = {.tv_nsec = (long)TICK_NS},
+		.it_value = {.tv_nsec = (long)TICK_NS},
+	};
+	if (timerfd_settime(a->tickfd, 0, &its, NULL) < 0)
+		return -errno;
+	int err = add_ep(a, a->sigfd, EP_SIGNAL);
+	if (!err)
+		err = add_ep(a, a->tickfd, EP_TICK);
+	return err;
+}
+
+int app_start(struct app *a)
+{
+	a->epfd = a->sigfd = a->tickfd = -1;
+	a->started_ns = ring_now();
+	a->started_wall = time(NULL);
+
+	/* Block the signals before any thread exists so that every thread
+	 * inherits the mask and only the signalfd sees them. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+	if (start_control_fds(a)) {
+		fprintf(stderr, "ringgate: cannot set up the control thread: %s\n", strerror(errno));
+		return 2;
+	}
+	if (a->demo) {
+		int err = demo_prepare(a);
+		if (err) {
+			fprintf(stderr, "ringgate: cannot prepare the demo: %s\n", strerror(-err));
+			return 2;
+		}
+		if (a->responder && add_ep(a, admin_fd(a->responder), EP_RESPONDER))
+			return 2;
+	}
+
+	struct rg_config *cfg = NULL;
+	char *errors = NULL;
+	int err = load_config(a, &cfg, &errors);
+	if (err) {
+		if (errors)
+			fputs(errors, stderr);
+		else
+			fprintf(stderr, "ringgate: %s: %s\n", a->config_path, strerror(-err));
+		free(errors);
+		return 1;
+	}
+	a->cfg = cfg;
+	if (!a->log_level_forced)
+		log_setup(appcfg_log_level(cfg), log_json_enabled());
+
+	/* Bind everything first: a taken port or a missing permission is then
+	 * the one line on stderr, before any worker started. */
+	unsigned cpus[1024], n_cpus = 0;
+	appcfg_cpus(cfg, cpus, 1024, &n_cpus);
+	a->n_target = a->workers_override ? a->workers_override : appcfg_workers(cfg);
+	if (a->n_target == 0) /* auto: one per CPU */
+		a->n_target = n_cpus ? n_cpus : 1;
+	int rc = start_admin(a);
+	if (rc) {
+		appcfg_free(cfg);
+		a->cfg = NULL;
+		return rc;
+	}
+	struct listeners_next nx;
+	err = listeners_prepare(a, cfg, &nx, &errors);
+	if (err) {
+		fprintf(stderr, "ringgate: %s", errors ? errors : "cannot bind the listeners\n");
+		free(errors);
+		appcfg_free(cfg);
+		a->cfg = NULL;
+		return 2;
+	}
+	rc = start_workers(a);
+	if (rc) {
+		listeners_next_free(a, &nx, true);
+		appcfg_free(cfg);
+		a->cfg = NULL;
+		return rc;
+	}
+	publish(a, cfg);
+	char s[80];
+	log_info("admin API on http://%s/ (%s)", addr_str(&a->admin_addr, s, sizeof(s)),
+	         a->admin_token ? "bearer token" : "open to local callers");
+	listeners_commit(a, &nx);
+	if (ifaces_apply(a, cfg)) {
+		fprintf(stderr, "ringgate: cannot follow the listen interfaces through netlink\n");
+		return 2;
+	}
+	files_apply(a, cfg);
+	const char *user = appcfg_user(cfg);
+	if (user && *user) {
+		const char *why = "";
+		err = service_drop_root(user, &why);
+		if (err) {
+			fprintf(stderr, "ringgate: cannot drop root to user %s: %s: %s\n", user, why,
+			        strerror(-err));
+			return 2;
+		}
+		log_info("running as user %s with CAP_NET_ADMIN and CAP_NET_BIND_SERVICE", user);
+	}
+	if (a->demo)
+		demo_banner(a);
+	uint64_t gen = atomic_load(&a->pub.current)->id;
+	log_info("ringgate %s ready (config generation %llu)", RG_VERSION, (unsigned long long)gen);
+	service_ready(gen);
+	return 0;
+}
+
+/* ---- reload ---- */
+
+int app_reload(struct app *a, char **errors)
+{
+	struct rg_config *cfg = NULL;
+	struct listeners_next nx;
+	*errors = NULL;
+	service_reloading();
+	int err = load_config(a, &cfg, errors);
+	if (!err) {
+		unsigned n = a->workers_override ? a->workers_override : appcfg_workers(cfg);
+		if (n && n != a->n_workers)
+			log_warn("reload: workers = %u takes effect at the next start (running %u)", n,
+			         a->n_workers);
+		err = listeners_prepare(a, cfg, &nx, errors);
+		if (err)
+			appcfg_free(cfg);
+	}
+	if (err) {
+		a->reloads_failed++;
+		log_error("reload refused, the old configuration stays:\n%s",
+		          *errors ? *errors : strerror(-err));
+		service_reloaded(atomic_load(&a->pub.current)->id);
+		return err;
+	}
+	publish(a, cfg);
+	listeners_commit(a, &nx);
+	/* a changed token file takes effect now; a changed admin address at
+	 * the next start (the socket stays) */
+	rg_sockaddr admin_addr;
+	char *token = NULL;
+	if (!appcfg_admin(cfg, &admin_addr, &token)) {
+		free(a->admin_token);
+		a->admin_token = token;
+		if (memcmp(&admin_addr, &a->admin_addr, sizeof(admin_addr)))
+			log_warn("reload: a new admin address takes effect at the next start");
+	}
+	if (ifaces_apply(a, cfg))
+		log_warn("reload: interface listeners not updated");
+	files_apply(a, cfg);
+	if (!a->log_level_forced)
+		log_setup(appcfg_log_level(cfg), log_json_enabled());
+	a->reloads_ok++;
+	uint64_t gen = atomic_load(&a->pub.current)->id;
+	log_info("reloaded: config generation %llu", (unsigned long long)gen);
+	service_reloaded(gen);
+	return 0;
+}
+
+/* ---- the loop ---- */
+
+static void on_signal(struct app *a)
+{
+	struct signalfd_siginfo si;
+	while (read(a->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			log_info("%s: stopping", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+			a->stopping = true;
+			break;
+		case SIGHUP: {
+			char *errors = NULL;
+			log_info("SIGHUP: reloading");
+			app_reload(a, &errors);
+			free(errors);
+			break;
+		}
+		}
+	}
+}
+
+int app_run(struct app *a)
+{
+	while (!a->stopping) {
+		struct epoll_event evs[16];
+		int n = epoll_wait(a->epfd, evs, 16, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("control loop: %s", strerror(errno));
+			return 2;
+		}
+		uint64_t now = ring_now();
+		for (int i = 0; i < n; i++) {
+			switch (evs[i].data.u32) {
+			case EP_SIGNAL:
+				on_signal(a);
+				break;
+			case EP_TICK: {
+				uint64_t ticks;
+				if (read(a->tickfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+					log_warn("timerfd: %s", strerror(errno));
+				gen_collect(&a->pub);
+				admin_process(a->admin, now);
+				if (a->responder)
+					admin_process(a->responder, now);
+				if (a->nlwatch)
+					nlwatch_retry(a->nlwatch); /* binds that failed before */
+				if (a->filewatch && filewatch_due(a->filewatch, now)) {
+					char *errors = NULL;
+					log_info("certificate or peer files changed: reloading");
+					app_reload(a, &errors);
+					free(errors);
+				}
+				break;
+			}
+			case EP_NETLINK:
+				nlwatch_process(a->nlwatch);
+				break;
+			case EP_FILES:
+				filewatch_process(a->filewatch, now);
+				break;
+			case EP_ADMIN:
+				admin_process(a->admin, now);
+				break;
+			case EP_RESPONDER:
+				admin_process(a->responder, now);
+				break;
+			}
+		}
+	}
+	service_stopping();
+	return a->exit_code;
+}
+
+void app_stop(struct app *a)
+{
+	nlwatch_close(a->nlwatch); /* no callbacks from here on */
+	a->nlwatch = NULL;
+	filewatch_close(a->filewatch);
+	a->filewatch = NULL;
+	for (unsigned i = 0; i < a->n_dyn; i++)
+		if (!a->dyn[i].bound)
+			listener_close(a, &a->dyn[i]);
+	for (unsigned i = 0; i < a->n_listeners; i++)
+		if (!a->listeners[i].bound)
+			listener_close(a, &a->listeners[i]);
+	/* workers close the sockets they own as they stop */
+	for (unsigned i = 0; i < a->n_workers; i++)
+		worker_stop(a->workers[i]);
+	for (unsigned i = 0; i < a->n_listeners; i++)
+		free(a->listeners[i].fds);
+	free(a->listeners);
+	for (unsigned i = 0; i < a->n_dyn; i++)
+		free(a->dyn[i].fds);
+	free(a->dyn);
+	free(a->workers);
+	if (a->pub.slots) {
+		gen_pub_destroy(&a->pub);
+	} else if (a->cfg) {
+		appcfg_free((struct rg_config *)a->cfg);
+	}
+	a->cfg = NULL;
+	admin_close(a->admin);
+	admin_close(a->responder);
+	free(a->admin_token);
+	explicit_bzero(a->quic_secret, sizeof(a->quic_secret));
+	demo_cleanup(a);
+	if (a->epfd >= 0)
+		close(a->epfd);
+	if (a->sigfd >= 0)
+		close(a->sigfd);
+	if (a->tickfd >= 0)
+		close(a->tickfd);
+	if (a->n_workers || a->stopping)
+		log_info("stopped");
+}

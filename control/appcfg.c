@@ -1,0 +1,289 @@
+#include "control/appcfg.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control/netlink.h"
+#include "datapath/quic/quic.h"
+#include "datapath/tunnel/engine.h"
+#include "ini/config.h"
+
+int appcfg_load(const char *name, const char *text, struct rg_config **out, char **errors)
+{
+	struct ini_diag d;
+	ini_diag_init(&d);
+	int err = text ? ini_config_load_string(name, text, out, &d) : ini_config_load_file(name, out, &d);
+	*errors = NULL;
+	if (err && ini_diag_count(&d))
+		*errors = ini_diag_join(&d);
+	ini_diag_free(&d);
+	return err;
+}
+
+void appcfg_free(struct rg_config *c)
+{
+	ini_config_free(c);
+}
+
+static int push_listens(const struct rg_cfg_addr *l, unsigned n, enum listener_kind kind,
+                        struct appcfg_listen **out, unsigned *count)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (l[i].kind != RG_CFG_ADDR_INET)
+			continue;
+		struct appcfg_listen *nw = realloc(*out, sizeof(**out) * (*count + 1));
+		if (!nw)
+			return -ENOMEM;
+		*out = nw;
+		nw[*count].kind = kind;
+		memset(&nw[*count].addr, 0, sizeof(nw[*count].addr));
+		memcpy(&nw[*count].addr, &l[i].sa,
+		       l[i].sa.sa.sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+		(*count)++;
+	}
+	return 0;
+}
+
+int appcfg_listens(const struct rg_config *c, struct appcfg_listen **out, unsigned *n)
+{
+	*out = NULL;
+	*n = 0;
+	int err = 0;
+	if (c->quic)
+		err = push_listens(c->quic->listen, c->quic->n_listen, LISTENER_QUIC, out, n);
+	if (!err && c->tunnel)
+		err = push_listens(c->tunnel->listen, c->tunnel->n_listen, LISTENER_TUNNEL, out, n);
+	if (err) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+	}
+	return err;
+}
+
+static int push_ifaces(const struct rg_cfg_addr *l, unsigned n, enum listener_kind kind,
+                       struct nlwatch_want **out, unsigned *count)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (l[i].kind != RG_CFG_ADDR_IFACE)
+			continue;
+		struct nlwatch_want *nw = realloc(*out, sizeof(**out) * (*count + 1));
+		if (!nw)
+			return -ENOMEM;
+		*out = nw;
+		memset(&nw[*count], 0, sizeof(nw[*count]));
+		nw[*count].kind = kind;
+		nw[*count].port = l[i].port;
+		memcpy(nw[*count].ifname, l[i].iface, IF_NAMESIZE);
+		(*count)++;
+	}
+	return 0;
+}
+
+int appcfg_iface_wants(const struct rg_config *c, struct nlwatch_want **out, unsigned *n)
+{
+	*out = NULL;
+	*n = 0;
+	int err = 0;
+	if (c->quic)
+		err = push_ifaces(c->quic->listen, c->quic->n_listen, LISTENER_QUIC, out, n);
+	if (!err && c->tunnel)
+		err = push_ifaces(c->tunnel->listen, c->tunnel->n_listen, LISTENER_TUNNEL, out, n);
+	if (err) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+	}
+	return err;
+}
+
+int appcfg_watched_files(const struct rg_config *c, const char ***out, unsigned *n)
+{
+	unsigned cap = 4 + 2 * c->n_vhosts + c->n_peers;
+	const char **p = calloc(cap, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	unsigned k = 0;
+	for (unsigned i = 0; i < c->n_vhosts; i++) {
+		p[k++] = c->vhosts[i].cert;
+		p[k++] = c->vhosts[i].key;
+	}
+	if (c->tunnel) {
+		p[k++] = c->tunnel->private_key_file;
+		if (c->tunnel->peers_file)
+			p[k++] = c->tunnel->peers_file;
+	}
+	for (unsigned i = 0; i < c->n_peers; i++)
+		if (c->peers[i].preshared_key_file)
+			p[k++] = c->peers[i].preshared_key_file;
+	if (c->appliance.admin_token_file)
+		p[k++] = c->appliance.admin_token_file;
+	*out = p;
+	*n = k;
+	return 0;
+}
+
+const char *appcfg_user(const struct rg_config *c)
+{
+	return c->appliance.user;
+}
+
+unsigned appcfg_workers(const struct rg_config *c)
+{
+	return c->appliance.workers;
+}
+
+int appcfg_cpus(const struct rg_config *c, unsigned *cpus, unsigned max, unsigned *n)
+{
+	cpu_set_t allowed;
+	*n = 0;
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0)
+		return -errno;
+	/* `all` means the CPUs this process may run on; a listed CPU outside
+	 * them would fail to pin, so it is left out (and said by the caller's
+	 * count). */
+	for (unsigned cpu = 0; cpu < CPU_SETSIZE && cpu < RG_CFG_MAX_CPUS && *n < max; cpu++)
+		if (CPU_ISSET(cpu, &allowed) && rg_cpuset_has(&c->appliance.cpus, cpu))
+			cpus[(*n)++] = cpu;
+	return *n ? 0 : -EINVAL;
+}
+
+int appcfg_admin(const struct rg_config *c, rg_sockaddr *addr, char **token)
+{
+	memset(addr, 0, sizeof(*addr));
+	const struct rg_cfg_addr *a = &c->appliance.admin;
+	memcpy(addr, &a->sa,
+	       a->sa.sa.sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+	*token = NULL;
+	if (c->appliance.admin_token) {
+		*token = strdup(c->appliance.admin_token);
+		if (!*token)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+enum log_level appcfg_log_level(const struct rg_config *c)
+{
+	switch (c->appliance.log_level) {
+	case RG_CFG_LOG_ERROR:
+		return LOG_ERROR;
+	case RG_CFG_LOG_WARN:
+		return LOG_WARN;
+	case RG_CFG_LOG_DEBUG:
+		return LOG_DEBUG;
+	case RG_CFG_LOG_INFO:
+	default:
+		return LOG_INFO;
+	}
+}
+
+int appcfg_quic_params(const struct rg_config *c, struct quic_params *p,
+                       struct quic_vhost_params **vhosts)
+{
+	memset(p, 0, sizeof(*p));
+	*vhosts = NULL;
+	if (!c->quic)
+		return -ENOENT;
+	struct quic_vhost_params *v = calloc(c->n_vhosts ? c->n_vhosts : 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (unsigned i = 0; i < c->n_vhosts; i++) {
+		v[i].name = c->vhosts[i].name;
+		v[i].cert_file = c->vhosts[i].cert;
+		v[i].key_file = c->vhosts[i].key;
+	}
+	p->vhosts = v;
+	p->n_vhosts = c->n_vhosts;
+	p->alpn = c->quic->n_alpn ? c->quic->alpn[0] : "h3";
+	p->idle_timeout_ns = c->quic->idle_timeout_ms * 1000000ull;
+	p->backlog = c->quic->backlog;
+	p->anti_port_scan = c->quic->anti_port_scan;
+	switch (c->quic->retry) {
+	case RG_QUIC_RETRY_ON:
+		p->retry = QUIC_RETRY_ON;
+		break;
+	case RG_QUIC_RETRY_OFF:
+		p->retry = QUIC_RETRY_OFF;
+		break;
+	case RG_QUIC_RETRY_AUTO:
+	default:
+		p->retry = QUIC_RETRY_AUTO;
+		break;
+	}
+	*vhosts = v;
+	return 0;
+}
+
+static int peer_cmp(const void *a, const void *b)
+{
+	return memcmp(((const struct tunnel_peer_config *)a)->public_key,
+	              ((const struct tunnel_peer_config *)b)->public_key, NOISE_PUBLIC_KEY_LEN);
+}
+
+static void cidr_to_prefix(const struct rg_cidr *c, struct allowedips_prefix *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->ip.family = c->family;
+	memcpy(p->ip.bytes, c->addr, c->family == AF_INET ? 4 : 16);
+	p->cidr = c->prefix;
+}
+
+int appcfg_tunnel_peers(const struct rg_config *c, struct tunnel_peer_config **peers, unsigned *n,
+                        struct allowedips_prefix **prefixes)
+{
+	*peers = NULL;
+	*prefixes = NULL;
+	*n = 0;
+	if (!c->tunnel)
+		return 0;
+	const struct rg_peer_list *fp = &c->tunnel->file_peers;
+	unsigned total = c->n_peers + fp->n, n_pfx = 0;
+	for (unsigned i = 0; i < c->n_peers; i++)
+		n_pfx += c->peers[i].n_allowed_ips;
+	for (unsigned i = 0; i < fp->n; i++)
+		n_pfx += fp->peers[i].n_allowed_ips;
+	struct tunnel_peer_config *p = calloc(total ? total : 1, sizeof(*p));
+	struct allowedips_prefix *x = calloc(n_pfx ? n_pfx : 1, sizeof(*x));
+	if (!p || !x) {
+		free(p);
+		free(x);
+		return -ENOMEM;
+	}
+	unsigned k = 0, at = 0;
+	for (unsigned i = 0; i < c->n_peers; i++, k++) {
+		const struct rg_peer_cfg *pc = &c->peers[i];
+		memcpy(p[k].public_key, pc->public_key, NOISE_PUBLIC_KEY_LEN);
+		if (pc->has_preshared_key) {
+			memcpy(p[k].psk, pc->preshared_key, NOISE_SYMMETRIC_KEY_LEN);
+			p[k].has_psk = true;
+		}
+		p[k].allowed_ips = x + at;
+		p[k].n_allowed_ips = pc->n_allowed_ips;
+		for (unsigned j = 0; j < pc->n_allowed_ips; j++)
+			cidr_to_prefix(&pc->allowed_ips[j], &x[at++]);
+		/* endpoints (this side initiating) need the worker hand-off that
+		 * is not built yet: these peers are responder-only for now */
+		p[k].persistent_keepalive = (uint16_t)pc->persistent_keepalive_s;
+	}
+	for (unsigned i = 0; i < fp->n; i++, k++) {
+		const struct rg_peer_entry *pe = &fp->peers[i];
+		memcpy(p[k].public_key, pe->public_key, NOISE_PUBLIC_KEY_LEN);
+		p[k].allowed_ips = x + at;
+		p[k].n_allowed_ips = pe->n_allowed_ips;
+		for (unsigned j = 0; j < pe->n_allowed_ips; j++)
+			cidr_to_prefix(&pe->allowed_ips[j], &x[at++]);
+	}
+	qsort(p, total, sizeof(*p), peer_cmp);
+	*peers = p;
+	*prefixes = x;
+	*n = total;
+	return 0;
+}
+
+const uint8_t *appcfg_tunnel_key(const struct rg_config *c)
+{
+	return c->tunnel ? c->tunnel->private_key : NULL;
+}

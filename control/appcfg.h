@@ -1,0 +1,57 @@
+/* What the control thread reads from a loaded configuration. The only
+ * place in control/ that knows the fields of struct rg_config (ini/). */
+#ifndef RG_APPCFG_H
+#define RG_APPCFG_H
+
+#include "control/log.h"
+#include "datapath/worker.h"
+#include "ring/ring.h"
+
+struct rg_config;
+
+struct appcfg_listen {
+	enum listener_kind kind;
+	rg_sockaddr addr;
+};
+
+/* Parse and check. `text` non-NULL: parse it, naming it `name` in
+ * messages; else read the file `name`. On failure *errors holds every
+ * problem as "FILE:LINE: message" lines (malloc'ed). */
+int appcfg_load(const char *name, const char *text, struct rg_config **out, char **errors);
+void appcfg_free(struct rg_config *c);
+
+/* Every address listener (not `iface NAME:PORT` ones: the netlink binder
+ * owns those) of [quic] and [tunnel]; *out malloc'ed. */
+int appcfg_listens(const struct rg_config *c, struct appcfg_listen **out, unsigned *n);
+/* Every `iface NAME:PORT` listener of [quic] and [tunnel]; *out malloc'ed. */
+struct nlwatch_want;
+int appcfg_iface_wants(const struct rg_config *c, struct nlwatch_want **out, unsigned *n);
+/* Files whose change triggers a reload: certificates, keys, peers_file,
+ * the admin token. *out malloc'ed, the strings belong to c. */
+int appcfg_watched_files(const struct rg_config *c, const char ***out, unsigned *n);
+/* [appliance] user, or NULL. */
+const char *appcfg_user(const struct rg_config *c);
+/* QUIC settings for one worker, or -ENOENT when there is no [quic].
+ * *vhosts is malloc'ed (free it after the workers started); the strings
+ * point into c. */
+struct quic_params;
+struct quic_vhost_params;
+int appcfg_quic_params(const struct rg_config *c, struct quic_params *p,
+                       struct quic_vhost_params **vhosts);
+/* The tunnel's authorized peers, sorted by key; NULL/0 without [tunnel].
+ * *prefixes is the storage the peers' allowed_ips point into; free both. */
+struct tunnel_peer_config;
+struct allowedips_prefix;
+int appcfg_tunnel_peers(const struct rg_config *c, struct tunnel_peer_config **peers, unsigned *n,
+                        struct allowedips_prefix **prefixes);
+/* The tunnel's private key (32 bytes), NULL without [tunnel]. */
+const uint8_t *appcfg_tunnel_key(const struct rg_config *c);
+/* 0 for `auto`. */
+unsigned appcfg_workers(const struct rg_config *c);
+/* The CPUs of `cpus` (all: those this process may run on). */
+int appcfg_cpus(const struct rg_config *c, unsigned *cpus, unsigned max, unsigned *n);
+/* Admin address and token (NULL when no token file); the token is malloc'ed. */
+int appcfg_admin(const struct rg_config *c, rg_sockaddr *addr, char **token);
+enum log_level appcfg_log_level(const struct rg_config *c);
+
+#endif

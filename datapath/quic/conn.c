@@ -1,0 +1,680 @@
+/* conn: the lifecycle of one QUIC connection (ngtcp2): creation from a
+ * client Initial, packet input, GSO-aggregated output with pacing, the one
+ * deadline, closing and draining (RFC 9000 10.2), freeing.
+ *
+ * All timer policy of a connection lives here: quic_conn_write() and
+ * quic_conn_expire() are the only places that set c->deadline.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gnutls/crypto.h>
+
+#include "datapath/quic/internal.h"
+
+/* RFC 8446 6.2 */
+#define TLS_ALERT_UNRECOGNIZED_NAME 112
+
+size_t quic_addr_len(const rg_sockaddr *a)
+{
+	return a->sa.sa_family == AF_INET6 ? sizeof(a->in6) : sizeof(a->in4);
+}
+
+static void addr_from_ngtcp2(rg_sockaddr *dst, const ngtcp2_addr *a)
+{
+	memset(dst, 0, sizeof(*dst));
+	if (a->addrlen <= sizeof(*dst))
+		memcpy(dst, a->addr, a->addrlen);
+}
+
+static void path_of(ngtcp2_path *path, const struct ring_dgram *d)
+{
+	path->local.addr = (ngtcp2_sockaddr *)&d->local.sa;
+	path->local.addrlen = (ngtcp2_socklen)quic_addr_len(&d->local);
+	path->remote.addr = (ngtcp2_sockaddr *)&d->peer.sa;
+	path->remote.addrlen = (ngtcp2_socklen)quic_addr_len(&d->peer);
+	path->user_data = (void *)(uintptr_t)d->sock;
+}
+
+int quic_send_dgram(struct quic_server *srv, unsigned sock, const rg_sockaddr *to,
+                    const rg_sockaddr *from, const uint8_t *pkt, size_t len)
+{
+	const struct quic_tx *tx = srv->tx;
+	uint8_t *buf = tx->ops->prep(tx->ctx, len);
+	int rc;
+
+	if (!buf) {
+		srv->ctr.drops[QUIC_DROP_TX_FULL]++;
+		return -ENOBUFS;
+	}
+	memcpy(buf, pkt, len);
+	rc = tx->ops->commit(tx->ctx, sock, to, from, len, 0);
+	if (rc >= 0) {
+		srv->ctr.tx_dgrams++;
+		srv->ctr.tx_bytes += len;
+	}
+	return rc;
+}
+
+/* ---- ngtcp2 callbacks ---- */
+
+static ngtcp2_conn *get_conn(ngtcp2_crypto_conn_ref *ref)
+{
+	return container_of(ref, struct quic_conn, conn_ref)->conn;
+}
+
+static void cb_rand(uint8_t *dest, size_t len, const ngtcp2_rand_ctx *ctx)
+{
+	(void)ctx;
+	/* Packet number skips and PATH_CHALLENGE padding: not secret. */
+	if (gnutls_rnd(GNUTLS_RND_NONCE, dest, len) < 0)
+		abort(); /* the CSPRNG failing leaves nothing safe to do */
+}
+
+static int new_scid(struct quic_conn *c, ngtcp2_cid *cid, uint8_t *token)
+{
+	struct quic_server *srv = c->srv;
+	uint8_t nonce[QUIC_CID_NONCE_LEN];
+	int tries;
+
+	for (tries = 0; tries < 4; tries++) {
+		if (gnutls_rnd(GNUTLS_RND_RANDOM, nonce, sizeof(nonce)) < 0)
+			return -EIO;
+		cid->datalen = QUIC_CID_LEN;
+		quic_cid_encode(cid->data, srv->p.worker_id, nonce);
+		if (quic_cid_table_insert(&srv->cids, cid->data, cid->datalen, c) == 0)
+			break;
+	}
+	if (tries == 4)
+		return -EEXIST;
+	if (token && ngtcp2_crypto_generate_stateless_reset_token(
+	                     token, srv->static_secret, sizeof(srv->static_secret), cid) != 0) {
+		quic_cid_table_remove(&srv->cids, cid->data, cid->datalen);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int cb_get_new_connection_id(ngtcp2_conn *conn, ngtcp2_cid *cid, uint8_t *token,
+                                    size_t cidlen, void *user_data)
+{
+	(void)conn;
+	(void)cidlen; /* always QUIC_CID_LEN: we chose the first one */
+	return new_scid(user_data, cid, token) < 0 ? NGTCP2_ERR_CALLBACK_FAILURE : 0;
+}
+
+static int cb_remove_connection_id(ngtcp2_conn *conn, const ngtcp2_cid *cid, void *user_data)
+{
+	struct quic_conn *c = user_data;
+
+	(void)conn;
+	quic_cid_table_remove(&c->srv->cids, cid->data, cid->datalen);
+	return 0;
+}
+
+static int cb_handshake_completed(ngtcp2_conn *conn, void *user_data)
+{
+	struct quic_conn *c = user_data;
+
+	(void)conn;
+	if (c->state == QUIC_CONN_HANDSHAKE) {
+		c->state = QUIC_CONN_ESTABLISHED;
+		c->srv->ctr.handshakes_completed++;
+		c->srv->ctr.conns_handshaking--;
+	}
+	return 0;
+}
+
+static int cb_recv_tx_key(ngtcp2_conn *conn, ngtcp2_encryption_level level, void *user_data)
+{
+	(void)conn;
+	/* 1-RTT keys: the server may speak HTTP/3 from here (0.5-RTT). */
+	if (level != NGTCP2_ENCRYPTION_LEVEL_1RTT)
+		return 0;
+	return quic_h3_setup(user_data) < 0 ? NGTCP2_ERR_CALLBACK_FAILURE : 0;
+}
+
+static int cb_recv_stream_data(ngtcp2_conn *conn, uint32_t flags, int64_t id, uint64_t offset,
+                               const uint8_t *data, size_t len, void *user_data, void *sud)
+{
+	(void)conn;
+	(void)offset;
+	(void)sud;
+	return quic_h3_recv_stream_data(user_data, flags, id, data, len) < 0
+	               ? NGTCP2_ERR_CALLBACK_FAILURE
+	               : 0;
+}
+
+static int cb_acked_stream_data_offset(ngtcp2_conn *conn, int64_t id, uint64_t offset,
+                                       uint64_t len, void *user_data, void *sud)
+{
+	(void)conn;
+	(void)offset;
+	(void)sud;
+	return quic_h3_acked(user_data, id, len) < 0 ? NGTCP2_ERR_CALLBACK_FAILURE : 0;
+}
+
+static int cb_stream_close(ngtcp2_conn *conn, uint32_t flags, int64_t id, uint64_t app_error,
+                           void *user_data, void *sud)
+{
+	(void)conn;
+	(void)sud;
+	if (!(flags & NGTCP2_STREAM_CLOSE_FLAG_APP_ERROR_CODE_SET))
+		app_error = NGHTTP3_H3_NO_ERROR;
+	return quic_h3_stream_close(user_data, id, app_error) < 0 ? NGTCP2_ERR_CALLBACK_FAILURE : 0;
+}
+
+static int cb_stream_reset(ngtcp2_conn *conn, int64_t id, uint64_t final_size,
+                           uint64_t app_error, void *user_data, void *sud)
+{
+	(void)conn;
+	(void)final_size;
+	(void)app_error;
+	(void)sud;
+	return quic_h3_stream_reset(user_data, id) < 0 ? NGTCP2_ERR_CALLBACK_FAILURE : 0;
+}
+
+static int cb_stream_stop_sending(ngtcp2_conn *conn, int64_t id, uint64_t app_error,
+                                  void *user_data, void *sud)
+{
+	(void)conn;
+	(void)app_error;
+	(void)sud;
+	return quic_h3_stream_reset(user_data, id) < 0 ? NGTCP2_ERR_CALLBACK_FAILURE : 0;
+}
+
+static int cb_extend_max_remote_streams_bidi(ngtcp2_conn *conn, uint64_t max, void *user_data)
+{
+	(void)conn;
+	quic_h3_extend_max_streams(user_data, max);
+	return 0;
+}
+
+static int cb_extend_max_stream_data(ngtcp2_conn *conn, int64_t id, uint64_t max,
+                                     void *user_data, void *sud)
+{
+	(void)conn;
+	(void)max;
+	(void)sud;
+	return quic_h3_unblock(user_data, id) < 0 ? NGTCP2_ERR_CALLBACK_FAILURE : 0;
+}
+
+static const ngtcp2_callbacks quic_conn_callbacks = {
+	.recv_client_initial = ngtcp2_crypto_recv_client_initial_cb,
+	.recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb,
+	.handshake_completed = cb_handshake_completed,
+	.encrypt = ngtcp2_crypto_encrypt_cb,
+	.decrypt = ngtcp2_crypto_decrypt_cb,
+	.hp_mask = ngtcp2_crypto_hp_mask_cb,
+	.recv_stream_data = cb_recv_stream_data,
+	.acked_stream_data_offset = cb_acked_stream_data_offset,
+	.stream_close = cb_stream_close,
+	.rand = cb_rand,
+	.get_new_connection_id = cb_get_new_connection_id,
+	.remove_connection_id = cb_remove_connection_id,
+	.update_key = ngtcp2_crypto_update_key_cb,
+	.stream_reset = cb_stream_reset,
+	.extend_max_remote_streams_bidi = cb_extend_max_remote_streams_bidi,
+	.extend_max_stream_data = cb_extend_max_stream_data,
+	.delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb,
+	.delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb,
+	.get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb,
+	.stream_stop_sending = cb_stream_stop_sending,
+	.version_negotiation = ngtcp2_crypto_version_negotiation_cb,
+	.recv_tx_key = cb_recv_tx_key,
+};
+
+static void log_printf(void *user_data, const char *fmt, ...)
+{
+	struct quic_conn *c = user_data;
+	va_list ap;
+
+	fprintf(stderr, "quic[%u]: ", c->srv->p.worker_id);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static ngtcp2_conn *conn_ref_get(ngtcp2_crypto_conn_ref *ref)
+{
+	return get_conn(ref);
+}
+
+/* ---- lifecycle ---- */
+
+int quic_conn_new(struct quic_server *srv, const struct ring_dgram *d,
+                  const ngtcp2_pkt_hd *hd, const ngtcp2_cid *ocid,
+                  ngtcp2_token_type token_type, struct quic_conn **out)
+{
+	ngtcp2_settings settings;
+	ngtcp2_transport_params params;
+	ngtcp2_path path;
+	ngtcp2_cid scid;
+	struct quic_conn *c;
+	int rc;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->srv = srv;
+	c->conn_ref.get_conn = conn_ref_get;
+	c->conn_ref.user_data = c;
+	c->state = QUIC_CONN_HANDSHAKE;
+	c->deadline = UINT64_MAX;
+	c->peer = d->peer;
+	ngtcp2_ccerr_default(&c->last_error);
+
+	rc = new_scid(c, &scid, NULL);
+	if (rc < 0)
+		goto err_free;
+
+	ngtcp2_settings_default(&settings);
+	settings.initial_ts = srv->now;
+	settings.token = hd->token;
+	settings.tokenlen = hd->tokenlen;
+	settings.token_type = token_type;
+	settings.max_window = QUIC_CONN_WINDOW;
+	settings.max_stream_window = QUIC_STREAM_WINDOW;
+	settings.handshake_timeout = 10 * NGTCP2_SECONDS;
+	if (srv->p.debug_log)
+		settings.log_printf = log_printf;
+
+	ngtcp2_transport_params_default(&params);
+	params.initial_max_stream_data_bidi_local = QUIC_STREAM_WINDOW;
+	params.initial_max_stream_data_bidi_remote = QUIC_STREAM_WINDOW;
+	params.initial_max_stream_data_uni = QUIC_STREAM_WINDOW;
+	params.initial_max_data = QUIC_CONN_WINDOW;
+	params.initial_max_streams_bidi = QUIC_MAX_STREAMS_BIDI;
+	params.initial_max_streams_uni = 3; /* control + 2 QPACK (RFC 9114 6.2) */
+	params.max_idle_timeout = srv->p.idle_timeout_ns;
+	params.active_connection_id_limit = QUIC_SCIDS_PER_CONN;
+	params.stateless_reset_token_present = 1;
+	if (ngtcp2_crypto_generate_stateless_reset_token(params.stateless_reset_token,
+	                                                 srv->static_secret,
+	                                                 sizeof(srv->static_secret), &scid) != 0) {
+		rc = -EIO;
+		goto err_scid;
+	}
+	if (ocid) { /* after Retry, RFC 9000 7.3 */
+		params.original_dcid = *ocid;
+		params.retry_scid = hd->dcid;
+		params.retry_scid_present = 1;
+	} else {
+		params.original_dcid = hd->dcid;
+	}
+	params.original_dcid_present = 1;
+
+	path_of(&path, d);
+	rc = ngtcp2_conn_server_new(&c->conn, &hd->scid, &scid, &path, hd->version,
+	                            &quic_conn_callbacks, &settings, &params, NULL, c);
+	if (rc != 0) {
+		rc = -ENOMEM;
+		goto err_scid;
+	}
+	rc = quic_tls_session_new(srv, c);
+	if (rc < 0)
+		goto err_conn;
+	ngtcp2_conn_set_tls_native_handle(c->conn, c->tls);
+
+	/* Clients resend Initials to the DCID they chose until they see ours. */
+	c->odcid = hd->dcid;
+	if (quic_cid_table_insert(&srv->cids, hd->dcid.data, hd->dcid.datalen, c) == 0)
+		c->odcid_in_table = true;
+	rc = quic_heap_push(srv, c);
+	if (rc < 0)
+		goto err_tls;
+
+	c->next = srv->conns;
+	if (srv->conns)
+		srv->conns->prev = c;
+	srv->conns = c;
+	srv->n_conns++;
+	srv->ctr.conns_open++;
+	srv->ctr.conns_handshaking++;
+	srv->ctr.handshakes_started++;
+	*out = c;
+	return 0;
+
+err_tls:
+	if (c->odcid_in_table)
+		quic_cid_table_remove(&srv->cids, c->odcid.data, c->odcid.datalen);
+	gnutls_deinit(c->tls);
+	quic_vset_put(c->vset);
+err_conn:
+	ngtcp2_conn_del(c->conn);
+err_scid:
+	quic_cid_table_remove(&srv->cids, scid.data, scid.datalen);
+err_free:
+	free(c);
+	return rc;
+}
+
+void quic_conn_free(struct quic_conn *c)
+{
+	struct quic_server *srv = c->srv;
+	ngtcp2_cid scids[QUIC_SCIDS_PER_CONN * 2 + 2];
+	size_t n, i;
+
+	if (c->state == QUIC_CONN_HANDSHAKE) {
+		srv->ctr.conns_handshaking--;
+		srv->ctr.handshakes_failed++;
+	}
+	n = ngtcp2_conn_get_scid(c->conn, NULL);
+	if (n <= sizeof(scids) / sizeof(scids[0])) {
+		ngtcp2_conn_get_scid(c->conn, scids);
+		for (i = 0; i < n; i++)
+			quic_cid_table_remove(&srv->cids, scids[i].data, scids[i].datalen);
+	}
+	if (c->odcid_in_table)
+		quic_cid_table_remove(&srv->cids, c->odcid.data, c->odcid.datalen);
+	quic_heap_remove(srv, c);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	srv->n_conns--;
+	srv->ctr.conns_open--;
+
+	quic_h3_free(c);
+	ngtcp2_conn_del(c->conn);
+	gnutls_deinit(c->tls);
+	quic_vset_put(c->vset); /* after the session that used its credentials */
+	free(c->close_pkt);
+	free(c);
+}
+
+static void rearm(struct quic_conn *c)
+{
+	uint64_t t;
+
+	if (c->state == QUIC_CONN_CLOSING || c->state == QUIC_CONN_DRAINING)
+		t = c->close_deadline;
+	else
+		t = ngtcp2_conn_get_expiry(c->conn);
+	quic_heap_update(c->srv, c, t);
+}
+
+void quic_conn_schedule_now(struct quic_conn *c)
+{
+	quic_heap_update(c->srv, c, 0);
+}
+
+static uint64_t close_period(struct quic_conn *c)
+{
+	return c->srv->now + 3 * ngtcp2_conn_get_pto(c->conn);
+}
+
+static void start_draining(struct quic_conn *c)
+{
+	if (c->state == QUIC_CONN_HANDSHAKE) {
+		c->srv->ctr.conns_handshaking--;
+		c->srv->ctr.handshakes_failed++;
+	}
+	c->state = QUIC_CONN_DRAINING;
+	c->close_deadline = close_period(c);
+	c->srv->ctr.conns_closed_peer++;
+	rearm(c);
+}
+
+/* Send CONNECTION_CLOSE with c->last_error and enter the closing period.
+ * Returns QUIC_CONN_FREED when even that was impossible. */
+static enum quic_conn_verdict start_closing(struct quic_conn *c)
+{
+	struct quic_server *srv = c->srv;
+	ngtcp2_path_storage ps;
+	rg_sockaddr to, from;
+	ngtcp2_ssize n;
+
+	if (c->state == QUIC_CONN_CLOSING || c->state == QUIC_CONN_DRAINING)
+		return QUIC_CONN_OK;
+	if (c->last_error.type == NGTCP2_CCERR_TYPE_IDLE_CLOSE) {
+		quic_conn_free(c);
+		return QUIC_CONN_FREED;
+	}
+	c->close_pkt = malloc(QUIC_MAX_PKT);
+	if (!c->close_pkt) {
+		quic_conn_free(c);
+		return QUIC_CONN_FREED;
+	}
+	ngtcp2_path_storage_zero(&ps);
+	n = ngtcp2_conn_write_connection_close(c->conn, &ps.path, NULL, c->close_pkt,
+	                                       QUIC_MAX_PKT, &c->last_error, srv->now);
+	if (n <= 0) {
+		quic_conn_free(c);
+		return QUIC_CONN_FREED;
+	}
+	c->close_len = (size_t)n;
+	addr_from_ngtcp2(&to, &ps.path.remote);
+	addr_from_ngtcp2(&from, &ps.path.local);
+	quic_send_dgram(srv, (unsigned)(uintptr_t)ps.path.user_data, &to, &from,
+	                c->close_pkt, c->close_len);
+	if (c->state == QUIC_CONN_HANDSHAKE) {
+		srv->ctr.conns_handshaking--;
+		srv->ctr.handshakes_failed++;
+	}
+	c->state = QUIC_CONN_CLOSING;
+	c->close_next = 1;
+	c->close_deadline = close_period(c);
+	srv->ctr.conns_closed_local++;
+	rearm(c);
+	return QUIC_CONN_OK;
+}
+
+static enum quic_conn_verdict fail(struct quic_conn *c, int liberr)
+{
+	if (c->last_error.error_code == 0 && c->last_error.type == NGTCP2_CCERR_TYPE_TRANSPORT)
+		ngtcp2_ccerr_set_liberr(&c->last_error, liberr, NULL, 0);
+	return start_closing(c);
+}
+
+void quic_conn_close(struct quic_conn *c, uint64_t app_error)
+{
+	ngtcp2_ccerr_set_application_error(&c->last_error, app_error, NULL, 0);
+	start_closing(c);
+}
+
+enum quic_conn_verdict quic_conn_read(struct quic_conn *c, const struct ring_dgram *d)
+{
+	struct quic_server *srv = c->srv;
+	ngtcp2_pkt_info pi = { 0 };
+	ngtcp2_path path;
+	int rv;
+
+	switch (c->state) {
+	case QUIC_CONN_CLOSING:
+		/* RFC 9000 10.2.1: answer with the close again, less and less
+		 * often (after 1, 2, 4 ... packets). */
+		srv->ctr.drops[QUIC_DROP_CLOSING]++;
+		if (++c->close_rx >= c->close_next) {
+			c->close_next *= 2;
+			quic_send_dgram(srv, d->sock, &d->peer, &d->local, c->close_pkt, c->close_len);
+		}
+		return QUIC_CONN_OK;
+	case QUIC_CONN_DRAINING:
+		srv->ctr.drops[QUIC_DROP_CLOSING]++;
+		return QUIC_CONN_OK;
+	case QUIC_CONN_HANDSHAKE:
+	case QUIC_CONN_ESTABLISHED:
+		break;
+	}
+
+	path_of(&path, d);
+	rv = ngtcp2_conn_read_pkt(c->conn, &path, &pi, d->data, d->len, srv->now);
+	if (rv == 0) {
+		quic_conn_schedule_now(c);
+		return QUIC_CONN_OK;
+	}
+	switch (rv) {
+	case NGTCP2_ERR_DRAINING: /* the packet was read: it closed the connection */
+		start_draining(c);
+		return QUIC_CONN_OK;
+	case NGTCP2_ERR_RETRY:
+		return QUIC_CONN_RETRY;
+	default:
+		break;
+	}
+	srv->ctr.drops[QUIC_DROP_CONN_READ]++;
+	switch (rv) {
+	case NGTCP2_ERR_DROP_CONN:
+		quic_conn_free(c);
+		return QUIC_CONN_FREED;
+	case NGTCP2_ERR_CRYPTO:
+		if (c->sni_refused) {
+			srv->ctr.sni_refused++;
+			if (srv->p.anti_port_scan) {
+				/* Nothing was sent yet: vanish. */
+				srv->ctr.drops[QUIC_DROP_ANTI_PORT_SCAN]++;
+				quic_conn_free(c);
+				return QUIC_CONN_REFUSED;
+			}
+			ngtcp2_ccerr_set_tls_alert(&c->last_error, TLS_ALERT_UNRECOGNIZED_NAME,
+			                           NULL, 0);
+		} else if (c->last_error.error_code == 0) {
+			ngtcp2_ccerr_set_tls_alert(&c->last_error,
+			                           ngtcp2_conn_get_tls_alert(c->conn), NULL, 0);
+		}
+		return start_closing(c);
+	default:
+		return fail(c, rv);
+	}
+}
+
+/* Write up to the send quantum: runs of equal-size packets go out as one
+ * GSO buffer (a shorter packet ends a run as its tail, at most
+ * QUIC_MAX_GSO_SEGS per run, one path per run). Then tell ngtcp2 when the
+ * burst left, for pacing. */
+enum quic_conn_verdict quic_conn_write(struct quic_conn *c)
+{
+	struct quic_server *srv = c->srv;
+	const struct quic_tx *tx = srv->tx;
+	size_t mtu, budget;
+	bool more = true;
+
+	if (c->state == QUIC_CONN_CLOSING || c->state == QUIC_CONN_DRAINING) {
+		rearm(c);
+		return QUIC_CONN_OK;
+	}
+	mtu = ngtcp2_conn_get_path_max_tx_udp_payload_size(c->conn);
+	if (mtu > QUIC_MAX_PKT)
+		mtu = QUIC_MAX_PKT;
+	budget = ngtcp2_conn_get_send_quantum(c->conn) / mtu;
+	if (budget == 0)
+		budget = 1;
+
+	c->in_write = true;
+	while (more && budget > 0) {
+		size_t max = budget < QUIC_MAX_GSO_SEGS ? budget : QUIC_MAX_GSO_SEGS;
+		size_t off = 0, seg = 0, n = 0;
+		unsigned sock = 0;
+		rg_sockaddr to, from;
+		uint8_t *buf = tx->ops->prep(tx->ctx, max * mtu);
+
+		if (!buf) {
+			/* Batch full: flush, then come back at once. */
+			c->in_write = false;
+			ngtcp2_conn_update_pkt_tx_time(c->conn, srv->now);
+			quic_conn_schedule_now(c);
+			return QUIC_CONN_OK;
+		}
+		while (n < max) {
+			ngtcp2_path_storage ps;
+			ngtcp2_ssize nw;
+			rg_sockaddr pto, pfrom;
+			unsigned psock;
+
+			ngtcp2_path_storage_zero(&ps);
+			nw = quic_h3_write_pkt(c, &ps.path, buf + off, n ? seg : mtu, srv->now);
+			if (nw < 0) {
+				if (n > 0) {
+					tx->ops->commit(tx->ctx, sock, &to, &from, off, n > 1 ? seg : 0);
+					srv->ctr.tx_dgrams += n;
+					srv->ctr.tx_bytes += off;
+				}
+				c->in_write = false;
+				return fail(c, (int)nw);
+			}
+			if (nw == 0) {
+				more = false;
+				break;
+			}
+			addr_from_ngtcp2(&pto, &ps.path.remote);
+			addr_from_ngtcp2(&pfrom, &ps.path.local);
+			psock = (unsigned)(uintptr_t)ps.path.user_data;
+			if (n == 0) {
+				to = pto;
+				from = pfrom;
+				sock = psock;
+				seg = (size_t)nw;
+			} else if (psock != sock || memcmp(&pto, &to, sizeof(to)) != 0 ||
+			           memcmp(&pfrom, &from, sizeof(from)) != 0) {
+				/* Another path (migration, probing): end the run
+				 * and send this packet by itself. */
+				uint8_t tmp[QUIC_MAX_PKT];
+
+				memcpy(tmp, buf + off, (size_t)nw);
+				tx->ops->commit(tx->ctx, sock, &to, &from, off, n > 1 ? seg : 0);
+				srv->ctr.tx_dgrams += n;
+				srv->ctr.tx_bytes += off;
+				srv->ctr.tx_gso_bufs += n > 1;
+				budget -= n + 1;
+				n = 0;
+				quic_send_dgram(srv, psock, &pto, &pfrom, tmp, (size_t)nw);
+				break;
+			}
+			off += (size_t)nw;
+			n++;
+			if ((size_t)nw < seg)
+				break;
+		}
+		if (n > 0) {
+			tx->ops->commit(tx->ctx, sock, &to, &from, off, n > 1 ? seg : 0);
+			srv->ctr.tx_dgrams += n;
+			srv->ctr.tx_bytes += off;
+			srv->ctr.tx_gso_bufs += n > 1;
+			budget = budget > n ? budget - n : 0;
+		}
+	}
+	c->in_write = false;
+	ngtcp2_conn_update_pkt_tx_time(c->conn, srv->now);
+	rearm(c);
+	return QUIC_CONN_OK;
+}
+
+enum quic_conn_verdict quic_conn_expire(struct quic_conn *c)
+{
+	struct quic_server *srv = c->srv;
+	int rv;
+
+	switch (c->state) {
+	case QUIC_CONN_CLOSING:
+	case QUIC_CONN_DRAINING:
+		if (srv->now >= c->close_deadline) {
+			quic_conn_free(c);
+			return QUIC_CONN_FREED;
+		}
+		rearm(c);
+		return QUIC_CONN_OK;
+	case QUIC_CONN_HANDSHAKE:
+	case QUIC_CONN_ESTABLISHED:
+		break;
+	}
+	if (ngtcp2_conn_get_expiry(c->conn) <= srv->now) {
+		rv = ngtcp2_conn_handle_expiry(c->conn, srv->now);
+		if (rv == NGTCP2_ERR_IDLE_CLOSE || rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT) {
+			/* RFC 9000 10.1: an idle timeout closes silently. */
+			if (c->state == QUIC_CONN_ESTABLISHED)
+				srv->ctr.conns_closed_idle++;
+			quic_conn_free(c);
+			return QUIC_CONN_FREED;
+		}
+		if (rv != 0)
+			return fail(c, rv);
+	}
+	return quic_conn_write(c);
+}

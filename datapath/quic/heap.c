@@ -1,0 +1,91 @@
+/* heap: the worker's binary min-heap of connection deadlines, one entry per
+ * connection (STYLE.md rule 2: one deadline per object). The ring's timer
+ * wheel (ring/twheel.h) can replace it once it exists; the interface here is
+ * the three calls in internal.h. Each connection remembers its index so an
+ * update is O(log n). */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "datapath/quic/internal.h"
+
+static void place(struct quic_server *srv, size_t i, struct quic_conn *c)
+{
+	srv->heap[i] = c;
+	c->heap_idx = i;
+}
+
+static void sift_up(struct quic_server *srv, size_t i)
+{
+	struct quic_conn *c = srv->heap[i];
+
+	while (i > 0) {
+		size_t parent = (i - 1) / 2;
+
+		if (srv->heap[parent]->deadline <= c->deadline)
+			break;
+		place(srv, i, srv->heap[parent]);
+		i = parent;
+	}
+	place(srv, i, c);
+}
+
+static void sift_down(struct quic_server *srv, size_t i)
+{
+	struct quic_conn *c = srv->heap[i];
+
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+		uint64_t best = c->deadline;
+
+		if (l < srv->heap_len && srv->heap[l]->deadline < best) {
+			m = l;
+			best = srv->heap[l]->deadline;
+		}
+		if (l + 1 < srv->heap_len && srv->heap[l + 1]->deadline < best)
+			m = l + 1;
+		if (m == i)
+			break;
+		place(srv, i, srv->heap[m]);
+		i = m;
+	}
+	place(srv, i, c);
+}
+
+int quic_heap_push(struct quic_server *srv, struct quic_conn *c)
+{
+	if (srv->heap_len == srv->heap_cap) {
+		size_t cap = srv->heap_cap ? srv->heap_cap * 2 : 64;
+		struct quic_conn **h = realloc(srv->heap, cap * sizeof(*h));
+
+		if (!h)
+			return -ENOMEM;
+		srv->heap = h;
+		srv->heap_cap = cap;
+	}
+	place(srv, srv->heap_len++, c);
+	sift_up(srv, c->heap_idx);
+	return 0;
+}
+
+void quic_heap_update(struct quic_server *srv, struct quic_conn *c, uint64_t deadline)
+{
+	uint64_t old = c->deadline;
+
+	c->deadline = deadline;
+	if (deadline < old)
+		sift_up(srv, c->heap_idx);
+	else if (deadline > old)
+		sift_down(srv, c->heap_idx);
+}
+
+void quic_heap_remove(struct quic_server *srv, struct quic_conn *c)
+{
+	size_t i = c->heap_idx;
+	struct quic_conn *last = srv->heap[--srv->heap_len];
+
+	if (last == c)
+		return;
+	place(srv, i, last);
+	sift_down(srv, i);
+	sift_up(srv, last->heap_idx);
+}

@@ -1,0 +1,159 @@
+/* Internal types of datapath/quic, shared by its files only. */
+#ifndef RG_QUIC_INTERNAL_H
+#define RG_QUIC_INTERNAL_H
+
+#include <gnutls/gnutls.h>
+#include <nghttp3/nghttp3.h>
+#include <ngtcp2/ngtcp2.h>
+#include <ngtcp2/ngtcp2_crypto.h>
+
+#include "datapath/quic/cid.h"
+#include "datapath/quic/quic.h"
+
+#define QUIC_MAX_GSO_SEGS 64          /* UDP_SEGMENT limit the kernel accepts */
+#define QUIC_MAX_PKT 1500             /* largest datagram we build */
+#define QUIC_RETRY_TOKEN_TIMEOUT (10 * NGTCP2_SECONDS)
+#define QUIC_STREAM_WINDOW (256 * 1024)    /* per request stream */
+#define QUIC_CONN_WINDOW (4 * 1024 * 1024) /* per connection */
+#define QUIC_MAX_STREAMS_BIDI 100
+#define QUIC_SCIDS_PER_CONN 8         /* active_connection_id_limit we accept */
+#define QUIC_MAX_HEADER_BYTES 16384   /* request header section we copy */
+
+#define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
+
+/* RFC 9000 10.2: closing and draining last three times the PTO. */
+enum quic_conn_state {
+	QUIC_CONN_HANDSHAKE,   /* counted against the backlog */
+	QUIC_CONN_ESTABLISHED,
+	QUIC_CONN_CLOSING,     /* CONNECTION_CLOSE sent; we answer with it again */
+	QUIC_CONN_DRAINING,    /* peer closed; we send nothing */
+};
+
+struct quic_vhost {
+	char *name;
+	gnutls_certificate_credentials_t cred;
+};
+
+/* The vhosts' credentials, loaded together. A reload makes a new set; a
+ * connection keeps a reference to the set it was accepted with, so its
+ * handshake never sees credentials freed under it. Worker-local: plain
+ * counter. */
+struct quic_vhost_set {
+	unsigned refs; /* the server's current set, plus one per connection */
+	unsigned n;
+	struct quic_vhost v[];
+};
+
+int quic_vset_load(const struct quic_vhost_params *vp, unsigned n, struct quic_vhost_set **out);
+void quic_vset_put(struct quic_vhost_set *s);
+
+struct quic_conn {
+	struct quic_server *srv;
+	ngtcp2_crypto_conn_ref conn_ref; /* gnutls session ptr -> this */
+	ngtcp2_conn *conn;
+	gnutls_session_t tls;
+	nghttp3_conn *h3;
+	enum quic_conn_state state;
+	struct quic_vhost_set *vset;     /* referenced for the connection's life */
+	const struct quic_vhost *vhost;  /* chosen by SNI in the client hello */
+	bool sni_refused;
+	bool in_write;                   /* re-entrancy guard for resume() */
+	ngtcp2_cid odcid;                /* client's first DCID, in the table
+	                                    until the handshake completes */
+	bool odcid_in_table;
+	uint64_t deadline;               /* heap key */
+	size_t heap_idx;
+	uint64_t close_deadline;         /* end of closing/draining */
+	ngtcp2_ccerr last_error;
+	uint8_t *close_pkt;              /* CONNECTION_CLOSE kept for the closing period */
+	size_t close_len;
+	unsigned close_rx, close_next;   /* closing: packets seen, answer at */
+	struct quic_stream *streams;     /* all open streams */
+	struct quic_conn *prev, *next;   /* server's list of connections */
+	rg_sockaddr peer;                /* for quic_request.peer */
+};
+
+struct quic_stream {
+	struct quic_conn *qc;
+	int64_t id;
+	struct quic_stream *prev, *next;
+	const struct quic_handler_ops *ops;
+	void *h;
+	bool responded, body_ended, headers_done, closed;
+	/* request header section copied here: pseudo-headers and the rest */
+	char *hbuf;
+	size_t hlen, hcap;
+	struct quic_header *hdrs;
+	unsigned n_hdrs, hdrs_cap;
+	size_t method_off, scheme_off, authority_off, path_off; /* SIZE_MAX: absent */
+	int64_t content_length;
+	bool hdr_overflow;
+};
+
+struct quic_server {
+	struct quic_params p;
+	char alpn[32];
+	uint8_t static_secret[QUIC_STATIC_SECRET_LEN];
+	struct quic_vhost_set *vset; /* for new connections */
+	gnutls_priority_t prio;
+	struct quic_cid_table cids;
+	struct quic_conn **heap;
+	size_t heap_len, heap_cap;
+	struct quic_conn *conns; /* list of all, for destroy */
+	unsigned n_conns;
+	struct quic_counters ctr;
+	uint64_t reset_tokens, reset_refill_at; /* stateless reset token bucket */
+	/* the call in progress (recv / handle_expiry): callbacks use these */
+	const struct quic_tx *tx;
+	uint64_t now;
+};
+
+/* heap.c: the worker's min-heap of connection deadlines */
+int quic_heap_push(struct quic_server *srv, struct quic_conn *c);
+void quic_heap_update(struct quic_server *srv, struct quic_conn *c, uint64_t deadline);
+void quic_heap_remove(struct quic_server *srv, struct quic_conn *c);
+
+/* tls.c */
+int quic_tls_init(struct quic_server *srv);
+void quic_tls_free(struct quic_server *srv);
+int quic_tls_session_new(struct quic_server *srv, struct quic_conn *c);
+
+/* conn.c */
+enum quic_conn_verdict {
+	QUIC_CONN_OK,
+	QUIC_CONN_FREED, /* the connection is gone */
+	QUIC_CONN_REFUSED, /* new connection refused (no packet was sent) */
+	QUIC_CONN_RETRY,   /* ngtcp2 wants a Retry for this Initial */
+};
+int quic_conn_new(struct quic_server *srv, const struct ring_dgram *d,
+                  const ngtcp2_pkt_hd *hd, const ngtcp2_cid *ocid,
+                  ngtcp2_token_type token_type, struct quic_conn **out);
+enum quic_conn_verdict quic_conn_read(struct quic_conn *c, const struct ring_dgram *d);
+/* After reading or on expiry: write what can be written, re-arm the deadline. */
+enum quic_conn_verdict quic_conn_write(struct quic_conn *c);
+enum quic_conn_verdict quic_conn_expire(struct quic_conn *c);
+void quic_conn_close(struct quic_conn *c, uint64_t app_error);
+void quic_conn_free(struct quic_conn *c);
+void quic_conn_schedule_now(struct quic_conn *c);
+size_t quic_addr_len(const rg_sockaddr *a);
+/* Send one ready-made datagram through srv->tx. -ENOBUFS when no space. */
+int quic_send_dgram(struct quic_server *srv, unsigned sock, const rg_sockaddr *to,
+                    const rg_sockaddr *from, const uint8_t *pkt, size_t len);
+
+/* h3.c */
+int quic_h3_setup(struct quic_conn *c);
+void quic_h3_free(struct quic_conn *c);
+int quic_h3_recv_stream_data(struct quic_conn *c, uint32_t flags, int64_t id,
+                             const uint8_t *data, size_t len);
+int quic_h3_acked(struct quic_conn *c, int64_t id, uint64_t len);
+int quic_h3_stream_close(struct quic_conn *c, int64_t id, uint64_t app_error);
+int quic_h3_stream_reset(struct quic_conn *c, int64_t id);
+void quic_h3_extend_max_streams(struct quic_conn *c, uint64_t max);
+int quic_h3_unblock(struct quic_conn *c, int64_t id);
+/* One packet: nghttp3 data + ngtcp2 framing. Returns bytes written, 0 when
+ * nothing to send, or an ngtcp2 error (NGTCP2_ERR_CALLBACK_FAILURE with
+ * c->last_error set for HTTP/3 errors). */
+ngtcp2_ssize quic_h3_write_pkt(struct quic_conn *c, ngtcp2_path *path, uint8_t *dst,
+                               size_t cap, uint64_t now);
+
+#endif

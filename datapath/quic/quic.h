@@ -1,0 +1,249 @@
+/* quic: QUIC + HTTP/3 termination for one worker (ngtcp2, nghttp3, gnutls).
+ *
+ * A quic_server belongs to one worker thread and is used by that thread only
+ * (no locks, shared nothing). It owns no socket and no clock: datagrams come
+ * in with quic_server_recv() together with `now`, datagrams go out through
+ * the caller's struct quic_tx, and the caller owns the one timer, armed for
+ * quic_server_next_expiry() and serviced with quic_server_handle_expiry().
+ * The signatures of quic_tx_ops match ring_send_prep / ring_send_commit so a
+ * worker maps them onto its ring with two one-line wrappers.
+ *
+ * Time: `now` is CLOCK_MONOTONIC nanoseconds (ring_now()); all workers of a
+ * process share that clock, which matters for Retry tokens minted by one
+ * worker and checked by another.
+ *
+ * Errors: functions return 0 or a negative errno. Per-datagram outcomes are
+ * not errors: they are verdicts, counted in struct quic_counters.
+ */
+#ifndef RG_QUIC_H
+#define RG_QUIC_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ring/ring.h" /* rg_sockaddr, struct ring_dgram (types only) */
+
+#define QUIC_STATIC_SECRET_LEN 32
+
+/* ---- sending ----
+ * prep: space for one datagram, or for a GSO buffer of equal-size segments,
+ *       of up to `cap` bytes; NULL when the batch of this turn is full. Only
+ *       the latest prep is valid; the module commits or abandons it before
+ *       the next prep.
+ * commit: `len` bytes at the last prep pointer go to `to` from `from` (the
+ *       local address the peer used; may be NULL) on socket `sock`. `seg` is
+ *       0 for one datagram, else the segment size of a GSO buffer (every
+ *       segment `seg` bytes except a shorter last one).
+ * When prep returns NULL the module stops writing for that connection and
+ * asks to be called again at once (quic_server_next_expiry() returns a
+ * deadline <= now), so nothing is lost: QUIC retransmits what it must. */
+struct quic_tx_ops {
+	uint8_t *(*prep)(void *ctx, size_t cap);
+	int (*commit)(void *ctx, unsigned sock, const rg_sockaddr *to,
+	              const rg_sockaddr *from, size_t len, size_t seg);
+};
+
+struct quic_tx {
+	const struct quic_tx_ops *ops;
+	void *ctx;
+};
+
+/* ---- HTTP/3 requests ----
+ * A quic_stream is one request/response exchange. The server calls
+ * params.on_request when a request's header section is complete. The callee
+ * either answers at once (quic_stream_respond with body or not), or attaches
+ * a handler (quic_stream_attach) that receives the request body and produces
+ * the response body, or resets the stream. */
+struct quic_stream;
+
+struct quic_header {
+	const char *name;
+	size_t name_len;
+	const char *value;
+	size_t value_len;
+};
+
+struct quic_request {
+	/* NUL-terminated, owned by the stream, valid until the handler's close. */
+	const char *method, *scheme, *authority, *path;
+	/* Regular header fields (pseudo-headers excluded), valid only during
+	 * on_request. */
+	const struct quic_header *headers;
+	unsigned n_headers;
+	int64_t content_length; /* -1 when absent */
+	bool has_body;          /* false when the HEADERS frame ended the stream */
+	const char *sni;        /* the vhost name this connection was accepted for */
+	const rg_sockaddr *peer;
+	unsigned worker_id;
+};
+
+struct quic_iov {
+	const uint8_t *base;
+	size_t len;
+};
+
+/* read() returns this when no body bytes are ready yet; the handler calls
+ * quic_stream_resume() when they are. */
+#define QUIC_BODY_WOULDBLOCK (-EAGAIN)
+
+struct quic_handler_ops {
+	/* Request body bytes, valid only during the call. They keep counting
+	 * against the peer's flow-control window until the handler calls
+	 * quic_stream_consume(): that is the back-pressure. Return 0, or a
+	 * negative errno to reset the stream. */
+	int (*body)(void *h, struct quic_stream *s, const uint8_t *data, size_t len);
+	/* The request body ended (FIN). */
+	void (*body_end)(void *h, struct quic_stream *s);
+	/* Response body: fill up to `n` iovecs, return how many (0 is allowed
+	 * only with *eof), QUIC_BODY_WOULDBLOCK, or another negative errno (the
+	 * stream is reset). Set *eof on the last chunk. The bytes must stay
+	 * valid and unchanged until acked() reports them delivered. */
+	ssize_t (*read)(void *h, struct quic_stream *s, struct quic_iov *iov,
+	                unsigned n, bool *eof);
+	/* `n` more response body bytes were acknowledged by the peer, in order. */
+	void (*acked)(void *h, struct quic_stream *s, uint64_t n);
+	/* The exchange is over (completed, reset, or connection gone); the
+	 * stream pointer is invalid after this returns. `app_error` is the
+	 * HTTP/3 error code (0x100 H3_NO_ERROR on success). */
+	void (*close)(void *h, struct quic_stream *s, uint64_t app_error);
+};
+
+/* Return 0, or a negative errno to reset the stream (H3_INTERNAL_ERROR). */
+typedef int (*quic_request_fn)(void *ctx, struct quic_stream *s,
+                               const struct quic_request *req);
+
+/* Attach a handler; only from on_request. */
+void quic_stream_attach(struct quic_stream *s, const struct quic_handler_ops *ops, void *h);
+/* Submit the response header section. With `with_body` the body comes from
+ * the attached handler's read(); without, the stream ends after the headers.
+ * -EINVAL on bad arguments, -EALREADY when already responded, -ENOMEM. */
+int quic_stream_respond(struct quic_stream *s, unsigned status,
+                        const struct quic_header *hdrs, unsigned n, bool with_body);
+/* Response body data became available after read() said WOULDBLOCK. Safe to
+ * call outside any callback: the connection is scheduled for writing, i.e.
+ * quic_server_next_expiry() drops to 0. */
+int quic_stream_resume(struct quic_stream *s);
+/* `n` request body bytes were processed: give the peer that much credit. */
+void quic_stream_consume(struct quic_stream *s, size_t n);
+/* Abort the exchange in both directions with an HTTP/3 error code. */
+void quic_stream_reset(struct quic_stream *s, uint64_t app_error);
+
+/* ---- server ---- */
+
+struct quic_vhost_params {
+	const char *name;      /* SNI name, exact match (case-insensitive) */
+	const char *cert_file; /* PEM chain */
+	const char *key_file;  /* PEM key */
+};
+
+enum quic_retry_mode {
+	QUIC_RETRY_OFF = 0,
+	QUIC_RETRY_ON,   /* every new connection validates its address first */
+	QUIC_RETRY_AUTO, /* Retry once half the handshake backlog is in use */
+};
+
+struct quic_params {
+	const struct quic_vhost_params *vhosts; /* the first is the default for
+	                                           clients that send no SNI */
+	unsigned n_vhosts;
+	const char *alpn;          /* NULL: "h3" */
+	uint64_t idle_timeout_ns;  /* 0: 30 s */
+	unsigned backlog;          /* handshakes in progress; 0: 1024 */
+	unsigned max_conns;        /* 0: 4096 */
+	enum quic_retry_mode retry;
+	bool anti_port_scan;       /* unknown or missing SNI: drop silently */
+	unsigned worker_id;        /* < QUIC_CID_MAX_WORKERS */
+	unsigned n_workers;
+	const uint8_t *static_secret; /* QUIC_STATIC_SECRET_LEN bytes, the same
+	                                 in every worker: Retry tokens, stateless
+	                                 reset tokens */
+	uint32_t stateless_reset_rate; /* per second; 0: 100 */
+	quic_request_fn on_request;    /* NULL: the built-in responder */
+	void *request_ctx;
+	/* A short-header packet for a CID that another worker owns. NULL: drop
+	 * and count QUIC_DROP_OTHER_WORKER. The datagram is valid only during
+	 * the call (copy it to hand it off). */
+	void (*on_foreign)(void *ctx, const struct ring_dgram *d, unsigned owner);
+	void *foreign_ctx;
+	bool debug_log;           /* ngtcp2's own debug log on stderr */
+};
+
+/* Why a datagram was dropped (every one counted). */
+enum quic_drop {
+	QUIC_DROP_BAD_PACKET,      /* unparseable header */
+	QUIC_DROP_UNKNOWN_VERSION, /* answered with Version Negotiation */
+	QUIC_DROP_NO_CONN,         /* short header, unknown CID (maybe reset sent) */
+	QUIC_DROP_NOT_INITIAL,     /* long header, unknown CID, not an acceptable Initial */
+	QUIC_DROP_BACKLOG,         /* handshake backlog full */
+	QUIC_DROP_CONN_LIMIT,      /* max_conns reached */
+	QUIC_DROP_RETRY_SENT,      /* Initial without token, answered with Retry */
+	QUIC_DROP_BAD_TOKEN,       /* Retry token invalid/expired (close sent) */
+	QUIC_DROP_ANTI_PORT_SCAN,  /* unknown SNI, silently refused */
+	QUIC_DROP_OTHER_WORKER,    /* CID owned by another worker, no hand-off */
+	QUIC_DROP_CONN_READ,       /* ngtcp2 rejected the packet for a connection */
+	QUIC_DROP_CLOSING,         /* packet for a closing or draining connection */
+	QUIC_DROP_TX_FULL,         /* no send space for a stateless reply */
+	QUIC_DROP_RESET_LIMITED,   /* stateless reset rate limit */
+	QUIC_DROP_NOMEM,
+	QUIC_DROP_MAX
+};
+
+struct quic_counters {
+	uint64_t rx_dgrams, rx_bytes, tx_dgrams, tx_bytes, tx_gso_bufs;
+	uint64_t handshakes_started, handshakes_completed, handshakes_failed;
+	uint64_t sni_refused;           /* unknown SNI (with or without alert) */
+	uint64_t conns_open;            /* gauge */
+	uint64_t conns_handshaking;     /* gauge */
+	uint64_t conns_closed_idle, conns_closed_local, conns_closed_peer;
+	uint64_t requests, responses_2xx, responses_4xx, responses_5xx, streams_reset;
+	uint64_t retry_sent, version_negotiation_sent, stateless_reset_sent;
+	uint64_t drops[QUIC_DROP_MAX];
+};
+
+const char *quic_drop_name(enum quic_drop d);
+
+struct quic_server;
+
+/* Loads the vhosts' certificates (-ENOENT, -EINVAL for bad PEM, -EINVAL for
+ * bad params), allocates the tables sized by max_conns. */
+int quic_server_create(const struct quic_params *p, struct quic_server **out);
+/* Frees every connection without sending anything. */
+void quic_server_destroy(struct quic_server *srv);
+
+/* A batch of datagrams from the sockets of this worker. `d[i].data` may be
+ * modified in place (decryption). Replies go out through `tx`. */
+void quic_server_recv(struct quic_server *srv, const struct ring_dgram *d,
+                      unsigned n, uint64_t now, const struct quic_tx *tx);
+/* Earliest deadline of all connections (ns), UINT64_MAX when there is none.
+ * A value <= now means "call quic_server_handle_expiry now". */
+uint64_t quic_server_next_expiry(const struct quic_server *srv);
+/* Run every deadline that passed: loss recovery, pacing, idle timeouts,
+ * closing/draining periods; write what became sendable. */
+void quic_server_handle_expiry(struct quic_server *srv, uint64_t now,
+                               const struct quic_tx *tx);
+/* Close every connection with H3_NO_ERROR (CONNECTION_CLOSE sent); they are
+ * freed after their closing period. For graceful stop. */
+void quic_server_close_all(struct quic_server *srv, uint64_t now,
+                           const struct quic_tx *tx);
+
+const struct quic_counters *quic_server_counters(const struct quic_server *srv);
+
+/* Reload: load the vhosts' certificates again (new files, new names) for
+ * connections accepted from now on; connections already accepted keep
+ * theirs. On error (-ENOENT, -EINVAL for bad PEM or a key that does not
+ * match) the running certificates stay. Reads files: slow path. */
+int quic_server_set_vhosts(struct quic_server *srv, const struct quic_vhost_params *vhosts,
+                           unsigned n);
+
+/* The built-in responder (responder.c): GET / small HTML, GET /bytes/N N
+ * bytes of quic_pattern_byte(i), POST /echo the request body, 404 else.
+ * Bodies are streamed; nothing holds a whole body in memory. */
+int quic_responder_request(void *ctx, struct quic_stream *s,
+                           const struct quic_request *req);
+/* The /bytes/N pattern: byte i of the body. */
+static inline uint8_t quic_pattern_byte(uint64_t i) { return (uint8_t)('a' + i % 26); }
+
+#endif

@@ -1,0 +1,385 @@
+/* server: per-worker dispatch of QUIC datagrams. Finds the connection by
+ * DCID, or decides what an unknown DCID gets: Version Negotiation (RFC 9000
+ * 6), a new connection (with or without Retry, RFC 9000 8.1.2), a stateless
+ * reset (RFC 9000 10.3), a hand-off to the owning worker, or a counted drop.
+ * Also the worker-level deadline: the minimum of the connections' heap.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gnutls/crypto.h>
+#include <ngtcp2/ngtcp2_crypto.h>
+
+#include "datapath/quic/internal.h"
+
+/* RFC 9000 14.1: a client's first datagram is at least 1200 bytes; only
+ * such datagrams earn a Version Negotiation answer (RFC 9000 5.2.2). */
+#define QUIC_MIN_INITIAL_DGRAM 1200
+/* RFC 9000 10.3: a stateless reset looks like a short-header packet of at
+ * least 21 bytes, and must be smaller than what triggered it (10.3.3). */
+#define QUIC_MIN_STATELESS_RESET 21
+#define QUIC_MAX_STATELESS_RESET 43
+
+static const char *const quic_drop_names[QUIC_DROP_MAX] = {
+	[QUIC_DROP_BAD_PACKET] = "bad_packet",
+	[QUIC_DROP_UNKNOWN_VERSION] = "unknown_version",
+	[QUIC_DROP_NO_CONN] = "no_conn",
+	[QUIC_DROP_NOT_INITIAL] = "not_initial",
+	[QUIC_DROP_BACKLOG] = "backlog",
+	[QUIC_DROP_CONN_LIMIT] = "conn_limit",
+	[QUIC_DROP_RETRY_SENT] = "retry_sent",
+	[QUIC_DROP_BAD_TOKEN] = "bad_token",
+	[QUIC_DROP_ANTI_PORT_SCAN] = "anti_port_scan",
+	[QUIC_DROP_OTHER_WORKER] = "other_worker",
+	[QUIC_DROP_CONN_READ] = "conn_read",
+	[QUIC_DROP_CLOSING] = "closing",
+	[QUIC_DROP_TX_FULL] = "tx_full",
+	[QUIC_DROP_RESET_LIMITED] = "reset_limited",
+	[QUIC_DROP_NOMEM] = "nomem",
+};
+
+const char *quic_drop_name(enum quic_drop d)
+{
+	return (unsigned)d < QUIC_DROP_MAX ? quic_drop_names[d] : "?";
+}
+
+int quic_server_create(const struct quic_params *p, struct quic_server **out)
+{
+	uint8_t key[QUIC_CID_HASH_KEY_LEN];
+	struct quic_server *srv;
+	int rc;
+
+	if (!p || !p->vhosts || p->n_vhosts == 0 || !p->static_secret ||
+	    p->worker_id >= QUIC_CID_MAX_WORKERS || (p->alpn && strlen(p->alpn) >= 32))
+		return -EINVAL;
+	srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		return -ENOMEM;
+	srv->p = *p;
+	snprintf(srv->alpn, sizeof(srv->alpn), "%s", p->alpn ? p->alpn : "h3");
+	srv->p.alpn = srv->alpn;
+	if (!srv->p.idle_timeout_ns)
+		srv->p.idle_timeout_ns = 30 * NGTCP2_SECONDS;
+	if (!srv->p.backlog)
+		srv->p.backlog = 1024;
+	if (!srv->p.max_conns)
+		srv->p.max_conns = 4096;
+	if (!srv->p.stateless_reset_rate)
+		srv->p.stateless_reset_rate = 100;
+	if (!srv->p.on_request) {
+		srv->p.on_request = quic_responder_request;
+		srv->p.request_ctx = NULL;
+	}
+	memcpy(srv->static_secret, p->static_secret, QUIC_STATIC_SECRET_LEN);
+	srv->reset_tokens = srv->p.stateless_reset_rate;
+
+	rc = quic_tls_init(srv);
+	srv->p.vhosts = NULL; /* copied: the caller's array may go */
+	if (rc < 0)
+		goto err;
+	if (gnutls_rnd(GNUTLS_RND_RANDOM, key, sizeof(key)) < 0) {
+		rc = -EIO;
+		goto err;
+	}
+	rc = quic_cid_table_init(&srv->cids,
+	                         (size_t)srv->p.max_conns * 4, key);
+	gnutls_memset(key, 0, sizeof(key));
+	if (rc < 0)
+		goto err;
+	*out = srv;
+	return 0;
+err:
+	quic_tls_free(srv);
+	gnutls_memset(srv->static_secret, 0, sizeof(srv->static_secret));
+	free(srv);
+	return rc;
+}
+
+void quic_server_destroy(struct quic_server *srv)
+{
+	if (!srv)
+		return;
+	while (srv->conns)
+		quic_conn_free(srv->conns);
+	free(srv->heap);
+	quic_cid_table_free(&srv->cids);
+	quic_tls_free(srv);
+	gnutls_memset(srv->static_secret, 0, sizeof(srv->static_secret));
+	free(srv);
+}
+
+const struct quic_counters *quic_server_counters(const struct quic_server *srv)
+{
+	return &srv->ctr;
+}
+
+uint64_t quic_server_next_expiry(const struct quic_server *srv)
+{
+	return srv->heap_len ? srv->heap[0]->deadline : UINT64_MAX;
+}
+
+/* Every connection whose deadline passed, each at most once per call: one
+ * that is still due afterwards (send batch full) moves to now + 1, i.e. the
+ * next loop turn after the flush. */
+static void run_due(struct quic_server *srv)
+{
+	while (srv->heap_len && srv->heap[0]->deadline <= srv->now) {
+		struct quic_conn *c = srv->heap[0];
+
+		if (quic_conn_expire(c) != QUIC_CONN_FREED && c->deadline <= srv->now)
+			quic_heap_update(srv, c, srv->now + 1);
+	}
+}
+
+void quic_server_handle_expiry(struct quic_server *srv, uint64_t now, const struct quic_tx *tx)
+{
+	srv->tx = tx;
+	srv->now = now;
+	run_due(srv);
+	srv->tx = NULL;
+}
+
+void quic_server_close_all(struct quic_server *srv, uint64_t now, const struct quic_tx *tx)
+{
+	struct quic_conn *c, *next;
+
+	srv->tx = tx;
+	srv->now = now;
+	for (c = srv->conns; c; c = next) {
+		next = c->next;
+		if (c->state == QUIC_CONN_HANDSHAKE || c->state == QUIC_CONN_ESTABLISHED)
+			quic_conn_close(c, NGHTTP3_H3_NO_ERROR);
+	}
+	srv->tx = NULL;
+}
+
+/* ---- stateless answers ---- */
+
+static void send_version_negotiation(struct quic_server *srv, const struct ring_dgram *d,
+                                     const ngtcp2_version_cid *vc)
+{
+	uint8_t buf[QUIC_MAX_PKT];
+	uint32_t sv[2];
+	uint8_t unused;
+	ngtcp2_ssize n;
+
+	if (gnutls_rnd(GNUTLS_RND_NONCE, &unused, 1) < 0 ||
+	    gnutls_rnd(GNUTLS_RND_NONCE, &sv[0], sizeof(sv[0])) < 0)
+		return;
+	/* RFC 9000 6.3: a reserved version 0x?a?a?a?a greases the list. */
+	sv[0] = (sv[0] & 0xf0f0f0f0u) | 0x0a0a0a0au;
+	sv[1] = NGTCP2_PROTO_VER_V1;
+	n = ngtcp2_pkt_write_version_negotiation(buf, sizeof(buf), unused, vc->scid, vc->scidlen,
+	                                         vc->dcid, vc->dcidlen, sv, 2);
+	if (n > 0 && quic_send_dgram(srv, d->sock, &d->peer, &d->local, buf, (size_t)n) >= 0)
+		srv->ctr.version_negotiation_sent++;
+}
+
+static bool reset_allowed(struct quic_server *srv)
+{
+	uint64_t rate = srv->p.stateless_reset_rate;
+
+	if (srv->now > srv->reset_refill_at) {
+		uint64_t add = (srv->now - srv->reset_refill_at) * rate / NGTCP2_SECONDS;
+
+		if (add > 0) {
+			srv->reset_tokens = srv->reset_tokens + add > rate ? rate : srv->reset_tokens + add;
+			srv->reset_refill_at = srv->now;
+		}
+	}
+	if (srv->reset_tokens == 0)
+		return false;
+	srv->reset_tokens--;
+	return true;
+}
+
+static void send_stateless_reset(struct quic_server *srv, const struct ring_dgram *d,
+                                 const ngtcp2_version_cid *vc)
+{
+	uint8_t buf[QUIC_MAX_STATELESS_RESET], rnd[QUIC_MAX_STATELESS_RESET];
+	uint8_t token[NGTCP2_STATELESS_RESET_TOKENLEN];
+	size_t len = d->len - 1 < QUIC_MAX_STATELESS_RESET ? d->len - 1 : QUIC_MAX_STATELESS_RESET;
+	ngtcp2_cid cid;
+	ngtcp2_ssize n;
+
+	if (d->len - 1 < QUIC_MIN_STATELESS_RESET)
+		return; /* too small to answer with something smaller */
+	if (!reset_allowed(srv)) {
+		srv->ctr.drops[QUIC_DROP_RESET_LIMITED]++;
+		return;
+	}
+	ngtcp2_cid_init(&cid, vc->dcid, vc->dcidlen);
+	if (ngtcp2_crypto_generate_stateless_reset_token(token, srv->static_secret,
+	                                                 sizeof(srv->static_secret), &cid) != 0 ||
+	    gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd)) < 0)
+		return;
+	n = ngtcp2_pkt_write_stateless_reset(buf, len, token, rnd, len - sizeof(token));
+	if (n > 0 && quic_send_dgram(srv, d->sock, &d->peer, &d->local, buf, (size_t)n) >= 0)
+		srv->ctr.stateless_reset_sent++;
+}
+
+static void send_retry(struct quic_server *srv, const struct ring_dgram *d, const ngtcp2_pkt_hd *hd)
+{
+	uint8_t token[NGTCP2_CRYPTO_MAX_RETRY_TOKENLEN2], buf[QUIC_MAX_PKT];
+	uint8_t nonce[QUIC_CID_NONCE_LEN];
+	size_t cap = d->len * 3 < sizeof(buf) ? d->len * 3 : sizeof(buf); /* RFC 9000 8.1 */
+	ngtcp2_cid scid;
+	ngtcp2_ssize tlen, n;
+
+	if (gnutls_rnd(GNUTLS_RND_RANDOM, nonce, sizeof(nonce)) < 0)
+		return;
+	scid.datalen = QUIC_CID_LEN;
+	quic_cid_encode(scid.data, srv->p.worker_id, nonce);
+	tlen = ngtcp2_crypto_generate_retry_token2(token, srv->static_secret,
+	                                           sizeof(srv->static_secret), hd->version,
+	                                           &d->peer.sa, (ngtcp2_socklen)quic_addr_len(&d->peer),
+	                                           &scid, &hd->dcid, srv->now);
+	if (tlen < 0)
+		return;
+	n = ngtcp2_crypto_write_retry(buf, cap, hd->version, &hd->scid, &scid, &hd->dcid, token,
+	                              (size_t)tlen);
+	if (n > 0 && quic_send_dgram(srv, d->sock, &d->peer, &d->local, buf, (size_t)n) >= 0)
+		srv->ctr.retry_sent++;
+}
+
+static void send_invalid_token_close(struct quic_server *srv, const struct ring_dgram *d,
+                                     const ngtcp2_pkt_hd *hd)
+{
+	uint8_t buf[QUIC_MAX_PKT];
+	ngtcp2_ssize n;
+
+	n = ngtcp2_crypto_write_connection_close(buf, sizeof(buf), hd->version, &hd->scid,
+	                                         &hd->dcid, NGTCP2_INVALID_TOKEN, NULL, 0);
+	if (n > 0)
+		quic_send_dgram(srv, d->sock, &d->peer, &d->local, buf, (size_t)n);
+}
+
+/* ---- new connections ---- */
+
+static bool want_retry(const struct quic_server *srv)
+{
+	switch (srv->p.retry) {
+	case QUIC_RETRY_ON:
+		return true;
+	case QUIC_RETRY_AUTO:
+		return srv->ctr.conns_handshaking >= srv->p.backlog / 2;
+	case QUIC_RETRY_OFF:
+		break;
+	}
+	return false;
+}
+
+static void accept_initial(struct quic_server *srv, const struct ring_dgram *d)
+{
+	ngtcp2_token_type token_type = NGTCP2_TOKEN_TYPE_UNKNOWN;
+	ngtcp2_cid odcid, *ocid = NULL;
+	ngtcp2_pkt_hd hd;
+	struct quic_conn *c;
+	int rc;
+
+	if (ngtcp2_accept(&hd, d->data, d->len) != 0) {
+		srv->ctr.drops[QUIC_DROP_NOT_INITIAL]++;
+		return;
+	}
+	if (srv->n_conns >= srv->p.max_conns) {
+		srv->ctr.drops[QUIC_DROP_CONN_LIMIT]++;
+		return;
+	}
+	if (srv->ctr.conns_handshaking >= srv->p.backlog) {
+		srv->ctr.drops[QUIC_DROP_BACKLOG]++;
+		return;
+	}
+	if (hd.tokenlen > 0 && hd.token[0] == NGTCP2_CRYPTO_TOKEN_MAGIC_RETRY2) {
+		rc = ngtcp2_crypto_verify_retry_token2(
+			&odcid, hd.token, hd.tokenlen, srv->static_secret, sizeof(srv->static_secret),
+			hd.version, &d->peer.sa, (ngtcp2_socklen)quic_addr_len(&d->peer), &hd.dcid,
+			QUIC_RETRY_TOKEN_TIMEOUT, srv->now);
+		if (rc != 0) {
+			/* RFC 9000 8.1.3: an invalid Retry token gets INVALID_TOKEN. */
+			srv->ctr.drops[QUIC_DROP_BAD_TOKEN]++;
+			send_invalid_token_close(srv, d, &hd);
+			return;
+		}
+		ocid = &odcid;
+		token_type = NGTCP2_TOKEN_TYPE_RETRY;
+	} else {
+		/* We issue no NEW_TOKEN tokens: anything else is ignored. */
+		hd.token = NULL;
+		hd.tokenlen = 0;
+		if (want_retry(srv)) {
+			srv->ctr.drops[QUIC_DROP_RETRY_SENT]++;
+			send_retry(srv, d, &hd);
+			return;
+		}
+	}
+	rc = quic_conn_new(srv, d, &hd, ocid, token_type, &c);
+	if (rc < 0) {
+		srv->ctr.drops[QUIC_DROP_NOMEM]++;
+		return;
+	}
+	if (quic_conn_read(c, d) == QUIC_CONN_RETRY) {
+		srv->ctr.drops[QUIC_DROP_RETRY_SENT]++;
+		send_retry(srv, d, &hd);
+		quic_conn_free(c);
+	}
+}
+
+static void dispatch(struct quic_server *srv, const struct ring_dgram *d)
+{
+	ngtcp2_version_cid vc;
+	struct quic_conn *c;
+	int rv, owner;
+
+	rv = ngtcp2_pkt_decode_version_cid(&vc, d->data, d->len, QUIC_CID_LEN);
+	if (rv == NGTCP2_ERR_VERSION_NEGOTIATION) {
+		srv->ctr.drops[QUIC_DROP_UNKNOWN_VERSION]++;
+		if (d->len >= QUIC_MIN_INITIAL_DGRAM)
+			send_version_negotiation(srv, d, &vc);
+		return;
+	}
+	if (rv != 0 || ((d->data[0] & 0x80) && vc.version == 0)) {
+		/* garbage, or a Version Negotiation packet sent to a server */
+		srv->ctr.drops[QUIC_DROP_BAD_PACKET]++;
+		return;
+	}
+	c = quic_cid_table_find(&srv->cids, vc.dcid, vc.dcidlen);
+	if (c) {
+		quic_conn_read(c, d);
+		return;
+	}
+	if (d->data[0] & 0x80) {
+		accept_initial(srv, d);
+		return;
+	}
+	owner = quic_cid_owner(vc.dcid, vc.dcidlen);
+	if (owner >= 0 && (unsigned)owner != srv->p.worker_id) {
+		if (srv->p.on_foreign) {
+			srv->p.on_foreign(srv->p.foreign_ctx, d, (unsigned)owner);
+			return;
+		}
+		srv->ctr.drops[QUIC_DROP_OTHER_WORKER]++;
+		return;
+	}
+	srv->ctr.drops[QUIC_DROP_NO_CONN]++;
+	send_stateless_reset(srv, d, &vc);
+}
+
+void quic_server_recv(struct quic_server *srv, const struct ring_dgram *d, unsigned n,
+                      uint64_t now, const struct quic_tx *tx)
+{
+	unsigned i;
+
+	srv->tx = tx;
+	srv->now = now;
+	for (i = 0; i < n; i++) {
+		srv->ctr.rx_dgrams++;
+		srv->ctr.rx_bytes += d[i].len;
+		dispatch(srv, &d[i]);
+	}
+	/* Connections that read something were scheduled "now": one write
+	 * each for the whole batch. */
+	run_due(srv);
+	srv->tx = NULL;
+}

@@ -1,0 +1,203 @@
+/* tls: gnutls credentials per vhost and the TLS 1.3 session of each QUIC
+ * connection, with the certificate picked by SNI (RFC 6066 section 3).
+ *
+ * gnutls calls the post-client-hello function after the ClientHello's
+ * extensions are parsed and before the cipher suite and certificate are
+ * chosen, so setting the credentials there selects the vhost's chain. An
+ * unknown name is refused there; conn.c decides whether the refusal is
+ * answered (alert unrecognized_name) or silent (anti_port_scan).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <ngtcp2/ngtcp2_crypto_gnutls.h>
+
+#include "datapath/quic/internal.h"
+
+/* TLS 1.3 only (RFC 9001 4.2), the AEADs QUIC defines, no middlebox
+ * compatibility mode (RFC 9001 8.4). */
+static const char quic_tls_priority[] =
+	"%DISABLE_TLS13_COMPAT_MODE:NORMAL:-VERS-ALL:+VERS-TLS1.3:"
+	"-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:"
+	"-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1";
+
+static int gnutls_errno(int rv)
+{
+	switch (rv) {
+	case GNUTLS_E_FILE_ERROR:
+		return -ENOENT;
+	case GNUTLS_E_MEMORY_ERROR:
+		return -ENOMEM;
+	default:
+		return -EINVAL;
+	}
+}
+
+void quic_vset_put(struct quic_vhost_set *s)
+{
+	if (!s || --s->refs)
+		return;
+	for (unsigned i = 0; i < s->n; i++) {
+		if (s->v[i].cred)
+			gnutls_certificate_free_credentials(s->v[i].cred);
+		free(s->v[i].name);
+	}
+	free(s);
+}
+
+int quic_vset_load(const struct quic_vhost_params *vp, unsigned n, struct quic_vhost_set **out)
+{
+	if (!n)
+		return -EINVAL;
+	struct quic_vhost_set *s = calloc(1, sizeof(*s) + n * sizeof(s->v[0]));
+	if (!s)
+		return -ENOMEM;
+	s->refs = 1;
+	int rv = 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct quic_vhost *v = &s->v[i];
+		if (!vp[i].name || !vp[i].cert_file || !vp[i].key_file) {
+			rv = -EINVAL;
+			break;
+		}
+		v->name = strdup(vp[i].name);
+		if (!v->name) {
+			rv = -ENOMEM;
+			break;
+		}
+		s->n = i + 1;
+		rv = gnutls_certificate_allocate_credentials(&v->cred);
+		if (rv < 0) {
+			v->cred = NULL;
+			rv = gnutls_errno(rv);
+			break;
+		}
+		rv = gnutls_certificate_set_x509_key_file(v->cred, vp[i].cert_file, vp[i].key_file,
+		                                          GNUTLS_X509_FMT_PEM);
+		if (rv < 0) {
+			rv = gnutls_errno(rv);
+			break;
+		}
+		rv = 0;
+	}
+	if (rv) {
+		quic_vset_put(s);
+		return rv;
+	}
+	*out = s;
+	return 0;
+}
+
+int quic_tls_init(struct quic_server *srv)
+{
+	int rv = gnutls_priority_init(&srv->prio, quic_tls_priority, NULL);
+	if (rv < 0)
+		return gnutls_errno(rv);
+	return quic_vset_load(srv->p.vhosts, srv->p.n_vhosts, &srv->vset);
+}
+
+void quic_tls_free(struct quic_server *srv)
+{
+	quic_vset_put(srv->vset);
+	srv->vset = NULL;
+	if (srv->prio)
+		gnutls_priority_deinit(srv->prio);
+	srv->prio = NULL;
+}
+
+int quic_server_set_vhosts(struct quic_server *srv, const struct quic_vhost_params *vhosts, unsigned n)
+{
+	struct quic_vhost_set *s;
+	int rv = quic_vset_load(vhosts, n, &s);
+	if (rv)
+		return rv; /* the running set stays */
+	quic_vset_put(srv->vset);
+	srv->vset = s;
+	return 0;
+}
+
+static const struct quic_vhost *vhost_find(const struct quic_vhost_set *set, const char *name)
+{
+	for (unsigned i = 0; i < set->n; i++)
+		if (strcasecmp(set->v[i].name, name) == 0)
+			return &set->v[i];
+	return NULL;
+}
+
+static int post_client_hello(gnutls_session_t session)
+{
+	ngtcp2_crypto_conn_ref *ref = gnutls_session_get_ptr(session);
+	struct quic_conn *c = container_of(ref, struct quic_conn, conn_ref);
+	struct quic_server *srv = c->srv;
+	char name[256];
+	size_t len = sizeof(name) - 1;
+	unsigned type;
+	gnutls_datum_t alpn;
+	int rv;
+
+	rv = gnutls_server_name_get(session, name, &len, &type, 0);
+	if (srv->p.debug_log)
+		fprintf(stderr, "quic[%u]: client hello, SNI %s\n", srv->p.worker_id,
+		        rv == 0 ? name : "(none)");
+	if (rv == 0 && type == GNUTLS_NAME_DNS) {
+		name[len] = 0;
+		c->vhost = vhost_find(c->vset, name);
+	} else if (!srv->p.anti_port_scan) {
+		/* No SNI (e.g. a client that dialled an IP address): the first
+		 * vhost serves it, unless names are mandatory. */
+		c->vhost = &c->vset->v[0];
+	}
+	if (!c->vhost) {
+		c->sni_refused = true;
+		return GNUTLS_E_UNRECOGNIZED_NAME;
+	}
+	rv = gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE, c->vhost->cred);
+	if (rv < 0)
+		return rv;
+	/* GNUTLS_ALPN_MANDATORY already fails a handshake without a common
+	 * protocol; make sure the one chosen is ours (RFC 9001 8.1). */
+	if (gnutls_alpn_get_selected_protocol(session, &alpn) != 0 ||
+	    alpn.size != strlen(srv->alpn) || memcmp(alpn.data, srv->alpn, alpn.size) != 0)
+		return GNUTLS_E_NO_APPLICATION_PROTOCOL;
+	return 0;
+}
+
+int quic_tls_session_new(struct quic_server *srv, struct quic_conn *c)
+{
+	gnutls_datum_t alpn = { (unsigned char *)srv->alpn, (unsigned)strlen(srv->alpn) };
+	gnutls_session_t s;
+	int rv;
+
+	rv = gnutls_init(&s, GNUTLS_SERVER | GNUTLS_NO_AUTO_SEND_TICKET |
+	                     GNUTLS_NO_END_OF_EARLY_DATA);
+	if (rv < 0)
+		return gnutls_errno(rv);
+	rv = gnutls_priority_set(s, srv->prio);
+	if (rv < 0)
+		goto fail;
+	if (ngtcp2_crypto_gnutls_configure_server_session(s) != 0) {
+		rv = GNUTLS_E_INTERNAL_ERROR;
+		goto fail;
+	}
+	/* Some credentials must be present before the hello is read; the
+	 * post-client-hello function replaces them with the SNI's. */
+	rv = gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, srv->vset->v[0].cred);
+	if (rv < 0)
+		goto fail;
+	rv = gnutls_alpn_set_protocols(s, &alpn, 1,
+	                               GNUTLS_ALPN_MANDATORY | GNUTLS_ALPN_SERVER_PRECEDENCE);
+	if (rv < 0)
+		goto fail;
+	gnutls_handshake_set_post_client_hello_function(s, post_client_hello);
+	gnutls_session_set_ptr(s, &c->conn_ref);
+	c->tls = s;
+	c->vset = srv->vset;
+	c->vset->refs++;
+	return 0;
+fail:
+	gnutls_deinit(s);
+	return gnutls_errno(rv);
+}

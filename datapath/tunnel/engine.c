@@ -1,0 +1,430 @@
+/* engine: set-up, peers, authorization, load and timers of the tunnel
+ * engine. The receive path is engine_rx.c, the send path engine_tx.c; see
+ * engine.h for the model and the contracts. */
+#include "datapath/tunnel/engine.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_MTU 1420
+#define DEFAULT_LOAD_PER_SEC 1000
+#define MAX_MTU 65535
+
+static size_t round16(size_t n)
+{
+	return (n + 15) & ~(size_t)15;
+}
+
+int tunnel_engine_init(struct tunnel_engine *e, const struct tunnel_engine_config *cfg)
+{
+	int err = -EINVAL;
+	memset(e, 0, sizeof(*e));
+	if (!cfg->private_key || !cfg->is_authorized || !cfg->capacity || !cfg->out.send_datagram ||
+	    !cfg->out.deliver_packet || cfg->mtu > MAX_MTU)
+		return -EINVAL;
+	const struct crypto_rng *rng = cfg->rng ? cfg->rng : &crypto_rng_system;
+	e->capacity = cfg->capacity;
+	e->mtu = cfg->mtu ? cfg->mtu : DEFAULT_MTU;
+	e->load_threshold = cfg->load_handshakes_per_sec ? cfg->load_handshakes_per_sec : DEFAULT_LOAD_PER_SEC;
+	e->is_authorized = cfg->is_authorized;
+	e->auth_ctx = cfg->auth_ctx;
+	e->out = cfg->out;
+	uint32_t max_ips = cfg->max_allowed_ips ? cfg->max_allowed_ips : 8 * cfg->capacity;
+	uint32_t rl_entries = cfg->ratelimit_entries ? cfg->ratelimit_entries : 4 * cfg->capacity;
+	if (rl_entries < 1024)
+		rl_entries = 1024;
+
+	err = noise_local_init(&e->local, cfg->private_key, rng);
+	if (err)
+		goto fail_local;
+	err = cookie_checker_init(&e->checker, e->local.static_public, rng);
+	if (err)
+		goto fail_checker;
+	err = session_table_init(&e->sessions, cfg->capacity, rng);
+	if (err)
+		goto fail_sessions;
+	/* Two trie nodes per prefix always suffice (allowedips.h). */
+	err = allowedips_init(&e->routes, 2 * (size_t)max_ips);
+	if (err)
+		goto fail_routes;
+	err = ratelimit_init(&e->limiter, rl_entries, HANDSHAKES_PER_SECOND, HANDSHAKES_BURSTABLE, rng);
+	if (err)
+		goto fail_limiter;
+	err = -ENOMEM;
+	e->aead = crypto_aead_new();
+	if (!e->aead)
+		goto fail_aead;
+	e->peers = calloc(cfg->capacity, sizeof(*e->peers));
+	if (!e->peers)
+		goto fail_peers;
+	e->queue_pool = calloc(cfg->capacity, e->mtu);
+	if (!e->queue_pool)
+		goto fail_queue;
+	e->buf = calloc(1, MESSAGE_DATA_HEADER_LEN + round16(e->mtu) + NOISE_AUTHTAG_LEN);
+	if (!e->buf)
+		goto fail_buf;
+	for (uint32_t i = 0; i < cfg->capacity; i++) {
+		e->peers[i].id = i;
+		e->peers[i].queued = e->queue_pool + (size_t)i * e->mtu;
+	}
+	return 0;
+
+fail_buf:
+	free(e->queue_pool);
+fail_queue:
+	free(e->peers);
+fail_peers:
+	crypto_aead_free(e->aead);
+fail_aead:
+	ratelimit_free(&e->limiter);
+fail_limiter:
+	allowedips_free(&e->routes);
+fail_routes:
+	session_table_free(&e->sessions);
+fail_sessions:
+	cookie_checker_wipe(&e->checker);
+fail_checker:
+	noise_local_wipe(&e->local);
+fail_local:
+	memset(e, 0, sizeof(*e));
+	return err;
+}
+
+void tunnel_engine_free(struct tunnel_engine *e)
+{
+	if (!e->peers)
+		return;
+	/* The one exit that wipes: handshake state, cookies, psks, queued
+	 * plaintext, then the tables (session_table_free wipes keypairs). */
+	for (uint32_t i = 0; i < e->capacity; i++)
+		if (e->peers[i].in_use)
+			tunnel_peer_remove(e, &e->peers[i]);
+	crypto_wipe(e->queue_pool, (size_t)e->capacity * e->mtu);
+	crypto_wipe(e->buf, MESSAGE_DATA_HEADER_LEN + round16(e->mtu) + NOISE_AUTHTAG_LEN);
+	free(e->buf);
+	free(e->queue_pool);
+	free(e->peers);
+	crypto_aead_free(e->aead);
+	ratelimit_free(&e->limiter);
+	allowedips_free(&e->routes);
+	session_table_free(&e->sessions);
+	cookie_checker_wipe(&e->checker);
+	noise_local_wipe(&e->local);
+	memset(e, 0, sizeof(*e));
+}
+
+const uint8_t *tunnel_engine_public_key(const struct tunnel_engine *e)
+{
+	return e->local.static_public;
+}
+
+void tunnel_engine_count_rx(struct tunnel_engine *e, enum tunnel_rx_verdict v)
+{
+	if ((unsigned)v < TUNNEL_RX__COUNT)
+		e->rx_count[v]++;
+}
+
+const char *tunnel_rx_verdict_name(enum tunnel_rx_verdict v)
+{
+	static const char *const names[TUNNEL_RX__COUNT] = {
+		[TUNNEL_RX_DATA] = "data",
+		[TUNNEL_RX_KEEPALIVE] = "keepalive",
+		[TUNNEL_RX_HANDSHAKE] = "handshake",
+		[TUNNEL_RX_COOKIE] = "cookie",
+		[TUNNEL_RX_COOKIE_SENT] = "cookie_sent",
+		[TUNNEL_RX_DROP_MALFORMED] = "drop_malformed",
+		[TUNNEL_RX_DROP_MAC] = "drop_mac",
+		[TUNNEL_RX_DROP_RATELIMIT] = "drop_ratelimit",
+		[TUNNEL_RX_DROP_HANDSHAKE] = "drop_handshake",
+		[TUNNEL_RX_DROP_UNAUTHORIZED] = "drop_unauthorized",
+		[TUNNEL_RX_DROP_HS_REPLAY] = "drop_handshake_replay",
+		[TUNNEL_RX_DROP_NO_SESSION] = "drop_no_session",
+		[TUNNEL_RX_DROP_KEY_EXPIRED] = "drop_key_expired",
+		[TUNNEL_RX_DROP_REPLAY] = "drop_replay",
+		[TUNNEL_RX_DROP_AUTH] = "drop_auth",
+		[TUNNEL_RX_DROP_COOKIE] = "drop_cookie",
+		[TUNNEL_RX_DROP_INNER] = "drop_inner",
+		[TUNNEL_RX_DROP_ALLOWED_IPS] = "drop_allowed_ips",
+		[TUNNEL_RX_DROP_NO_ROOM] = "drop_no_room",
+		[TUNNEL_RX_DROP_INTERNAL] = "drop_internal",
+	};
+	return (unsigned)v < TUNNEL_RX__COUNT ? names[v] : "?";
+}
+
+const char *tunnel_tx_verdict_name(enum tunnel_tx_verdict v)
+{
+	static const char *const names[TUNNEL_TX__COUNT] = {
+		[TUNNEL_TX_SENT] = "sent",
+		[TUNNEL_TX_QUEUED] = "queued",
+		[TUNNEL_TX_DROP_MALFORMED] = "drop_malformed",
+		[TUNNEL_TX_DROP_TOO_BIG] = "drop_too_big",
+		[TUNNEL_TX_DROP_NO_ROUTE] = "drop_no_route",
+		[TUNNEL_TX_DROP_NO_ENDPOINT] = "drop_no_endpoint",
+		[TUNNEL_TX_DROP_REPLACED] = "drop_replaced",
+		[TUNNEL_TX_DROP_GIVE_UP] = "drop_give_up",
+		[TUNNEL_TX_DROP_NO_ROOM] = "drop_no_room",
+		[TUNNEL_TX_DROP_INTERNAL] = "drop_internal",
+	};
+	return (unsigned)v < TUNNEL_TX__COUNT ? names[v] : "?";
+}
+
+/* ---- load ---- */
+
+void tunnel_engine_set_under_load(struct tunnel_engine *e, bool loaded)
+{
+	e->forced_load = loaded;
+}
+
+bool tunnel_engine_under_load(struct tunnel_engine *e, uint64_t now)
+{
+	/* Slide the 1 s windows; a window two seconds old counts as empty. */
+	if (now >= e->load_window_start + NS_PER_SEC) {
+		e->load_prev_count = now < e->load_window_start + 2 * NS_PER_SEC ? e->load_count : 0;
+		e->load_count = 0;
+		e->load_window_start = now;
+	}
+	return e->forced_load || e->load_count > e->load_threshold || e->load_prev_count > e->load_threshold;
+}
+
+/* ---- peers ---- */
+
+struct tunnel_peer *tunnel_peer_find(struct tunnel_engine *e, const uint8_t key[NOISE_PUBLIC_KEY_LEN])
+{
+	/* A scan: it runs once per handshake that already cost two DH
+	 * operations. TODO: a keyed hash index when peer counts reach the
+	 * tens of thousands per worker. */
+	for (uint32_t i = 0, seen = 0; i < e->capacity && seen < e->npeers; i++) {
+		struct tunnel_peer *p = &e->peers[i];
+		if (!p->in_use)
+			continue;
+		seen++;
+		if (!memcmp(p->public_key, key, NOISE_PUBLIC_KEY_LEN))
+			return p;
+	}
+	return NULL;
+}
+
+/* End p's session (keys wiped by session_remove) and its handshake. */
+static void drop_session(struct tunnel_engine *e, struct tunnel_peer *p)
+{
+	if (p->session) {
+		session_remove(&e->sessions, p->session);
+		p->session = NULL;
+	}
+	noise_handshake_clear(&p->hs);
+}
+
+void tunnel_peer_configure(struct tunnel_engine *e, struct tunnel_peer *p, const struct tunnel_peer_config *cfg,
+                           uint64_t now)
+{
+	if (cfg->has_psk)
+		memcpy(p->psk, cfg->psk, sizeof(p->psk));
+	else
+		memset(p->psk, 0, sizeof(p->psk));
+	/* Replace the routes wholesale: a control-path operation. A prefix
+	 * another peer owns moves here (one owner per prefix, paper §2). */
+	allowedips_remove_by_peer(&e->routes, p);
+	for (size_t i = 0; i < cfg->n_allowed_ips; i++)
+		(void)allowedips_insert(&e->routes, &cfg->allowed_ips[i].ip, cfg->allowed_ips[i].cidr, p);
+	if (cfg->endpoint.sa.sa_family == AF_INET || cfg->endpoint.sa.sa_family == AF_INET6) {
+		p->endpoint = cfg->endpoint;
+		p->has_endpoint = true;
+	}
+	p->persistent_keepalive = cfg->persistent_keepalive;
+	if (p->session)
+		timers_persistent_keepalive_set(&p->session->timers, now, p->persistent_keepalive);
+}
+
+struct tunnel_peer *tunnel_peer_create(struct tunnel_engine *e, const struct tunnel_peer_config *cfg)
+{
+	if (e->npeers >= e->capacity)
+		return NULL;
+	for (uint32_t i = 0; i < e->capacity; i++) {
+		struct tunnel_peer *p = &e->peers[i];
+		if (p->in_use)
+			continue;
+		uint8_t *q = p->queued;
+		memset(p, 0, sizeof(*p));
+		p->id = i;
+		p->queued = q;
+		if (cookie_maker_init(&p->cookie, cfg->public_key))
+			return NULL;
+		memcpy(p->public_key, cfg->public_key, NOISE_PUBLIC_KEY_LEN);
+		p->in_use = true;
+		e->npeers++;
+		return p;
+	}
+	return NULL;
+}
+
+void tunnel_peer_remove(struct tunnel_engine *e, struct tunnel_peer *p)
+{
+	if (!p->in_use)
+		return;
+	drop_session(e, p);
+	allowedips_remove_by_peer(&e->routes, p);
+	cookie_maker_wipe(&p->cookie);
+	crypto_wipe(p->queued, e->mtu);
+	uint8_t *q = p->queued;
+	uint32_t id = p->id;
+	crypto_wipe(p, sizeof(*p));
+	p->queued = q;
+	p->id = id;
+	e->npeers--;
+}
+
+int tunnel_peer_move(struct tunnel_engine *e, struct tunnel_peer *p, const rg_sockaddr *to, uint64_t now)
+{
+	if (p->session && tunnel_sockaddr_equal(&p->session->remote, to))
+		return 0;
+	/* One session per remote address: the address now speaks for p
+	 * (it just authenticated as p), so a stale session of another peer
+	 * there ends. */
+	struct session *other = session_lookup_addr(&e->sessions, to);
+	if (other) {
+		struct tunnel_peer *q = other->peer;
+		if (q == p)
+			return 0;
+		if (q)
+			drop_session(e, q);
+		else
+			session_remove(&e->sessions, other);
+	}
+	if (p->session)
+		return session_set_remote(&e->sessions, p->session, to);
+	int err = session_create(&e->sessions, to, p, &p->session);
+	if (err) {
+		p->session = NULL;
+		return err;
+	}
+	timers_persistent_keepalive_set(&p->session->timers, now, p->persistent_keepalive);
+	return 0;
+}
+
+int tunnel_engine_add_initiator(struct tunnel_engine *e, const struct tunnel_peer_config *cfg, uint64_t now,
+                                struct tunnel_peer **out)
+{
+	if (cfg->endpoint.sa.sa_family != AF_INET && cfg->endpoint.sa.sa_family != AF_INET6)
+		return -EINVAL;
+	if (tunnel_peer_find(e, cfg->public_key))
+		return -EEXIST;
+	struct tunnel_peer *p = tunnel_peer_create(e, cfg);
+	if (!p)
+		return -ENOSPC;
+	int err = tunnel_peer_move(e, p, &cfg->endpoint, now);
+	if (err) {
+		tunnel_peer_remove(e, p);
+		return err;
+	}
+	tunnel_peer_configure(e, p, cfg, now);
+	if (out)
+		*out = p;
+	return 0;
+}
+
+void tunnel_engine_authorization_changed(struct tunnel_engine *e, uint64_t now)
+{
+	for (uint32_t i = 0; i < e->capacity; i++) {
+		struct tunnel_peer *p = &e->peers[i];
+		if (!p->in_use)
+			continue;
+		const struct tunnel_peer_config *cfg = e->is_authorized(e->auth_ctx, p->public_key, now);
+		if (!cfg)
+			tunnel_peer_remove(e, p); /* sessions and keys go at once */
+		else
+			tunnel_peer_configure(e, p, cfg, now);
+	}
+}
+
+/* ---- timers ---- */
+
+uint64_t tunnel_engine_next_expiry(const struct tunnel_engine *e)
+{
+	uint64_t next = 0;
+	for (uint32_t i = 0, seen = 0; i < e->capacity && seen < e->npeers; i++) {
+		const struct tunnel_peer *p = &e->peers[i];
+		if (!p->in_use)
+			continue;
+		seen++;
+		if (!p->session)
+			continue;
+		uint64_t t = timers_next_expiry(&p->session->timers);
+		if (t && (!next || t < next))
+			next = t;
+	}
+	return next;
+}
+
+void tunnel_engine_handle_expiry(struct tunnel_engine *e, uint64_t now, uint64_t wall_ns)
+{
+	for (uint32_t i = 0; i < e->capacity; i++) {
+		struct tunnel_peer *p = &e->peers[i];
+		if (p->in_use && p->session)
+			tunnel_peer_service(e, p, now, wall_ns);
+	}
+}
+
+int tunnel_peer_initiate(struct tunnel_engine *e, struct tunnel_peer *p, uint64_t now, uint64_t wall_ns)
+{
+	struct message_handshake_initiation msg;
+	uint32_t idx;
+	struct session *s = p->session;
+	if (!s)
+		return -ENOTCONN;
+	/* Paper §5.4.2: a fresh random sender index per handshake. */
+	int err = session_index_new(&e->sessions, s, &idx);
+	if (err)
+		return err;
+	err = noise_initiation_create(&p->hs, &e->local, p->public_key, p->psk, idx, wall_ns, &msg);
+	if (err)
+		goto fail;
+	err = cookie_maker_add_macs(&p->cookie, &msg, sizeof(msg), now);
+	if (err)
+		goto fail;
+	e->out.send_datagram(e->out.ctx, &s->remote, &p->local, (const uint8_t *)&msg, sizeof(msg));
+	timers_handshake_initiated(&s->timers, now);
+	timers_any_authenticated_packet_sent(&s->timers, now);
+	crypto_wipe(&msg, sizeof(msg));
+	return 0;
+fail:
+	noise_handshake_clear(&p->hs);
+	session_index_release(&e->sessions, idx);
+	s->hs_index = 0;
+	crypto_wipe(&msg, sizeof(msg));
+	return err;
+}
+
+/* Perform the timer actions due at now (timers.h contract). Actions
+ * report events, and an event may make another deadline due at once
+ * (a keepalive with no key asks for a handshake now), hence the loop;
+ * each pass fires a deadline, so it ends. */
+void tunnel_peer_service(struct tunnel_engine *e, struct tunnel_peer *p, uint64_t now, uint64_t wall_ns)
+{
+	for (int pass = 0; pass < 4 && p->in_use && p->session; pass++) {
+		struct session *s = p->session;
+		uint64_t next = timers_next_expiry(&s->timers);
+		if (!next || next > now)
+			return;
+		unsigned act = timers_handle_expiry(&s->timers, now);
+		if (act & TIMERS_ACT_GIVE_UP) {
+			/* Paper §6.4: the queued packet is stale by now. */
+			if (p->queued_len) {
+				crypto_wipe(p->queued, p->queued_len);
+				p->queued_len = 0;
+				e->tx_count[TUNNEL_TX_DROP_GIVE_UP]++;
+			}
+			noise_handshake_clear(&p->hs);
+		}
+		if (act & TIMERS_ACT_ZERO_KEYS) {
+			/* Paper §6.3: forward secrecy for idle peers. */
+			session_keys_zero(&e->sessions, s);
+			timers_keys_zeroed(&s->timers);
+			noise_handshake_clear(&p->hs);
+		}
+		if (act & TIMERS_ACT_INITIATION)
+			(void)tunnel_peer_initiate(e, p, now, wall_ns);
+		if (act & TIMERS_ACT_SEND_KEEPALIVE)
+			(void)tunnel_peer_send_keepalive(e, p, now);
+	}
+}

@@ -1,0 +1,563 @@
+#include "datapath/worker.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WORKER_MAX_SOCKS 256
+#define STATS_PERIOD_NS (100ull * 1000 * 1000)
+
+struct worker {
+	unsigned id;
+	int cpu;
+	struct gen_pub *pub;
+	struct gen *gen;
+	struct ring *ring;
+	struct ring_chan *chan;
+	struct ring_opts ropts;
+	log_fn log;
+	struct quic_params quic_params;
+	bool has_quic;
+	struct quic_server *quic;
+	struct quic_tx tx; /* the ring as the protocol cores' send interface */
+	uint8_t tunnel_key[32];
+	bool has_tunnel;
+	struct tunnel_engine *tunnel;
+	int tunnel_sock[2]; /* a tunnel socket per family (0: IPv4, 1: IPv6), -1: none */
+	int cur_sock;       /* the socket of the datagram being handled, -1: none */
+	pthread_t thread;
+	bool stop;
+	/* start-up hand-shake: the thread reports ring creation */
+	pthread_mutex_t start_mu;
+	pthread_cond_t start_cv;
+	int start_err; /* 1: pending */
+	enum ring_backend backend;
+
+	struct {
+		int fd;           /* as the control thread sent it, -1: free */
+		int idx;          /* ring socket index */
+		uint8_t kind;
+	} socks[WORKER_MAX_SOCKS];
+	uint8_t kind_of[WORKER_MAX_SOCKS]; /* ring socket index -> kind */
+
+	struct worker_stats st;   /* worker thread's own */
+	struct worker_stats snap; /* published copy, read by control */
+	uint64_t snap_at;
+	bool snap_dirty; /* counters moved since the last publish */
+};
+
+static void wlog(struct worker *w, enum log_level l, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void wlog(struct worker *w, enum log_level l, const char *fmt, ...)
+{
+	if (!w->log)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	w->log(l, fmt, ap);
+	va_end(ap);
+}
+
+const char *dp_drop_name(enum dp_drop d)
+{
+	static const char *const n[DP_DROP_MAX] = {
+		[DP_DROP_NO_HANDLER] = "no_handler",
+		[DP_DROP_EMPTY] = "empty",
+		[DP_DROP_NO_TUN] = "no_tun",
+	};
+	return d < DP_DROP_MAX ? n[d] : "unknown";
+}
+
+const char *ring_drop_name(enum ring_drop d)
+{
+	static const char *const n[RING_DROP_MAX] = {
+		[RING_DROP_NOBUFS] = "nobufs",
+		[RING_DROP_TRUNC] = "truncated",
+		[RING_DROP_SEND_ERR] = "send_error",
+		[RING_DROP_SEND_FULL] = "send_full",
+		[RING_DROP_BAD_CMSG] = "bad_cmsg",
+	};
+	return d < RING_DROP_MAX ? n[d] : "unknown";
+}
+
+const char *listener_kind_name(enum listener_kind k)
+{
+	static const char *const n[LISTENER_KIND_MAX] = {
+		[LISTENER_QUIC] = "quic",
+		[LISTENER_TUNNEL] = "tunnel",
+	};
+	return k < LISTENER_KIND_MAX ? n[k] : "unknown";
+}
+
+/* Publish the counters with relaxed atomic stores so the control thread's
+ * relaxed loads never see a torn value. */
+static void stats_publish(struct worker *w)
+{
+	w->st.ring = *ring_stats(w->ring);
+	if (w->quic)
+		w->st.quic = *quic_server_counters(w->quic);
+	if (w->tunnel) {
+		memcpy(w->st.tunnel_rx, w->tunnel->rx_count, sizeof(w->st.tunnel_rx));
+		memcpy(w->st.tunnel_tx, w->tunnel->tx_count, sizeof(w->st.tunnel_tx));
+	}
+	w->st.gen_id = w->gen ? w->gen->id : 0;
+	const uint64_t *src = (const uint64_t *)&w->st;
+	uint64_t *dst = (uint64_t *)&w->snap;
+	for (size_t i = 0; i < sizeof(w->st) / sizeof(uint64_t); i++)
+		__atomic_store_n(&dst[i], src[i], __ATOMIC_RELAXED);
+}
+
+void worker_stats_read(const struct worker *w, struct worker_stats *out)
+{
+	const uint64_t *src = (const uint64_t *)&w->snap;
+	uint64_t *dst = (uint64_t *)out;
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
+		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+}
+
+enum ring_backend worker_backend(const struct worker *w)
+{
+	return w->backend;
+}
+
+/* The protocol cores send through the ring: same signatures. */
+static uint8_t *tx_prep(void *ctx, size_t cap)
+{
+	return ring_send_prep(ctx, cap);
+}
+
+static int tx_commit(void *ctx, unsigned sock, const rg_sockaddr *to, const rg_sockaddr *from,
+                     size_t len, size_t seg)
+{
+	return ring_send_commit(ctx, sock, to, from, len, seg);
+}
+
+static const struct quic_tx_ops tx_ops = {.prep = tx_prep, .commit = tx_commit};
+
+static unsigned kind_of(const struct worker *w, const struct ring_dgram *d)
+{
+	unsigned k = d->sock < WORKER_MAX_SOCKS ? w->kind_of[d->sock] : LISTENER_KIND_MAX;
+	return k < LISTENER_KIND_MAX ? k : LISTENER_QUIC;
+}
+
+static uint64_t wall_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- the tunnel engine's outputs ---- */
+
+static void tunnel_send(void *ctx, const rg_sockaddr *to, const rg_sockaddr *from, const uint8_t *bytes,
+                        size_t len)
+{
+	struct worker *w = ctx;
+	/* a reply leaves by the socket the request came in on; what timers
+	 * send goes out by the tunnel socket of the peer's family */
+	int sock = w->cur_sock >= 0 ? w->cur_sock : w->tunnel_sock[to->sa.sa_family == AF_INET6];
+	if (sock < 0) {
+		w->st.drops[DP_DROP_NO_HANDLER]++;
+		return;
+	}
+	ring_send(w->ring, (unsigned)sock, to, from && from->sa.sa_family ? from : NULL, bytes, len);
+}
+
+static void tunnel_deliver(void *ctx, struct tunnel_peer *peer, const uint8_t *bytes, size_t len)
+{
+	struct worker *w = ctx;
+	(void)peer;
+	(void)bytes;
+	(void)len;
+	/* The TUN device (multi-queue, vnet header) is not built yet: the
+	 * authenticated packet is counted and dropped. */
+	w->st.drops[DP_DROP_NO_TUN]++;
+}
+
+static int key_cmp(const void *key, const void *elem)
+{
+	return memcmp(key, ((const struct tunnel_peer_config *)elem)->public_key, NOISE_PUBLIC_KEY_LEN);
+}
+
+/* The authorization layer: the generation this worker holds says which
+ * keys may have a tunnel, so a reload that withdraws a key takes effect
+ * at this worker's next turn. */
+static const struct tunnel_peer_config *tunnel_authorize(void *ctx, const uint8_t key[NOISE_PUBLIC_KEY_LEN],
+                                                         uint64_t now)
+{
+	struct worker *w = ctx;
+	(void)now;
+	const struct worker_gen *wg = w->gen ? w->gen->priv : NULL;
+	if (!wg || !wg->n_tunnel_peers)
+		return NULL;
+	return bsearch(key, wg->tunnel_peers, wg->n_tunnel_peers, sizeof(*wg->tunnel_peers), key_cmp);
+}
+
+static int tunnel_start(struct worker *w)
+{
+	w->tunnel = calloc(1, sizeof(*w->tunnel));
+	if (!w->tunnel)
+		return -ENOMEM;
+	struct tunnel_engine_config c = {
+		.private_key = w->tunnel_key,
+		.capacity = 4096,
+		.is_authorized = tunnel_authorize,
+		.auth_ctx = w,
+		.out = {.ctx = w, .send_datagram = tunnel_send, .deliver_packet = tunnel_deliver},
+	};
+	int err = tunnel_engine_init(w->tunnel, &c);
+	explicit_bzero(w->tunnel_key, sizeof(w->tunnel_key));
+	if (err) {
+		free(w->tunnel);
+		w->tunnel = NULL;
+	}
+	return err;
+}
+
+/* A run of datagrams of one listener kind goes to its protocol core. */
+static void dispatch(struct worker *w, unsigned kind, struct ring_dgram *d, unsigned n, uint64_t now)
+{
+	w->st.rx_by_kind[kind] += n;
+	if (kind == LISTENER_QUIC && w->quic) {
+		quic_server_recv(w->quic, d, n, now, &w->tx);
+		return;
+	}
+	if (kind == LISTENER_TUNNEL && w->tunnel) {
+		uint64_t wall = wall_ns();
+		for (unsigned i = 0; i < n; i++) {
+			w->cur_sock = d[i].sock;
+			tunnel_engine_recv(w->tunnel, &d[i].peer, &d[i].local, d[i].data, d[i].len, now, wall);
+		}
+		w->cur_sock = -1;
+		return;
+	}
+	for (unsigned i = 0; i < n; i++)
+		w->st.drops[d[i].len ? DP_DROP_NO_HANDLER : DP_DROP_EMPTY]++;
+}
+
+/* The demux: the batch is cut into runs of one listener kind (a batch
+ * usually comes from one socket, so one run) and each run goes to its
+ * protocol core. */
+static void on_recv(void *ctx, struct ring *r, struct ring_dgram *d, unsigned n)
+{
+	struct worker *w = ctx;
+	(void)r;
+	uint64_t now = ring_now();
+	unsigned start = 0;
+	while (start < n) {
+		unsigned kind = kind_of(w, &d[start]), end = start + 1;
+		while (end < n && kind_of(w, &d[end]) == kind)
+			end++;
+		dispatch(w, kind, d + start, end - start, now);
+		start = end;
+	}
+}
+
+/* One deadline for the ring: the earliest of the protocol cores'. */
+static void arm_timer(struct worker *w)
+{
+	uint64_t next = UINT64_MAX;
+	if (w->quic)
+		next = quic_server_next_expiry(w->quic);
+	if (w->tunnel) {
+		uint64_t t = tunnel_engine_next_expiry(w->tunnel);
+		if (t < next)
+			next = t;
+	}
+	/* counters that moved are published within a period even when the
+	 * worker then goes idle */
+	if (w->snap_dirty && w->snap_at + STATS_PERIOD_NS < next)
+		next = w->snap_at + STATS_PERIOD_NS;
+	ring_timer_set(w->ring, next == UINT64_MAX ? 0 : (next ? next : 1));
+}
+
+static void sock_add(struct worker *w, int fd, unsigned kind)
+{
+	int slot = -1;
+	for (int i = 0; i < WORKER_MAX_SOCKS; i++)
+		if (w->socks[i].fd < 0) {
+			slot = i;
+			break;
+		}
+	if (slot < 0) {
+		wlog(w, LOG_ERROR, "worker %u: more than %d sockets, closing fd %d", w->id,
+		     WORKER_MAX_SOCKS, fd);
+		close(fd);
+		return;
+	}
+	int idx = ring_sock_add(w->ring, fd);
+	if (idx < 0 || idx >= WORKER_MAX_SOCKS) {
+		wlog(w, LOG_ERROR, "worker %u: cannot add socket: %s", w->id, strerror(idx < 0 ? -idx : ENOSPC));
+		if (idx >= 0)
+			ring_sock_remove(w->ring, (unsigned)idx);
+		else
+			close(fd);
+		return;
+	}
+	w->socks[slot].fd = fd;
+	w->socks[slot].idx = idx;
+	w->socks[slot].kind = (uint8_t)kind;
+	w->kind_of[idx] = (uint8_t)kind;
+	if (kind == LISTENER_TUNNEL) {
+		rg_sockaddr a;
+		if (!ring_sock_addr(w->ring, (unsigned)idx, &a) && w->tunnel_sock[a.sa.sa_family == AF_INET6] < 0)
+			w->tunnel_sock[a.sa.sa_family == AF_INET6] = idx;
+	}
+	w->st.n_socks++;
+}
+
+static void sock_del(struct worker *w, int fd)
+{
+	for (int i = 0; i < WORKER_MAX_SOCKS; i++) {
+		if (w->socks[i].fd != fd)
+			continue;
+		ring_sock_remove(w->ring, (unsigned)w->socks[i].idx);
+		w->kind_of[w->socks[i].idx] = LISTENER_KIND_MAX;
+		for (int f = 0; f < 2; f++)
+			if (w->tunnel_sock[f] == w->socks[i].idx)
+				w->tunnel_sock[f] = -1; /* the next one added takes over */
+		w->socks[i].fd = -1;
+		w->st.n_socks--;
+		return;
+	}
+}
+
+static void on_chan(void *ctx, struct ring *r)
+{
+	struct worker *w = ctx;
+	struct ring_msg m;
+	(void)r;
+	while (ring_chan_recv(w->chan, &m) == 1) {
+		switch (m.type) {
+		case WORKER_MSG_STOP:
+			w->stop = true;
+			break;
+		case WORKER_MSG_GEN:
+			/* picked up at the top of the next turn */
+			break;
+		case WORKER_MSG_SOCK_ADD:
+			sock_add(w, (int)m.u64, m.u32);
+			break;
+		case WORKER_MSG_SOCK_DEL:
+			sock_del(w, (int)m.u64);
+			break;
+		default:
+			wlog(w, LOG_WARN, "worker %u: unknown message %u", w->id, m.type);
+		}
+	}
+}
+
+static void on_timer(void *ctx, struct ring *r, uint64_t now)
+{
+	struct worker *w = ctx;
+	(void)r;
+	if (w->quic && quic_server_next_expiry(w->quic) <= now)
+		quic_server_handle_expiry(w->quic, now, &w->tx);
+	if (w->tunnel && tunnel_engine_next_expiry(w->tunnel) <= now)
+		tunnel_engine_handle_expiry(w->tunnel, now, wall_ns());
+}
+
+static const struct ring_ops worker_ops = {
+	.recv = on_recv,
+	.chan = on_chan,
+	.timer = on_timer,
+};
+
+/* A reload reached this worker: new certificates for new connections
+ * (existing ones keep theirs). Runs on the worker thread, rarely. */
+static void gen_switched(struct worker *w)
+{
+	const struct worker_gen *wg = w->gen ? w->gen->priv : NULL;
+	/* keys withdrawn by the reload lose their sessions now */
+	if (w->tunnel)
+		tunnel_engine_authorization_changed(w->tunnel, ring_now());
+	if (!w->quic || !wg || !wg->quic_vhosts)
+		return;
+	int err = quic_server_set_vhosts(w->quic, wg->quic_vhosts, wg->n_quic_vhosts);
+	if (err)
+		wlog(w, LOG_ERROR, "worker %u: new certificates not loaded, the old ones stay: %s", w->id,
+		     strerror(-err));
+}
+
+static void start_done(struct worker *w, int err)
+{
+	pthread_mutex_lock(&w->start_mu);
+	w->start_err = err;
+	pthread_cond_signal(&w->start_cv);
+	pthread_mutex_unlock(&w->start_mu);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	char name[16];
+	snprintf(name, sizeof(name), "rg-worker-%u", w->id);
+	pthread_setname_np(pthread_self(), name);
+	if (w->cpu >= 0) {
+		int err = ring_pin_cpu((unsigned)w->cpu);
+		if (err)
+			wlog(w, LOG_WARN, "worker %u: cannot pin to cpu %d: %s", w->id, w->cpu, strerror(-err));
+	}
+	/* The ring is created on the worker's own thread: SINGLE_ISSUER and
+	 * DEFER_TASKRUN tie it to the thread that submits. */
+	struct ring_opts o = w->ropts;
+	o.ops = &worker_ops;
+	o.ctx = w;
+	int err = ring_create(&o, &w->ring);
+	if (!err) {
+		err = ring_chan_attach(w->ring, w->chan);
+		if (err)
+			ring_destroy(w->ring);
+	}
+	if (err) {
+		w->ring = NULL;
+		start_done(w, err);
+		return NULL;
+	}
+	w->backend = ring_backend_of(w->ring);
+	w->tx.ops = &tx_ops;
+	w->tx.ctx = w->ring;
+	if (w->has_tunnel && (err = tunnel_start(w)) != 0) {
+		ring_destroy(w->ring);
+		w->ring = NULL;
+		start_done(w, err);
+		return NULL;
+	}
+	if (w->has_quic) {
+		err = quic_server_create(&w->quic_params, &w->quic);
+		if (err) {
+			if (w->tunnel) {
+				tunnel_engine_free(w->tunnel);
+				free(w->tunnel);
+				w->tunnel = NULL;
+			}
+			ring_destroy(w->ring);
+			w->ring = NULL;
+			start_done(w, err);
+			return NULL;
+		}
+	}
+	gen_acquire(w->pub, w->id, &w->gen);
+	start_done(w, 0);
+
+	while (!w->stop) {
+		struct gen *before = w->gen;
+		if (gen_acquire(w->pub, w->id, &w->gen)) {
+			w->snap_dirty = true; /* /status shows the switch soon */
+			if (before)
+				gen_switched(w);
+		}
+		arm_timer(w);
+		err = ring_turn(w->ring);
+		if (err && err != -EINTR) {
+			wlog(w, LOG_ERROR, "worker %u: ring failed: %s", w->id, strerror(-err));
+			break;
+		}
+		w->st.turns++;
+		uint64_t now = ring_now();
+		if (now - w->snap_at >= STATS_PERIOD_NS) {
+			w->snap_at = now;
+			stats_publish(w);
+			w->snap_dirty = false;
+		} else {
+			w->snap_dirty = true;
+		}
+	}
+	if (w->quic) {
+		/* tell the peers, then give the close packets one last flush */
+		quic_server_close_all(w->quic, ring_now(), &w->tx);
+		ring_flush(w->ring);
+	}
+	stats_publish(w);
+	gen_worker_leave(w->pub, w->id);
+	quic_server_destroy(w->quic);
+	w->quic = NULL;
+	if (w->tunnel) {
+		tunnel_engine_free(w->tunnel);
+		free(w->tunnel);
+		w->tunnel = NULL;
+	}
+	ring_destroy(w->ring); /* on its own thread; closes the sockets it owns */
+	w->ring = NULL;
+	return NULL;
+}
+
+int worker_start(const struct worker_params *p, struct worker **out)
+{
+	struct worker *w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->id = p->id;
+	w->cpu = p->cpu;
+	w->pub = p->pub;
+	w->ropts = p->ring;
+	w->log = p->log;
+	if (p->quic) {
+		w->quic_params = *p->quic;
+		w->has_quic = true;
+	}
+	if (p->tunnel_key) {
+		memcpy(w->tunnel_key, p->tunnel_key, sizeof(w->tunnel_key));
+		w->has_tunnel = true;
+	}
+	w->tunnel_sock[0] = w->tunnel_sock[1] = -1;
+	w->cur_sock = -1;
+	w->start_err = 1;
+	for (int i = 0; i < WORKER_MAX_SOCKS; i++) {
+		w->socks[i].fd = -1;
+		w->kind_of[i] = LISTENER_KIND_MAX;
+	}
+	pthread_mutex_init(&w->start_mu, NULL);
+	pthread_cond_init(&w->start_cv, NULL);
+	int err = ring_chan_create(1024, &w->chan);
+	if (err)
+		goto fail_chan;
+	err = -pthread_create(&w->thread, NULL, worker_main, w);
+	if (err)
+		goto fail_thread;
+	pthread_mutex_lock(&w->start_mu);
+	while (w->start_err == 1)
+		pthread_cond_wait(&w->start_cv, &w->start_mu);
+	err = w->start_err;
+	pthread_mutex_unlock(&w->start_mu);
+	if (err) {
+		pthread_join(w->thread, NULL);
+		goto fail_thread;
+	}
+	*out = w;
+	return 0;
+
+fail_thread:
+	ring_chan_destroy(w->chan);
+fail_chan:
+	pthread_cond_destroy(&w->start_cv);
+	pthread_mutex_destroy(&w->start_mu);
+	free(w);
+	return err;
+}
+
+int worker_post(struct worker *w, const struct ring_msg *m)
+{
+	return ring_chan_send(w->chan, m);
+}
+
+void worker_stop(struct worker *w)
+{
+	if (!w)
+		return;
+	struct ring_msg m = {.type = WORKER_MSG_STOP};
+	/* The channel may be momentarily full; the worker drains it every turn. */
+	while (worker_post(w, &m) == -EAGAIN)
+		usleep(1000);
+	pthread_join(w->thread, NULL);
+	ring_chan_destroy(w->chan);
+	pthread_cond_destroy(&w->start_cv);
+	pthread_mutex_destroy(&w->start_mu);
+	free(w);
+}

@@ -1,0 +1,99 @@
+/* A worker: one pinned thread, one ring, its sockets and (as the protocol
+ * issues land) its connection and session tables. Shares nothing with other
+ * workers; the control thread talks to it only through its channel and the
+ * generation publisher. */
+#ifndef RG_WORKER_H
+#define RG_WORKER_H
+
+#include <stdarg.h>
+#include <stdint.h>
+
+#include "datapath/gen.h"
+#include "datapath/quic/quic.h"
+#include "datapath/tunnel/engine.h"
+#include "ring/ring.h"
+
+/* What a socket is for; chooses the protocol handler in the demux. */
+enum listener_kind {
+	LISTENER_QUIC = 0,
+	LISTENER_TUNNEL,
+	LISTENER_KIND_MAX
+};
+
+/* Why the datapath dropped a datagram (the ring keeps its own reasons). */
+enum dp_drop {
+	DP_DROP_NO_HANDLER, /* listener kind whose protocol is not built in yet */
+	DP_DROP_EMPTY,      /* zero-length datagram */
+	DP_DROP_NO_TUN,     /* tunnel packet decrypted, but no TUN device configured */
+	DP_DROP_MAX
+};
+
+/* Messages on a worker's channel. */
+enum worker_msg_type {
+	WORKER_MSG_STOP = 1,   /* leave the loop */
+	WORKER_MSG_GEN,        /* a new generation is published: pick it up */
+	WORKER_MSG_SOCK_ADD,   /* u64: fd, u32: enum listener_kind; reply: none */
+	WORKER_MSG_SOCK_DEL,   /* u64: fd as sent in SOCK_ADD */
+};
+
+/* All fields are uint64_t: they are copied word by word.
+ * Counters a worker publishes for the control thread about every 100 ms
+ * and when it stops. Read them with worker_stats_read(). */
+struct worker_stats {
+	struct ring_stats ring;
+	uint64_t rx_by_kind[LISTENER_KIND_MAX];
+	uint64_t drops[DP_DROP_MAX];
+	struct quic_counters quic; /* zero when QUIC is off */
+	uint64_t tunnel_rx[TUNNEL_RX__COUNT]; /* tunnel verdicts, zero when off */
+	uint64_t tunnel_tx[TUNNEL_TX__COUNT];
+	uint64_t gen_id;     /* generation this worker holds */
+	uint64_t turns;      /* loop turns */
+	uint64_t n_socks;
+};
+
+enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
+typedef void (*log_fn)(enum log_level lvl, const char *fmt, va_list ap);
+
+struct worker_params {
+	unsigned id;
+	int cpu;              /* -1: do not pin */
+	struct gen_pub *pub;
+	struct ring_opts ring; /* ops/ctx are the worker's own; the rest is used */
+	log_fn log;           /* may be NULL */
+	/* QUIC termination: NULL when no [quic]. Copied; the strings it points
+	 * to must stay valid until worker_start returns (the server loads the
+	 * certificates on the worker's thread before that). */
+	const struct quic_params *quic;
+	/* Tunnel termination: the private key (copied), NULL when no [tunnel]. */
+	const uint8_t *tunnel_key;
+};
+
+/* What a generation carries for the workers beyond the config (gen->priv),
+ * built by the control thread: the QUIC vhosts of that config. */
+struct worker_gen {
+	const struct quic_vhost_params *quic_vhosts; /* NULL when no [quic] */
+	unsigned n_quic_vhosts;
+	/* The tunnel's authorized peers ([peer] sections and peers_file),
+	 * sorted by public key for bsearch: the engine's is_authorized. */
+	const struct tunnel_peer_config *tunnel_peers;
+	unsigned n_tunnel_peers;
+	struct allowedips_prefix *tunnel_prefixes; /* storage the peers point into */
+};
+
+struct worker;
+
+/* Start the worker thread. Returns once its ring exists (so a ring error is
+ * reported here, not later), or negative errno. */
+int worker_start(const struct worker_params *p, struct worker **out);
+/* Any thread. -EAGAIN when the channel is full. */
+int worker_post(struct worker *w, const struct ring_msg *m);
+/* Post WORKER_MSG_STOP, join the thread, free the worker. */
+void worker_stop(struct worker *w);
+void worker_stats_read(const struct worker *w, struct worker_stats *out);
+enum ring_backend worker_backend(const struct worker *w);
+
+const char *dp_drop_name(enum dp_drop d);
+const char *ring_drop_name(enum ring_drop d);
+const char *listener_kind_name(enum listener_kind k);
+
+#endif

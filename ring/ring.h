@@ -1,0 +1,201 @@
+/* ring: one per worker thread. Owns the io_uring (or the epoll fallback),
+ * the UDP sockets handed to it, the provided receive buffers and the send
+ * batch of the current loop turn.
+ *
+ * Contract for all functions: 0 or a positive value on success, negative
+ * errno on failure. Nothing here is thread-safe: a ring is used by the one
+ * thread that created it, except ring_chan_send() which any thread may call.
+ *
+ * A loop turn (ring_turn):
+ *   1. submit what was queued (sends flushed by the previous turn),
+ *   2. wait until a completion arrives or the deadline set with
+ *      ring_timer_set() passes,
+ *   3. dispatch every completion: received datagrams in batches to
+ *      ops->recv, channel wake-ups to ops->chan, the deadline to ops->timer,
+ *   4. flush the send batch the callbacks built (ring_flush).
+ */
+#ifndef RG_RING_H
+#define RG_RING_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* An IPv4 or IPv6 socket address without sockaddr_storage's 128 bytes. */
+typedef union rg_sockaddr {
+	struct sockaddr sa;
+	struct sockaddr_in in4;
+	struct sockaddr_in6 in6;
+} rg_sockaddr;
+
+enum ring_backend {
+	RING_BACKEND_AUTO = 0, /* io_uring when the kernel allows it, else epoll */
+	RING_BACKEND_URING,
+	RING_BACKEND_EPOLL,
+};
+
+/* Why the ring layer dropped something. The datapath keeps its own reasons. */
+enum ring_drop {
+	RING_DROP_NOBUFS,    /* receive buffers exhausted (back-pressure) */
+	RING_DROP_TRUNC,     /* datagram or control data larger than a buffer */
+	RING_DROP_SEND_ERR,  /* the kernel refused a send */
+	RING_DROP_SEND_FULL, /* send batch full for this turn */
+	RING_DROP_BAD_CMSG,  /* unparseable control messages */
+	RING_DROP_MAX
+};
+
+struct ring_stats {
+	uint64_t rx_dgrams, rx_bytes, rx_calls; /* rx_calls: completions or syscalls */
+	uint64_t tx_dgrams, tx_bytes, tx_calls; /* tx_calls: sendmsg / sendmmsg issued */
+	uint64_t tx_runs;                       /* sendmsg messages: a GSO run each */
+	uint64_t tx_gso_fallbacks;              /* runs resent without GSO (EIO, EINVAL) */
+	uint64_t drops[RING_DROP_MAX];
+};
+
+/* One received datagram. `data` points into a provided buffer that is valid
+ * only during the ops->recv callback; it may be modified in place (decrypt). */
+struct ring_dgram {
+	uint8_t *data;
+	uint32_t len;
+	uint16_t sock;     /* socket index from ring_sock_add() */
+	rg_sockaddr peer;  /* where it came from */
+	rg_sockaddr local; /* the address the peer sent to (IP_PKTINFO /
+	                      IPV6_RECVPKTINFO), port of the socket */
+};
+
+struct ring;
+
+struct ring_ops {
+	/* A batch of received datagrams, GRO super-datagrams already split. */
+	void (*recv)(void *ctx, struct ring *r, struct ring_dgram *d, unsigned n);
+	/* A channel of this ring was signalled: drain it with ring_chan_recv(). */
+	void (*chan)(void *ctx, struct ring *r);
+	/* The deadline set by ring_timer_set() passed; `now` is ring_now(). */
+	void (*timer)(void *ctx, struct ring *r, uint64_t now);
+};
+
+struct ring_opts {
+	enum ring_backend backend;
+	unsigned entries;      /* SQ entries; 0: default (1024) */
+	unsigned rx_bufs;      /* provided buffers, power of two; 0: default (512) */
+	unsigned rx_buf_size;  /* bytes per buffer; 0: default (65536, a full GRO batch) */
+	size_t tx_arena;       /* bytes of send space per turn; 0: default (4 MiB) */
+	bool gso;              /* coalesce sends with UDP_SEGMENT (default true via ring_opts_default) */
+	bool gro;              /* enable UDP_GRO on sockets added (default true) */
+	/* io_uring on kernels with IORING_FEAT_MIN_TIMEOUT (6.12): a turn waits
+	 * for up to wait_batch completions, but returns wait_batch_us after the
+	 * first one. With DEFER_TASKRUN the kernel then wakes this thread once
+	 * per batch instead of once per datagram, work that otherwise lands on
+	 * the sending CPU. 0: defaults (32 completions, 50 us); wait_batch 1:
+	 * wake for every completion. Latency cost: at most wait_batch_us. */
+	unsigned wait_batch;
+	unsigned wait_batch_us;
+	const struct ring_ops *ops;
+	void *ctx;
+};
+
+void ring_opts_default(struct ring_opts *o);
+
+/* Create a ring for the calling thread. With RING_BACKEND_AUTO, falls back
+ * to epoll when io_uring_setup fails (ENOSYS, EPERM from
+ * kernel.io_uring_disabled or seccomp). */
+int ring_create(const struct ring_opts *o, struct ring **out);
+void ring_destroy(struct ring *r);
+enum ring_backend ring_backend_of(const struct ring *r);
+const char *ring_backend_name(enum ring_backend b);
+
+/* Monotonic clock in nanoseconds (CLOCK_MONOTONIC). */
+uint64_t ring_now(void);
+
+/* ---- sockets ---- */
+
+/* Open a UDP socket bound to `addr` ready for a ring: SO_REUSEPORT,
+ * IP_PKTINFO / IPV6_RECVPKTINFO, IPV6_V6ONLY for [::], UDP_GRO when `gro`,
+ * non-blocking, large buffers (SO_RCVBUFFORCE / SO_SNDBUFFORCE when
+ * privileged, else the plain options). Returns the fd or negative errno
+ * (-EADDRINUSE, -EACCES ...). */
+int ring_udp_open(const rg_sockaddr *addr, bool gro);
+
+/* Hand a socket to the ring; the ring starts receiving on it and owns the
+ * fd from then on (closes it in ring_sock_remove / ring_destroy).
+ * Returns the socket index (>= 0) used in ring_dgram.sock and sends. */
+int ring_sock_add(struct ring *r, int fd);
+/* Stop receiving on a socket and close it; the index may be reused. */
+int ring_sock_remove(struct ring *r, unsigned sock);
+/* The local address the socket is bound to (for logs and /status). */
+int ring_sock_addr(const struct ring *r, unsigned sock, rg_sockaddr *out);
+
+/* ---- sending ----
+ * Datagrams are collected during one loop turn and flushed at its end.
+ * Consecutive datagrams with the same socket, destination, source and
+ * length are coalesced into one sendmsg with UDP_SEGMENT, at most 64
+ * segments and 65000 bytes per run; a shorter datagram ends a run (it
+ * becomes the run's tail), a longer one starts a new run. When the kernel
+ * answers EIO to a GSO send (the route cannot segment: no checksum
+ * offload, xfrm), or EINVAL (the socket cannot: SO_NO_CHECK), the run is
+ * resent without GSO and GSO is switched off for that socket.
+ * `from` may be NULL (the kernel picks the source); otherwise it
+ * is passed as IP_PKTINFO / IPV6_PKTINFO so replies leave from the address
+ * the client used.
+ */
+
+/* Space for one datagram (or a pre-coalesced GSO buffer) of up to `cap`
+ * bytes in this turn's batch; NULL when the batch is full (flush first).
+ * Only the most recent prep is valid; commit or abandon it. */
+uint8_t *ring_send_prep(struct ring *r, size_t cap);
+/* Commit `len` bytes written at the last ring_send_prep() pointer.
+ * `seg` is 0 for one datagram, or the segment size when the caller already
+ * built a GSO buffer of len bytes (ngtcp2_conn_write_aggregate_pkt); a
+ * buffer beyond 64 segments or 65000 bytes goes out as several runs. */
+int ring_send_commit(struct ring *r, unsigned sock, const rg_sockaddr *to,
+                     const rg_sockaddr *from, size_t len, size_t seg);
+/* Copying convenience: prep + memcpy + commit. */
+int ring_send(struct ring *r, unsigned sock, const rg_sockaddr *to,
+              const rg_sockaddr *from, const void *buf, size_t len);
+/* Submit the batch now (ring_turn does this at the end of every turn). */
+int ring_flush(struct ring *r);
+
+/* ---- time and turns ---- */
+
+/* The one deadline of this ring (ring_now() nanoseconds); 0 disarms.
+ * The worker's timer wheel sets it to its earliest deadline. */
+void ring_timer_set(struct ring *r, uint64_t deadline);
+
+/* One loop turn, as described at the top. Returns 0, or negative errno on
+ * a fatal ring error. */
+int ring_turn(struct ring *r);
+
+const struct ring_stats *ring_stats(const struct ring *r);
+
+/* ---- message channels ----
+ * A bounded multi-producer single-consumer queue of fixed-size messages
+ * with an eventfd the consumer's ring watches. Producers: the control
+ * thread (sockets, config generations, stop) and other workers (hand-offs).
+ */
+struct ring_msg {
+	uint32_t type; /* meaning is the user's */
+	uint32_t u32;
+	uint64_t u64;
+	void *ptr;
+};
+
+struct ring_chan;
+
+/* capacity is rounded up to a power of two. */
+int ring_chan_create(unsigned capacity, struct ring_chan **out);
+void ring_chan_destroy(struct ring_chan *c);
+/* Watch the channel from ring r: ops->chan runs when it is signalled. */
+int ring_chan_attach(struct ring *r, struct ring_chan *c);
+/* Any thread. -EAGAIN when full. Wakes the consumer. */
+int ring_chan_send(struct ring_chan *c, const struct ring_msg *m);
+/* Consumer thread only. 1 when a message was taken, 0 when empty. */
+int ring_chan_recv(struct ring_chan *c, struct ring_msg *m);
+
+/* ---- threads ---- */
+
+/* Pin the calling thread to one CPU. */
+int ring_pin_cpu(unsigned cpu);
+
+#endif

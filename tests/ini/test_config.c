@@ -1,0 +1,712 @@
+/* The configuration loader end to end: a full valid file with every
+ * section, defaults, a table of bad inputs each asserting the exact
+ * "FILE:LINE:" and a recognizable message, several errors in one pass, and
+ * the peers_file loader. Certificates, keys and token files are made at run
+ * time (gnutls) in a temporary directory. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+
+#include "ini/config.h"
+#include "ini/value.h"
+
+static int failures, checks;
+static char dir[128];
+static char keys[4][45]; /* @K0@..@K3@: base64 WireGuard keys */
+
+#define CHECK(cond, ...)                                                  \
+	do {                                                                  \
+		checks++;                                                         \
+		if (!(cond)) {                                                    \
+			failures++;                                                   \
+			fprintf(stderr, "%s:%d: FAIL: ", __FILE__, __LINE__);         \
+			fprintf(stderr, __VA_ARGS__);                                 \
+			fputc('\n', stderr);                                          \
+		}                                                                 \
+	} while (0)
+
+/* ---- fixtures ------------------------------------------------------------ */
+
+static void die(const char *what)
+{
+	fprintf(stderr, "fixture: %s\n", what);
+	exit(99);
+}
+
+static void put(const char *name, const void *data, size_t len)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	if (!f || fwrite(data, 1, len, f) != len || fclose(f))
+		die(path);
+}
+
+static void puts_file(const char *name, const char *text)
+{
+	put(name, text, strlen(text));
+}
+
+static void write_datum(const char *name, gnutls_datum_t *d)
+{
+	put(name, d->data, d->size);
+	gnutls_free(d->data);
+}
+
+/* A self-signed certificate for `cn` and its key, plus a second key that
+ * does not match. */
+static void make_cert(const char *cn, const char *cert_name, const char *key_name, const char *other_name)
+{
+	gnutls_x509_privkey_t k = NULL, k2 = NULL;
+	gnutls_x509_crt_t c = NULL;
+	gnutls_datum_t d;
+	unsigned char serial[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+	unsigned bits = GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1);
+	if (gnutls_x509_privkey_init(&k) || gnutls_x509_privkey_generate(k, GNUTLS_PK_ECDSA, bits, 0) ||
+	    gnutls_x509_privkey_init(&k2) || gnutls_x509_privkey_generate(k2, GNUTLS_PK_ECDSA, bits, 0) ||
+	    gnutls_x509_crt_init(&c) || gnutls_x509_crt_set_version(c, 3) ||
+	    gnutls_x509_crt_set_serial(c, serial, sizeof(serial)) ||
+	    gnutls_x509_crt_set_activation_time(c, time(NULL) - 60) ||
+	    gnutls_x509_crt_set_expiration_time(c, time(NULL) + 86400) ||
+	    gnutls_x509_crt_set_dn_by_oid(c, GNUTLS_OID_X520_COMMON_NAME, 0, cn, (unsigned)strlen(cn)) ||
+	    gnutls_x509_crt_set_key(c, k) || gnutls_x509_crt_sign2(c, c, k, GNUTLS_DIG_SHA256, 0))
+		die("certificate");
+	if (gnutls_x509_crt_export2(c, GNUTLS_X509_FMT_PEM, &d))
+		die("export cert");
+	write_datum(cert_name, &d);
+	if (gnutls_x509_privkey_export2(k, GNUTLS_X509_FMT_PEM, &d))
+		die("export key");
+	write_datum(key_name, &d);
+	if (gnutls_x509_privkey_export2(k2, GNUTLS_X509_FMT_PEM, &d))
+		die("export key 2");
+	write_datum(other_name, &d);
+	gnutls_x509_crt_deinit(c);
+	gnutls_x509_privkey_deinit(k);
+	gnutls_x509_privkey_deinit(k2);
+}
+
+static void make_fixtures(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	snprintf(dir, sizeof(dir), "%s/rg-ini-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(dir))
+		die("mkdtemp");
+	for (unsigned i = 0; i < 4; i++) {
+		unsigned char raw[32];
+		gnutls_datum_t in = {raw, 32}, out;
+		memset(raw, 0x11 * (int)(i + 1), sizeof(raw));
+		raw[0] = (unsigned char)i;
+		if (gnutls_base64_encode2(&in, &out) || out.size != 44)
+			die("base64");
+		memcpy(keys[i], out.data, 44);
+		keys[i][44] = 0;
+		gnutls_free(out.data);
+	}
+	make_cert("example.com", "cert.pem", "key.pem", "other.key");
+	puts_file("garbage.pem", "this is not PEM\n");
+	char line[64];
+	snprintf(line, sizeof(line), "%s\n", keys[3]);
+	puts_file("tunnel.key", line);
+	puts_file("psk.key", line);
+	puts_file("bad.key", "hello\n");
+	puts_file("token", "0123456789abcdef0123456789abcdef0123\n");
+	puts_file("short.token", "0123456789\n");
+	puts_file("space.token", "0123456789abcdef 0123456789abcdef0123\n");
+	char peers[512];
+	snprintf(peers, sizeof(peers),
+	         "# authorized peers\n"
+	         "\n"
+	         "%s 10.8.0.10/32, fd00::10/128   # phone\n"
+	         "%s 10.8.0.11/32\n",
+	         keys[1], keys[2]);
+	puts_file("peers", peers);
+	snprintf(peers, sizeof(peers),
+	         "# two bad lines, one good, one duplicate\n"
+	         "%s\n"
+	         "%s 10.8.0.20/33\n"
+	         "%s 10.8.0.21/32\n"
+	         "%s 10.8.0.22/32\n"
+	         "notakey 10.8.0.23/32\n",
+	         keys[1], keys[1], keys[2], keys[2]);
+	puts_file("peers_bad", peers);
+	snprintf(peers, sizeof(peers), "%s 10.8.0.30/32\n", keys[0]);
+	puts_file("peers_dup", peers);
+}
+
+static void remove_fixtures(void)
+{
+	static const char *const names[] = {"cert.pem", "key.pem", "other.key", "garbage.pem", "tunnel.key",
+	                                    "psk.key", "bad.key", "token", "short.token", "space.token",
+	                                    "peers", "peers_bad", "peers_dup", "unreadable", "t.ini"};
+	char path[256];
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
+/* Replace @D@ by the fixture dir and @K0@..@K3@ by the keys. malloc'ed. */
+static char *subst(const char *t)
+{
+	size_t cap = strlen(t) * 2 + 4096, n = 0;
+	char *out = malloc(cap);
+	if (!out)
+		die("malloc");
+	while (*t) {
+		const char *rep = NULL;
+		size_t skip = 0;
+		if (!strncmp(t, "@D@", 3)) {
+			rep = dir;
+			skip = 3;
+		} else if (t[0] == '@' && t[1] == 'K' && t[2] >= '0' && t[2] <= '3' && t[3] == '@') {
+			rep = keys[t[2] - '0'];
+			skip = 4;
+		}
+		if (rep) {
+			size_t l = strlen(rep);
+			if (n + l + 1 >= cap)
+				die("subst");
+			memcpy(out + n, rep, l);
+			n += l;
+			t += skip;
+		} else {
+			if (n + 2 >= cap)
+				die("subst");
+			out[n++] = *t++;
+		}
+	}
+	out[n] = 0;
+	return out;
+}
+
+/* ---- a full valid file ------------------------------------------------- */
+
+static const char full[] =
+	"; every section and key\n"
+	"[appliance]\n"
+	"workers = 4                 ; pinned workers\n"
+	"cpus = 0-3,8\n"
+	"admin = 0.0.0.0:8082\n"
+	"admin_token_file = @D@/token\n"
+	"log_level = debug\n"
+	"user = root\n"
+	"\n"
+	"# QUIC\n"
+	"[quic]\n"
+	"listen = 0.0.0.0:443, [::]:443, iface eth0:8443\n"
+	"alpn = h3, h3-29\n"
+	"retry = on\n"
+	"zero_rtt = yes\n"
+	"anti_port_scan = true\n"
+	"backlog = 4096\n"
+	"idle_timeout = 250ms\n"
+	"qlog_dir = /var/log/qlog\n"
+	"\n"
+	"[vhost Example.com]\n"
+	"cert = @D@/cert.pem\n"
+	"key = @D@/key.pem\n"
+	"listen = [::]:443\n"
+	"\n"
+	"[vhost *.example.org]\n"
+	"cert = @D@/cert.pem\n"
+	"key = @D@/key.pem\n"
+	"\n"
+	"[backend api]\n"
+	"server = 127.0.0.1:3003 weight=100 priority=1 max_conns=100   ; repeatable\n"
+	"server = [2001:db8::5]:3004 priority=2\n"
+	"algorithm = weighted_round_robin\n"
+	"health_check = /health\n"
+	"health_interval = 5m\n"
+	"timeout = 1h\n"
+	"\n"
+	"[backend static]\n"
+	"server = 10.0.0.9:80\n"
+	"\n"
+	"[route api]\n"
+	"host = API.example.com\n"
+	"path_prefix = /v1/\n"
+	"backend = api\n"
+	"allow_0rtt = on\n"
+	"\n"
+	"[route wild]\n"
+	"host = *.example.org\n"
+	"backend = static\n"
+	"\n"
+	"[tunnel]\n"
+	"listen = 0.0.0.0:51820, iface wg-uplink:51821\n"
+	"private_key_file = @D@/tunnel.key\n"
+	"tun = rg0\n"
+	"address = fd00::1/64\n"
+	"mtu = 1280\n"
+	"peers_file = @D@/peers\n"
+	"\n"
+	"[peer laptop]\n"
+	"public_key = @K0@\n"
+	"allowed_ips = 10.8.0.2/32, fd00::2/128\n"
+	"allowed_ips = 192.168.7.99/24\n"
+	"preshared_key_file = @D@/psk.key\n"
+	"endpoint = [2001:db8::9]:51820\n"
+	"persistent_keepalive = 25\n"
+	"\n"
+	"[peer office]\n"
+	"public_key = @K3@\n"
+	"endpoint = vpn.example.net:51820\n"
+	"persistent_keepalive = 1m\n";
+
+static void test_full(void)
+{
+	struct ini_diag d;
+	struct rg_config *c = NULL;
+	char *text = subst(full);
+	ini_diag_init(&d);
+	int r = ini_config_load_string("full.ini", text, &c, &d);
+	free(text);
+	CHECK(r == 0 && c, "full config loads (r=%d)", r);
+	if (r) {
+		ini_diag_print(&d, stderr);
+		ini_diag_free(&d);
+		return;
+	}
+	CHECK(ini_diag_count(&d) == 0, "no messages");
+	CHECK(!strcmp(c->source, "full.ini"), "source");
+	const struct rg_appliance_cfg *a = &c->appliance;
+	CHECK(a->workers == 4 && !a->cpus.all && rg_cpuset_has(&a->cpus, 8) && !rg_cpuset_has(&a->cpus, 4), "appliance");
+	CHECK(!a->admin_loopback && a->admin.port == 8082 && a->admin_token &&
+	      !strcmp(a->admin_token, "0123456789abcdef0123456789abcdef0123"), "admin token trimmed");
+	CHECK(a->log_level == RG_CFG_LOG_DEBUG && a->user && !strcmp(a->user, "root"), "log_level, user");
+
+	const struct rg_quic_cfg *q = c->quic;
+	CHECK(q && q->n_listen == 3 && q->listen[2].kind == RG_CFG_ADDR_IFACE && !strcmp(q->listen[2].iface, "eth0") &&
+	      q->listen[2].port == 8443 && q->listen[1].sa.sa.sa_family == AF_INET6, "quic listen");
+	CHECK(q && q->n_alpn == 2 && !strcmp(q->alpn[1], "h3-29"), "alpn");
+	CHECK(q && q->retry == RG_QUIC_RETRY_ON && q->zero_rtt && q->anti_port_scan && q->backlog == 4096 &&
+	      q->idle_timeout_ms == 250 && q->qlog_dir && q->line == 11, "quic values");
+
+	CHECK(c->n_vhosts == 2 && !strcmp(c->vhosts[0].name, "example.com") && c->vhosts[0].n_listen == 1 &&
+	      c->vhosts[1].n_listen == 0 && c->vhosts[0].line == 21, "vhosts");
+
+	CHECK(c->n_backends == 2, "backends");
+	const struct rg_backend_cfg *b = &c->backends[0];
+	CHECK(b->n_servers == 2 && b->servers[0].weight == 100 && b->servers[0].priority == 1 &&
+	      b->servers[0].max_conns == 100 && b->servers[0].line == 31 && b->servers[1].weight == 1 &&
+	      b->servers[1].priority == 2 && b->servers[1].max_conns == 0, "servers");
+	CHECK(b->algorithm == RG_LB_WEIGHTED_ROUND_ROBIN && !strcmp(b->health_check, "/health") &&
+	      b->health_interval_ms == 300000 && b->timeout_ms == 3600000, "backend values");
+	CHECK(ini_config_backend_find(c, "static") == 1 && ini_config_backend_find(c, "nope") == -ENOENT, "find");
+
+	CHECK(c->n_routes == 2, "routes");
+	const struct rg_route_cfg *rt = &c->routes[0];
+	CHECK(!strcmp(rt->host, "api.example.com") && !rt->host_wildcard && !strcmp(rt->path_prefix, "/v1/") &&
+	      rt->backend_idx == 0 && rt->allow_0rtt, "route api");
+	rt = &c->routes[1];
+	CHECK(rt->host_wildcard && !strcmp(rt->host_suffix, ".example.org") && rt->backend_idx == 1 &&
+	      !strcmp(rt->path_prefix, "/") && !rt->allow_0rtt, "route wild");
+
+	const struct rg_tunnel_cfg *t = c->tunnel;
+	CHECK(t && t->n_listen == 2 && t->listen[1].kind == RG_CFG_ADDR_IFACE && !strcmp(t->listen[1].iface, "wg-uplink"),
+	      "tunnel listen");
+	CHECK(t && t->private_key[0] == 3 && t->private_key[31] == 0x44 && !strcmp(t->tun, "rg0") && t->has_address &&
+	      t->address.family == AF_INET6 && t->address.prefix == 64 && t->address.addr[15] == 1 && t->mtu == 1280,
+	      "tunnel values");
+	CHECK(t && t->file_peers.n == 2 && t->file_peers.peers[0].line == 3 && t->file_peers.peers[0].n_allowed_ips == 2 &&
+	      t->file_peers.peers[1].public_key[0] == 2, "peers_file loaded");
+
+	CHECK(c->n_peers == 2, "peers");
+	const struct rg_peer_cfg *p = &c->peers[0];
+	CHECK(!strcmp(p->name, "laptop") && p->public_key[0] == 0 && p->public_key[1] == 0x11 && p->n_allowed_ips == 3 &&
+	      p->allowed_ips[2].addr[3] == 0 && p->allowed_ips[2].prefix == 24, "peer allowed_ips (repeated, masked)");
+	CHECK(p->has_preshared_key && p->preshared_key[0] == 3 && p->endpoint_is_addr &&
+	      !strcmp(p->endpoint_host, "2001:db8::9") && p->endpoint_port == 51820 && p->persistent_keepalive_s == 25,
+	      "peer laptop");
+	p = &c->peers[1];
+	CHECK(!p->endpoint_is_addr && !strcmp(p->endpoint_host, "vpn.example.net") && p->persistent_keepalive_s == 60 &&
+	      !p->has_preshared_key && p->n_allowed_ips == 0, "peer office");
+	ini_config_free(c);
+	ini_diag_free(&d);
+}
+
+/* Defaults: every key INTERFACE.md shows has one; [quic]/[tunnel] absent = off. */
+static void test_defaults(void)
+{
+	struct rg_config *c = NULL;
+	int r = ini_config_load_string("min.ini", "", &c, NULL);
+	CHECK(r == 0 && c, "empty file is a valid config (r=%d)", r);
+	if (c) {
+		const struct rg_appliance_cfg *a = &c->appliance;
+		CHECK(a->workers == 0 && a->cpus.all && a->admin_loopback && a->admin.port == 8082 &&
+		      !a->admin_token_file && !a->admin_token && a->log_level == RG_CFG_LOG_INFO && !a->user,
+		      "appliance defaults");
+		CHECK(!c->quic && !c->tunnel && !c->n_vhosts && !c->n_backends && !c->n_routes && !c->n_peers, "all off");
+	}
+	ini_config_free(c);
+
+	char *text = subst("[quic]\n[vhost localhost]\ncert=@D@/cert.pem\nkey=@D@/key.pem\n[backend b]\n"
+	                   "server=127.0.0.1:1\n[route r]\nhost=localhost\nbackend=b\n[tunnel]\n"
+	                   "private_key_file=@D@/tunnel.key\n[peer p]\npublic_key=@K1@\n");
+	c = NULL;
+	struct ini_diag d;
+	ini_diag_init(&d);
+	r = ini_config_load_string("def.ini", text, &c, &d);
+	free(text);
+	CHECK(r == 0 && c, "defaults config loads (r=%d)", r);
+	if (r)
+		ini_diag_print(&d, stderr);
+	if (c) {
+		const struct rg_quic_cfg *q = c->quic;
+		char l0[64] = "", l1[64] = "";
+		if (q && q->n_listen == 2) {
+			ini_addr_format(&q->listen[0], l0, sizeof(l0));
+			ini_addr_format(&q->listen[1], l1, sizeof(l1));
+		}
+		CHECK(!strcmp(l0, "0.0.0.0:443") && !strcmp(l1, "[::]:443"), "quic listen default");
+		CHECK(q && q->n_alpn == 1 && !strcmp(q->alpn[0], "h3") && q->retry == RG_QUIC_RETRY_AUTO && !q->zero_rtt &&
+		      !q->anti_port_scan && q->backlog == 1024 && q->idle_timeout_ms == 30000 && !q->qlog_dir,
+		      "quic defaults");
+		const struct rg_backend_cfg *b = &c->backends[0];
+		CHECK(b->algorithm == RG_LB_LEAST_CONNECTIONS && !b->health_check && b->health_interval_ms == 10000 &&
+		      b->timeout_ms == 30000 && b->servers[0].weight == 1, "backend defaults");
+		CHECK(!strcmp(c->routes[0].path_prefix, "/") && !c->routes[0].allow_0rtt, "route defaults");
+		const struct rg_tunnel_cfg *t = c->tunnel;
+		CHECK(t->n_listen == 1 && t->listen[0].port == 51820 && !t->tun && !t->has_address && t->mtu == 1420 &&
+		      !t->peers_file && t->file_peers.n == 0, "tunnel defaults");
+		CHECK(c->peers[0].persistent_keepalive_s == 0 && !c->peers[0].endpoint &&
+		      !c->peers[0].preshared_key_file, "peer defaults");
+	}
+	ini_config_free(c);
+	ini_diag_free(&d);
+}
+
+/* ---- bad inputs ---------------------------------------------------------- */
+
+struct bad {
+	const char *text;
+	const char *where;  /* exact prefix, "t.ini:LINE:" (or another file's) */
+	const char *what;   /* a piece of the message */
+	unsigned n;         /* how many messages in all; 0 means 1 */
+};
+
+/* A valid [quic] + [vhost] to build on (lines 1-4). */
+#define VH "[quic]\n[vhost a.example]\ncert = @D@/cert.pem\nkey = @D@/key.pem\n"
+/* The same with [quic] last, so its keys follow on line 5. */
+#define VHQ "[vhost a.example]\ncert = @D@/cert.pem\nkey = @D@/key.pem\n[quic]\n"
+/* A valid [tunnel] (lines 1-2). */
+#define TUN "[tunnel]\nprivate_key_file = @D@/tunnel.key\n"
+
+static const struct bad bads[] = {
+	/* structure */
+	{"[foo]\nx = 1\n", "t.ini:1:", "unknown section [foo]"},
+	{"[appliance]\nbogus = 1\n", "t.ini:2:", "unknown key 'bogus' in [appliance]"},
+	{"workers = 2\n[appliance]\n", "t.ini:1:", "outside any section"},
+	{"[appliance\nworkers = 2\n", "t.ini:1:", "without ']'"},
+	{"[appliance] junk\n", "t.ini:1:", "text after section header"},
+	{"[appliance]\nworkers\n", "t.ini:2:", "expected KEY = VALUE"},
+	{"[appliance]\nworkers : 2\n", "t.ini:2:", "expected KEY = VALUE"},
+	{"[appliance]\n = 2\n", "t.ini:2:", "missing key name"},
+	{"[appliance]\nlog_level = info\nlog_level = debug\n", "t.ini:3:", "duplicate key 'log_level' (first set on line 2)"},
+	{"[appliance]\n[appliance]\n", "t.ini:2:", "duplicate section [appliance] (first on line 1)"},
+	{"[backend a]\nserver = 10.0.0.1:80\n[backend a]\nserver = 10.0.0.2:80\n", "t.ini:3:",
+	 "duplicate section [backend a] (first on line 1)"},
+	{VH "[vhost A.example]\ncert = @D@/cert.pem\nkey = @D@/key.pem\n", "t.ini:5:", "duplicate section [vhost a.example]"},
+	{"[backend b]\nserver=10.0.0.1:1\n[route r]\nhost=a.b\nbackend=b\n[route r]\nhost=c.d\nbackend=b\n", "t.ini:6:",
+	 "duplicate section [route r]"},
+	{TUN "[peer p]\npublic_key=@K1@\n[peer p]\npublic_key=@K2@\n", "t.ini:5:", "duplicate section [peer p]"},
+	{"[vhost]\n", "t.ini:1:", "[vhost] needs a name"},
+	{"[quic main]\n", "t.ini:1:", "[quic] takes no name"},
+	{"[backend a/b]\nserver = 10.0.0.1:80\n", "t.ini:1:", "bad name 'a/b'"},
+	{"[vhost bad_name]\n", "t.ini:1:", "bad host name"},
+	{"[appliance]\nworkers = 1\n\n\nlog_level = "
+	 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+	 "t.ini:5:", "line too long (more than "},
+	/* values */
+	{"[appliance]\nworkers = 0\n", "t.ini:2:", "workers = 0: out of range 1..1024 (or auto)"},
+	{"[appliance]\nworkers = 1025\n", "t.ini:2:", "out of range 1..1024"},
+	{"[appliance]\nworkers = many\n", "t.ini:2:", "not a whole number"},
+	{"[appliance]\ncpus = 3-1\n", "t.ini:2:", "runs backwards"},
+	{"[appliance]\ncpus = 0-4096\n", "t.ini:2:", "out of range 0..1023"},
+	{"[appliance]\ncpus = some\n", "t.ini:2:", "bad CPU list item"},
+	{"[appliance]\nadmin = 127.0.0.1\n", "t.ini:2:", "want ADDRESS:PORT"},
+	{"[appliance]\nadmin = 127.0.0.1:0\n", "t.ini:2:", "port out of range 1..65535"},
+	{"[appliance]\nadmin = 127.0.0.1:65536\n", "t.ini:2:", "port out of range 1..65535"},
+	{"[appliance]\nadmin = ::1:8082\n", "t.ini:2:", "IPv6 addresses need brackets"},
+	{"[appliance]\nadmin = [::1:8082\n", "t.ini:2:", "missing ']'"},
+	{"[appliance]\nadmin = 300.1.1.1:80\n", "t.ini:2:", "bad IPv4 address"},
+	{"[appliance]\nadmin = iface lo:8082\n", "t.ini:2:", "interface listener is not allowed here"},
+	{"[appliance]\nlog_level = loud\n", "t.ini:2:", "want one of: error | warn | info | debug"},
+	{"[appliance]\nuser = 9bad\n", "t.ini:2:", "not a user name"},
+	{VHQ "retry = maybe\n", "t.ini:5:", "want one of: on | off | auto"},
+	{VHQ "zero_rtt = perhaps\n", "t.ini:5:", "not a boolean"},
+	{VHQ "idle_timeout = 30\n", "t.ini:5:", "duration needs a unit"},
+	{VHQ "idle_timeout = 5x\n", "t.ini:5:", "unknown duration unit"},
+	{"[quic]\nidle_timeout = 0\n[vhost a.example]\ncert = @D@/cert.pem\nkey = @D@/key.pem\n", "t.ini:2:",
+	 "out of range"},
+	{"[quic]\nbacklog = -1\n[vhost a.example]\ncert = @D@/cert.pem\nkey = @D@/key.pem\n", "t.ini:2:",
+	 "not a whole number"},
+	{"[quic]\nlisten = iface averyveryverylongname:443\n[vhost a.example]\ncert = @D@/cert.pem\nkey = @D@/key.pem\n",
+	 "t.ini:2:", "bad interface name"},
+	{"[quic]\nlisten = 0.0.0.0:443,\n[vhost a.example]\ncert = @D@/cert.pem\nkey = @D@/key.pem\n", "t.ini:2:",
+	 "trailing ','"},
+	{"[quic]\nlisten =\n[vhost a.example]\ncert = @D@/cert.pem\nkey = @D@/key.pem\n", "t.ini:2:", "empty value"},
+	{"[quic]\nlisten = 0.0.0.0:443, 0.0.0.0:443\n[vhost a.example]\ncert = @D@/cert.pem\nkey = @D@/key.pem\n",
+	 "t.ini:2:", "0.0.0.0:443 given twice"},
+	{VHQ "alpn = h3 x\n", "t.ini:5:", "not an ALPN protocol id"},
+	{"[backend a]\nserver = 10.0.0.1:80\nalgorithm = fastest\n", "t.ini:3:", "least_connections | round_robin"},
+	{"[backend a]\nserver = 10.0.0.1:80 bogus=1\n", "t.ini:2:", "unknown server attribute 'bogus'"},
+	{"[backend a]\nserver = 10.0.0.1:80 weight=0\n", "t.ini:2:", "weight=0: out of range 1..65535"},
+	{"[backend a]\nserver = 10.0.0.1:80 weight=1 weight=2\n", "t.ini:2:", "weight= given twice"},
+	{"[backend a]\nserver = backend.local:80\n", "t.ini:2:", "host names are not allowed here"},
+	{"[backend a]\nserver = 10.0.0.1:80\nhealth_check = health\n", "t.ini:3:", "must start with '/'"},
+	{"[backend a]\nserver = 10.0.0.1:80\nhealth_interval = 1h2\n", "t.ini:3:", "unknown duration unit"},
+	{"[backend a]\nserver = 10.0.0.1:80\ntimeout = 2d\n", "t.ini:3:", "out of range"},
+	{"[backend b]\nserver=10.0.0.1:1\n[route r]\nhost = *example.com\nbackend = b\n", "t.ini:4:", "wildcard"},
+	{"[backend b]\nserver=10.0.0.1:1\n[route r]\nhost = a..example.com\nbackend = b\n", "t.ini:4:", "empty label"},
+	{"[backend b]\nserver=10.0.0.1:1\n[route r]\nhost = a.b\nbackend = b\npath_prefix = api\n", "t.ini:6:",
+	 "must start with '/'"},
+	{"[backend b]\nserver=10.0.0.1:1\n[route r]\nhost = a.b\nbackend = b\nallow_0rtt = maybe\n", "t.ini:6:",
+	 "not a boolean"},
+	{TUN "address = 10.8.0.1/33\n", "t.ini:3:", "bad prefix length"},
+	{TUN "mtu = 100\n", "t.ini:3:", "out of range 576..9000"},
+	{TUN "mtu = 9001\n", "t.ini:3:", "out of range 576..9000"},
+	{TUN "mtu = 1200\naddress = fd00::1/64\n", "t.ini:3:", "IPv6, which needs at least 1280"},
+	{TUN "mtu = 1200\n[peer p]\npublic_key = @K1@\nallowed_ips = fd00::5/128\n", "t.ini:3:", "needs at least 1280"},
+	{TUN "tun = a/b\n", "t.ini:3:", "not an interface name"},
+	{TUN "[peer p]\npublic_key = abc\n", "t.ini:4:", "not a key"},
+	{TUN "[peer p]\npublic_key = AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdH*8=\n", "t.ini:4:", "bad base64"},
+	{TUN "[peer p]\npublic_key = @K1@\nallowed_ips = 10.0.0.0/8,,10.1.0.0/16\n", "t.ini:5:", "empty item"},
+	{TUN "[peer p]\npublic_key = @K1@\npersistent_keepalive = 70000\n", "t.ini:5:", "out of range 0..65535"},
+	{TUN "[peer p]\npublic_key = @K1@\npersistent_keepalive = 1500ms\n", "t.ini:5:", "whole seconds"},
+	{TUN "[peer p]\npublic_key = @K1@\nendpoint = vpn.example.com\n", "t.ini:5:", "want HOST:PORT"},
+	{TUN "[peer p]\npublic_key = @K1@\nendpoint = ::1:51820\n", "t.ini:5:", "need brackets"},
+	/* cross-checks */
+	{"[backend b]\nserver=10.0.0.1:1\n[route r]\nhost = a.b\nbackend = nope\n", "t.ini:5:",
+	 "backend = nope: no [backend nope]"},
+	{"[backend empty]\nalgorithm = random\n", "t.ini:1:", "[backend empty] needs at least one 'server'"},
+	{"[backend a]\nserver = 10.0.0.1:80\nserver = 169.254.169.254:80\n", "t.ini:3:", "link-local"},
+	{"[backend a]\nserver = [fe80::1]:80\n", "t.ini:2:", "cloud metadata"},
+	{"[backend a]\nserver = [::ffff:169.254.169.254]:80\n", "t.ini:2:", "link-local"},
+	{"[backend a]\nserver = 0.0.0.0:80\n", "t.ini:2:", "unspecified address"},
+	{"[backend a]\nserver = 10.0.0.1:80\nserver = 10.0.0.1:80 weight=5\n", "t.ini:3:", "given twice (first on line 2)"},
+	{"[backend b]\nserver=10.0.0.1:1\n[route r]\nhost=a.b\nbackend=b\n[route s]\nhost=A.b\nbackend=b\n", "t.ini:7:",
+	 "same host and path_prefix as [route r]"},
+	{"[backend b]\nserver=10.0.0.1:1\n[route r]\nbackend=b\n", "t.ini:3:", "[route r] needs 'host'"},
+	{"[quic]\n[vhost a.example]\ncert = @D@/missing.pem\nkey = @D@/key.pem\n", "t.ini:3:", "cert: cannot read"},
+	{"[quic]\n[vhost a.example]\ncert = @D@/garbage.pem\nkey = @D@/key.pem\n", "t.ini:3:", "not a PEM certificate"},
+	{"[quic]\n[vhost a.example]\ncert = @D@/cert.pem\nkey = @D@/other.key\n", "t.ini:4:", "does not match the certificate"},
+	{"[quic]\n[vhost a.example]\ncert = @D@/cert.pem\nkey = @D@/garbage.pem\n", "t.ini:4:", "not an unencrypted PEM private key"},
+	{"[quic]\n[vhost a.example]\nkey = @D@/key.pem\n", "t.ini:2:", "[vhost a.example] needs 'cert'"},
+	{VH "[vhost b.example]\ncert = @D@/cert.pem\nkey = @D@/key.pem\nlisten = 127.0.0.1:9\n", "t.ini:8:",
+	 "127.0.0.1:9 is not a [quic] listen address"},
+	{"[quic]\n", "t.ini:1:", "[quic] needs at least one [vhost NAME]"},
+	{"[tunnel]\nprivate_key_file = @D@/nothere.key\n", "t.ini:2:", "private_key_file: cannot read"},
+	{"[tunnel]\nprivate_key_file = @D@/bad.key\n", "t.ini:2:", "not a key"},
+	{"[tunnel]\nprivate_key_file = @D@\n", "t.ini:2:", "Is a directory"},
+	{"[tunnel]\nprivate_key_file = /dev/null\n", "t.ini:2:", "not a regular file"},
+	{"[tunnel]\nmtu = 1420\n", "t.ini:1:", "[tunnel] needs 'private_key_file'"},
+	{"[appliance]\nadmin = 0.0.0.0:8082\n", "t.ini:2:", "not a loopback address: admin_token_file is required"},
+	{"[appliance]\nadmin = [::]:8082\nadmin_token_file =\n", "t.ini:2:", "admin_token_file is required"},
+	{"[appliance]\nadmin = 10.0.0.1:8082\nadmin_token_file = @D@/short.token\n", "t.ini:3:",
+	 "token too short (10 characters, want at least 32)"},
+	{"[appliance]\nadmin_token_file = @D@/space.token\n", "t.ini:2:", "without spaces"},
+	{"[appliance]\nadmin_token_file = @D@/none.token\n", "t.ini:2:", "admin_token_file: cannot read"},
+	{"[appliance]\nuser = nosuchuser-rg\n", "t.ini:2:", "no such user"},
+	{TUN "[peer a]\npublic_key = @K1@\n[peer b]\n\npublic_key = @K1@\n", "t.ini:7:",
+	 "duplicate peer public key (also at t.ini:4)"},
+	{TUN "[peer a]\npublic_key = @K1@\nallowed_ips = 10.9.0.0/16\n[peer b]\npublic_key = @K2@\nallowed_ips = 10.9.0.0/16\n",
+	 "t.ini:8:", "allowed ip 10.9.0.0/16 already belongs to the peer at t.ini:4"},
+	{TUN "[peer a]\npublic_key = @K1@\npreshared_key_file = @D@/bad.key\n", "t.ini:5:", "preshared_key_file:"},
+	{"[peer a]\npublic_key = @K1@\n", "t.ini:1:", "[peer] needs a [tunnel] section"},
+	{TUN "peers_file = @D@/nope\n", "t.ini:3:", "peers_file: cannot read"},
+	{TUN "peers_file = @D@/peers_dup\n[peer a]\npublic_key = @K0@\n", "@D@/peers_dup:1:",
+	 "duplicate peer public key (also at t.ini:5)"},
+	{TUN "peers_file = @D@/peers_bad\n", "@D@/peers_bad:2:", "allowed-ips missing", 4},
+	{TUN "peers_file = @D@/peers_bad\n", "@D@/peers_bad:3:", "bad prefix length", 4},
+	{TUN "peers_file = @D@/peers_bad\n", "@D@/peers_bad:5:", "duplicate public key (first on line 4)", 4},
+	{TUN "peers_file = @D@/peers_bad\n", "@D@/peers_bad:6:", "public key: not a key", 4},
+};
+
+static void test_bad(void)
+{
+	for (unsigned i = 0; i < sizeof(bads) / sizeof(bads[0]); i++) {
+		const struct bad *b = &bads[i];
+		char *text = subst(b->text), *where = subst(b->where);
+		struct ini_diag d;
+		struct rg_config *c = (struct rg_config *)(uintptr_t)0x1;
+		ini_diag_init(&d);
+		int r = ini_config_load_string("t.ini", text, &c, &d);
+		bool found = false;
+		for (unsigned j = 0; j < ini_diag_count(&d); j++) {
+			const char *m = ini_diag_get(&d, j);
+			found |= !strncmp(m, where, strlen(where)) && m[strlen(where)] == ' ' && strstr(m, b->what);
+		}
+		unsigned want_n = b->n ? b->n : 1;
+		CHECK(r == -EINVAL && c == (struct rg_config *)(uintptr_t)0x1, "bad #%u: r=%d, *out touched", i, r);
+		CHECK(found && ini_diag_count(&d) == want_n, "bad #%u: want '%s ...%s...' (%u message(s)), got %u:", i,
+		      where, b->what, want_n, ini_diag_count(&d));
+		if (!found || ini_diag_count(&d) != want_n)
+			ini_diag_print(&d, stderr);
+		ini_diag_free(&d);
+		free(text);
+		free(where);
+	}
+	printf("%zu bad-input cases\n", sizeof(bads) / sizeof(bads[0]));
+}
+
+/* Several errors in one pass, reported in line order. */
+static void test_many_errors(void)
+{
+	static const char text[] =
+		"[appliance]\n"
+		"workers = 0\n"               /* 2 */
+		"bogus = 1\n"                 /* 3 */
+		"[quic]\n"                    /* 4: needs a vhost */
+		"idle_timeout = soon\n"       /* 5 */
+		"[nonsense]\n"                /* 6 */
+		"x = y\n"                     /* (skipped: in a bad section) */
+		"[backend a]\n"
+		"server = 169.254.169.254:80\n" /* 9 */
+		"[route r]\n"
+		"host = a.b\n"
+		"backend = zzz\n"             /* 12 */
+		"just words\n";               /* 13 */
+	static const char *const want[] = {"t.ini:2: ", "t.ini:3: ", "t.ini:4: ", "t.ini:5: ",
+	                                   "t.ini:6: ", "t.ini:9: ", "t.ini:12: ", "t.ini:13: "};
+	struct ini_diag d;
+	struct rg_config *c = NULL;
+	ini_diag_init(&d);
+	int r = ini_config_load_string("t.ini", text, &c, &d);
+	unsigned n = sizeof(want) / sizeof(want[0]);
+	CHECK(r == -EINVAL && !c, "many: -EINVAL");
+	CHECK(ini_diag_count(&d) == n, "many: %u messages, want %u", ini_diag_count(&d), n);
+	for (unsigned i = 0; i < n && i < ini_diag_count(&d); i++)
+		CHECK(!strncmp(ini_diag_get(&d, i), want[i], strlen(want[i])), "many #%u: '%s', want '%s'", i,
+		      ini_diag_get(&d, i), want[i]);
+	char *joined = ini_diag_join(&d);
+	CHECK(joined && strstr(joined, "t.ini:9: server 169.254.169.254:80: link-local") &&
+	      joined[strlen(joined) - 1] == '\n', "join");
+	if (failures)
+		ini_diag_print(&d, stderr);
+	free(joined);
+	ini_diag_free(&d);
+}
+
+/* Syntax details: comments, inline comments, indentation, CRLF, BOM. */
+static void test_syntax(void)
+{
+	static const char text[] =
+		"\xEF\xBB\xBF; comment\r\n"
+		"# another\n"
+		"  [appliance]   ; inline after header\n"
+		"\tworkers = 2\t; inline\n"
+		"    log_level = warn\r\n"
+		"cpus = 1;2\n"; /* ';' without a space before it is not a comment: bad list */
+	struct ini_diag d;
+	struct rg_config *c = NULL;
+	ini_diag_init(&d);
+	int r = ini_config_load_string("s.ini", text, &c, &d);
+	CHECK(r == -EINVAL && ini_diag_count(&d) == 1 && !strncmp(ini_diag_get(&d, 0), "s.ini:6: cpus = 1;2", 19),
+	      "syntax: only line 6 is bad (%s)", ini_diag_count(&d) ? ini_diag_get(&d, 0) : "-");
+	ini_diag_free(&d);
+	r = ini_config_load_string("s.ini", "[appliance]\n  workers = 2\n   log_level = warn\n", &c, &d);
+	CHECK(r == 0 && c->appliance.workers == 2 && c->appliance.log_level == RG_CFG_LOG_WARN,
+	      "indented lines are keys, not continuations");
+	ini_config_free(c);
+	ini_diag_free(&d);
+}
+
+static void test_files(void)
+{
+	struct ini_diag d;
+	struct rg_config *c = NULL;
+	char path[256];
+	ini_diag_init(&d);
+	snprintf(path, sizeof(path), "%s/does-not-exist.ini", dir);
+	int r = ini_config_load_file(path, &c, &d);
+	CHECK(r == -ENOENT && !c && ini_diag_count(&d) == 1 && strstr(ini_diag_get(&d, 0), ":0: cannot read"),
+	      "missing file");
+	ini_diag_free(&d);
+
+	/* the same text via a file: messages name the file */
+	char *text = subst("[appliance]\nworkers = 3\n[backend x]\n");
+	puts_file("t.ini", text);
+	free(text);
+	snprintf(path, sizeof(path), "%s/t.ini", dir);
+	r = ini_config_load_file(path, &c, &d);
+	char want[300];
+	snprintf(want, sizeof(want), "%s:3: [backend x] needs at least one 'server'", path);
+	CHECK(r == -EINVAL && ini_diag_count(&d) == 1 && !strcmp(ini_diag_get(&d, 0), want), "file name in messages");
+	ini_diag_free(&d);
+
+	/* the peers_file loader on its own */
+	struct rg_peer_list pl;
+	snprintf(path, sizeof(path), "%s/peers", dir);
+	r = ini_peers_load_file(path, &pl, &d);
+	CHECK(r == 0 && pl.n == 2 && pl.peers[0].n_allowed_ips == 2 && pl.peers[1].line == 4 && pl.path &&
+	      !strcmp(pl.path, path), "peers file loads");
+	ini_peers_free(&pl);
+	snprintf(path, sizeof(path), "%s/peers_bad", dir);
+	r = ini_peers_load_file(path, &pl, &d);
+	CHECK(r == -EINVAL && pl.n == 0 && ini_diag_count(&d) == 4, "peers_bad: 4 errors (%u)", ini_diag_count(&d));
+	static const unsigned lines[] = {2, 3, 5, 6};
+	for (unsigned i = 0; i < 4 && i < ini_diag_count(&d); i++) {
+		snprintf(want, sizeof(want), "%s:%u: ", path, lines[i]);
+		CHECK(!strncmp(ini_diag_get(&d, i), want, strlen(want)), "peers_bad line %u: %s", lines[i],
+		      ini_diag_get(&d, i));
+	}
+	ini_diag_free(&d);
+	r = ini_peers_load_string("p", "# nothing\n\n   \n", &pl, NULL);
+	CHECK(r == 0 && pl.n == 0, "empty peers file");
+	ini_peers_free(&pl);
+	text = subst("@K1@ 10.0.0.1/32 extra\n@K2@ 10.0.0.2/32,\n");
+	r = ini_peers_load_string("p", text, &pl, &d);
+	free(text);
+	CHECK(r == -EINVAL && ini_diag_count(&d) == 2 && !strncmp(ini_diag_get(&d, 0), "p:1: ", 5) &&
+	      !strncmp(ini_diag_get(&d, 1), "p:2: ", 5), "peers: spaces in list, trailing comma");
+	ini_diag_free(&d);
+	r = ini_peers_load_file("/nonexistent/peers", &pl, &d);
+	CHECK(r == -ENOENT && ini_diag_count(&d) == 1 && strstr(ini_diag_get(&d, 0), "/nonexistent/peers:0: "),
+	      "missing peers file");
+	ini_diag_free(&d);
+}
+
+/* The embedded --demo configuration of control/demo.c, in shape. */
+static void test_demo_shape(void)
+{
+	char *text = subst("; ringgate --demo: the embedded configuration\n[appliance]\nworkers = auto\n"
+	                   "admin = 127.0.0.1:8082\n\n[quic]\nlisten = 127.0.0.1:4433\n\n[vhost localhost]\n"
+	                   "cert = @D@/cert.pem\nkey = @D@/key.pem\n\n[backend demo]\nserver = 127.0.0.1:40000\n\n"
+	                   "[route demo]\nhost = localhost\npath_prefix = /\nbackend = demo\n\n[tunnel]\n"
+	                   "listen = 127.0.0.1:51820\nprivate_key_file = @D@/tunnel.key\n");
+	struct rg_config *c = NULL;
+	struct ini_diag d;
+	ini_diag_init(&d);
+	int r = ini_config_load_string("demo.ini", text, &c, &d);
+	CHECK(r == 0 && c && c->quic && c->tunnel && !c->tunnel->tun, "demo config (r=%d)", r);
+	if (r)
+		ini_diag_print(&d, stderr);
+	ini_config_free(c);
+	ini_diag_free(&d);
+	free(text);
+}
+
+int main(void)
+{
+	make_fixtures();
+	test_full();
+	test_defaults();
+	test_bad();
+	test_many_errors();
+	test_syntax();
+	test_files();
+	test_demo_shape();
+	remove_fixtures();
+	printf("%d checks, %d failed\n", checks, failures);
+	return failures ? 1 : 0;
+}

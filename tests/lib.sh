@@ -1,0 +1,60 @@
+# Shared helpers for the shell tests. Source it: . "$(dirname "$0")/../lib.sh"
+# Exit codes follow meson and automake: 0 pass, 1 fail, 77 skip.
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "SKIP: $*" >&2; exit 77; }
+note() { echo "# $*" >&2; }
+
+# Run this script again in a private network namespace holding only
+# loopback, so fixed ports (4433, 8082, 51820) never meet another test's.
+# Call it first, with "$@".
+in_private_netns() {
+	if [[ -z ${RG_IN_NETNS:-} ]]; then
+		[[ $(id -u) -eq 0 ]] || skip "needs root for a network namespace"
+		unshare -n true 2>/dev/null || skip "the kernel refuses network namespaces (unshare -n)"
+		RG_IN_NETNS=1 exec unshare -n -- bash "$0" "$@"
+	fi
+	ip link set lo up || fail "cannot bring loopback up"
+}
+
+# wait_for SECONDS COMMAND...: poll every 50 ms until COMMAND succeeds.
+wait_for() {
+	local t=$1; shift
+	local end=$(( $(date +%s%N) + t * 1000000000 ))
+	while (( $(date +%s%N) < end )); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# Processes started by the test, ended by id at exit; named network
+# namespaces the test made, deleted at exit.
+RG_PIDS=()
+RG_NETNS=()
+rg_cleanup() {
+	local p
+	for p in "${RG_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${RG_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	for p in "${RG_NETNS[@]}"; do ip netns del "$p" 2>/dev/null; done
+	[[ -n ${RG_TMP:-} ]] && rm -rf "$RG_TMP"
+}
+trap rg_cleanup EXIT
+RG_TMP=$(mktemp -d)
+
+# send_udp HOST PORT COUNT SIZE: COUNT datagrams of SIZE bytes.
+send_udp() {
+	python3 - "$@" <<'PY'
+import socket, sys
+host, port, count, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_DGRAM)
+for i in range(count):
+    s.sendto(bytes([i & 0xff]) * size, (host, port))
+PY
+}
+
+# metric NAME_WITH_LABELS: the value from /metrics summed over matching lines.
+metric_sum() { # url regex
+	curl -sf "$1" | awk -v re="$2" '$0 !~ /^#/ && $1 ~ re { s += $2 } END { print s + 0 }'
+}

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# README quick start, command 2: install what is missing, build with ASan and
+# UBSan, run the whole suite (unit, integration in network namespaces against
+# real peers, fuzz smoke runs with clang's libFuzzer), and end with one line
+# "N passed, N failed, N skipped".
+#
+# Environment: RINGGATE_TEST_ARGS adds arguments to `meson test` (e.g. a
+# --suite); RINGGATE_NO_FUZZ=1 skips the libFuzzer build.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+top=$PWD
+
+bash tools/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
+
+status=0
+logs=()
+run_build() { # dir, meson setup args...
+	local dir=$1; shift
+	if [[ -f $dir/build.ninja ]]; then
+		meson setup --reconfigure "$dir" "$@" >/dev/null || return 1
+	else
+		meson setup "$dir" "$@" >/dev/null || return 1
+	fi
+	# -j2: the machine has two cores.
+	meson compile -C "$dir" -j 2 >"$dir.compile.log" 2>&1 || { tail -50 "$dir.compile.log"; return 1; }
+}
+
+# The main suite under ASan + UBSan.
+if run_build build/asan -Dbuildtype=debug -Db_sanitize=address,undefined; then
+	# shellcheck disable=SC2086
+	meson test -C build/asan --print-errorlogs --num-processes 2 ${RINGGATE_TEST_ARGS:-} || status=1
+	logs+=(build/asan/meson-logs/testlog.json)
+else
+	echo "build (asan) failed"
+	status=1
+	build_failed=1
+fi
+
+# libFuzzer targets, built with clang and run for a bounded time each.
+if [[ -z ${RINGGATE_NO_FUZZ:-} ]]; then
+	if CC=clang run_build build/fuzz -Dbuildtype=debug -Dfuzz=true \
+		-Db_sanitize=address,undefined -Db_lundef=false; then
+		meson test -C build/fuzz --suite fuzz --print-errorlogs --num-processes 2 || status=1
+		logs+=(build/fuzz/meson-logs/testlog.json)
+	else
+		echo "build (fuzz) failed"
+		status=1
+		build_failed=$(( ${build_failed:-0} + 1 ))
+	fi
+fi
+
+python3 - "${build_failed:-0}" "${logs[@]}" <<'PY'
+import json, sys
+failed_builds = int(sys.argv[1])
+passed = failed = skipped = 0
+for path in sys.argv[2:]:
+    try:
+        lines = open(path).read().splitlines()
+    except OSError:
+        failed += 1
+        continue
+    for line in lines:
+        if not line.strip():
+            continue
+        r = json.loads(line).get("result")
+        if r in ("OK", "EXPECTEDFAIL"):
+            passed += 1
+        elif r == "SKIP":
+            skipped += 1
+        else:
+            failed += 1
+print(f"{passed} passed, {failed + failed_builds} failed, {skipped} skipped")
+PY
+exit $status
