@@ -199,6 +199,8 @@ int epoll_turn(struct ring *r)
 		/* round up: waking a little late is fine, early means a spin */
 		timeout = r->deadline > now ? (int)((r->deadline - now + 999999) / 1000000) : 0;
 	}
+	if (epoll_io_pending(r))
+		timeout = 0;
 	struct epoll_event evs[64];
 	int n = epoll_wait(r->epfd, evs, 64, timeout);
 	if (n < 0)
@@ -206,6 +208,10 @@ int epoll_turn(struct ring *r)
 	bool chan_fired[RING_MAX_CHANS] = {false};
 	for (int i = 0; i < n; i++) {
 		uint64_t ud = evs[i].data.u64;
+		if (ud & RING_UD_IO) {
+			epoll_io_event(r, (int)(ud & 0x7fffffff), evs[i].events);
+			continue;
+		}
 		unsigned idx = ring_ud_idx(ud);
 		if (ring_ud_op(ud) == RING_OP_RECV) {
 			if (idx < RING_MAX_SOCKS && r->socks[idx].fd >= 0 &&
@@ -215,6 +221,7 @@ int epoll_turn(struct ring *r)
 			chan_fired[idx] = true;
 		}
 	}
+	epoll_io_run(r);
 	for (unsigned i = 0; i < r->n_chans; i++) {
 		if (!chan_fired[i])
 			continue;

@@ -122,6 +122,15 @@ struct ring {
 	bool min_wait;        /* IORING_FEAT_MIN_TIMEOUT: batched waits */
 	unsigned sqe_pending;
 
+	/* stream I/O (io.c). epoll: operations to try in the next turn
+	 * (new, woken, cancelled), and the waiters of each descriptor. */
+	struct ring_io *io_ready, **io_ready_tail;
+	struct io_fd {
+		struct ring_io *rd, *wr;
+		uint32_t reg; /* events registered with epoll */
+	} *iofd;
+	unsigned n_iofd;
+
 	/* epoll */
 	int epfd;
 	struct mmsghdr *mm;
@@ -156,6 +165,18 @@ static inline bool ring_gso_refused(int err, const struct ring_run *run)
 	return run->nseg > 1 && (err == -EIO || err == -EINVAL);
 }
 void ring_chan_drain_signal(struct ring_chan *c);
+
+/* ---- io.c: stream and device I/O ---- */
+/* user_data / epoll data with the top bit set: a struct ring_io (io_uring)
+ * or a descriptor with waiters (epoll). Ring ops never reach that bit. */
+#define RING_UD_IO (1ULL << 63)
+void uring_io_complete(struct ring *r, uint64_t ud, int res);
+/* epoll: a descriptor with waiters is ready; the operations woken and the
+ * ones submitted or cancelled since the last turn run at the turn's end. */
+void epoll_io_event(struct ring *r, int fd, uint32_t events);
+void epoll_io_run(struct ring *r);
+bool epoll_io_pending(const struct ring *r);
+void ring_io_fini(struct ring *r);
 
 /* ---- backends ---- */
 int uring_init(struct ring *r);

@@ -151,6 +151,7 @@ void ring_destroy(struct ring *r)
 		uring_fini(r);
 	else
 		epoll_backend_fini(r);
+	ring_io_fini(r);
 	munmap(r->tx_mem, r->tx_size);
 	munmap(r->rx_mem, (size_t)r->o.rx_bufs * r->o.rx_buf_size);
 	free(r);

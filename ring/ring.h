@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 /* An IPv4 or IPv6 socket address without sockaddr_storage's 128 bytes. */
 typedef union rg_sockaddr {
@@ -168,6 +169,52 @@ void ring_timer_set(struct ring *r, uint64_t deadline);
 int ring_turn(struct ring *r);
 
 const struct ring_stats *ring_stats(const struct ring *r);
+
+/* ---- stream and device I/O ----
+ * One-shot operations on descriptors the caller owns and keeps open until
+ * the operation completed: TCP connections to backends, TUN queues. The
+ * completion runs io->done from ring_turn (never from ring_io_submit), with
+ * the system call's result: bytes moved, 0 (end of stream, or connected),
+ * or a negative errno. The struct ring_io belongs to the ring from submit
+ * until done starts; done may submit it again.
+ * io_uring: IORING_OP_CONNECT / READ / WRITE / WRITEV, submitted with the
+ * turn's one io_uring_enter. epoll: the call is tried in the next turn; on
+ * EAGAIN or EINPROGRESS the descriptor waits in epoll and the call is
+ * retried when it is ready. Either way the descriptor may be non-blocking.
+ * Several operations may be in flight on one descriptor (a read and a
+ * write on a socket, several reads on a TUN queue). */
+enum ring_io_op {
+	RING_IO_CONNECT = 1, /* addr */
+	RING_IO_READ,        /* buf, len */
+	RING_IO_WRITE,       /* buf, len; may move fewer bytes than asked */
+	RING_IO_WRITEV,      /* iov, iovcnt; may move fewer bytes than asked */
+};
+
+struct ring_io;
+typedef void (*ring_io_fn)(struct ring *r, struct ring_io *io, int res);
+
+struct ring_io {
+	enum ring_io_op op;
+	int fd;
+	void *buf;
+	size_t len;
+	const struct iovec *iov;
+	unsigned iovcnt;
+	rg_sockaddr addr;
+	ring_io_fn done;
+	void *user;
+	/* the ring's */
+	struct ring_io *next;
+	uint8_t state;
+};
+
+/* -EBUSY when the operation is still in flight, -EINVAL on bad fields. */
+int ring_io_submit(struct ring *r, struct ring_io *io);
+/* Ask an operation in flight to stop. done still runs, with -ECANCELED or
+ * with the result it reached first; the descriptor may be closed only
+ * after that. No effect on an operation that is not in flight. */
+void ring_io_cancel(struct ring *r, struct ring_io *io);
+static inline bool ring_io_busy(const struct ring_io *io) { return io->state != 0; }
 
 /* ---- message channels ----
  * A bounded multi-producer single-consumer queue of fixed-size messages

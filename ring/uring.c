@@ -343,6 +343,10 @@ int uring_turn(struct ring *r)
 	io_uring_for_each_cqe(&r->ur, head, cqe) {
 		uint64_t ud = io_uring_cqe_get_data64(cqe);
 		n++;
+		if (ud & RING_UD_IO) {
+			uring_io_complete(r, ud, cqe->res);
+			continue;
+		}
 		switch (ring_ud_op(ud)) {
 		case RING_OP_RECV:
 			on_recv(r, cqe, ud, &any_rearm);
