@@ -15,7 +15,7 @@ bpo_build_pkgs=(meson libngtcp2-dev libngtcp2-crypto-gnutls-dev libnghttp3-dev)
 # Packages only the test suite and benchmarks need.
 test_pkgs=(
   clang llvm libclang-rt-14-dev iproute2 iputils-ping wireguard-tools python3 curl
-  iperf3 procps psmisc openssl prometheus
+  iperf3 procps psmisc openssl prometheus chromium
 )
 bpo_test_pkgs=(wireguard-go ngtcp2-client ngtcp2-server libcurl4-gnutls-dev libcurl3-gnutls)
 
