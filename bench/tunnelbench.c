@@ -1,0 +1,329 @@
+/* tunnelbench: the tunnel engine's handshake cost and session memory, on
+ * one thread, without I/O (the engine is sans-IO, so this is the CPU a
+ * worker spends; sockets come on top and are measured by the ring suite).
+ *
+ *   tunnelbench handshakes N   N distinct clients, each with its own key and
+ *       source address, initiate to one responder. Timed on the responder
+ *       alone (CLOCK_THREAD_CPUTIME_ID around tunnel_engine_recv):
+ *         plain   initiations answered with a response (the full Noise
+ *                 responder: 4 DH, the authorization lookup, a session),
+ *         cookie  the same initiations under load, without mac2: answered
+ *                 with a cookie reply (no DH: what load shedding costs),
+ *         mac2    initiations carrying a valid mac2 under load: checked and
+ *                 answered like plain.
+ *   tunnelbench memory N       a responder with capacity N, N clients
+ *       complete a handshake and send one data packet each, then sit idle:
+ *       resident memory of the process and heap in use, per session.
+ * Prints one JSON object per measurement. */
+#include <arpa/inet.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crypto/util.h"
+#include "datapath/tunnel/engine.h"
+
+#define DGRAM_MAX 256 /* handshake messages only: data is counted, not kept */
+
+struct client {
+	struct tunnel_engine e;
+	struct tunnel_peer_config server;
+	struct allowedips_prefix ip;
+	rg_sockaddr addr;
+	uint8_t msg[DGRAM_MAX];
+	size_t len;
+};
+
+static struct tunnel_peer_config *auth;       /* the responder's authorized clients, sorted */
+static struct allowedips_prefix *auth_ips;
+static unsigned n_auth;
+static rg_sockaddr server_addr;
+static uint8_t reply[DGRAM_MAX];
+static size_t reply_len;
+static uint64_t now = 1000 * NS_PER_SEC, wall = 1700000000ULL * NS_PER_SEC;
+/* Fake time between two messages fed to the responder: 2 ms keeps it under
+ * its load threshold (1,000 handshakes/s) unless a case forces load. */
+static const uint64_t step_ns = 2 * NS_PER_SEC / 1000;
+
+static uint64_t thread_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static long rss_kb(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	long pages = 0, res = 0;
+	if (f) {
+		if (fscanf(f, "%ld %ld", &pages, &res) != 2)
+			res = 0;
+		fclose(f);
+	}
+	return res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	return memcmp(((const struct tunnel_peer_config *)a)->public_key,
+	              ((const struct tunnel_peer_config *)b)->public_key, NOISE_PUBLIC_KEY_LEN);
+}
+
+static const struct tunnel_peer_config *server_auth(void *ctx, const uint8_t key[NOISE_PUBLIC_KEY_LEN], uint64_t t)
+{
+	(void)ctx, (void)t;
+	struct tunnel_peer_config k;
+	memcpy(k.public_key, key, NOISE_PUBLIC_KEY_LEN);
+	return bsearch(&k, auth, n_auth, sizeof(*auth), key_cmp);
+}
+
+static const struct tunnel_peer_config *client_auth(void *ctx, const uint8_t key[NOISE_PUBLIC_KEY_LEN], uint64_t t)
+{
+	struct client *c = ctx;
+	(void)t;
+	return memcmp(key, c->server.public_key, NOISE_PUBLIC_KEY_LEN) ? NULL : &c->server;
+}
+
+/* The client's output: keep its last handshake message. */
+static void client_send(void *ctx, const rg_sockaddr *to, const rg_sockaddr *from, const uint8_t *b, size_t len)
+{
+	struct client *c = ctx;
+	(void)to, (void)from;
+	if (len <= DGRAM_MAX) {
+		memcpy(c->msg, b, len);
+		c->len = len;
+	}
+}
+
+/* The responder's output: keep the last reply. */
+static void server_send(void *ctx, const rg_sockaddr *to, const rg_sockaddr *from, const uint8_t *b, size_t len)
+{
+	(void)ctx, (void)to, (void)from;
+	if (len <= DGRAM_MAX) {
+		memcpy(reply, b, len);
+		reply_len = len;
+	}
+}
+
+static void deliver(void *ctx, struct tunnel_peer *p, const uint8_t *b, size_t len)
+{
+	(void)ctx, (void)p, (void)b, (void)len;
+}
+
+static rg_sockaddr addr4(uint32_t ip, uint16_t port)
+{
+	rg_sockaddr a;
+	memset(&a, 0, sizeof(a));
+	a.in4.sin_family = AF_INET;
+	a.in4.sin_port = htons(port);
+	a.in4.sin_addr.s_addr = htonl(ip);
+	return a;
+}
+
+static void engine(struct tunnel_engine *e, uint32_t capacity, tunnel_authorize_fn fn, void *ctx,
+                   void (*send)(void *, const rg_sockaddr *, const rg_sockaddr *, const uint8_t *, size_t))
+{
+	uint8_t priv[32];
+	crypto_random(&crypto_rng_system, priv, sizeof(priv));
+	struct tunnel_engine_config cfg = {
+		.private_key = priv,
+		.capacity = capacity,
+		.is_authorized = fn,
+		.auth_ctx = ctx,
+		.out = {.ctx = ctx, .send_datagram = send, .deliver_packet = deliver},
+	};
+	if (tunnel_engine_init(e, &cfg)) {
+		fprintf(stderr, "engine init failed\n");
+		exit(1);
+	}
+}
+
+static size_t ip4_packet(uint8_t *buf, uint32_t src, size_t payload)
+{
+	size_t len = 20 + payload;
+	memset(buf, 0, len);
+	buf[0] = 0x45;
+	buf[2] = (uint8_t)(len >> 8);
+	buf[3] = (uint8_t)len;
+	buf[8] = 64;
+	buf[9] = 17;
+	uint32_t s = htonl(src), d = htonl(0x0a000001);
+	memcpy(buf + 12, &s, 4);
+	memcpy(buf + 16, &d, 4);
+	return len;
+}
+
+/* N clients, keys registered with the responder (whose key is `spub`). */
+static struct client *clients_make(unsigned n, const uint8_t *spub)
+{
+	struct client *cs = calloc(n, sizeof(*cs));
+	auth = calloc(n, sizeof(*auth));
+	auth_ips = calloc(n, sizeof(*auth_ips));
+	n_auth = n;
+	for (unsigned i = 0; i < n; i++) {
+		struct client *c = &cs[i];
+		uint32_t inner = 0x0a010000u + i + 2;
+		c->addr = addr4(0xc6120000u + i + 1, 40000); /* 198.18.0.0/15, one source each */
+		engine(&c->e, 1, client_auth, c, client_send);
+		memcpy(c->server.public_key, spub, NOISE_PUBLIC_KEY_LEN);
+		c->server.endpoint = server_addr;
+		c->ip.ip.family = AF_INET;
+		c->ip.cidr = 0;
+		c->server.allowed_ips = &c->ip;
+		c->server.n_allowed_ips = 1;
+		if (tunnel_engine_add_initiator(&c->e, &c->server, now, NULL)) {
+			fprintf(stderr, "add initiator failed\n");
+			exit(1);
+		}
+		memcpy(auth[i].public_key, tunnel_engine_public_key(&c->e), NOISE_PUBLIC_KEY_LEN);
+		auth_ips[i].ip.family = AF_INET;
+		uint32_t be = htonl(inner);
+		memcpy(auth_ips[i].ip.bytes, &be, 4);
+		auth_ips[i].cidr = 32;
+		auth[i].allowed_ips = &auth_ips[i];
+		auth[i].n_allowed_ips = 1;
+	}
+	/* keep each client's allowed-IP pointer valid across the sort */
+	qsort(auth, n, sizeof(*auth), key_cmp);
+	return cs;
+}
+
+static void clients_free(struct client *cs, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		tunnel_engine_free(&cs[i].e);
+	free(cs);
+	free(auth);
+	free(auth_ips);
+}
+
+/* Make every client emit an initiation (it starts one for its first packet). */
+static void initiate_all(struct client *cs, unsigned n)
+{
+	uint8_t pkt[64];
+	for (unsigned i = 0; i < n; i++) {
+		cs[i].len = 0;
+		tunnel_engine_send(&cs[i].e, pkt, ip4_packet(pkt, 0x0a010000u + i + 2, 16), now, wall + now);
+	}
+}
+
+/* Feed each client's message to the responder; CPU ns per message and how
+ * many got a reply of type `want`. The client consumes the reply when
+ * `back` (a cookie reply makes its next initiation carry mac2). */
+static double feed(struct tunnel_engine *s, struct client *cs, unsigned n, uint8_t want, bool back,
+                   unsigned *answered)
+{
+	uint64_t spent = 0;
+	*answered = 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct client *c = &cs[i];
+		if (!c->len)
+			continue;
+		uint8_t m[DGRAM_MAX];
+		memcpy(m, c->msg, c->len);
+		now += step_ns;
+		reply_len = 0;
+		uint64_t t0 = thread_ns();
+		tunnel_engine_recv(s, &c->addr, &server_addr, m, c->len, now, wall + now);
+		spent += thread_ns() - t0;
+		if (reply_len && reply[0] == want) {
+			(*answered)++;
+			if (back)
+				tunnel_engine_recv(&c->e, &server_addr, &c->addr, reply, reply_len, now, wall + now);
+		}
+	}
+	return (double)spent / n;
+}
+
+static void handshakes(unsigned n)
+{
+	struct tunnel_engine s;
+	server_addr = addr4(0xc0000201u, 51820);
+	engine(&s, n + 16, server_auth, NULL, server_send);
+	struct client *cs = clients_make(n, tunnel_engine_public_key(&s));
+
+	initiate_all(cs, n);
+	unsigned ok;
+	double plain = feed(&s, cs, n, 2, false, &ok);
+	printf("{\"case\":\"plain\",\"n\":%u,\"answered\":%u,\"ns_per_handshake\":%.0f,\"per_sec\":%.0f}\n", n, ok,
+	       plain, 1e9 / plain);
+
+	/* a fresh responder under load: cookie replies for the same clients */
+	tunnel_engine_free(&s);
+	engine(&s, n + 16, server_auth, NULL, server_send);
+	for (unsigned i = 0; i < n; i++) {
+		memcpy(cs[i].server.public_key, tunnel_engine_public_key(&s), NOISE_PUBLIC_KEY_LEN);
+		tunnel_engine_free(&cs[i].e);
+		engine(&cs[i].e, 1, client_auth, &cs[i], client_send);
+		tunnel_engine_add_initiator(&cs[i].e, &cs[i].server, now, NULL);
+		memcpy(auth[i].public_key, tunnel_engine_public_key(&cs[i].e), NOISE_PUBLIC_KEY_LEN);
+	}
+	qsort(auth, n, sizeof(*auth), key_cmp);
+	tunnel_engine_set_under_load(&s, true);
+	initiate_all(cs, n);
+	double cookie = feed(&s, cs, n, 3, true, &ok);
+	printf("{\"case\":\"cookie\",\"n\":%u,\"answered\":%u,\"ns_per_handshake\":%.0f,\"per_sec\":%.0f}\n", n, ok,
+	       cookie, 1e9 / cookie);
+
+	/* the clients retry with mac2 (after REKEY_TIMEOUT) */
+	now += 6 * NS_PER_SEC;
+	for (unsigned i = 0; i < n; i++) {
+		cs[i].len = 0;
+		tunnel_engine_handle_expiry(&cs[i].e, now, wall + now);
+	}
+	double mac2 = feed(&s, cs, n, 2, false, &ok);
+	printf("{\"case\":\"mac2\",\"n\":%u,\"answered\":%u,\"ns_per_handshake\":%.0f,\"per_sec\":%.0f}\n", n, ok,
+	       mac2, 1e9 / mac2);
+	clients_free(cs, n);
+	tunnel_engine_free(&s);
+}
+
+static void memory(unsigned n)
+{
+	server_addr = addr4(0xc0000201u, 51820);
+	/* Only the responder's memory counts: measure around its creation and
+	 * around the handshakes it answers, not while the clients are made. */
+	struct tunnel_engine s;
+	malloc_trim(0);
+	long rss0 = rss_kb();
+	struct mallinfo2 m0 = mallinfo2();
+	engine(&s, n, server_auth, NULL, server_send);
+	long rss_empty = rss_kb();
+	struct mallinfo2 m_empty = mallinfo2();
+	struct client *cs = clients_make(n, tunnel_engine_public_key(&s));
+	initiate_all(cs, n);
+	long rss_a = rss_kb();
+	struct mallinfo2 m_a = mallinfo2();
+	unsigned ok;
+	feed(&s, cs, n, 2, false, &ok);
+	long rss_b = rss_kb();
+	struct mallinfo2 m_b = mallinfo2();
+	long server_kb = (rss_empty - rss0) + (rss_b - rss_a);
+	double heap = (double)(m_empty.uordblks + m_empty.hblkhd - m0.uordblks - m0.hblkhd) +
+	              (double)(m_b.uordblks + m_b.hblkhd) - (double)(m_a.uordblks + m_a.hblkhd);
+	printf("{\"case\":\"memory\",\"n\":%u,\"established\":%u,\"rss_kb_engine_empty\":%ld,"
+	       "\"rss_kb_engine_full\":%ld,\"rss_bytes_per_session\":%.0f,\"heap_bytes_per_session\":%.0f}\n",
+	       n, ok, rss_empty - rss0, server_kb, server_kb * 1024.0 / n, heap / n);
+	clients_free(cs, n);
+	tunnel_engine_free(&s);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 3) {
+		fprintf(stderr, "usage: tunnelbench handshakes|memory N\n");
+		return 2;
+	}
+	unsigned n = (unsigned)strtoul(argv[2], NULL, 10);
+	if (!strcmp(argv[1], "handshakes"))
+		handshakes(n);
+	else if (!strcmp(argv[1], "memory"))
+		memory(n);
+	else
+		return 2;
+	return 0;
+}
