@@ -6,7 +6,8 @@ usage: backend.py PORT NAME
   GET  /bytes/N      N bytes of 'a' + i % 26, Content-Length, streamed
   GET  /chunked/N    the same body in chunked coding, with a trailer
   POST /echo         the request body back (Content-Length or chunked in)
-  GET  /headers      the request head as the backend saw it
+  GET  /headers      the request head as the backend saw it (also appended
+                     to the file $HDRLOG when set)
   GET  /slow/S       answers after S seconds
   GET  /close-mid    promises 100000 bytes, sends 1000, closes
   GET  /close-early  closes without an answer
@@ -14,6 +15,7 @@ usage: backend.py PORT NAME
   anything else      200 "NAME PATH\n" (which backend answered)
 Keep-alive (HTTP/1.1) throughout.
 """
+import os
 import socket
 import sys
 import time
@@ -62,8 +64,16 @@ class H(BaseHTTPRequestHandler):
     def do_HEAD(self):
         self.do_GET()
 
-    def do_GET(self):
+    def route(self):
+        # the proxy keeps the route's prefix: strip the ones the tests use
         p = self.path
+        for pre in ("/api/v2", "/api", "/one", "/b"):
+            if p.startswith(pre + "/"):
+                return p[len(pre):]
+        return p
+
+    def do_GET(self):
+        p = self.route()
         if p.startswith("/bytes/"):
             return self.send_bytes(int(p[7:]))
         if p.startswith("/chunked/"):
@@ -82,6 +92,9 @@ class H(BaseHTTPRequestHandler):
             return
         if p == "/headers":
             text = self.requestline + "\n" + str(self.headers)
+            if os.environ.get("HDRLOG"):
+                with open(os.environ["HDRLOG"], "a") as f:
+                    f.write(text)
             return self.reply(text.encode())
         if p.startswith("/slow/"):
             time.sleep(float(p[6:]))
@@ -102,11 +115,11 @@ class H(BaseHTTPRequestHandler):
             self.wfile.write(b"HTTP/1.1 abc\r\n\r\n")
             self.close_connection = True
             return
-        self.reply(("%s %s\n" % (NAME, p)).encode())
+        self.reply(("%s %s\n" % (NAME, self.path)).encode())
 
     def do_POST(self):
         data = self.body()
-        if self.path == "/echo":
+        if self.route() == "/echo":
             self.send_response(200)
             self.send_header("Content-Type", "application/octet-stream")
             self.send_header("Content-Length", str(len(data)))
