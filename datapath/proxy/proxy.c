@@ -71,8 +71,6 @@ struct exchange {
 	size_t local_left;
 };
 
-static const struct quic_handler_ops ex_ops;
-
 static uint64_t now_ns(void)
 {
 	return ring_now();
