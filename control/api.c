@@ -201,6 +201,23 @@ static void get_metrics(struct app *a, struct admin_resp *r)
 	PER_WORKER("quic_connections_handshaking", "gauge", "QUIC connections still in handshake.",
 	           st[i].quic.conns_handshaking);
 	PER_WORKER("http_requests_total", "counter", "HTTP/3 requests received.", st[i].quic.requests);
+	PER_WORKER("proxy_requests_total", "counter", "HTTP/3 requests handed to the reverse proxy.",
+	           st[i].proxy.requests);
+	metric_head(&b, "proxy_errors_total", "counter", "Answers the proxy made itself, by status.");
+	for (unsigned i = 0; i < a->n_workers; i++) {
+		static const char *const code[] = {"404", "413_431", "502", "503", "504", "reset"};
+		const uint64_t v[] = {st[i].proxy.no_route,        st[i].proxy.too_large,
+		                      st[i].proxy.bad_gateway,     st[i].proxy.unavailable,
+		                      st[i].proxy.gateway_timeout, st[i].proxy.upstream_resets};
+		for (unsigned k = 0; k < 6; k++)
+			sb_printf(&b, "ringgate_proxy_errors_total{worker=\"%u\",status=\"%s\"} %llu\n", i, code[k],
+			          (unsigned long long)v[k]);
+	}
+	PER_WORKER("proxy_upstream_connections", "gauge", "Open backend connections.", st[i].proxy.conns_open);
+	PER_WORKER("proxy_upstream_connects_total", "counter", "Backend connections opened.",
+	           st[i].proxy.conns_opened);
+	PER_WORKER("proxy_upstream_reuses_total", "counter", "Requests sent on a kept-alive connection.",
+	           st[i].proxy.conns_reused);
 	metric_head(&b, "http_responses_total", "counter", "HTTP/3 responses by status class.");
 	for (unsigned i = 0; i < a->n_workers; i++) {
 		static const char *const cls[] = {"2xx", "4xx", "5xx"};
@@ -238,6 +255,23 @@ static void get_metrics(struct app *a, struct admin_resp *r)
 	}
 	free(st);
 	sb_respond(&b, r, 200, "text/plain; version=0.0.4; charset=utf-8");
+}
+
+/* The backends of the generation in force, with what the workers last
+ * published about each server (within about 100 ms). */
+static void get_backends(struct app *a, struct admin_resp *r)
+{
+	struct gen *g = atomic_load(&a->pub.current);
+	const struct worker_gen *wg = g ? g->priv : NULL;
+	char *json = proxy_conf_json(wg ? wg->proxy : NULL);
+	if (!json) {
+		admin_resp_printf(r, 500, NULL, "out of memory\n");
+		return;
+	}
+	r->status = 200;
+	r->content_type = "application/json";
+	r->body = json;
+	r->len = strlen(json);
 }
 
 static void post_reload(struct app *a, struct admin_resp *r)
@@ -311,7 +345,7 @@ void api_handle(void *ctx, const struct admin_req *req, struct admin_resp *r)
 	else if (!strcmp(req->path, "/peers"))
 		admin_resp_printf(r, 200, "application/json", "{\"peers\":[]}\n");
 	else if (!strcmp(req->path, "/backends"))
-		admin_resp_printf(r, 200, "application/json", "{\"backends\":[]}\n");
+		get_backends(a, r);
 	else if (!strcmp(req->path, "/reload"))
 		post_reload(a, r);
 	else if (!strcmp(req->path, "/shutdown")) {

@@ -45,10 +45,20 @@ static void gen_free(struct gen *g)
 			explicit_bzero((void *)wg->tunnel_peers, sizeof(*wg->tunnel_peers) * wg->n_tunnel_peers);
 		free((void *)wg->tunnel_peers);
 		free(wg->tunnel_prefixes);
+		proxy_conf_free(wg->proxy);
 	}
 	free(wg);
 	appcfg_free((struct rg_config *)g->cfg);
 	free(g);
+}
+
+/* publish() failed after building some of wg. */
+static void gen_free_parts(struct worker_gen *wg)
+{
+	free((void *)wg->quic_vhosts);
+	free((void *)wg->tunnel_peers);
+	free(wg->tunnel_prefixes);
+	free(wg);
 }
 
 static int publish(struct app *a, struct rg_config *cfg)
@@ -74,6 +84,11 @@ static int publish(struct app *a, struct rg_config *cfg)
 		return -ENOMEM;
 	}
 	wg->tunnel_peers = tp;
+	if (appcfg_proxy_conf(cfg, a->n_target, &wg->proxy)) {
+		gen_free_parts(wg);
+		free(g);
+		return -ENOMEM;
+	}
 	g->cfg = cfg;
 	g->priv = wg;
 	g->destroy = gen_free;

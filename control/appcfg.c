@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "control/netlink.h"
+#include "datapath/proxy/route.h"
 #include "datapath/quic/quic.h"
 #include "datapath/tunnel/engine.h"
 #include "ini/config.h"
@@ -286,4 +287,69 @@ int appcfg_tunnel_peers(const struct rg_config *c, struct tunnel_peer_config **p
 const uint8_t *appcfg_tunnel_key(const struct rg_config *c)
 {
 	return c->tunnel ? c->tunnel->private_key : NULL;
+}
+
+static enum proxy_lb lb_of(enum rg_lb_algorithm a)
+{
+	switch (a) {
+	case RG_LB_LEAST_CONNECTIONS:
+		return PROXY_LB_LEAST_CONNECTIONS;
+	case RG_LB_ROUND_ROBIN:
+	case RG_LB_WEIGHTED_ROUND_ROBIN:
+		return PROXY_LB_ROUND_ROBIN; /* weights always count */
+	case RG_LB_RANDOM:
+	case RG_LB_IP_HASH:
+	case RG_LB_LEAST_RESPONSE_TIME:
+	default:
+		/* parsed but not built yet: weighted round robin stands in */
+		return PROXY_LB_ROUND_ROBIN;
+	}
+}
+
+int appcfg_proxy_conf(const struct rg_config *c, unsigned n_workers, struct proxy_conf **out)
+{
+	*out = NULL;
+	if (!c->n_routes)
+		return 0;
+	struct proxy_conf *p = proxy_conf_new(c->n_routes, c->n_backends, n_workers);
+	if (!p)
+		return -ENOMEM;
+	for (unsigned i = 0; i < c->n_backends; i++) {
+		const struct rg_backend_cfg *b = &c->backends[i];
+		struct proxy_backend_conf *pb = &p->backends[i];
+		pb->name = strdup(b->name);
+		pb->servers = calloc(b->n_servers ? b->n_servers : 1, sizeof(*pb->servers));
+		if (!pb->name || !pb->servers)
+			goto nomem;
+		pb->n_servers = b->n_servers;
+		pb->lb = lb_of(b->algorithm);
+		pb->timeout_ns = b->timeout_ms * 1000000ull;
+		for (unsigned j = 0; j < b->n_servers; j++) {
+			const struct rg_backend_server_cfg *s = &b->servers[j];
+			memcpy(&pb->servers[j].addr, &s->addr.sa,
+			       s->addr.sa.sa.sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+			                                          : sizeof(struct sockaddr_in));
+			pb->servers[j].weight = s->weight;
+			pb->servers[j].priority = s->priority;
+			pb->servers[j].max_conns = s->max_conns;
+		}
+	}
+	for (unsigned i = 0; i < c->n_routes; i++) {
+		const struct rg_route_cfg *r = &c->routes[i];
+		struct proxy_route_conf *pr = &p->routes[i];
+		pr->name = strdup(r->name);
+		pr->host = strdup(r->host);
+		pr->path_prefix = strdup(r->path_prefix ? r->path_prefix : "/");
+		if (!pr->name || !pr->host || !pr->path_prefix)
+			goto nomem;
+		pr->wildcard = r->host_wildcard;
+		pr->backend = r->backend_idx;
+	}
+	if (proxy_conf_finish(p))
+		goto nomem;
+	*out = p;
+	return 0;
+nomem:
+	proxy_conf_free(p);
+	return -ENOMEM;
 }

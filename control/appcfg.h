@@ -44,6 +44,11 @@ struct tunnel_peer_config;
 struct allowedips_prefix;
 int appcfg_tunnel_peers(const struct rg_config *c, struct tunnel_peer_config **peers, unsigned *n,
                         struct allowedips_prefix **prefixes);
+/* The reverse proxy's routes and backends for workers that many workers
+ * (stats slots); *out NULL when there is no [route]. Strings are copied:
+ * the conf does not point into c. 0 or -ENOMEM. */
+struct proxy_conf;
+int appcfg_proxy_conf(const struct rg_config *c, unsigned n_workers, struct proxy_conf **out);
 /* The tunnel's private key (32 bytes), NULL without [tunnel]. */
 const uint8_t *appcfg_tunnel_key(const struct rg_config *c);
 /* 0 for `auto`. */

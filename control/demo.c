@@ -35,6 +35,31 @@ static void responder_handle(void *ctx, const struct admin_req *req, struct admi
 		admin_resp_printf(r, 405, NULL, "method not allowed\n");
 		return;
 	}
+	/* GET /bytes/N: N bytes of the pattern the HTTP/3 tests check
+	 * (byte i is 'a' + i % 26), up to 64 MiB */
+	if (!strncmp(req->path, "/bytes/", 7)) {
+		char *end;
+		unsigned long long n = strtoull(req->path + 7, &end, 10);
+		if (req->path[7] < '0' || req->path[7] > '9' || *end || n > (64ull << 20)) {
+			admin_resp_printf(r, 400, NULL, "bad request\n");
+			return;
+		}
+		r->body = malloc(n ? n : 1);
+		if (!r->body) {
+			admin_resp_printf(r, 500, NULL, "out of memory\n");
+			return;
+		}
+		for (unsigned long long i = 0; i < n; i++)
+			r->body[i] = (char)('a' + i % 26);
+		r->status = 200;
+		r->content_type = "application/octet-stream";
+		r->len = n;
+		return;
+	}
+	if (strcmp(req->path, "/") && strcmp(req->path, "/index.html")) {
+		admin_resp_printf(r, 404, NULL, "not found\n");
+		return;
+	}
 	admin_resp_printf(r, 200, "text/html; charset=utf-8",
 	                  "<!doctype html><html><head><title>ringgate demo</title></head><body>\n"
 	                  "<h1>ringgate demo backend</h1>\n"

@@ -24,6 +24,7 @@ struct worker {
 	struct quic_params quic_params;
 	bool has_quic;
 	struct quic_server *quic;
+	struct proxy *proxy; /* the quic server's on_request, with QUIC */
 	struct quic_tx tx; /* the ring as the protocol cores' send interface */
 	uint8_t tunnel_key[32];
 	bool has_tunnel;
@@ -101,6 +102,10 @@ static void stats_publish(struct worker *w)
 	w->st.ring = *ring_stats(w->ring);
 	if (w->quic)
 		w->st.quic = *quic_server_counters(w->quic);
+	if (w->proxy) {
+		w->st.proxy = *proxy_counters(w->proxy);
+		proxy_stats_publish(w->proxy);
+	}
 	if (w->tunnel) {
 		memcpy(w->st.tunnel_rx, w->tunnel->rx_count, sizeof(w->st.tunnel_rx));
 		memcpy(w->st.tunnel_tx, w->tunnel->tx_count, sizeof(w->st.tunnel_tx));
@@ -270,6 +275,11 @@ static void arm_timer(struct worker *w)
 		if (t < next)
 			next = t;
 	}
+	if (w->proxy) {
+		uint64_t t = proxy_next_expiry(w->proxy);
+		if (t < next)
+			next = t;
+	}
 	/* counters that moved are published within a period even when the
 	 * worker then goes idle */
 	if (w->snap_dirty && w->snap_at + STATS_PERIOD_NS < next)
@@ -361,6 +371,8 @@ static void on_timer(void *ctx, struct ring *r, uint64_t now)
 		quic_server_handle_expiry(w->quic, now, &w->tx);
 	if (w->tunnel && tunnel_engine_next_expiry(w->tunnel) <= now)
 		tunnel_engine_handle_expiry(w->tunnel, now, wall_ns());
+	if (w->proxy && proxy_next_expiry(w->proxy) <= now)
+		proxy_handle_expiry(w->proxy, now);
 }
 
 static const struct ring_ops worker_ops = {
@@ -368,6 +380,20 @@ static const struct ring_ops worker_ops = {
 	.chan = on_chan,
 	.timer = on_timer,
 };
+
+/* The proxy follows the generation: routes swap at once, the old pools
+ * drain. */
+static void proxy_follow(struct worker *w)
+{
+	const struct worker_gen *wg = w->gen ? w->gen->priv : NULL;
+	if (w->proxy && proxy_set_conf(w->proxy, wg ? wg->proxy : NULL))
+		wlog(w, LOG_ERROR, "worker %u: no memory for the proxy's pools: requests get 404", w->id);
+}
+
+static void proxy_log_cb(void *ctx, int level, const char *msg)
+{
+	wlog(ctx, (enum log_level)level, "%s", msg);
+}
 
 /* A reload reached this worker: new certificates for new connections
  * (existing ones keep theirs). Runs on the worker thread, rarely. */
@@ -430,8 +456,15 @@ static void *worker_main(void *arg)
 		return NULL;
 	}
 	if (w->has_quic) {
-		err = quic_server_create(&w->quic_params, &w->quic);
+		/* HTTP/3 requests go to the reverse proxy */
+		err = proxy_create(w->ring, w->id, proxy_log_cb, w, &w->proxy);
+		w->quic_params.on_request = proxy_request;
+		w->quic_params.request_ctx = w->proxy;
+		if (!err)
+			err = quic_server_create(&w->quic_params, &w->quic);
 		if (err) {
+			proxy_destroy(w->proxy);
+			w->proxy = NULL;
 			if (w->tunnel) {
 				tunnel_engine_free(w->tunnel);
 				free(w->tunnel);
@@ -444,12 +477,14 @@ static void *worker_main(void *arg)
 		}
 	}
 	gen_acquire(w->pub, w->id, &w->gen);
+	proxy_follow(w);
 	start_done(w, 0);
 
 	while (!w->stop) {
 		struct gen *before = w->gen;
 		if (gen_acquire(w->pub, w->id, &w->gen)) {
 			w->snap_dirty = true; /* /status shows the switch soon */
+			proxy_follow(w);
 			if (before)
 				gen_switched(w);
 		}
@@ -478,6 +513,8 @@ static void *worker_main(void *arg)
 	gen_worker_leave(w->pub, w->id);
 	quic_server_destroy(w->quic);
 	w->quic = NULL;
+	proxy_destroy(w->proxy); /* after the streams that used it */
+	w->proxy = NULL;
 	if (w->tunnel) {
 		tunnel_engine_free(w->tunnel);
 		free(w->tunnel);

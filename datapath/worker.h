@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "datapath/gen.h"
+#include "datapath/proxy/proxy.h"
 #include "datapath/quic/quic.h"
 #include "datapath/tunnel/engine.h"
 #include "ring/ring.h"
@@ -44,6 +45,7 @@ struct worker_stats {
 	uint64_t rx_by_kind[LISTENER_KIND_MAX];
 	uint64_t drops[DP_DROP_MAX];
 	struct quic_counters quic; /* zero when QUIC is off */
+	struct proxy_counters proxy; /* the HTTP/3 reverse proxy, zero when QUIC is off */
 	uint64_t tunnel_rx[TUNNEL_RX__COUNT]; /* tunnel verdicts, zero when off */
 	uint64_t tunnel_tx[TUNNEL_TX__COUNT];
 	uint64_t gen_id;     /* generation this worker holds */
@@ -78,6 +80,9 @@ struct worker_gen {
 	const struct tunnel_peer_config *tunnel_peers;
 	unsigned n_tunnel_peers;
 	struct allowedips_prefix *tunnel_prefixes; /* storage the peers point into */
+	/* The proxy's routes and backends (NULL: no route, 404s); its stats
+	 * slots are written by the workers holding this generation. */
+	struct proxy_conf *proxy;
 };
 
 struct worker;

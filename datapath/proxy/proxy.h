@@ -1,0 +1,68 @@
+/* proxy: the HTTP/3 -> HTTP/1.1 reverse proxy of one worker.
+ *
+ * A struct proxy belongs to one worker thread and uses that worker's ring
+ * for its backend connections (ring_io_*) and its own timer wheel for
+ * connect, response and idle deadlines; the worker folds
+ * proxy_next_expiry() into its single ring timeout. proxy_request() is the
+ * quic server's on_request.
+ *
+ * Memory per exchange is bounded: the request body passes through a
+ * buffer of one QUIC stream window (credit goes back to the client only
+ * once bytes were written to the backend), the response body is handed to
+ * HTTP/3 as pointers into the upstream receive buffers, read at most
+ * PROXY_RESP_WINDOW ahead of the client's acknowledgements.
+ *
+ * Answers made here: 404 no route, 413 request body over
+ * PROXY_MAX_REQUEST_BODY (no INI key yet), 431 request head too large,
+ * 502 backend refused, closed or sent garbage, 503 no server available
+ * (all down or at max_conns), 504 backend timeout. A backend failing after
+ * the response headers went out resets the stream (H3_INTERNAL_ERROR).
+ */
+#ifndef RG_PROXY_H
+#define RG_PROXY_H
+
+#include <stdint.h>
+
+#include "datapath/quic/quic.h"
+#include "datapath/proxy/route.h"
+
+/* The request body limit (413). No INI key carries it yet. */
+#define PROXY_MAX_REQUEST_BODY (64ull * 1024 * 1024)
+
+/* Per-worker counters; all uint64_t (copied word by word into worker_stats). */
+struct proxy_counters {
+	uint64_t requests;          /* handed to the proxy */
+	uint64_t no_route;          /* 404 */
+	uint64_t bad_gateway;       /* 502 */
+	uint64_t unavailable;       /* 503 */
+	uint64_t gateway_timeout;   /* 504 */
+	uint64_t too_large;         /* 413 and 431 */
+	uint64_t upstream_resets;   /* stream reset after the headers went out */
+	uint64_t conns_opened, conns_reused, conns_failed;
+	uint64_t conns_open;        /* gauge */
+	uint64_t headers_dropped;   /* response fields beyond what HTTP/3 submit takes */
+};
+
+struct proxy;
+
+/* level: enum log_level of worker.h (0 error .. 3 debug) */
+typedef void (*proxy_log_fn)(void *ctx, int level, const char *msg);
+
+int proxy_create(struct ring *r, unsigned worker_id, proxy_log_fn log, void *log_ctx,
+                 struct proxy **out);
+/* After the quic server is gone (its streams closed): closes every
+ * backend connection, waits (bounded) for their I/O, frees everything. */
+void proxy_destroy(struct proxy *px);
+/* The routes and backends of a new generation (NULL: none, every request
+ * gets 404). The previous pools retire: idle connections close now, busy
+ * ones when their exchange ends. `c` must stay valid until the next call. */
+int proxy_set_conf(struct proxy *px, const struct proxy_conf *c);
+/* quic_request_fn; ctx is the struct proxy. */
+int proxy_request(void *ctx, struct quic_stream *s, const struct quic_request *req);
+uint64_t proxy_next_expiry(const struct proxy *px);
+void proxy_handle_expiry(struct proxy *px, uint64_t now);
+/* Copy this worker's per-server figures into the conf's stats slots. */
+void proxy_stats_publish(struct proxy *px);
+const struct proxy_counters *proxy_counters(const struct proxy *px);
+
+#endif
