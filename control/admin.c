@@ -212,9 +212,10 @@ static void respond_status(struct admin *a, struct conn *c, int status, const ch
 	respond(a, c, &r, false);
 }
 
-/* Find header `name` in the header block [p, end): returns its trimmed value
- * NUL-terminated in place, or NULL. */
-static char *header_find(char *p, char *end, const char *name)
+/* Find header `name` in the header block [p, end): its trimmed value and
+ * length, or NULL. The buffer is not modified: a request whose body is
+ * still coming is parsed again from scratch on the next read. */
+static char *header_find(char *p, char *end, const char *name, size_t *len)
 {
 	size_t nl = strlen(name);
 	while (p < end) {
@@ -228,7 +229,7 @@ static char *header_find(char *p, char *end, const char *name)
 			char *e = eol;
 			while (e > v && (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
 				e--;
-			*e = '\0';
+			*len = (size_t)(e - v);
 			return v;
 		}
 		p = eol + 1;
@@ -256,23 +257,27 @@ static bool try_request(struct admin *a, struct conn *c)
 		respond_status(a, c, 400, "bad request line");
 		return true;
 	}
-	*sp1 = '\0';
-	*sp2 = '\0';
-	char *target = sp1 + 1;
 	char *hdrs = eol + 1;
-	char *clen_s = header_find(hdrs, hend + 2, "Content-Length");
-	char *te = header_find(hdrs, hend + 2, "Transfer-Encoding");
-	char *auth = header_find(hdrs, hend + 2, "Authorization");
+	size_t clen_n = 0, te_n = 0, auth_n = 0;
+	char *clen_s = header_find(hdrs, hend + 2, "Content-Length", &clen_n);
+	char *te = header_find(hdrs, hend + 2, "Transfer-Encoding", &te_n);
+	char *auth = header_find(hdrs, hend + 2, "Authorization", &auth_n);
 	if (te) {
 		respond_status(a, c, 400, "chunked request bodies are not accepted here");
 		return true;
 	}
 	size_t clen = 0;
 	if (clen_s) {
-		char *endp;
+		char num[24], *endp;
+		if (clen_n == 0 || clen_n >= sizeof(num)) {
+			respond_status(a, c, 400, "bad Content-Length");
+			return true;
+		}
+		memcpy(num, clen_s, clen_n);
+		num[clen_n] = '\0';
 		errno = 0;
-		unsigned long long v = strtoull(clen_s, &endp, 10);
-		if (errno || *endp || endp == clen_s) {
+		unsigned long long v = strtoull(num, &endp, 10);
+		if (errno || *endp || num[0] == '-') {
 			respond_status(a, c, 400, "bad Content-Length");
 			return true;
 		}
@@ -283,8 +288,14 @@ static bool try_request(struct admin *a, struct conn *c)
 		clen = (size_t)v;
 	}
 	if (c->len < hlen + clen)
-		return false; /* body still coming */
+		return false; /* body still coming: the buffer stays as read */
 
+	/* the whole request is here: terminate its strings in place */
+	*sp1 = '\0';
+	*sp2 = '\0';
+	if (auth)
+		auth[auth_n] = '\0';
+	char *target = sp1 + 1;
 	char *query = strchr(target, '?');
 	if (query)
 		*query++ = '\0';

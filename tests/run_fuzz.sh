@@ -9,7 +9,7 @@ fuzzer=$1 seeds=$2 secs=${3:-20} dict=${4:-}
 name=$(basename "$fuzzer")
 work=$(mktemp -d "${TMPDIR:-/tmp}/rg-$name-XXXXXX") || exit 1
 mkdir "$work/corpus" && cp "$seeds"/* "$work/corpus/" || exit 1
-"$fuzzer" ${dict:+-dict="$dict"} -max_total_time="$secs" -max_len=4096 -timeout=10 \
+"$fuzzer" ${dict:+-dict="$dict"} -max_total_time="$secs" -max_len=8192 -timeout=10 \
 	-rss_limit_mb=2048 -artifact_prefix="$work/" "$work/corpus"
 rc=$?
 if [ $rc -eq 0 ]; then

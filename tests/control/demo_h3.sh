@@ -33,6 +33,13 @@ for backend in uring epoll; do
 		https://localhost:4433/ >"$RG_TMP/many.out" 2>&1 || { tail "$RG_TMP/many.out" >&2; fail "$backend: 300 requests"; }
 	grep -q "summary ok=300 failed=0" "$RG_TMP/many.out" || { tail -3 "$RG_TMP/many.out" >&2; fail "$backend: 300 requests not all answered"; }
 
+	# an upload through the proxy to the demo backend, echoed back intact
+	head -c 300000 /dev/urandom >"$RG_TMP/up"
+	"$H3" --cacert "$dir/localhost.pem" --resolve localhost:4433:127.0.0.1 --post-file "$RG_TMP/up" \
+		https://localhost:4433/echo >"$RG_TMP/post.out" 2>&1 || { cat "$RG_TMP/post.out" >&2; fail "$backend: POST /echo"; }
+	grep -q "^200 300000 $(sha256sum <"$RG_TMP/up" | cut -d' ' -f1)" "$RG_TMP/post.out" ||
+		{ cat "$RG_TMP/post.out" >&2; fail "$backend: 300 KB POST not echoed intact"; }
+
 	# gtlsclient
 	if GTLS=$(find_gtlsclient); then
 		mkdir -p "$RG_TMP/dl"
