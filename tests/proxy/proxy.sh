@@ -185,18 +185,37 @@ assert b["dead"]["servers"][0]["failures"] >= 1, b["dead"]
 assert b["files"]["servers"][0]["address"] == "127.0.0.1:9003"
 PY
 
-# reload while requests flow: /api moves from a to b, nothing fails
-h3 --count 400 --parallel 4 --quiet $U/api/flow >flow.out 2>&1 &
+# reload while 4,000 requests flow: /api moves from a to b, nothing fails
+h3 --count 4000 --parallel 4 --quiet $U/api/flow >flow.out 2>&1 &
 flow=$!
-sleep 0.3
+sleep 0.5
 write_config b
 kill -HUP "$RGPID"
+kill -0 "$flow" 2>/dev/null || fail "the request flow ended before the reload: make it longer"
 gen2() { curl -sf $ADMIN/status | python3 -c 'import json,sys; s=json.load(sys.stdin); sys.exit(not all(g == 2 for g in s["worker_generations"]))'; }
 wait_for 10 gen2 || fail "generation 2 not taken up"
 wait "$flow"
-grep -q "summary ok=400 failed=0 status_200=400" flow.out || { tail -3 flow.out >&2; fail "requests failed across the reload"; }
+grep -q "summary ok=4000 failed=0 status_200=4000" flow.out || { tail -3 flow.out >&2; fail "requests failed across the reload"; }
 h3 $U/api/x >after.out 2>&1
 grep -q "^200 [0-9]* $(want "B /api/x")\$" after.out || { cat after.out >&2; fail "after reload /api not on b"; }
+# both backends served part of the flow: the reload happened mid-flow
+curl -sf $ADMIN/backends >be2.json || fail "no /backends"
+python3 - be2.json <<'PY' || fail "the new backend served none of the flow"
+import json, sys
+b = {x["name"]: x for x in json.load(open(sys.argv[1]))["backends"]}
+assert b["b"]["servers"][0]["requests"] >= 1, b["b"]
+PY
+
+# a broken configuration: 400 with the errors, generation 2 stays, service unchanged
+cp rg.ini rg.good
+printf '\n[route broken]\nbackend = nowhere\n' >>rg.ini
+code=$(curl -s -o reload.out -w '%{http_code}' -X POST $ADMIN/reload)
+[[ $code == 400 ]] || { cat reload.out >&2; fail "broken config: /reload answered $code, not 400"; }
+grep -q "nowhere" reload.out || { cat reload.out >&2; fail "the 400 does not name the error"; }
+gen2 || fail "a broken config changed the generation"
+h3 --count 200 --parallel 4 --quiet $U/api/x >broken.out 2>&1
+grep -q "summary ok=200 failed=0 status_200=200" broken.out || { tail -3 broken.out >&2; fail "service changed after a refused reload"; }
+cp rg.good rg.ini
 lap "reload: ok"
 
 kill -TERM "$RGPID"
