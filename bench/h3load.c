@@ -88,6 +88,7 @@ struct conn {
 	struct req *reqs;
 	unsigned inflight, issued;
 	bool failed; /* the connection ended with an error */
+	bool handshaked;
 };
 
 static struct {
@@ -166,6 +167,7 @@ static int cb_handshake_completed(ngtcp2_conn *q, void *ud)
 
 	(void)q;
 	c->st = C_OPEN;
+	c->handshaked = true;
 	G.handshakes_done++;
 	return setup_h3(c) ? NGTCP2_ERR_CALLBACK_FAILURE : 0;
 }
@@ -538,8 +540,15 @@ static void conn_free(struct conn *c, bool send_close)
 	ngtcp2_conn_del(c->q);
 	gnutls_deinit(c->tls);
 	close(c->fd);
-	if (c->failed)
+	if (c->failed) {
 		G.conn_errors++;
+		/* A failed handshake costs the request it was opened for, so that
+		 * a count-bounded run ends against a server that refuses. */
+		if (!c->handshaked && !G.idle && !G.stop_issuing) {
+			G.started++;
+			G.failed++;
+		}
+	}
 	c->st = C_FREE;
 }
 
@@ -893,6 +902,11 @@ int main(int argc, char **argv)
 		if (interrupted || t >= G.hard_deadline) {
 			if (!interrupted)
 				note_error("time limit reached");
+			G.stop_issuing = true;
+			break;
+		}
+		if (G.conn_errors >= 100 && !G.handshakes_done) {
+			note_error("100 connections failed, none completed its handshake");
 			G.stop_issuing = true;
 			break;
 		}
