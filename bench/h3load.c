@@ -25,8 +25,9 @@
  *         --json             print one JSON object instead of text
  *
  * Every URL must name the same scheme, host and port; requests go round the
- * URLs' paths. Latency is measured from the request's submission to the end
- * of its response stream. A request counts as ok when its status is 2xx and
+ * URLs' paths. Latency is measured from the request's submission (for a
+ * connection's first request: from the connection's start, handshake
+ * included) to the end of its response stream. A request counts as ok when its status is 2xx and
  * its stream ended without an error.
  */
 #include <errno.h>
@@ -89,6 +90,7 @@ struct conn {
 	unsigned inflight, issued;
 	bool failed; /* the connection ended with an error */
 	bool handshaked;
+	uint64_t t_open;
 };
 
 static struct {
@@ -493,6 +495,7 @@ static int conn_open(struct conn *c)
 	if (epoll_ctl(G.ep, EPOLL_CTL_ADD, c->fd, &ev) < 0)
 		goto fail_tls;
 	c->st = C_HANDSHAKE;
+	c->t_open = now_ns();
 	G.conns_opened++;
 	return 0;
 
@@ -584,7 +587,9 @@ static void submit_requests(struct conn *c)
 		if (!r)
 			return;
 		r->c = c;
-		r->t0 = now_ns();
+		/* A connection's first request counts from the connection's
+		 * start: with -r 1 the latency is handshake plus request. */
+		r->t0 = c->issued ? now_ns() : c->t_open;
 		if (nghttp3_conn_submit_request(c->h3, sid, nv, sizeof(nv) / sizeof(nv[0]), NULL, r)) {
 			free(r);
 			c->failed = true;

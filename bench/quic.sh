@@ -104,7 +104,8 @@ if len(sys.argv) > 8: d.update(json.loads(sys.argv[8]))
 print(json.dumps(d))' "$@" >>"$out"
 }
 
-start_server() { # NAME PORT: sets SRV_PID
+declare -A SRV
+start_server() { # NAME PORT: sets SRV_PID and SRV[NAME]
 	local name=$1 port=$2
 	case $name in
 	ringgate)
@@ -150,18 +151,20 @@ EOF
 		;;
 	esac
 	SRV_PID=$!
+	SRV[$name]=$SRV_PID
 	PIDS+=("$SRV_PID")
 	wait_ready "$port" "$SRV_PID" || { tail -20 "$T/$name.log" >&2; log "$name did not start"; exit 1; }
 }
 
-stop_server() {
-	kill "$SRV_PID" 2>/dev/null || true
-	wait "$SRV_PID" 2>/dev/null || true
+stop_server() { # NAME
+	kill "${SRV[$1]}" 2>/dev/null || true
+	wait "${SRV[$1]}" 2>/dev/null || true
 }
 
 measure() { # NAME CASE REP H3LOAD-ARGS...
 	local name=$1 kase=$2 rep=$3 c0 b0 c1 b1 res
 	shift 3
+	SRV_PID=${SRV[$name]}
 	c0=$(cpu_ticks "$SRV_PID") b0=$(cpu_ticks "$NGINX")
 	res=$(h3 --json "$@") || true
 	c1=$(cpu_ticks "$SRV_PID") b1=$(cpu_ticks "$NGINX")
@@ -171,6 +174,7 @@ measure() { # NAME CASE REP H3LOAD-ARGS...
 
 measure_idle() { # NAME URL
 	local name=$1 url=$2 r0 r1 c0 c1 res i
+	SRV_PID=${SRV[$name]}
 	r0=$(rss_kb "$SRV_PID") c0=$(cpu_ticks "$SRV_PID")
 	h3 --json --idle -c "$idle_n" --handshakes 64 --hold 2 -t 90 "$url" >"$T/idle.out" 2>&1 &
 	local hp=$!
@@ -192,42 +196,56 @@ measure_idle() { # NAME URL
 rg_label=ringgate
 servers=(ringgate caddy-proxy caddy-files gtlsserver)
 declare -A port=([ringgate]=4433 [caddy-proxy]=4435 [caddy-files]=4436 [gtlsserver]=4437)
+declare -A extra
 for name in "${servers[@]}"; do
-	p=${port[$name]}
-	base="https://localhost:$p"
-	log "$name"
-	start_server "$name" "$p"
-	EXTRA='{}'
-	if [[ $name == ringgate ]]; then
-		if [[ $rg_mode == responder ]]; then
-			rg_label="ringgate (built-in responder)"
-		elif h3 -t 5 -n 1 "$base/proxycheck.txt" >/dev/null 2>&1; then
-			rg_label="ringgate (proxy to nginx)"
-		elif [[ $rg_mode == proxy ]]; then
-			log "RG_MODE=proxy but ringgate does not proxy yet (the backend-only file is not served)"
-			exit 1
-		else
-			rg_label="ringgate (built-in responder; proxy config present, not proxying yet)"
-		fi
-		EXTRA="{\"label\":\"$rg_label\",\"rg_mode\":\"$rg_mode\"}"
-	fi
-	for ((r = 1; r <= reps; r++)); do
+	start_server "$name" "${port[$name]}"
+	extra[$name]='{}'
+done
+base="https://localhost:${port[ringgate]}"
+if [[ $rg_mode == responder ]]; then
+	rg_label="ringgate (built-in responder)"
+elif h3 -t 5 -n 1 "$base/proxycheck.txt" >/dev/null 2>&1; then
+	rg_label="ringgate (proxy to nginx)"
+elif [[ $rg_mode == proxy ]]; then
+	log "RG_MODE=proxy but ringgate does not proxy yet (the backend-only file is not served)"
+	exit 1
+else
+	rg_label="ringgate (built-in responder; proxy config present, not proxying yet)"
+fi
+extra[ringgate]="{\"label\":\"$rg_label\",\"rg_mode\":\"$rg_mode\"}"
+
+# Rounds interleaved over the servers (all of them up, the idle ones cost
+# nothing), so a burst of load from elsewhere hits every server alike.
+for ((r = 1; r <= reps; r++)); do
+	for name in "${servers[@]}"; do
+		base="https://localhost:${port[$name]}"
+		log "round $r/$reps: $name"
+		EXTRA=${extra[$name]}
 		measure "$name" bulk "$r" -t 60 -n 1 "$base/bytes/$BIG"
+		measure "$name" small "$r" -t $((secs + 30)) -c 4 -m 16 -D "$secs" "$base/bytes/100"
+		measure "$name" handshake "$r" -t $((secs + 30)) -c 16 -r 1 -D "$secs" "$base/bytes/100"
 	done
-	measure "$name" small 1 -t $((secs + 30)) -c 4 -m 16 -D "$secs" "$base/bytes/100"
-	measure "$name" handshake 1 -t $((secs + 30)) -c 16 -r 1 -D "$secs" "$base/bytes/100"
-	EXTRA='{}'
-	measure_idle "$name" "$base/bytes/100"
+done
+
+# Idle connections, each server restarted first so that the heap the rate
+# cases grew does not hide what the connections take.
+for name in "${servers[@]}"; do
+	log "idle: $name, $idle_n connections"
+	stop_server "$name"
+	start_server "$name" "${port[$name]}"
+	measure_idle "$name" "https://localhost:${port[$name]}/bytes/100"
 	if [[ $name == ringgate ]] && command -v perf >/dev/null; then
 		# Profile one more download, outside the measured runs.
-		perf record -e cpu-clock -g -p "$SRV_PID" -o "$T/perf.data" >"$T/perf.log" 2>&1 &
+		perf record -e cpu-clock -g -p "${SRV[$name]}" -o "$T/perf.data" >"$T/perf.log" 2>&1 &
 		pp=$!
 		sleep 0.5
-		h3 -t 60 -n 1 "$base/bytes/$BIG" >/dev/null || true
+		h3 -t 60 -n 1 "https://localhost:${port[$name]}/bytes/$BIG" >/dev/null || true
 		kill -INT "$pp" 2>/dev/null || true
 		wait "$pp" 2>/dev/null || true
-		perf report --stdio --no-children -g none --sort symbol -i "$T/perf.data" 2>/dev/null |
-			grep -v '^#' | grep '%' | head -20 >"$out.profile" || true
+		perf report --stdio --no-children -g none --sort dso,symbol -i "$T/perf.data" 2>/dev/null |
+			grep -v '^#' | grep '%' | head -300 >"$out.profile" || true
+		perf report --stdio --no-children -g none --sort dso -i "$T/perf.data" 2>/dev/null |
+			grep -v '^#' | grep '%' | head -12 >"$out.dso" || true
 	fi
-	stop_server
+	stop_server "$name"
 done
