@@ -62,7 +62,7 @@
 
 #define PRIORITY                                                                                  \
 	"NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:" \
-	"-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1"
+	"-GROUP-ALL:+GROUP-X25519"
 #define RX_BUF 65536
 #define TX_BUF 1500
 

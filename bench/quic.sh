@@ -194,7 +194,9 @@ measure_idle() { # NAME URL
 }
 
 rg_label=ringgate
-servers=(ringgate caddy-proxy caddy-files gtlsserver)
+servers=(ringgate)
+if command -v caddy >/dev/null; then servers+=(caddy-proxy caddy-files); else log "no caddy: skipped"; fi
+if command -v gtlsserver >/dev/null; then servers+=(gtlsserver); else log "no gtlsserver: skipped"; fi
 declare -A port=([ringgate]=4433 [caddy-proxy]=4435 [caddy-files]=4436 [gtlsserver]=4437)
 declare -A extra
 for name in "${servers[@]}"; do
