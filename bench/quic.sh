@@ -176,10 +176,10 @@ measure_idle() { # NAME URL
 	local name=$1 url=$2 r0 r1 c0 c1 res i
 	SRV_PID=${SRV[$name]}
 	r0=$(rss_kb "$SRV_PID") c0=$(cpu_ticks "$SRV_PID")
-	h3 --json --idle -c "$idle_n" --handshakes 64 --hold 2 -t 90 "$url" >"$T/idle.out" 2>&1 &
+	h3 --json --idle -c "$idle_n" --handshakes 64 --hold 2 -t 40 "$url" >"$T/idle.out" 2>&1 &
 	local hp=$!
 	PIDS+=("$hp")
-	for ((i = 0; i < 900; i++)); do
+	for ((i = 0; i < 400; i++)); do
 		grep -q '^established' "$T/idle.out" && break
 		kill -0 "$hp" 2>/dev/null || break
 		sleep 0.1
@@ -223,7 +223,7 @@ for ((r = 1; r <= reps; r++)); do
 		base="https://localhost:${port[$name]}"
 		log "round $r/$reps: $name"
 		EXTRA=${extra[$name]}
-		measure "$name" bulk "$r" -t 60 -n 1 "$base/bytes/$BIG"
+		measure "$name" bulk "$r" -t 20 -n 1 "$base/bytes/$BIG"
 		measure "$name" small "$r" -t $((secs + 30)) -c 4 -m 16 -D "$secs" "$base/bytes/100"
 		measure "$name" handshake "$r" -t $((secs + 30)) -c 16 -r 1 -D "$secs" "$base/bytes/100"
 	done
@@ -241,7 +241,7 @@ for name in "${servers[@]}"; do
 		perf record -e cpu-clock -g -p "${SRV[$name]}" -o "$T/perf.data" >"$T/perf.log" 2>&1 &
 		pp=$!
 		sleep 0.5
-		h3 -t 60 -n 1 "https://localhost:${port[$name]}/bytes/$BIG" >/dev/null || true
+		h3 -t 20 -n 1 "https://localhost:${port[$name]}/bytes/$BIG" >/dev/null || true
 		kill -INT "$pp" 2>/dev/null || true
 		wait "$pp" 2>/dev/null || true
 		perf report --stdio --no-children -g none --sort dso,symbol -i "$T/perf.data" 2>/dev/null |
