@@ -16,7 +16,10 @@ bpo_build_pkgs=(meson libngtcp2-dev libngtcp2-crypto-gnutls-dev libnghttp3-dev)
 test_pkgs=(
   clang llvm libclang-rt-14-dev iproute2 iputils-ping wireguard-tools python3 curl
   iperf3 procps psmisc openssl prometheus chromium
+  caddy nginx linux-perf util-linux
 )
+# caddy (HTTP/3 reverse proxy, quic-go) and nginx (the HTTP/1.1 backend) are
+# the comparison of `bench/run quic`; their services are never started here.
 bpo_test_pkgs=(wireguard-go ngtcp2-client ngtcp2-server libcurl4-gnutls-dev libcurl3-gnutls)
 
 want=("${build_pkgs[@]}" "${bpo_build_pkgs[@]}")
