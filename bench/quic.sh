@@ -197,6 +197,8 @@ rg_label=ringgate
 servers=(ringgate)
 if command -v caddy >/dev/null; then servers+=(caddy-proxy caddy-files); else log "no caddy: skipped"; fi
 if command -v gtlsserver >/dev/null; then servers+=(gtlsserver); else log "no gtlsserver: skipped"; fi
+# QUIC_SERVERS="ringgate gtlsserver": only those (quick checks while tuning)
+[[ -n ${QUIC_SERVERS:-} ]] && read -ra servers <<<"$QUIC_SERVERS"
 declare -A port=([ringgate]=4433 [caddy-proxy]=4435 [caddy-files]=4436 [gtlsserver]=4437)
 declare -A extra
 for name in "${servers[@]}"; do

@@ -15,10 +15,10 @@
 
 #define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
 
-#define PROXY_CHUNK 16384            /* upstream receive buffer */
+#define PROXY_CHUNK 65536            /* upstream receive buffer */
 #define PROXY_CHUNK_MIN_ROOM 2048    /* less room left: read into a fresh chunk */
 #define PROXY_CHUNKS_CACHED 256      /* free chunks kept per worker */
-#define PROXY_RESP_WINDOW (512 * 1024) /* response bytes read ahead of the client's acks */
+#define PROXY_RESP_WINDOW (4 * 1024 * 1024) /* response bytes read ahead of the client's acks */
 #define PROXY_SEGS 256               /* body segments handed out, not yet acked */
 /* Request body bytes held between QUIC and the backend. The peer may send
  * a whole stream window before we consume anything, so this must be at
