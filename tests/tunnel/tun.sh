@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Real traffic through ringgate's TUN device, in two network namespaces
+# joined by a veth pair (10.200.0.1 | 10.200.0.2; tunnel 10.8.0.1 | 10.8.0.2).
+# Side A is always ringgate (2 workers: TUN packets and sessions are sharded
+# between them). Side B, by mode:
+#   wggo-client     a stock wireguard-go client initiates to ringgate
+#   wggo-responder  ringgate initiates ([peer] endpoint =) to wireguard-go
+#   rg2rg           another ringgate initiates to ringgate
+# Checks: ping both ways, 20 MB over TCP each way with a SHA-256 compared
+# (A -> B goes through A's TUN reads: TSO super-packets segmented by
+# ringgate), and GET /peers on ringgate showing the peer with bytes both ways.
+# Usage: tun.sh RINGGATE MODE
+. "$(dirname "$0")/../lib.sh"
+RG=$(realpath "$1") MODE=$2 XFER=$(realpath "$(dirname "$0")/xfer.py")
+[[ $(id -u) -eq 0 ]] || skip "needs root for network namespaces"
+[[ -c /dev/net/tun ]] || skip "the kernel offers no /dev/net/tun"
+[[ $MODE == wggo-* ]] && { command -v wireguard-go >/dev/null || fail "wireguard-go not installed: tools/setup.sh installs it"; }
+command -v wg >/dev/null || fail "wg not installed: tools/setup.sh installs wireguard-tools"
+A=rga$$ B=rgb$$
+ip netns add $A && RG_NETNS+=($A) && ip netns add $B && RG_NETNS+=($B) || skip "cannot create network namespaces"
+ip link add va$$ netns $A type veth peer name vb$$ netns $B || skip "the kernel has no veth interfaces"
+ip -n $A addr add 10.200.0.1/24 dev va$$ && ip -n $A link set va$$ up && ip -n $A link set lo up
+ip -n $B addr add 10.200.0.2/24 dev vb$$ && ip -n $B link set vb$$ up && ip -n $B link set lo up
+na() { ip netns exec $A "$@"; }
+nb() { ip netns exec $B "$@"; }
+cd "$RG_TMP" || fail "tmp"
+wg genkey >a.key 2>/dev/null
+wg genkey >b.key 2>/dev/null
+apub=$(wg pubkey <a.key) bpub=$(wg pubkey <b.key)
+
+# rg_conf LISTEN KEY TUN ADDRESS PEERKEY PEERALLOWED [ENDPOINT]
+rg_conf() {
+	cat <<INI
+[appliance]
+workers = 2
+admin = 127.0.0.1:8082
+
+[tunnel]
+listen = $1
+private_key_file = $RG_TMP/$2
+tun = $3
+address = $4
+mtu = 1420
+
+[peer other]
+public_key = $5
+allowed_ips = $6
+INI
+	[[ -n ${7:-} ]] && printf 'endpoint = %s\npersistent_keepalive = 0\n' "$7"
+}
+
+start_rg() { # NS NAME CONF
+	ip netns exec "$1" "$RG" -c "$3" 2>"$2.log" &
+	RG_PIDS+=("$!")
+	wait_for 10 ip netns exec "$1" curl -sf http://127.0.0.1:8082/health || { cat "$2.log" >&2; fail "ringgate $2 did not start"; }
+}
+
+start_wggo() { # IFNAME
+	nb wireguard-go -f "$1" >wggo.log 2>&1 &
+	RG_PIDS+=("$!")
+	wait_for 10 nb ip link show "$1" || { cat wggo.log >&2; fail "wireguard-go did not create $1"; }
+}
+
+case $MODE in
+wggo-client)
+	rg_conf 10.200.0.1:51820 a.key rga$$ 10.8.0.1/24 "$bpub" 10.8.0.2/32 >a.ini
+	start_rg $A a a.ini
+	start_wggo wgb$$
+	nb wg set wgb$$ private-key "$RG_TMP/b.key" peer "$apub" endpoint 10.200.0.1:51820 allowed-ips 10.8.0.0/24 ||
+		fail "wg set"
+	nb ip addr add 10.8.0.2/24 dev wgb$$ && nb ip link set wgb$$ mtu 1420 up
+	first=nb
+	;;
+wggo-responder)
+	rg_conf 10.200.0.1:51820 a.key rga$$ 10.8.0.1/24 "$bpub" 10.8.0.2/32 10.200.0.2:51821 >a.ini
+	start_wggo wgb$$
+	nb wg set wgb$$ private-key "$RG_TMP/b.key" listen-port 51821 peer "$apub" allowed-ips 10.8.0.0/24 ||
+		fail "wg set"
+	nb ip addr add 10.8.0.2/24 dev wgb$$ && nb ip link set wgb$$ mtu 1420 up
+	start_rg $A a a.ini
+	first=na
+	;;
+rg2rg)
+	rg_conf 10.200.0.1:51820 a.key rga$$ 10.8.0.1/24 "$bpub" 10.8.0.2/32 >a.ini
+	rg_conf 10.200.0.2:51820 b.key rgb$$ 10.8.0.2/24 "$apub" 10.8.0.0/24 10.200.0.1:51820 >b.ini
+	start_rg $A a a.ini
+	start_rg $B b b.ini
+	first=nb
+	;;
+*) fail "unknown mode $MODE" ;;
+esac
+[[ $first == na ]] && dst=10.8.0.2 || dst=10.8.0.1
+$first ping -c 1 -W 1 $dst >/dev/null 2>&1 # starts the handshake
+pings() { $first ping -c 1 -W 1 $dst; }
+wait_for 15 pings || { cat a.log >&2; [[ -f b.log ]] && cat b.log >&2; fail "no ping through the tunnel ($MODE)"; }
+na ping -c 3 -i 0.2 -W 2 10.8.0.2 >/dev/null || fail "ping A -> B"
+nb ping -c 3 -i 0.2 -W 2 10.8.0.1 >/dev/null || fail "ping B -> A"
+note "$MODE: ping both ways"
+
+head -c $((20 << 20)) /dev/urandom >data
+# xfer SENDER_NS RECEIVER_NS RECEIVER_ADDR PORT
+xfer() {
+	ip netns exec "$2" timeout 45 python3 "$XFER" recv "$3" "$4" >"recv$4.out" 2>&1 &
+	local rpid=$!
+	RG_PIDS+=("$rpid")
+	wait_for 5 grep -q ready "recv$4.out" || fail "receiver did not start"
+	local sent
+	sent=$(ip netns exec "$1" timeout 45 python3 "$XFER" send "$3" "$4" data) || fail "send to $3 failed"
+	wait "$rpid"
+	local got
+	got=$(tail -1 "recv$4.out")
+	[[ ${sent% *} == "${got% *}" ]] || fail "transfer to $3: sent '$sent' received '$got'"
+	note "$MODE: 20 MB to $3 in ${sent##* } s, sha256 ${sent:9:16}... matches"
+}
+xfer $B $A 10.8.0.1 5001
+xfer $A $B 10.8.0.2 5002
+
+peers=$(na curl -sf http://127.0.0.1:8082/peers) || fail "GET /peers"
+python3 - "$peers" "$bpub" <<'PY' || fail "/peers: $peers"
+import json, sys
+d = json.loads(sys.argv[1])
+p = [x for x in d["peers"] if x["public_key"] == sys.argv[2]]
+assert len(p) == 1, "peer missing"
+p = p[0]
+assert p["rx_bytes"] > 20 << 20 and p["tx_bytes"] > 20 << 20, "bytes"
+assert p["last_handshake"] > 0 and p["endpoint"] and p["worker"] is not None, "handshake"
+assert p["allowed_ips"] == ["10.8.0.2/32"], "allowed ips"
+PY
+note "$MODE: /peers $peers"
+for f in a.log b.log; do
+	[[ -f $f ]] && grep -q 'ERROR: \(Address\|Leak\)Sanitizer\|runtime error:' $f &&
+		{ grep -A20 'Sanitizer\|runtime error' $f | head -40 >&2; fail "sanitizer report in $f"; }
+done
+echo "tun $MODE: ok"
