@@ -225,6 +225,16 @@ static void get_metrics(struct app *a, struct admin_resp *r)
 			sb_printf(&b, "ringgate_tunnel_tx_total{worker=\"%u\",verdict=\"%s\"} %llu\n", i,
 			          tunnel_tx_verdict_name((enum tunnel_tx_verdict)v),
 			          (unsigned long long)st[i].tunnel_tx[v]);
+	PER_WORKER("tun_reads_total", "counter", "TUN queue reads (super-packets).", st[i].tun_reads);
+	PER_WORKER("tun_read_bytes_total", "counter", "Bytes read from the TUN queue.", st[i].tun_read_bytes);
+	PER_WORKER("tun_segments_total", "counter", "Inner packets after segmentation of TUN reads.",
+	           st[i].tun_segments);
+	PER_WORKER("tun_writes_total", "counter", "Decrypted packets written to the TUN queue.", st[i].tun_writes);
+	PER_WORKER("tun_write_bytes_total", "counter", "Bytes written to the TUN queue.", st[i].tun_write_bytes);
+	PER_WORKER("tun_errors_total", "counter", "TUN reads or writes the kernel refused.", st[i].tun_errors);
+	PER_WORKER("tun_handoff_out_total", "counter", "TUN reads handed to the worker owning the peer.",
+	           st[i].handoff_out);
+	PER_WORKER("tun_handoff_in_total", "counter", "TUN reads taken over from other workers.", st[i].handoff_in);
 #undef PER_WORKER
 
 	metric_head(&b, "drops_total", "counter", "Datagrams dropped, by layer and reason.");

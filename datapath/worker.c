@@ -785,6 +785,8 @@ static void *worker_main(void *arg)
 			w->snap_dirty = true; /* /status shows the switch soon */
 			if (before)
 				gen_switched(w);
+			else
+				initiators_sync(w); /* the first generation (gen_switched does it after) */
 		}
 		arm_timer(w);
 		err = ring_turn(w->ring);

@@ -92,7 +92,18 @@ esac
 [[ $first == na ]] && dst=10.8.0.2 || dst=10.8.0.1
 $first ping -c 1 -W 1 $dst >/dev/null 2>&1 # starts the handshake
 pings() { $first ping -c 1 -W 1 $dst; }
-wait_for 15 pings || { cat a.log >&2; [[ -f b.log ]] && cat b.log >&2; fail "no ping through the tunnel ($MODE)"; }
+dump() {
+	local n
+	for n in $A $B; do
+		ip netns exec $n curl -sf http://127.0.0.1:8082/metrics 2>/dev/null |
+			grep -E '^ringgate_(tunnel|drops|tun_|rx_datagrams_total|tx_datagrams_total)' | grep -v ' 0$' | sed "s/^/$n: /" >&2
+	done
+	cat a.log >&2
+	[[ -f b.log ]] && cat b.log >&2
+	[[ -f wggo.log ]] && tail -20 wggo.log >&2
+	return 0
+}
+wait_for 15 pings || { dump; fail "no ping through the tunnel ($MODE)"; }
 na ping -c 3 -i 0.2 -W 2 10.8.0.2 >/dev/null || fail "ping A -> B"
 nb ping -c 3 -i 0.2 -W 2 10.8.0.1 >/dev/null || fail "ping B -> A"
 note "$MODE: ping both ways"
@@ -127,6 +138,14 @@ assert p["last_handshake"] > 0 and p["endpoint"] and p["worker"] is not None, "h
 assert p["allowed_ips"] == ["10.8.0.2/32"], "allowed ips"
 PY
 note "$MODE: /peers $peers"
+msum() { na curl -sf http://127.0.0.1:8082/metrics | awk -v re="$1" '$0 !~ /^#/ && $1 ~ re { s += $2 } END { print s + 0 }'; }
+reads=$(msum '^ringgate_tun_reads_total') segs=$(msum '^ringgate_tun_segments_total')
+writes=$(msum '^ringgate_tun_writes_total') hand=$(msum '^ringgate_tun_handoff_out_total')
+bad=$(msum 'ringgate_drops_total\{.*reason="(tun_bad_vnet|tun_write|handoff_full)"')
+note "$MODE: ringgate A TUN: $reads reads -> $segs packets, $writes writes, $hand handed to the other worker, $bad dropped"
+if grep -q 'offloads .*tso4' a.log; then
+	(( segs > reads )) || fail "no TSO super-packet was read and segmented ($reads reads, $segs packets)"
+fi
 for f in a.log b.log; do
 	[[ -f $f ]] && grep -q 'ERROR: \(Address\|Leak\)Sanitizer\|runtime error:' $f &&
 		{ grep -A20 'Sanitizer\|runtime error' $f | head -40 >&2; fail "sanitizer report in $f"; }
