@@ -9,9 +9,11 @@
 # Checks: ping both ways, 20 MB over TCP each way with a SHA-256 compared
 # (A -> B goes through A's TUN reads: TSO super-packets segmented by
 # ringgate), and GET /peers on ringgate showing the peer with bytes both ways.
-# Usage: tun.sh RINGGATE MODE
+# Usage: tun.sh RINGGATE MODE [RINGGATE ARGS...] (e.g. --ring-backend epoll)
 . "$(dirname "$0")/../lib.sh"
 RG=$(realpath "$1") MODE=$2 XFER=$(realpath "$(dirname "$0")/xfer.py")
+shift 2
+RG_ARGS=("$@")
 [[ $(id -u) -eq 0 ]] || skip "needs root for network namespaces"
 [[ -c /dev/net/tun ]] || skip "the kernel offers no /dev/net/tun"
 [[ $MODE == wggo-* ]] && { command -v wireguard-go >/dev/null || fail "wireguard-go not installed: tools/setup.sh installs it"; }
@@ -50,7 +52,7 @@ INI
 }
 
 start_rg() { # NS NAME CONF
-	ip netns exec "$1" "$RG" -c "$3" 2>"$2.log" &
+	ip netns exec "$1" "$RG" "${RG_ARGS[@]}" -c "$3" 2>"$2.log" &
 	RG_PIDS+=("$!")
 	wait_for 10 ip netns exec "$1" curl -sf http://127.0.0.1:8082/health || { cat "$2.log" >&2; fail "ringgate $2 did not start"; }
 }
@@ -109,22 +111,30 @@ nb ping -c 3 -i 0.2 -W 2 10.8.0.1 >/dev/null || fail "ping B -> A"
 note "$MODE: ping both ways"
 
 head -c $((20 << 20)) /dev/urandom >data
-# xfer SENDER_NS RECEIVER_NS RECEIVER_ADDR PORT
+# xfer SENDER_NS RECEIVER_NS RECEIVER_ADDR PORT [FLOWS]
 xfer() {
-	ip netns exec "$2" timeout 45 python3 "$XFER" recv "$3" "$4" >"recv$4.out" 2>&1 &
+	local flows=${5:-1}
+	ip netns exec "$2" timeout 45 python3 "$XFER" recv "$3" "$4" "$flows" >"recv$4.out" 2>&1 &
 	local rpid=$!
 	RG_PIDS+=("$rpid")
-	wait_for 5 grep -q ready "recv$4.out" || fail "receiver did not start"
-	local sent
-	sent=$(ip netns exec "$1" timeout 45 python3 "$XFER" send "$3" "$4" data) || fail "send to $3 failed"
+	wait_for 20 grep -q ready "recv$4.out" || { cat "recv$4.out" >&2; fail "receiver did not start"; }
+	ip netns exec "$1" timeout 45 python3 "$XFER" send "$3" "$4" data "$flows" >"send$4.out" ||
+		{ dump; fail "send to $3 failed"; }
 	wait "$rpid"
-	local got
-	got=$(tail -1 "recv$4.out")
-	[[ ${sent% *} == "${got% *}" ]] || fail "transfer to $3: sent '$sent' received '$got'"
-	note "$MODE: 20 MB to $3 in ${sent##* } s, sha256 ${sent:9:16}... matches"
+	local sent got
+	sent=$(cut -d' ' -f1,2 "send$4.out" | sort) got=$(grep -v ready "recv$4.out" | sort)
+	[[ $sent == "$got" && $(wc -l <"send$4.out") -eq $flows ]] ||
+		{ dump; fail "transfer to $3:$4: sent '$sent' received '$got'"; }
+	note "$MODE: $flows x $(( $(stat -c %s data) >> 20 )) MB to $3:$4 in $(awk '{ printf "%s%s", s, $3; s = "," }' "send$4.out") s, sha256 matches"
 }
 xfer $B $A 10.8.0.1 5001
 xfer $A $B 10.8.0.2 5002
+# Several flows at once: a TUN queue is picked by the flow's hash, so some
+# packets are read on the worker that does not hold the session and are
+# handed over (until the kernel's automq steers the flow to the queue its
+# answers are written on).
+head -c $((2 << 20)) /dev/urandom >data
+xfer $A $B 10.8.0.2 5003 6
 
 peers=$(na curl -sf http://127.0.0.1:8082/peers) || fail "GET /peers"
 python3 - "$peers" "$bpub" <<'PY' || fail "/peers: $peers"
@@ -143,6 +153,7 @@ reads=$(msum '^ringgate_tun_reads_total') segs=$(msum '^ringgate_tun_segments_to
 writes=$(msum '^ringgate_tun_writes_total') hand=$(msum '^ringgate_tun_handoff_out_total')
 bad=$(msum 'ringgate_drops_total\{.*reason="(tun_bad_vnet|tun_write|handoff_full)"')
 note "$MODE: ringgate A TUN: $reads reads -> $segs packets, $writes writes, $hand handed to the other worker, $bad dropped"
+na curl -sf http://127.0.0.1:8082/metrics | grep -E '^ringgate_(tunnel_tx_total|tunnel_rx_total|drops_total).*(drop|reason)' | grep -v ' 0$' >&2
 if grep -q 'offloads .*tso4' a.log; then
 	(( segs > reads )) || fail "no TSO super-packet was read and segmented ($reads reads, $segs packets)"
 fi
