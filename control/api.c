@@ -231,6 +231,8 @@ static void get_metrics(struct app *a, struct admin_resp *r)
 	           st[i].tun_segments);
 	PER_WORKER("tun_writes_total", "counter", "Decrypted packets written to the TUN queue.", st[i].tun_writes);
 	PER_WORKER("tun_write_bytes_total", "counter", "Bytes written to the TUN queue.", st[i].tun_write_bytes);
+	PER_WORKER("tun_sync_writes_total", "counter", "TUN writes done with writev: every ring slot was busy.",
+	           st[i].tun_sync_writes);
 	PER_WORKER("tun_errors_total", "counter", "TUN reads or writes the kernel refused.", st[i].tun_errors);
 	PER_WORKER("tun_handoff_out_total", "counter", "TUN reads handed to the worker owning the peer.",
 	           st[i].handoff_out);

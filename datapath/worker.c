@@ -14,7 +14,7 @@
 #include "datapath/tunnel/tun.h"
 
 #define WORKER_MAX_SOCKS 256
-#define TUN_WRITE_SLOTS 512
+#define TUN_WRITE_SLOTS 1024
 #define MAX_INITIATED 64
 #define STATS_PERIOD_NS (100ull * 1000 * 1000)
 
@@ -208,6 +208,7 @@ static void stats_publish(struct worker *w)
 		w->st.tun_writes = t->tx_writes;
 		w->st.tun_write_bytes = t->tx_bytes;
 		w->st.tun_errors = t->rx_errors + t->tx_errors;
+		w->st.tun_sync_writes = t->tx_sync;
 	}
 	if (w->tunnel)
 		peers_publish(w);

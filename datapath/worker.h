@@ -59,6 +59,7 @@ struct worker_stats {
 	uint64_t tun_segments;                /* inner packets after segmentation */
 	uint64_t tun_writes, tun_write_bytes; /* decrypted packets written */
 	uint64_t tun_errors;                  /* reads or writes the kernel refused */
+	uint64_t tun_sync_writes;             /* written with writev: every ring write slot was busy */
 	uint64_t handoff_out, handoff_in;     /* TUN reads handed to / taken from other workers */
 };
 

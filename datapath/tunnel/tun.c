@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -312,9 +313,24 @@ int tun_queue_write(struct tun_queue *q, const uint8_t *pkt, size_t len)
 {
 	if (len > q->mtu)
 		return -EMSGSIZE;
-	if (!q->n_free || q->stopping) {
-		q->st.tx_no_slot++;
+	if (q->stopping)
 		return -ENOBUFS;
+	if (!q->n_free) {
+		/* Every slot is in flight: one receive turn can decrypt more
+		 * packets than the pool holds (512 GRO buffers of 64 KB). A
+		 * TUN write does not block (the packet goes to the stack's
+		 * backlog), so write it now rather than drop it. */
+		static const uint8_t zero[TUN_VNET_HDR_LEN];
+		struct iovec iov[2] = {{(void *)zero, sizeof(zero)}, {(void *)pkt, len}};
+		q->st.tx_sync++;
+		ssize_t n = writev(q->fd, iov, 2);
+		if (n != (ssize_t)(sizeof(zero) + len)) {
+			q->st.tx_errors++;
+			return n < 0 ? -errno : -EIO;
+		}
+		q->st.tx_writes++;
+		q->st.tx_bytes += len;
+		return 0;
 	}
 	struct tun_slot *s = &q->wr[q->free_wr[--q->n_free]];
 	memset(s->buf, 0, TUN_VNET_HDR_LEN);

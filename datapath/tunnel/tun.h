@@ -65,7 +65,7 @@ typedef void (*tun_read_fn)(void *ctx, uint8_t *buf, size_t len);
 struct tun_queue_stats {
 	uint64_t rx_reads, rx_bytes;       /* reads (super-packets) and their bytes */
 	uint64_t tx_writes, tx_bytes;      /* packets written */
-	uint64_t tx_no_slot;               /* write dropped: every slot in flight */
+	uint64_t tx_sync;                  /* written by a plain writev: every slot was in flight */
 	uint64_t rx_errors, tx_errors;     /* the kernel refused */
 };
 
@@ -76,8 +76,10 @@ struct tun_queue;
 int tun_queue_create(struct ring *r, int fd, unsigned mtu, unsigned write_slots, tun_read_fn on_read, void *ctx,
                      struct tun_queue **out);
 /* Copy one IP packet into a slot and submit its write (a zero vnet header
- * in front: checksums of decrypted packets are complete). 0, -ENOBUFS (no
- * free slot, counted), -EMSGSIZE. */
+ * in front: checksums of decrypted packets are complete). When every slot
+ * is in flight the packet is written at once with writev(2) instead
+ * (counted in tx_sync). 0, -EMSGSIZE, -ENOBUFS (stopping), or the write's
+ * error. */
 int tun_queue_write(struct tun_queue *q, const uint8_t *pkt, size_t len);
 /* Stop: cancel every read and write in flight. Turn the ring until
  * tun_queue_busy() is false, then tun_queue_free(). */

@@ -151,8 +151,9 @@ note "$MODE: /peers $peers"
 msum() { na curl -sf http://127.0.0.1:8082/metrics | awk -v re="$1" '$0 !~ /^#/ && $1 ~ re { s += $2 } END { print s + 0 }'; }
 reads=$(msum '^ringgate_tun_reads_total') segs=$(msum '^ringgate_tun_segments_total')
 writes=$(msum '^ringgate_tun_writes_total') hand=$(msum '^ringgate_tun_handoff_out_total')
+sync=$(msum "^ringgate_tun_sync_writes_total")
 bad=$(msum 'ringgate_drops_total\{.*reason="(tun_bad_vnet|tun_write|handoff_full)"')
-note "$MODE: ringgate A TUN: $reads reads -> $segs packets, $writes writes, $hand handed to the other worker, $bad dropped"
+note "$MODE: ringgate A TUN: $reads reads -> $segs packets, $writes writes ($sync without the ring), $hand handed to the other worker, $bad dropped"
 na curl -sf http://127.0.0.1:8082/metrics | grep -E '^ringgate_(tunnel_tx_total|tunnel_rx_total|drops_total).*(drop|reason)' | grep -v ' 0$' >&2
 if grep -q 'offloads .*tso4' a.log; then
 	(( segs > reads )) || fail "no TSO super-packet was read and segmented ($reads reads, $segs packets)"
