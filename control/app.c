@@ -671,6 +671,10 @@ int app_reload(struct app *a, char **errors)
 		if (n && n != a->n_workers)
 			log_warn("reload: workers = %u takes effect at the next start (running %u)", n,
 			         a->n_workers);
+		struct appcfg_tun t;
+		if (!appcfg_tunnel_tun(cfg, &t) && (t.name ? strcmp(t.name, a->tun_name) != 0 : a->tun_name[0] != 0))
+			log_warn("reload: [tunnel] tun takes effect at the next start (running %s)",
+			         a->tun_name[0] ? a->tun_name : "without a TUN device");
 		err = listeners_prepare(a, cfg, &nx, errors);
 		if (err)
 			appcfg_free(cfg);

@@ -306,8 +306,12 @@ int main(int argc, char **argv)
 			gso_case(v6, proto, 1000, 1000, 0x18, 0);
 			gso_case(v6, proto, 10, 1000, 0x18, 0);
 			gso_case(v6, proto, 65535 - (v6 ? 40 : 20) - (udp ? 8 : 20), 1360, 0x10, 0);
-			for (int r = 0; r < 40; r++)
-				gso_case(v6, proto, 1 + rnd_below(64000), 330 + rnd_below(1170), (uint8_t)rnd64(), r & 1);
+			for (int r = 0; r < 40; r++) {
+				/* drawn in sequence: argument order would differ by compiler */
+				size_t plen = 1 + rnd_below(64000), mss = 330 + rnd_below(1170);
+				uint8_t flags = (uint8_t)rnd64();
+				gso_case(v6, proto, plen, mss, flags, r & 1);
+			}
 		}
 	bad_headers();
 	return check_report("vnet");

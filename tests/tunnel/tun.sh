@@ -136,6 +136,26 @@ xfer $A $B 10.8.0.2 5002
 head -c $((2 << 20)) /dev/urandom >data
 xfer $A $B 10.8.0.2 5003 6
 
+# UDP with GSO from A: with TUN_F_USO4 the kernel hands the TUN one
+# super-packet per sendmsg and ringgate cuts it into datagrams (USO).
+msum() { na curl -sf http://127.0.0.1:8082/metrics | awk -v re="$1" '$0 !~ /^#/ && $1 ~ re { s += $2 } END { print s + 0 }'; }
+sleep 0.3 # counters are published every 100 ms
+r0=$(msum '^ringgate_tun_reads_total') s0=$(msum '^ringgate_tun_segments_total')
+nb timeout 30 python3 "$XFER" udp-recv 10.8.0.2 6000 400 >udp.out 2>&1 &
+upid=$!
+RG_PIDS+=("$upid")
+wait_for 20 grep -q ready udp.out || { cat udp.out >&2; fail "UDP receiver did not start"; }
+na timeout 30 python3 "$XFER" udp-send 10.8.0.2 6000 400 1200 >/dev/null || fail "UDP GSO send failed"
+wait "$upid"
+read -r ugood ubad < <(grep -v ready udp.out)
+sleep 0.3
+r1=$(msum '^ringgate_tun_reads_total') s1=$(msum '^ringgate_tun_segments_total')
+note "$MODE: UDP GSO: $ugood of 400 datagrams intact, $ubad damaged; TUN $((r1 - r0)) reads -> $((s1 - s0)) packets"
+(( ubad == 0 && ugood >= 360 )) || fail "UDP through the tunnel: $ugood intact, $ubad damaged"
+if grep -q 'offloads .*uso4' a.log; then
+	(( s1 - s0 >= 2 * (r1 - r0) )) || fail "no USO super-packet was read and segmented"
+fi
+
 peers=$(na curl -sf http://127.0.0.1:8082/peers) || fail "GET /peers"
 python3 - "$peers" "$bpub" <<'PY' || fail "/peers: $peers"
 import json, sys
@@ -148,7 +168,6 @@ assert p["last_handshake"] > 0 and p["endpoint"] and p["worker"] is not None, "h
 assert p["allowed_ips"] == ["10.8.0.2/32"], "allowed ips"
 PY
 note "$MODE: /peers $peers"
-msum() { na curl -sf http://127.0.0.1:8082/metrics | awk -v re="$1" '$0 !~ /^#/ && $1 ~ re { s += $2 } END { print s + 0 }'; }
 reads=$(msum '^ringgate_tun_reads_total') segs=$(msum '^ringgate_tun_segments_total')
 writes=$(msum '^ringgate_tun_writes_total') hand=$(msum '^ringgate_tun_handoff_out_total')
 sync=$(msum "^ringgate_tun_sync_writes_total")
