@@ -541,6 +541,18 @@ static int tunnel_start(struct worker *w)
 	return err;
 }
 
+/* A handshake completed (or a keepalive came) from `from`: the peer's
+ * session is on this worker now, so its TUN packets are to come here
+ * before its first data packet does (a roamed peer moves at once). Rare:
+ * a table lookup is fine. */
+static void claim_remote(struct worker *w, const rg_sockaddr *from)
+{
+	struct session *s = session_lookup_addr(&w->tunnel->sessions, from);
+	const struct tunnel_peer *p = s ? s->peer : NULL;
+	if (p)
+		tunnel_shard_claim(w->shard, p->public_key, w->id);
+}
+
 /* A run of datagrams of one listener kind goes to its protocol core. */
 static void dispatch(struct worker *w, unsigned kind, struct ring_dgram *d, unsigned n, uint64_t now)
 {
@@ -553,7 +565,10 @@ static void dispatch(struct worker *w, unsigned kind, struct ring_dgram *d, unsi
 		uint64_t wall = wall_ns();
 		for (unsigned i = 0; i < n; i++) {
 			w->cur_sock = d[i].sock;
-			tunnel_engine_recv(w->tunnel, &d[i].peer, &d[i].local, d[i].data, d[i].len, now, wall);
+			enum tunnel_rx_verdict v =
+				tunnel_engine_recv(w->tunnel, &d[i].peer, &d[i].local, d[i].data, d[i].len, now, wall);
+			if ((v == TUNNEL_RX_HANDSHAKE || v == TUNNEL_RX_KEEPALIVE) && w->shard)
+				claim_remote(w, &d[i].peer);
 		}
 		w->cur_sock = -1;
 		return;
