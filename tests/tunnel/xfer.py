@@ -11,6 +11,8 @@
                                    print "ready", then "<good> <bad>"
   xfer.py udp-send ADDR PORT N SEG send N datagrams of SEG bytes, 20 at a
                                    time in one sendmsg with UDP_SEGMENT (GSO)
+  xfer.py udp-flows ADDR PORT N SEG send N datagrams, each from a socket of
+                                   its own: N flows with N source ports
 Each datagram carries its number and bytes derived from it, so the
 receiver tells intact from damaged ones. Everything gives up after 40 s. One process for N flows: starting a Python
 per flow is slow on a loaded machine.
@@ -67,6 +69,14 @@ def udp(mode, fam, addr, port, n):
         print(len(seen), bad, flush=True)
         return
     size = int(sys.argv[5])
+    if mode == "udp-flows":
+        for q in range(n):
+            f = socket.socket(fam, socket.SOCK_DGRAM)
+            f.sendto(dgram(q, size), (addr, port))
+            f.close()
+            time.sleep(0.002)
+        print("sent", n, flush=True)
+        return
     UDP_SEGMENT = 103
     for first in range(0, n, 20):
         batch = b"".join(dgram(q, size) for q in range(first, min(first + 20, n)))
