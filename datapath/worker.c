@@ -602,8 +602,10 @@ static void arm_timer(struct worker *w)
 	if (w->quic)
 		next = quic_server_next_expiry(w->quic);
 	if (w->tunnel) {
+		/* 0 is "nothing armed" (engine.h), not the earliest deadline:
+		 * taken as a deadline it made idle workers spin */
 		uint64_t t = tunnel_engine_next_expiry(w->tunnel);
-		if (t < next)
+		if (t && t < next)
 			next = t;
 	}
 	/* counters that moved are published within a period even when the
