@@ -1,5 +1,6 @@
 /* The admin API's endpoints (INTERFACE.md). Bearer tokens are compared in
  * constant time; /health is open. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,8 @@
 #include "control/app.h"
 #include "control/authlimit.h"
 #include "control/log.h"
+#include "crypto/wgkey.h"
+#include "datapath/tunnel/shard.h"
 
 /* A growable text buffer for JSON and metrics bodies (control thread only). */
 struct sbuf {
@@ -239,6 +242,18 @@ static void get_metrics(struct app *a, struct admin_resp *r)
 			sb_printf(&b, "ringgate_tunnel_tx_total{worker=\"%u\",verdict=\"%s\"} %llu\n", i,
 			          tunnel_tx_verdict_name((enum tunnel_tx_verdict)v),
 			          (unsigned long long)st[i].tunnel_tx[v]);
+	PER_WORKER("tun_reads_total", "counter", "TUN queue reads (super-packets).", st[i].tun_reads);
+	PER_WORKER("tun_read_bytes_total", "counter", "Bytes read from the TUN queue.", st[i].tun_read_bytes);
+	PER_WORKER("tun_segments_total", "counter", "Inner packets after segmentation of TUN reads.",
+	           st[i].tun_segments);
+	PER_WORKER("tun_writes_total", "counter", "Decrypted packets written to the TUN queue.", st[i].tun_writes);
+	PER_WORKER("tun_write_bytes_total", "counter", "Bytes written to the TUN queue.", st[i].tun_write_bytes);
+	PER_WORKER("tun_sync_writes_total", "counter", "TUN writes done with writev: every ring slot was busy.",
+	           st[i].tun_sync_writes);
+	PER_WORKER("tun_errors_total", "counter", "TUN reads or writes the kernel refused.", st[i].tun_errors);
+	PER_WORKER("tun_handoff_out_total", "counter", "TUN reads handed to the worker owning the peer.",
+	           st[i].handoff_out);
+	PER_WORKER("tun_handoff_in_total", "counter", "TUN reads taken over from other workers.", st[i].handoff_in);
 #undef PER_WORKER
 
 	metric_head(&b, "drops_total", "counter", "Datagrams dropped, by layer and reason.");
@@ -272,6 +287,90 @@ static void get_backends(struct app *a, struct admin_resp *r)
 	r->content_type = "application/json";
 	r->body = json;
 	r->len = strlen(json);
+}
+
+static int peer_key_cmp(const void *key, const void *elem)
+{
+	return memcmp(key, ((const struct tunnel_peer_config *)elem)->public_key, 32);
+}
+
+/* GET /peers: the configured peers of the generation in force, with what
+ * the workers last published about them (worker_peers_read, the snapshot
+ * under their sequence lock): bytes summed over the workers that have a
+ * session, the newest handshake, the endpoint of that session, and the
+ * worker that owns the peer (shard.h) or else had that handshake. */
+static void get_peers(struct app *a, struct admin_resp *r)
+{
+	struct gen *g = atomic_load(&a->pub.current);
+	const struct worker_gen *wg = g ? g->priv : NULL;
+	unsigned n = wg ? wg->n_tunnel_peers : 0;
+	struct agg {
+		uint64_t rx, tx, hs;
+		int worker;
+		rg_sockaddr ep;
+	} *agg = calloc(n ? n : 1, sizeof(*agg));
+	enum { CAP = 4096 };
+	struct worker_peer_stat *ps = malloc(sizeof(*ps) * CAP);
+	if (!agg || !ps) {
+		free(agg);
+		free(ps);
+		admin_resp_printf(r, 500, NULL, "out of memory\n");
+		return;
+	}
+	for (unsigned i = 0; i < n; i++)
+		agg[i].worker = -1;
+	for (unsigned w = 0; w < a->n_workers; w++) {
+		unsigned m = worker_peers_read(a->workers[w], ps, CAP);
+		for (unsigned k = 0; k < m; k++) {
+			const struct tunnel_peer_config *pc =
+				bsearch(ps[k].public_key, wg->tunnel_peers, n, sizeof(*wg->tunnel_peers), peer_key_cmp);
+			if (!pc)
+				continue; /* withdrawn since */
+			struct agg *x = &agg[pc - wg->tunnel_peers];
+			x->rx += ps[k].rx_bytes;
+			x->tx += ps[k].tx_bytes;
+			if (ps[k].last_handshake_ns > x->hs || (x->worker < 0 && ps[k].endpoint.sa.sa_family)) {
+				if (ps[k].last_handshake_ns > x->hs)
+					x->hs = ps[k].last_handshake_ns;
+				x->worker = (int)w;
+				x->ep = ps[k].endpoint;
+			}
+		}
+	}
+	struct sbuf b = {0};
+	sb_printf(&b, "{\"peers\":[");
+	for (unsigned i = 0; i < n; i++) {
+		const struct tunnel_peer_config *pc = &wg->tunnel_peers[i];
+		char key[WGKEY_B64_LEN + 1], ep[80];
+		wgkey_to_base64(pc->public_key, key);
+		const rg_sockaddr *e = agg[i].ep.sa.sa_family ? &agg[i].ep : &pc->endpoint;
+		sb_printf(&b, "%s{\"public_key\":\"%s\",\"endpoint\":", i ? "," : "", key);
+		if (e->sa.sa_family)
+			sb_printf(&b, "\"%s\"", addr_str(e, ep, sizeof(ep)));
+		else
+			sb_printf(&b, "null");
+		sb_printf(&b, ",\"last_handshake\":%llu,\"rx_bytes\":%llu,\"tx_bytes\":%llu,\"allowed_ips\":[",
+		          (unsigned long long)(agg[i].hs / 1000000000ull), (unsigned long long)agg[i].rx,
+		          (unsigned long long)agg[i].tx);
+		for (size_t j = 0; j < pc->n_allowed_ips; j++) {
+			const struct allowedips_prefix *x = &pc->allowed_ips[j];
+			char ip[INET6_ADDRSTRLEN];
+			inet_ntop(x->ip.family, x->ip.bytes, ip, sizeof(ip));
+			sb_printf(&b, "%s\"%s/%u\"", j ? "," : "", ip, x->cidr);
+		}
+		int owner = a->shard ? tunnel_shard_owner(a->shard, pc->public_key) : -1;
+		if (owner < 0)
+			owner = agg[i].worker;
+		sb_printf(&b, "],\"worker\":");
+		if (owner >= 0)
+			sb_printf(&b, "%d}", owner);
+		else
+			sb_printf(&b, "null}");
+	}
+	sb_printf(&b, "]}\n");
+	free(agg);
+	free(ps);
+	sb_respond(&b, r, 200, "application/json");
 }
 
 static void post_reload(struct app *a, struct admin_resp *r)
@@ -343,7 +442,7 @@ void api_handle(void *ctx, const struct admin_req *req, struct admin_resp *r)
 	else if (!strcmp(req->path, "/metrics"))
 		get_metrics(a, r);
 	else if (!strcmp(req->path, "/peers"))
-		admin_resp_printf(r, 200, "application/json", "{\"peers\":[]}\n");
+		get_peers(a, r);
 	else if (!strcmp(req->path, "/backends"))
 		get_backends(a, r);
 	else if (!strcmp(req->path, "/reload"))

@@ -22,6 +22,8 @@
 #include "control/netlink.h"
 #include "control/service.h"
 #include "datapath/quic/quic.h"
+#include "datapath/tunnel/shard.h"
+#include "datapath/tunnel/tun.h"
 
 #define TICK_NS (200ull * 1000 * 1000)
 
@@ -46,19 +48,53 @@ static void gen_free(struct gen *g)
 		free((void *)wg->tunnel_peers);
 		free(wg->tunnel_prefixes);
 		proxy_conf_free(wg->proxy);
+		if (wg->tunnel_routes) {
+			allowedips_free(wg->tunnel_routes);
+			free(wg->tunnel_routes);
+		}
 	}
 	free(wg);
 	appcfg_free((struct rg_config *)g->cfg);
 	free(g);
 }
 
-/* publish() failed after building some of wg. */
+/* A worker_gen not yet published (its config stays with the caller). */
 static void gen_free_parts(struct worker_gen *wg)
 {
 	free((void *)wg->quic_vhosts);
+	if (wg->tunnel_peers)
+		explicit_bzero((void *)wg->tunnel_peers, sizeof(*wg->tunnel_peers) * wg->n_tunnel_peers);
+	proxy_conf_free(wg->proxy);
+	if (wg->tunnel_routes) {
+		allowedips_free(wg->tunnel_routes);
+		free(wg->tunnel_routes);
+	}
 	free((void *)wg->tunnel_peers);
 	free(wg->tunnel_prefixes);
 	free(wg);
+}
+
+/* The generation's allowed IPs -> peer config: which peer (and so which
+ * worker) a TUN packet is for (worker.c tun_target). */
+static int routes_build(struct worker_gen *wg)
+{
+	size_t n_pfx = 0;
+	for (unsigned i = 0; i < wg->n_tunnel_peers; i++)
+		n_pfx += wg->tunnel_peers[i].n_allowed_ips;
+	if (!n_pfx)
+		return 0;
+	struct allowedips *t = calloc(1, sizeof(*t));
+	if (!t || allowedips_init(t, 2 * n_pfx + 2)) {
+		free(t);
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < wg->n_tunnel_peers; i++) {
+		const struct tunnel_peer_config *pc = &wg->tunnel_peers[i];
+		for (size_t j = 0; j < pc->n_allowed_ips; j++)
+			allowedips_insert(t, &pc->allowed_ips[j].ip, pc->allowed_ips[j].cidr, (void *)pc);
+	}
+	wg->tunnel_routes = t;
+	return 0;
 }
 
 static int publish(struct app *a, struct rg_config *cfg)
@@ -84,7 +120,7 @@ static int publish(struct app *a, struct rg_config *cfg)
 		return -ENOMEM;
 	}
 	wg->tunnel_peers = tp;
-	if (appcfg_proxy_conf(cfg, a->n_target, &wg->proxy)) {
+	if (appcfg_proxy_conf(cfg, a->n_target, &wg->proxy) || routes_build(wg)) {
 		gen_free_parts(wg);
 		free(g);
 		return -ENOMEM;
@@ -398,6 +434,8 @@ static int start_workers(struct app *a)
 		fprintf(stderr, "ringgate: out of memory\n");
 		return 2;
 	}
+	struct appcfg_tun tun;
+	appcfg_tunnel_tun(a->cfg, &tun);
 	struct quic_params qp;
 	struct quic_vhost_params *qv = NULL;
 	bool quic = appcfg_quic_params(a->cfg, &qp, &qv) == 0;
@@ -419,7 +457,12 @@ static int start_workers(struct app *a)
 			.log = log_vmsg,
 			.quic = quic ? &qp : NULL,
 			.tunnel_key = appcfg_tunnel_key(a->cfg),
+			.tunnel_mtu = tun.mtu,
+			.shard = a->shard,
+			.tun_fd = a->tun_fds ? a->tun_fds[i] : -1,
 		};
+		if (a->tun_fds)
+			a->tun_fds[i] = -1; /* the worker's from here, even if it fails */
 		ring_opts_default(&p.ring);
 		if (a->backend != RING_BACKEND_AUTO)
 			p.ring.backend = a->backend;
@@ -433,6 +476,44 @@ static int start_workers(struct app *a)
 	}
 	free(qv);
 	log_info("%u workers on the %s backend", n, ring_backend_name(worker_backend(a->workers[0])));
+	return 0;
+}
+
+/* [tunnel]: the shared owner map and hand-off rings, and the TUN device
+ * (one queue per worker, address, MTU, up), before privileges are dropped. */
+static int start_tunnel(struct app *a)
+{
+	struct appcfg_tun t;
+	if (appcfg_tunnel_tun(a->cfg, &t))
+		return 0;
+	size_t ring_bytes = a->n_target <= 8 ? (4u << 20) : (1u << 20);
+	int err = tunnel_shard_create(a->n_target, 4096, ring_bytes, &a->shard);
+	if (err) {
+		fprintf(stderr, "ringgate: tunnel: %s\n", strerror(-err));
+		return 2;
+	}
+	if (!t.name)
+		return 0;
+	a->tun_fds = calloc(a->n_target, sizeof(int));
+	struct tun_info info;
+	err = a->tun_fds ? tun_open(t.name, a->n_target, a->tun_fds, &info) : -ENOMEM;
+	if (err) {
+		fprintf(stderr, "ringgate: cannot open TUN device %s with %u queues: %s\n", t.name, a->n_target,
+		        strerror(-err));
+		free(a->tun_fds);
+		a->tun_fds = NULL;
+		return 2;
+	}
+	const char *why = "";
+	err = tun_link_set(&info, t.family, t.addr, t.prefix, t.mtu, &why);
+	if (err) {
+		fprintf(stderr, "ringgate: cannot set up TUN device %s (%s): %s\n", info.name, why, strerror(-err));
+		return 2;
+	}
+	snprintf(a->tun_name, sizeof(a->tun_name), "%s", info.name);
+	char off[64];
+	log_info("TUN device %s: %u queues, mtu %u, offloads %s", info.name, a->n_target, t.mtu,
+	         tun_offload_str(info.offload, off, sizeof(off)));
 	return 0;
 }
 
@@ -544,7 +625,9 @@ int app_start(struct app *a)
 		a->cfg = NULL;
 		return 2;
 	}
-	rc = start_workers(a);
+	rc = start_tunnel(a);
+	if (!rc)
+		rc = start_workers(a);
 	if (rc) {
 		listeners_next_free(a, &nx, true);
 		appcfg_free(cfg);
@@ -594,6 +677,10 @@ int app_reload(struct app *a, char **errors)
 		if (n && n != a->n_workers)
 			log_warn("reload: workers = %u takes effect at the next start (running %u)", n,
 			         a->n_workers);
+		struct appcfg_tun t;
+		if (!appcfg_tunnel_tun(cfg, &t) && (t.name ? strcmp(t.name, a->tun_name) != 0 : a->tun_name[0] != 0))
+			log_warn("reload: [tunnel] tun takes effect at the next start (running %s)",
+			         a->tun_name[0] ? a->tun_name : "without a TUN device");
 		err = listeners_prepare(a, cfg, &nx, errors);
 		if (err)
 			appcfg_free(cfg);
@@ -721,6 +808,14 @@ void app_stop(struct app *a)
 	/* workers close the sockets they own as they stop */
 	for (unsigned i = 0; i < a->n_workers; i++)
 		worker_stop(a->workers[i]);
+	if (a->tun_fds) /* queues of workers that never started */
+		for (unsigned i = 0; i < a->n_target; i++)
+			if (a->tun_fds[i] >= 0)
+				close(a->tun_fds[i]);
+	free(a->tun_fds);
+	a->tun_fds = NULL;
+	tunnel_shard_destroy(a->shard); /* no worker uses it any more */
+	a->shard = NULL;
 	for (unsigned i = 0; i < a->n_listeners; i++)
 		free(a->listeners[i].fds);
 	free(a->listeners);

@@ -62,6 +62,12 @@ struct app {
 
 	uint8_t quic_secret[32]; /* Retry and stateless reset tokens, all workers */
 
+	/* [tunnel]: what the workers share, and the TUN device's queues (one
+	 * per worker, handed over in worker_params; -1 once handed over) */
+	struct tunnel_shard *shard;
+	int *tun_fds;
+	char tun_name[IF_NAMESIZE];
+
 	int epfd, sigfd, tickfd;
 	bool stopping;
 	int exit_code;

@@ -1,7 +1,9 @@
 #include "control/appcfg.h"
 
 #include <errno.h>
+#include <netdb.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -232,6 +234,30 @@ static void cidr_to_prefix(const struct rg_cidr *c, struct allowedips_prefix *p)
 	p->cidr = c->prefix;
 }
 
+/* host:port of a [peer] endpoint (this side initiates) into *out. */
+static void endpoint_resolve(const struct rg_peer_cfg *pc, rg_sockaddr *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (pc->endpoint_is_addr) {
+		const struct rg_cfg_addr *a = &pc->endpoint_addr;
+		memcpy(out, &a->sa,
+		       a->sa.sa.sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+		return;
+	}
+	char port[8];
+	snprintf(port, sizeof(port), "%u", pc->endpoint_port);
+	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICSERV}, *res = NULL;
+	int err = getaddrinfo(pc->endpoint_host, port, &hints, &res);
+	if (err || !res) {
+		log_warn("[peer %s] endpoint %s does not resolve (%s): it stays responder-only", pc->name,
+		         pc->endpoint, gai_strerror(err));
+		return;
+	}
+	if (res->ai_addrlen <= sizeof(*out))
+		memcpy(out, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+}
+
 int appcfg_tunnel_peers(const struct rg_config *c, struct tunnel_peer_config **peers, unsigned *n,
                         struct allowedips_prefix **prefixes)
 {
@@ -265,8 +291,8 @@ int appcfg_tunnel_peers(const struct rg_config *c, struct tunnel_peer_config **p
 		p[k].n_allowed_ips = pc->n_allowed_ips;
 		for (unsigned j = 0; j < pc->n_allowed_ips; j++)
 			cidr_to_prefix(&pc->allowed_ips[j], &x[at++]);
-		/* endpoints (this side initiating) need the worker hand-off that
-		 * is not built yet: these peers are responder-only for now */
+		if (pc->endpoint)
+			endpoint_resolve(pc, &p[k].endpoint);
 		p[k].persistent_keepalive = (uint16_t)pc->persistent_keepalive_s;
 	}
 	for (unsigned i = 0; i < fp->n; i++, k++) {
@@ -281,6 +307,21 @@ int appcfg_tunnel_peers(const struct rg_config *c, struct tunnel_peer_config **p
 	*peers = p;
 	*prefixes = x;
 	*n = total;
+	return 0;
+}
+
+int appcfg_tunnel_tun(const struct rg_config *c, struct appcfg_tun *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!c->tunnel)
+		return -ENOENT;
+	out->name = c->tunnel->tun;
+	out->mtu = c->tunnel->mtu ? c->tunnel->mtu : 1420;
+	if (c->tunnel->has_address) {
+		out->family = c->tunnel->address.family;
+		memcpy(out->addr, c->tunnel->address.addr, out->family == AF_INET ? 4 : 16);
+		out->prefix = c->tunnel->address.prefix;
+	}
 	return 0;
 }
 

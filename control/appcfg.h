@@ -39,6 +39,8 @@ struct quic_vhost_params;
 int appcfg_quic_params(const struct rg_config *c, struct quic_params *p,
                        struct quic_vhost_params **vhosts);
 /* The tunnel's authorized peers, sorted by key; NULL/0 without [tunnel].
+ * A [peer] endpoint is resolved here (getaddrinfo, numeric port); one that
+ * does not resolve leaves the peer responder-only, said in the log.
  * *prefixes is the storage the peers' allowed_ips point into; free both. */
 struct tunnel_peer_config;
 struct allowedips_prefix;
@@ -49,6 +51,17 @@ int appcfg_tunnel_peers(const struct rg_config *c, struct tunnel_peer_config **p
  * the conf does not point into c. 0 or -ENOMEM. */
 struct proxy_conf;
 int appcfg_proxy_conf(const struct rg_config *c, unsigned n_workers, struct proxy_conf **out);
+
+/* [tunnel] tun / address / mtu. */
+struct appcfg_tun {
+	const char *name;   /* NULL: no TUN device (the demo) */
+	int family;         /* of the address; 0: none */
+	uint8_t addr[16];
+	unsigned prefix;
+	unsigned mtu;       /* 1420 unless set */
+};
+/* -ENOENT without [tunnel]. name points into c. */
+int appcfg_tunnel_tun(const struct rg_config *c, struct appcfg_tun *out);
 /* The tunnel's private key (32 bytes), NULL without [tunnel]. */
 const uint8_t *appcfg_tunnel_key(const struct rg_config *c);
 /* 0 for `auto`. */

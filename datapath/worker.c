@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +10,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "datapath/tunnel/shard.h"
+#include "datapath/tunnel/tun.h"
+
 #define WORKER_MAX_SOCKS 256
+#define TUN_WRITE_SLOTS 1024
+#define MAX_INITIATED 64
 #define STATS_PERIOD_NS (100ull * 1000 * 1000)
 
 struct worker {
@@ -31,6 +37,24 @@ struct worker {
 	struct tunnel_engine *tunnel;
 	int tunnel_sock[2]; /* a tunnel socket per family (0: IPv4, 1: IPv6), -1: none */
 	int cur_sock;       /* the socket of the datagram being handled, -1: none */
+	unsigned tunnel_mtu;
+	struct tunnel_shard *shard; /* NULL: no [tunnel] */
+	int tun_fd;                 /* until the queue takes it, -1: no TUN */
+	struct tun_queue *tunq;
+	uint8_t *seg_scratch;       /* one GSO segment being built (vnet.h) */
+	uint64_t seg_now, seg_wall; /* time of the TUN read being segmented */
+	/* Peers this worker initiates to ([peer] endpoint, shard.h designated):
+	 * their datagrams use a socket of our own, bound to an ephemeral port,
+	 * so the answers come back to this worker whatever the reuseport hash. */
+	int init_sock[2];           /* ring socket index per family, -1: none yet */
+	uint16_t init_port[2];      /* its port, network order */
+	rg_sockaddr init_ep[MAX_INITIATED];
+	unsigned n_init;
+	/* published peers (worker_peers_read), a sequence lock over words */
+	struct worker_peer_stat *peer_snap;
+	unsigned peer_snap_cap;
+	_Atomic uint64_t peer_seq;
+	_Atomic uint64_t peer_n;
 	pthread_t thread;
 	bool stop;
 	/* start-up hand-shake: the thread reports ring creation */
@@ -70,6 +94,10 @@ const char *dp_drop_name(enum dp_drop d)
 		[DP_DROP_NO_HANDLER] = "no_handler",
 		[DP_DROP_EMPTY] = "empty",
 		[DP_DROP_NO_TUN] = "no_tun",
+		[DP_DROP_TUN_BAD_VNET] = "tun_bad_vnet",
+		[DP_DROP_TUN_NO_ROUTE] = "tun_no_route",
+		[DP_DROP_TUN_WRITE] = "tun_write",
+		[DP_DROP_HANDOFF_FULL] = "handoff_full",
 	};
 	return d < DP_DROP_MAX ? n[d] : "unknown";
 }
@@ -95,6 +123,74 @@ const char *listener_kind_name(enum listener_kind k)
 	return k < LISTENER_KIND_MAX ? n[k] : "unknown";
 }
 
+static uint64_t wall_ns(void);
+
+/* The engine's peers for GET /peers: a sequence lock (odd while writing)
+ * around relaxed word stores, so a reader never mixes two peers' words. */
+static void peers_publish(struct worker *w)
+{
+	if (!w->peer_snap)
+		return;
+	uint64_t now = ring_now(), wall = wall_ns();
+	uint64_t seq = atomic_load_explicit(&w->peer_seq, memory_order_relaxed);
+	atomic_store_explicit(&w->peer_seq, seq + 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	unsigned n = 0;
+	for (uint32_t i = 0; i < w->tunnel->capacity && n < w->peer_snap_cap; i++) {
+		const struct tunnel_peer *p = &w->tunnel->peers[i];
+		if (!p->in_use)
+			continue;
+		struct worker_peer_stat ps;
+		memset(&ps, 0, sizeof(ps));
+		memcpy(ps.public_key, p->public_key, sizeof(ps.public_key));
+		if (p->session) {
+			ps.endpoint = p->session->remote;
+			ps.rx_bytes = p->session->rx_bytes;
+			ps.tx_bytes = p->session->tx_bytes;
+		} else if (p->has_endpoint) {
+			ps.endpoint = p->endpoint;
+		}
+		if (p->last_handshake && p->last_handshake <= now)
+			ps.last_handshake_ns = wall - (now - p->last_handshake);
+		ps.rx_packets = p->rx_packets;
+		ps.tx_packets = p->tx_packets;
+		const uint64_t *src = (const uint64_t *)&ps;
+		uint64_t *dst = (uint64_t *)&w->peer_snap[n++];
+		for (size_t k = 0; k < sizeof(ps) / sizeof(uint64_t); k++)
+			__atomic_store_n(&dst[k], src[k], __ATOMIC_RELAXED);
+	}
+	atomic_store_explicit(&w->peer_n, n, memory_order_relaxed);
+	atomic_store_explicit(&w->peer_seq, seq + 2, memory_order_release);
+}
+
+unsigned worker_peers_read(const struct worker *w, struct worker_peer_stat *out, unsigned cap)
+{
+	_Static_assert(sizeof(struct worker_peer_stat) % sizeof(uint64_t) == 0, "words");
+	if (!w->peer_snap)
+		return 0;
+	for (int tries = 0; tries < 1000; tries++) {
+		struct worker *mw = (struct worker *)w;
+		uint64_t s1 = atomic_load_explicit(&mw->peer_seq, memory_order_acquire);
+		if (s1 & 1) {
+			sched_yield();
+			continue;
+		}
+		unsigned n = (unsigned)atomic_load_explicit(&mw->peer_n, memory_order_relaxed);
+		if (n > cap)
+			n = cap;
+		for (unsigned i = 0; i < n; i++) {
+			const uint64_t *src = (const uint64_t *)&w->peer_snap[i];
+			uint64_t *dst = (uint64_t *)&out[i];
+			for (size_t k = 0; k < sizeof(*out) / sizeof(uint64_t); k++)
+				dst[k] = __atomic_load_n(&src[k], __ATOMIC_RELAXED);
+		}
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(&mw->peer_seq, memory_order_relaxed) == s1)
+			return n;
+	}
+	return 0;
+}
+
 /* Publish the counters with relaxed atomic stores so the control thread's
  * relaxed loads never see a torn value. */
 static void stats_publish(struct worker *w)
@@ -110,6 +206,17 @@ static void stats_publish(struct worker *w)
 		memcpy(w->st.tunnel_rx, w->tunnel->rx_count, sizeof(w->st.tunnel_rx));
 		memcpy(w->st.tunnel_tx, w->tunnel->tx_count, sizeof(w->st.tunnel_tx));
 	}
+	if (w->tunq) {
+		const struct tun_queue_stats *t = tun_queue_stats(w->tunq);
+		w->st.tun_reads = t->rx_reads;
+		w->st.tun_read_bytes = t->rx_bytes;
+		w->st.tun_writes = t->tx_writes;
+		w->st.tun_write_bytes = t->tx_bytes;
+		w->st.tun_errors = t->rx_errors + t->tx_errors;
+		w->st.tun_sync_writes = t->tx_sync;
+	}
+	if (w->tunnel)
+		peers_publish(w);
 	w->st.gen_id = w->gen ? w->gen->id : 0;
 	const uint64_t *src = (const uint64_t *)&w->st;
 	uint64_t *dst = (uint64_t *)&w->snap;
@@ -160,13 +267,18 @@ static uint64_t wall_ns(void)
 
 /* ---- the tunnel engine's outputs ---- */
 
+static int initiator_sock(struct worker *w, const rg_sockaddr *to, const rg_sockaddr *from);
+
 static void tunnel_send(void *ctx, const rg_sockaddr *to, const rg_sockaddr *from, const uint8_t *bytes,
                         size_t len)
 {
 	struct worker *w = ctx;
 	/* a reply leaves by the socket the request came in on; what timers
 	 * send goes out by the tunnel socket of the peer's family */
-	int sock = w->cur_sock >= 0 ? w->cur_sock : w->tunnel_sock[to->sa.sa_family == AF_INET6];
+	int fam = to->sa.sa_family == AF_INET6;
+	int sock = w->cur_sock >= 0 ? w->cur_sock : initiator_sock(w, to, from);
+	if (sock < 0)
+		sock = w->tunnel_sock[fam];
 	if (sock < 0) {
 		w->st.drops[DP_DROP_NO_HANDLER]++;
 		return;
@@ -177,12 +289,196 @@ static void tunnel_send(void *ctx, const rg_sockaddr *to, const rg_sockaddr *fro
 static void tunnel_deliver(void *ctx, struct tunnel_peer *peer, const uint8_t *bytes, size_t len)
 {
 	struct worker *w = ctx;
-	(void)peer;
-	(void)bytes;
-	(void)len;
-	/* The TUN device (multi-queue, vnet header) is not built yet: the
-	 * authenticated packet is counted and dropped. */
-	w->st.drops[DP_DROP_NO_TUN]++;
+	/* Authenticated data from this peer reached this worker: its session
+	 * is here, so TUN packets for it are to come here (shard.h). A lookup;
+	 * a store only when the owner changes. */
+	if (w->shard)
+		tunnel_shard_claim(w->shard, peer->public_key, w->id);
+	if (!w->tunq) {
+		w->st.drops[DP_DROP_NO_TUN]++;
+		return;
+	}
+	if (tun_queue_write(w->tunq, bytes, len))
+		w->st.drops[DP_DROP_TUN_WRITE]++;
+}
+
+/* The socket for a datagram the engine's timers send: ours for the
+ * endpoints this worker initiated to (or when the peer last reached us on
+ * it), else -1 (the listener of the family). */
+static int initiator_sock(struct worker *w, const rg_sockaddr *to, const rg_sockaddr *from)
+{
+	int fam = to->sa.sa_family == AF_INET6;
+	if (w->init_sock[fam] < 0)
+		return -1;
+	if (from && from->sa.sa_family) {
+		uint16_t port = from->sa.sa_family == AF_INET6 ? from->in6.sin6_port : from->in4.sin_port;
+		if (port == w->init_port[fam])
+			return w->init_sock[fam];
+	}
+	for (unsigned i = 0; i < w->n_init; i++)
+		if (tunnel_sockaddr_equal(&w->init_ep[i], to))
+			return w->init_sock[fam];
+	return -1;
+}
+
+/* ---- the TUN side ---- */
+
+static void seg_emit(void *ctx, const uint8_t *pkt, size_t len)
+{
+	struct worker *w = ctx;
+	w->st.tun_segments++;
+	tunnel_engine_send(w->tunnel, pkt, len, w->seg_now, w->seg_wall);
+}
+
+/* A TUN read (vnet header + packet) whose peer is on this worker:
+ * segment it and let the engine route, encrypt and send each packet. */
+static void tun_local(struct worker *w, uint8_t *buf, size_t len, uint64_t now)
+{
+	struct tun_vnet_hdr h;
+	if (len <= TUN_VNET_HDR_LEN) {
+		w->st.drops[DP_DROP_TUN_BAD_VNET]++;
+		return;
+	}
+	tun_vnet_hdr_read(buf, &h);
+	w->seg_now = now;
+	w->seg_wall = wall_ns();
+	if (tun_vnet_segment(&h, buf + TUN_VNET_HDR_LEN, len - TUN_VNET_HDR_LEN, w->seg_scratch, TUN_READ_BUF,
+	                     seg_emit, w) < 0)
+		w->st.drops[DP_DROP_TUN_BAD_VNET]++;
+}
+
+/* Which worker's engine is to send this TUN packet: the owner of the peer
+ * its destination routes to; for a peer nobody owns yet, the designated
+ * initiator when it has an endpoint, else this worker (whose engine then
+ * counts no_route / no_endpoint). */
+static unsigned tun_target(struct worker *w, const uint8_t *pkt, size_t len)
+{
+	const struct worker_gen *wg = w->gen ? w->gen->priv : NULL;
+	if (!w->shard || tunnel_shard_workers(w->shard) < 2 || !wg || !wg->tunnel_routes || len < 20)
+		return w->id;
+	int fam;
+	const uint8_t *dst;
+	if (pkt[0] >> 4 == 4) {
+		fam = AF_INET;
+		dst = pkt + 16;
+	} else if (pkt[0] >> 4 == 6 && len >= 40) {
+		fam = AF_INET6;
+		dst = pkt + 24;
+	} else {
+		return w->id;
+	}
+	const struct tunnel_peer_config *pc = allowedips_lookup_raw(wg->tunnel_routes, fam, dst);
+	if (!pc)
+		return w->id;
+	int owner = tunnel_shard_owner(w->shard, pc->public_key);
+	if (owner >= 0 && (unsigned)owner < tunnel_shard_workers(w->shard))
+		return (unsigned)owner;
+	if (pc->endpoint.sa.sa_family)
+		return tunnel_shard_designated(w->shard, pc->public_key);
+	return w->id;
+}
+
+static void on_tun_read(void *ctx, uint8_t *buf, size_t len)
+{
+	struct worker *w = ctx;
+	if (!w->tunnel)
+		return;
+	unsigned to = len > TUN_VNET_HDR_LEN ? tun_target(w, buf + TUN_VNET_HDR_LEN, len - TUN_VNET_HDR_LEN) : w->id;
+	if (to == w->id) {
+		tun_local(w, buf, len, ring_now());
+		return;
+	}
+	int r = tunnel_shard_push(w->shard, w->id, to, buf, len);
+	if (r < 0) {
+		w->st.drops[DP_DROP_HANDOFF_FULL]++;
+		return;
+	}
+	w->st.handoff_out++;
+	if (r == 1) {
+		struct ring_msg m = {.type = WORKER_MSG_HANDOFF, .u32 = w->id};
+		struct ring_chan *c = tunnel_shard_ctx(w->shard, to);
+		/* a full channel: the worker is being woken anyway and looks at
+		 * every hand-off ring on each channel wake-up (handoff_drain) */
+		if (c)
+			ring_chan_send(c, &m);
+	}
+}
+
+/* Every packet other workers queued for us. */
+static void handoff_drain(struct worker *w)
+{
+	if (!w->shard || !w->tunnel)
+		return;
+	unsigned n = tunnel_shard_workers(w->shard);
+	uint64_t now = ring_now();
+	for (unsigned from = 0; from < n; from++) {
+		if (from == w->id)
+			continue;
+		tunnel_shard_ack(w->shard, from, w->id);
+		uint8_t *p;
+		size_t len;
+		while ((p = tunnel_shard_peek(w->shard, from, w->id, &len)) != NULL) {
+			w->st.handoff_in++;
+			tun_local(w, p, len, now);
+			tunnel_shard_pop(w->shard, from, w->id);
+		}
+	}
+}
+
+/* Open this worker's initiator socket of a family (ephemeral port). */
+static int init_sock_open(struct worker *w, int fam6)
+{
+	if (w->init_sock[fam6] >= 0)
+		return 0;
+	rg_sockaddr a;
+	memset(&a, 0, sizeof(a));
+	a.sa.sa_family = fam6 ? AF_INET6 : AF_INET;
+	int fd = ring_udp_open(&a, w->ropts.gro);
+	if (fd < 0)
+		return fd;
+	int idx = ring_sock_add(w->ring, fd);
+	if (idx < 0 || idx >= WORKER_MAX_SOCKS) {
+		if (idx >= 0)
+			ring_sock_remove(w->ring, (unsigned)idx);
+		else
+			close(fd);
+		return idx < 0 ? idx : -ENOSPC;
+	}
+	rg_sockaddr got;
+	if (!ring_sock_addr(w->ring, (unsigned)idx, &got))
+		w->init_port[fam6] = fam6 ? got.in6.sin6_port : got.in4.sin_port;
+	w->kind_of[idx] = LISTENER_TUNNEL;
+	w->init_sock[fam6] = idx;
+	return 0;
+}
+
+/* [peer] sections with an endpoint: the designated worker (shard.h)
+ * initiates, from its own socket. Runs at start and after each reload. */
+static void initiators_sync(struct worker *w)
+{
+	const struct worker_gen *wg = w->gen ? w->gen->priv : NULL;
+	if (!w->tunnel || !wg)
+		return;
+	for (unsigned i = 0; i < wg->n_tunnel_peers; i++) {
+		const struct tunnel_peer_config *pc = &wg->tunnel_peers[i];
+		if (!pc->endpoint.sa.sa_family)
+			continue;
+		unsigned d = w->shard ? tunnel_shard_designated(w->shard, pc->public_key) : 0;
+		if (d != w->id || tunnel_peer_find(w->tunnel, pc->public_key))
+			continue;
+		int fam6 = pc->endpoint.sa.sa_family == AF_INET6;
+		int err = init_sock_open(w, fam6);
+		if (!err)
+			err = tunnel_engine_add_initiator(w->tunnel, pc, ring_now(), NULL);
+		if (err) {
+			wlog(w, LOG_WARN, "worker %u: cannot initiate to a peer: %s", w->id, strerror(-err));
+			continue;
+		}
+		if (w->n_init < MAX_INITIATED)
+			w->init_ep[w->n_init++] = pc->endpoint;
+		if (w->shard)
+			tunnel_shard_claim_if_free(w->shard, pc->public_key, w->id);
+	}
 }
 
 static int key_cmp(const void *key, const void *elem)
@@ -212,6 +508,7 @@ static int tunnel_start(struct worker *w)
 	struct tunnel_engine_config c = {
 		.private_key = w->tunnel_key,
 		.capacity = 4096,
+		.mtu = w->tunnel_mtu,
 		.is_authorized = tunnel_authorize,
 		.auth_ctx = w,
 		.out = {.ctx = w, .send_datagram = tunnel_send, .deliver_packet = tunnel_deliver},
@@ -221,8 +518,44 @@ static int tunnel_start(struct worker *w)
 	if (err) {
 		free(w->tunnel);
 		w->tunnel = NULL;
+		return err;
+	}
+	w->peer_snap_cap = w->tunnel->capacity;
+	w->peer_snap = calloc(w->peer_snap_cap, sizeof(*w->peer_snap));
+	if (!w->peer_snap)
+		err = -ENOMEM;
+	if (!err && w->tun_fd >= 0) {
+		w->seg_scratch = malloc(TUN_READ_BUF);
+		err = w->seg_scratch ? tun_queue_create(w->ring, w->tun_fd, w->tunnel->mtu, TUN_WRITE_SLOTS,
+		                                        on_tun_read, w, &w->tunq)
+		                     : -ENOMEM;
+		if (!err)
+			w->tun_fd = -1; /* the queue's now */
+	}
+	if (!err && w->shard)
+		tunnel_shard_set_ctx(w->shard, w->id, w->chan);
+	if (err) {
+		free(w->seg_scratch);
+		w->seg_scratch = NULL;
+		free(w->peer_snap);
+		w->peer_snap = NULL;
+		tunnel_engine_free(w->tunnel);
+		free(w->tunnel);
+		w->tunnel = NULL;
 	}
 	return err;
+}
+
+/* A handshake completed (or a keepalive came) from `from`: the peer's
+ * session is on this worker now, so its TUN packets are to come here
+ * before its first data packet does (a roamed peer moves at once). Rare:
+ * a table lookup is fine. */
+static void claim_remote(struct worker *w, const rg_sockaddr *from)
+{
+	struct session *s = session_lookup_addr(&w->tunnel->sessions, from);
+	const struct tunnel_peer *p = s ? s->peer : NULL;
+	if (p)
+		tunnel_shard_claim(w->shard, p->public_key, w->id);
 }
 
 /* A run of datagrams of one listener kind goes to its protocol core. */
@@ -237,7 +570,10 @@ static void dispatch(struct worker *w, unsigned kind, struct ring_dgram *d, unsi
 		uint64_t wall = wall_ns();
 		for (unsigned i = 0; i < n; i++) {
 			w->cur_sock = d[i].sock;
-			tunnel_engine_recv(w->tunnel, &d[i].peer, &d[i].local, d[i].data, d[i].len, now, wall);
+			enum tunnel_rx_verdict v =
+				tunnel_engine_recv(w->tunnel, &d[i].peer, &d[i].local, d[i].data, d[i].len, now, wall);
+			if ((v == TUNNEL_RX_HANDSHAKE || v == TUNNEL_RX_KEEPALIVE) && w->shard)
+				claim_remote(w, &d[i].peer);
 		}
 		w->cur_sock = -1;
 		return;
@@ -271,8 +607,10 @@ static void arm_timer(struct worker *w)
 	if (w->quic)
 		next = quic_server_next_expiry(w->quic);
 	if (w->tunnel) {
+		/* 0 is "nothing armed" (engine.h), not the earliest deadline:
+		 * taken as a deadline it made idle workers spin */
 		uint64_t t = tunnel_engine_next_expiry(w->tunnel);
-		if (t < next)
+		if (t && t < next)
 			next = t;
 	}
 	if (w->proxy) {
@@ -357,10 +695,13 @@ static void on_chan(void *ctx, struct ring *r)
 		case WORKER_MSG_SOCK_DEL:
 			sock_del(w, (int)m.u64);
 			break;
+		case WORKER_MSG_HANDOFF:
+			break; /* every hand-off ring is drained below */
 		default:
 			wlog(w, LOG_WARN, "worker %u: unknown message %u", w->id, m.type);
 		}
 	}
+	handoff_drain(w);
 }
 
 static void on_timer(void *ctx, struct ring *r, uint64_t now)
@@ -401,8 +742,10 @@ static void gen_switched(struct worker *w)
 {
 	const struct worker_gen *wg = w->gen ? w->gen->priv : NULL;
 	/* keys withdrawn by the reload lose their sessions now */
-	if (w->tunnel)
+	if (w->tunnel) {
 		tunnel_engine_authorization_changed(w->tunnel, ring_now());
+		initiators_sync(w);
+	}
 	if (!w->quic || !wg || !wg->quic_vhosts)
 		return;
 	int err = quic_server_set_vhosts(w->quic, wg->quic_vhosts, wg->n_quic_vhosts);
@@ -465,12 +808,19 @@ static void *worker_main(void *arg)
 		if (err) {
 			proxy_destroy(w->proxy);
 			w->proxy = NULL;
+			if (w->tunq) {
+				tun_queue_stop(w->tunq);
+				ring_destroy(w->ring);
+				w->ring = NULL;
+				tun_queue_free(w->tunq);
+				w->tunq = NULL;
+			}
 			if (w->tunnel) {
 				tunnel_engine_free(w->tunnel);
 				free(w->tunnel);
 				w->tunnel = NULL;
 			}
-			ring_destroy(w->ring);
+			ring_destroy(w->ring); /* NULL-safe */
 			w->ring = NULL;
 			start_done(w, err);
 			return NULL;
@@ -479,6 +829,7 @@ static void *worker_main(void *arg)
 	gen_acquire(w->pub, w->id, &w->gen);
 	proxy_follow(w);
 	start_done(w, 0);
+	initiators_sync(w);
 
 	while (!w->stop) {
 		struct gen *before = w->gen;
@@ -487,6 +838,8 @@ static void *worker_main(void *arg)
 			proxy_follow(w);
 			if (before)
 				gen_switched(w);
+			else
+				initiators_sync(w); /* the first generation (gen_switched does it after) */
 		}
 		arm_timer(w);
 		err = ring_turn(w->ring);
@@ -509,6 +862,16 @@ static void *worker_main(void *arg)
 		quic_server_close_all(w->quic, ring_now(), &w->tx);
 		ring_flush(w->ring);
 	}
+	if (w->tunq) {
+		/* the reads hold the queue's buffers: let them finish first */
+		tun_queue_stop(w->tunq);
+		uint64_t end = ring_now() + 500000000ull;
+		while (tun_queue_busy(w->tunq) && ring_now() < end) {
+			ring_timer_set(w->ring, ring_now() + 10000000ull);
+			if (ring_turn(w->ring) < 0)
+				break;
+		}
+	}
 	stats_publish(w);
 	gen_worker_leave(w->pub, w->id);
 	quic_server_destroy(w->quic);
@@ -522,6 +885,10 @@ static void *worker_main(void *arg)
 	}
 	ring_destroy(w->ring); /* on its own thread; closes the sockets it owns */
 	w->ring = NULL;
+	tun_queue_free(w->tunq); /* closes the queue's fd */
+	w->tunq = NULL;
+	free(w->seg_scratch);
+	w->seg_scratch = NULL;
 	return NULL;
 }
 
@@ -544,7 +911,11 @@ int worker_start(const struct worker_params *p, struct worker **out)
 		w->has_tunnel = true;
 	}
 	w->tunnel_sock[0] = w->tunnel_sock[1] = -1;
+	w->init_sock[0] = w->init_sock[1] = -1;
 	w->cur_sock = -1;
+	w->tunnel_mtu = p->tunnel_mtu;
+	w->shard = p->shard;
+	w->tun_fd = w->has_tunnel ? p->tun_fd : -1;
 	w->start_err = 1;
 	for (int i = 0; i < WORKER_MAX_SOCKS; i++) {
 		w->socks[i].fd = -1;
@@ -571,6 +942,9 @@ int worker_start(const struct worker_params *p, struct worker **out)
 	return 0;
 
 fail_thread:
+	if (w->tun_fd >= 0)
+		close(w->tun_fd); /* the worker owns it from worker_start on */
+	free(w->peer_snap);
 	ring_chan_destroy(w->chan);
 fail_chan:
 	pthread_cond_destroy(&w->start_cv);
@@ -593,6 +967,9 @@ void worker_stop(struct worker *w)
 	while (worker_post(w, &m) == -EAGAIN)
 		usleep(1000);
 	pthread_join(w->thread, NULL);
+	if (w->tun_fd >= 0)
+		close(w->tun_fd);
+	free(w->peer_snap);
 	ring_chan_destroy(w->chan);
 	pthread_cond_destroy(&w->start_cv);
 	pthread_mutex_destroy(&w->start_mu);

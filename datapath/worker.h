@@ -26,6 +26,10 @@ enum dp_drop {
 	DP_DROP_NO_HANDLER, /* listener kind whose protocol is not built in yet */
 	DP_DROP_EMPTY,      /* zero-length datagram */
 	DP_DROP_NO_TUN,     /* tunnel packet decrypted, but no TUN device configured */
+	DP_DROP_TUN_BAD_VNET, /* TUN read refused by vnet.h (bad virtio-net header or packet) */
+	DP_DROP_TUN_NO_ROUTE, /* TUN packet whose destination no configured peer allows */
+	DP_DROP_TUN_WRITE,    /* decrypted packet not written: every TUN write slot busy, or refused */
+	DP_DROP_HANDOFF_FULL, /* TUN packet for another worker's peer: its hand-off ring is full */
 	DP_DROP_MAX
 };
 
@@ -35,6 +39,7 @@ enum worker_msg_type {
 	WORKER_MSG_GEN,        /* a new generation is published: pick it up */
 	WORKER_MSG_SOCK_ADD,   /* u64: fd, u32: enum listener_kind; reply: none */
 	WORKER_MSG_SOCK_DEL,   /* u64: fd as sent in SOCK_ADD */
+	WORKER_MSG_HANDOFF,    /* u32: the worker that queued TUN packets for us (shard.h) */
 };
 
 /* All fields are uint64_t: they are copied word by word.
@@ -51,6 +56,24 @@ struct worker_stats {
 	uint64_t gen_id;     /* generation this worker holds */
 	uint64_t turns;      /* loop turns */
 	uint64_t n_socks;
+	/* TUN queue of this worker (zero without a TUN device) */
+	uint64_t tun_reads, tun_read_bytes;   /* reads: super-packets */
+	uint64_t tun_segments;                /* inner packets after segmentation */
+	uint64_t tun_writes, tun_write_bytes; /* decrypted packets written */
+	uint64_t tun_errors;                  /* reads or writes the kernel refused */
+	uint64_t tun_sync_writes;             /* written with writev: every ring write slot was busy */
+	uint64_t handoff_out, handoff_in;     /* TUN reads handed to / taken from other workers */
+};
+
+/* One tunnel peer as a worker's engine knows it, published for GET /peers
+ * with the stats (every ~100 ms) under a sequence lock. All words. */
+struct worker_peer_stat {
+	uint8_t public_key[32];
+	rg_sockaddr endpoint;       /* where its session is; family 0: none */
+	uint32_t pad;
+	uint64_t last_handshake_ns; /* wall clock, ns since the epoch; 0: never */
+	uint64_t rx_bytes, tx_bytes; /* transport payload of its session */
+	uint64_t rx_packets, tx_packets;
 };
 
 enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
@@ -68,6 +91,11 @@ struct worker_params {
 	const struct quic_params *quic;
 	/* Tunnel termination: the private key (copied), NULL when no [tunnel]. */
 	const uint8_t *tunnel_key;
+	unsigned tunnel_mtu;  /* largest inner packet; 0: 1420 */
+	/* Shared by the workers of the tunnel (shard.h); NULL without [tunnel]. */
+	struct tunnel_shard *shard;
+	/* This worker's TUN queue (the worker owns it from here), or -1. */
+	int tun_fd;
 };
 
 /* What a generation carries for the workers beyond the config (gen->priv),
@@ -83,6 +111,10 @@ struct worker_gen {
 	/* The proxy's routes and backends (NULL: no route, 404s); its stats
 	 * slots are written by the workers holding this generation. */
 	struct proxy_conf *proxy;
+	/* Allowed IPs of every configured peer -> its tunnel_peer_config:
+	 * picks the peer (and so the owning worker) of a TUN packet. Read-only
+	 * once published. NULL without peers. */
+	struct allowedips *tunnel_routes;
 };
 
 struct worker;
@@ -95,6 +127,8 @@ int worker_post(struct worker *w, const struct ring_msg *m);
 /* Post WORKER_MSG_STOP, join the thread, free the worker. */
 void worker_stop(struct worker *w);
 void worker_stats_read(const struct worker *w, struct worker_stats *out);
+/* Any thread: up to cap of the worker's published peers; returns how many. */
+unsigned worker_peers_read(const struct worker *w, struct worker_peer_stat *out, unsigned cap);
 enum ring_backend worker_backend(const struct worker *w);
 
 const char *dp_drop_name(enum dp_drop d);

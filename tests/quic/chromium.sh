@@ -30,7 +30,7 @@ load() {
 }
 
 load https://localhost:4433/ "$RG_TMP/index" || { tail -5 "$RG_TMP/index.err" >&2; fail "chromium failed on /"; }
-grep -q "HTTP/3 is working" "$RG_TMP/index" || { head -c 500 "$RG_TMP/index" >&2; fail "page text missing"; }
+grep -q "ringgate demo backend" "$RG_TMP/index" || { head -c 500 "$RG_TMP/index" >&2; fail "page text missing"; }
 
 # the net log: a QUIC session that received packets, HTTP/3 streams on it
 python3 - "$RG_TMP/index.netlog" <<'PY' || fail "net log shows no HTTP/3 over QUIC"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A stock wireguard-go client against a ringgate tunnel server, in two
 # network namespaces joined by a veth pair (addresses only inside them).
-# ringgate has no TUN device yet, so what is proved is the wire protocol:
+# This configuration has no TUN device (tun.sh carries real traffic), so
+# what is proved is the wire protocol:
 # wireguard-go completes the handshake with us (its latest-handshake is
 # set), and its data packets are authenticated and decrypted by ringgate
 # (counted as data, then dropped for lack of a TUN device). Authorization

@@ -1,0 +1,389 @@
+/* tun: the TUN device and its queues (tun.h). */
+#include "datapath/tunnel/tun.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <linux/if_addr.h>
+#include <linux/if_tun.h>
+#include <linux/rtnetlink.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Older uapi headers (Debian 12's 6.1) lack UDP segmentation offload
+ * (Linux 6.2); the values are ABI. */
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#endif
+#ifndef TUN_F_USO6
+#define TUN_F_USO6 0x40
+#endif
+
+/* ---- control thread: device ---- */
+
+static int open_queue(const char *name, char *got)
+{
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE | IFF_VNET_HDR;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	int sz = TUN_VNET_HDR_LEN;
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETVNETHDRSZ, &sz) < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	memcpy(got, ifr.ifr_name, IF_NAMESIZE);
+	got[IF_NAMESIZE - 1] = 0;
+	return fd;
+}
+
+int tun_open(const char *name, unsigned n, int *fds, struct tun_info *info)
+{
+	if (!name || !*name || strlen(name) >= IF_NAMESIZE || !n)
+		return -EINVAL;
+	memset(info, 0, sizeof(*info));
+	for (unsigned i = 0; i < n; i++)
+		fds[i] = -1;
+	int err = 0;
+	for (unsigned i = 0; i < n; i++) {
+		int fd = open_queue(name, info->name);
+		if (fd < 0) {
+			err = fd;
+			goto fail;
+		}
+		fds[i] = fd;
+	}
+	/* The widest offload set first; the kernel refuses flags it does not
+	 * know (USO before 6.2) with EINVAL. The set is per device: what the
+	 * first queue gets, all get. Segmentation needs CSUM. */
+	static const unsigned tries[] = {
+		TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN | TUN_F_USO4 | TUN_F_USO6,
+		TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN,
+		TUN_F_CSUM,
+		0,
+	};
+	for (unsigned t = 0; t < sizeof(tries) / sizeof(tries[0]); t++) {
+		bool ok = true;
+		for (unsigned i = 0; i < n && ok; i++)
+			ok = ioctl(fds[i], TUNSETOFFLOAD, tries[t]) == 0;
+		if (ok) {
+			info->offload = tries[t];
+			break;
+		}
+	}
+	info->ifindex = if_nametoindex(info->name);
+	if (!info->ifindex) {
+		err = -errno;
+		goto fail;
+	}
+	return 0;
+fail:
+	for (unsigned i = 0; i < n; i++)
+		if (fds[i] >= 0) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+	return err;
+}
+
+const char *tun_offload_str(unsigned offload, char *buf, size_t len)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} names[] = {{TUN_F_CSUM, "csum"}, {TUN_F_TSO4, "tso4"}, {TUN_F_TSO6, "tso6"},
+	             {TUN_F_USO4, "uso4"}, {TUN_F_USO6, "uso6"}};
+	size_t at = 0;
+	buf[0] = 0;
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!(offload & names[i].bit))
+			continue;
+		int w = snprintf(buf + at, len - at, "%s%s", at ? "," : "", names[i].name);
+		if (w < 0 || (size_t)w >= len - at)
+			break;
+		at += (size_t)w;
+	}
+	if (!at)
+		snprintf(buf, len, "none");
+	return buf;
+}
+
+/* One rtnetlink request, answered by an ack (or an error). */
+static int nl_talk(struct mnl_socket *nl, struct nlmsghdr *nlh)
+{
+	static unsigned seq_next;
+	nlh->nlmsg_seq = ++seq_next + (unsigned)time(NULL);
+	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	char buf[8192]; /* MNL_SOCKET_BUFFER_SIZE is a VLA size */
+	ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+	if (n < 0)
+		return -errno;
+	if (mnl_cb_run(buf, (size_t)n, nlh->nlmsg_seq, mnl_socket_get_portid(nl), NULL, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+int tun_link_set(const struct tun_info *info, int family, const uint8_t *addr, unsigned prefix, unsigned mtu,
+                 const char **why)
+{
+	*why = "netlink socket";
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	if (!nl)
+		return -errno;
+	int err = 0;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		err = -errno;
+		goto out;
+	}
+	char buf[8192]; /* MNL_SOCKET_BUFFER_SIZE is a VLA size */
+	if (family) {
+		*why = "address";
+		struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+		nlh->nlmsg_type = RTM_NEWADDR;
+		nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
+		struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+		ifa->ifa_family = (uint8_t)family;
+		ifa->ifa_prefixlen = (uint8_t)prefix;
+		ifa->ifa_index = info->ifindex;
+		ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+		size_t alen = family == AF_INET ? 4 : 16;
+		mnl_attr_put(nlh, IFA_LOCAL, alen, addr);
+		mnl_attr_put(nlh, IFA_ADDRESS, alen, addr);
+		if (family == AF_INET6)
+			mnl_attr_put_u32(nlh, IFA_FLAGS, IFA_F_NODAD); /* usable at once */
+		err = nl_talk(nl, nlh);
+		if (err == -EEXIST)
+			err = 0;
+		if (err)
+			goto out;
+	}
+	*why = "mtu and up";
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_NEWLINK;
+	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = (int)info->ifindex;
+	ifi->ifi_flags = IFF_UP;
+	ifi->ifi_change = IFF_UP;
+	if (mtu)
+		mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+	err = nl_talk(nl, nlh);
+out:
+	mnl_socket_close(nl);
+	return err;
+}
+
+/* ---- worker thread: one queue ---- */
+
+struct tun_slot {
+	struct ring_io io;
+	struct tun_queue *q;
+	uint8_t *buf;
+	unsigned idx;
+};
+
+struct tun_queue {
+	struct ring *ring;
+	int fd;
+	unsigned mtu;
+	tun_read_fn on_read;
+	void *ctx;
+	bool stopping;
+	struct tun_slot rd[TUN_QUEUE_READS];
+	struct tun_slot *wr;
+	unsigned n_wr;
+	unsigned *free_wr; /* stack of free write slot indices */
+	unsigned n_free;
+	uint8_t *mem;
+	struct tun_queue_stats st;
+};
+
+static void read_done(struct ring *r, struct ring_io *io, int res);
+
+static void read_arm(struct tun_queue *q, struct tun_slot *s)
+{
+	s->io.op = RING_IO_READ;
+	s->io.fd = q->fd;
+	s->io.buf = s->buf;
+	s->io.len = TUN_READ_BUF;
+	s->io.done = read_done;
+	s->io.user = s;
+	if (ring_io_submit(q->ring, &s->io))
+		q->st.rx_errors++;
+}
+
+static void read_done(struct ring *r, struct ring_io *io, int res)
+{
+	(void)r;
+	struct tun_slot *s = io->user;
+	struct tun_queue *q = s->q;
+	if (q->stopping)
+		return;
+	if (res > 0) {
+		q->st.rx_reads++;
+		q->st.rx_bytes += (uint64_t)res;
+		q->on_read(q->ctx, s->buf, (size_t)res);
+	} else if (res != -EAGAIN && res != -EINTR) {
+		/* -EBADFD and the like: the queue was detached or the fd is
+		 * gone. Re-arming would spin on the error: this read stays
+		 * idle, counted so /metrics shows it. */
+		q->st.rx_errors++;
+		return;
+	}
+	read_arm(q, s);
+}
+
+static void write_done(struct ring *r, struct ring_io *io, int res)
+{
+	(void)r;
+	struct tun_slot *s = io->user;
+	struct tun_queue *q = s->q;
+	if (res < 0 || (size_t)res != s->io.len)
+		q->st.tx_errors++;
+	q->free_wr[q->n_free++] = s->idx;
+}
+
+int tun_queue_create(struct ring *r, int fd, unsigned mtu, unsigned write_slots, tun_read_fn on_read, void *ctx,
+                     struct tun_queue **out)
+{
+	if (!write_slots || !mtu)
+		return -EINVAL;
+	struct tun_queue *q = calloc(1, sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	size_t wsz = (TUN_VNET_HDR_LEN + mtu + 63) & ~(size_t)63;
+	q->mem = malloc((size_t)TUN_QUEUE_READS * TUN_READ_BUF + (size_t)write_slots * wsz);
+	q->wr = calloc(write_slots, sizeof(*q->wr));
+	q->free_wr = calloc(write_slots, sizeof(*q->free_wr));
+	if (!q->mem || !q->wr || !q->free_wr) {
+		free(q->mem);
+		free(q->wr);
+		free(q->free_wr);
+		free(q);
+		return -ENOMEM;
+	}
+	q->ring = r;
+	q->fd = fd;
+	q->mtu = mtu;
+	q->on_read = on_read;
+	q->ctx = ctx;
+	q->n_wr = write_slots;
+	/* io_uring waits for readiness itself on a blocking fd; epoll needs
+	 * EAGAIN to know when to wait (tun.h). */
+	int fl = fcntl(fd, F_GETFL);
+	if (fl >= 0) {
+		if (ring_backend_of(r) == RING_BACKEND_EPOLL)
+			fl |= O_NONBLOCK;
+		else
+			fl &= ~O_NONBLOCK;
+		fcntl(fd, F_SETFL, fl);
+	}
+	uint8_t *p = q->mem;
+	for (unsigned i = 0; i < TUN_QUEUE_READS; i++, p += TUN_READ_BUF) {
+		q->rd[i].q = q;
+		q->rd[i].buf = p;
+		q->rd[i].idx = i;
+	}
+	for (unsigned i = 0; i < write_slots; i++, p += wsz) {
+		q->wr[i].q = q;
+		q->wr[i].buf = p;
+		q->wr[i].idx = i;
+		q->free_wr[i] = write_slots - 1 - i;
+	}
+	q->n_free = write_slots;
+	for (unsigned i = 0; i < TUN_QUEUE_READS; i++)
+		read_arm(q, &q->rd[i]);
+	*out = q;
+	return 0;
+}
+
+int tun_queue_write(struct tun_queue *q, const uint8_t *pkt, size_t len)
+{
+	if (len > q->mtu)
+		return -EMSGSIZE;
+	if (q->stopping)
+		return -ENOBUFS;
+	if (!q->n_free) {
+		/* Every slot is in flight: one receive turn can decrypt more
+		 * packets than the pool holds (512 GRO buffers of 64 KB). A
+		 * TUN write does not block (the packet goes to the stack's
+		 * backlog), so write it now rather than drop it. */
+		static const uint8_t zero[TUN_VNET_HDR_LEN];
+		struct iovec iov[2] = {{(void *)zero, sizeof(zero)}, {(void *)pkt, len}};
+		q->st.tx_sync++;
+		ssize_t n = writev(q->fd, iov, 2);
+		if (n != (ssize_t)(sizeof(zero) + len)) {
+			q->st.tx_errors++;
+			return n < 0 ? -errno : -EIO;
+		}
+		q->st.tx_writes++;
+		q->st.tx_bytes += len;
+		return 0;
+	}
+	struct tun_slot *s = &q->wr[q->free_wr[--q->n_free]];
+	memset(s->buf, 0, TUN_VNET_HDR_LEN);
+	memcpy(s->buf + TUN_VNET_HDR_LEN, pkt, len);
+	s->io.op = RING_IO_WRITE;
+	s->io.fd = q->fd;
+	s->io.buf = s->buf;
+	s->io.len = TUN_VNET_HDR_LEN + len;
+	s->io.done = write_done;
+	s->io.user = s;
+	int err = ring_io_submit(q->ring, &s->io);
+	if (err) {
+		q->free_wr[q->n_free++] = s->idx;
+		q->st.tx_errors++;
+		return err;
+	}
+	q->st.tx_writes++;
+	q->st.tx_bytes += len;
+	return 0;
+}
+
+void tun_queue_stop(struct tun_queue *q)
+{
+	q->stopping = true;
+	for (unsigned i = 0; i < TUN_QUEUE_READS; i++)
+		ring_io_cancel(q->ring, &q->rd[i].io);
+	for (unsigned i = 0; i < q->n_wr; i++)
+		ring_io_cancel(q->ring, &q->wr[i].io);
+}
+
+bool tun_queue_busy(const struct tun_queue *q)
+{
+	for (unsigned i = 0; i < TUN_QUEUE_READS; i++)
+		if (ring_io_busy(&q->rd[i].io))
+			return true;
+	for (unsigned i = 0; i < q->n_wr; i++)
+		if (ring_io_busy(&q->wr[i].io))
+			return true;
+	return false;
+}
+
+void tun_queue_free(struct tun_queue *q)
+{
+	if (!q)
+		return;
+	close(q->fd);
+	free(q->mem);
+	free(q->wr);
+	free(q->free_wr);
+	free(q);
+}
+
+const struct tun_queue_stats *tun_queue_stats(const struct tun_queue *q)
+{
+	return &q->st;
+}

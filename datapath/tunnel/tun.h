@@ -1,0 +1,91 @@
+/* tun: the TUN device of the tunnel ([tunnel] tun = NAME).
+ *
+ * Two halves, for two threads:
+ *
+ *  - Control thread, before privileges are dropped: tun_open() creates (or
+ *    attaches to) the device with IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE |
+ *    IFF_VNET_HDR, one queue (one fd) per worker, sets the 10-byte virtio-net
+ *    header (TUNSETVNETHDRSZ) and the offloads the kernel accepts
+ *    (TUNSETOFFLOAD, probed from the widest set down: CSUM + TSO4/6 +
+ *    USO4/6, then without USO, then CSUM alone, then none). tun_link_set()
+ *    gives the link its address and MTU and brings it up through rtnetlink
+ *    (libmnl).
+ *
+ *  - Worker thread: struct tun_queue drives one queue on the worker's ring
+ *    with the ring's stream I/O: TUN_QUEUE_READS reads always in flight (each
+ *    buffer holds a whole 64 KB super-packet behind its vnet header), and
+ *    writes from a fixed pool of packet slots (no allocation after
+ *    tun_queue_create). Not thread-safe: one queue, one worker.
+ *
+ * Every queue fd is non-blocking on the epoll backend (which retries on
+ * EAGAIN) and blocking on io_uring, where the kernel waits for readiness
+ * itself (a non-blocking read would complete with -EAGAIN instead). */
+#ifndef RG_TUNNEL_TUN_H
+#define RG_TUNNEL_TUN_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "datapath/tunnel/vnet.h"
+#include "ring/ring.h"
+
+#define TUN_QUEUE_READS 8
+#define TUN_READ_BUF (TUN_VNET_HDR_LEN + 65536)
+
+/* What TUNSETOFFLOAD accepted (TUN_F_* bits of linux/if_tun.h). */
+struct tun_info {
+	char name[IF_NAMESIZE];
+	unsigned offload;
+	unsigned ifindex;
+};
+
+/* Open n queues of device `name` (created if missing) into fds[0..n).
+ * 0, or negative errno (-ENOENT: no /dev/net/tun; -EINVAL: the device
+ * exists with other flags, e.g. single queue or no vnet header; -EPERM).
+ * On error no fd is left open. */
+int tun_open(const char *name, unsigned n, int *fds, struct tun_info *info);
+
+/* Address (4 or 16 bytes, prefix length) and MTU, then up. family 0: no
+ * address. An address already there is fine. 0 or negative errno; *why
+ * says which step failed. */
+int tun_link_set(const struct tun_info *info, int family, const uint8_t *addr, unsigned prefix, unsigned mtu,
+                 const char **why);
+
+/* Human-readable offload list ("csum,tso4,tso6,uso4,uso6") into buf. */
+const char *tun_offload_str(unsigned offload, char *buf, size_t len);
+
+/* ---- one queue on a worker's ring ---- */
+
+/* A read completed: buf[0..len) is the vnet header and the packet. buf
+ * is the queue's and is reused once this returns. */
+typedef void (*tun_read_fn)(void *ctx, uint8_t *buf, size_t len);
+
+struct tun_queue_stats {
+	uint64_t rx_reads, rx_bytes;       /* reads (super-packets) and their bytes */
+	uint64_t tx_writes, tx_bytes;      /* packets written */
+	uint64_t tx_sync;                  /* written by a plain writev: every slot was in flight */
+	uint64_t rx_errors, tx_errors;     /* the kernel refused */
+};
+
+struct tun_queue;
+
+/* Take fd (the queue owns and closes it), start the reads. write_slots
+ * packets of up to mtu bytes may be in flight at once. */
+int tun_queue_create(struct ring *r, int fd, unsigned mtu, unsigned write_slots, tun_read_fn on_read, void *ctx,
+                     struct tun_queue **out);
+/* Copy one IP packet into a slot and submit its write (a zero vnet header
+ * in front: checksums of decrypted packets are complete). When every slot
+ * is in flight the packet is written at once with writev(2) instead
+ * (counted in tx_sync). 0, -EMSGSIZE, -ENOBUFS (stopping), or the write's
+ * error. */
+int tun_queue_write(struct tun_queue *q, const uint8_t *pkt, size_t len);
+/* Stop: cancel every read and write in flight. Turn the ring until
+ * tun_queue_busy() is false, then tun_queue_free(). */
+void tun_queue_stop(struct tun_queue *q);
+bool tun_queue_busy(const struct tun_queue *q);
+void tun_queue_free(struct tun_queue *q);
+const struct tun_queue_stats *tun_queue_stats(const struct tun_queue *q);
+
+#endif
