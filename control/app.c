@@ -404,6 +404,8 @@ static int start_workers(struct app *a)
 			.log = log_vmsg,
 			.quic = quic ? &qp : NULL,
 			.tunnel_key = appcfg_tunnel_key(a->cfg),
+			.peers = a->workers, /* QUIC hand-off to the CID's owner */
+			.n_peers = n,
 		};
 		ring_opts_default(&p.ring);
 		if (a->backend != RING_BACKEND_AUTO)

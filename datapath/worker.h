@@ -25,6 +25,7 @@ enum dp_drop {
 	DP_DROP_NO_HANDLER, /* listener kind whose protocol is not built in yet */
 	DP_DROP_EMPTY,      /* zero-length datagram */
 	DP_DROP_NO_TUN,     /* tunnel packet decrypted, but no TUN device configured */
+	DP_DROP_HANDOFF_NO_SOCK, /* QUIC hand-off received, no own socket for its local address */
 	DP_DROP_MAX
 };
 
@@ -34,6 +35,9 @@ enum worker_msg_type {
 	WORKER_MSG_GEN,        /* a new generation is published: pick it up */
 	WORKER_MSG_SOCK_ADD,   /* u64: fd, u32: enum listener_kind; reply: none */
 	WORKER_MSG_SOCK_DEL,   /* u64: fd as sent in SOCK_ADD */
+	WORKER_MSG_QUIC_DGRAM, /* ptr: a QUIC datagram for a CID this worker
+	                          owns, from another worker (heap copy, the
+	                          receiver frees it) */
 };
 
 /* All fields are uint64_t: they are copied word by word.
@@ -66,6 +70,13 @@ struct worker_params {
 	const struct quic_params *quic;
 	/* Tunnel termination: the private key (copied), NULL when no [tunnel]. */
 	const uint8_t *tunnel_key;
+	/* The group's workers, indexed by id, for the QUIC hand-off: the
+	 * caller's array that worker_start fills (entries read atomically;
+	 * NULL while a worker is not started). NULL: no hand-off, a packet for
+	 * another worker's CID is dropped. With peers, worker_stop() stops the
+	 * whole group first (workers post to each other), then frees one. */
+	struct worker **peers;
+	unsigned n_peers;
 };
 
 /* What a generation carries for the workers beyond the config (gen->priv),
