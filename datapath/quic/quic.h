@@ -170,8 +170,9 @@ struct quic_params {
 	uint32_t stateless_reset_rate; /* per second; 0: 100 */
 	quic_request_fn on_request;    /* NULL: the built-in responder */
 	void *request_ctx;
-	/* A short-header packet for a CID that another worker owns. NULL: drop
-	 * and count QUIC_DROP_OTHER_WORKER. The datagram is valid only during
+	/* A packet for a CID that another worker owns (short header, or a
+	 * long header that is not a new Initial). NULL: drop and count
+	 * QUIC_DROP_OTHER_WORKER. The datagram is valid only during
 	 * the call (copy it to hand it off). */
 	int (*on_foreign)(void *ctx, const struct ring_dgram *d, unsigned owner);
 	/* on_foreign returns 0 when the datagram was handed off (counted
