@@ -221,6 +221,33 @@ static void get_metrics(struct app *a, struct admin_resp *r)
 	           st[i].proxy.conns_opened);
 	PER_WORKER("proxy_upstream_reuses_total", "counter", "Requests sent on a kept-alive connection.",
 	           st[i].proxy.conns_reused);
+	PER_WORKER("http_requests_0rtt_total", "counter", "HTTP/3 requests received in 0-RTT.",
+	           st[i].quic.requests_0rtt);
+	PER_WORKER("quic_handshakes_resumed_total", "counter", "QUIC handshakes resumed with a ticket.",
+	           st[i].quic.handshakes_resumed);
+	PER_WORKER("quic_0rtt_accepted_total", "counter", "QUIC 0-RTT early data accepted.",
+	           st[i].quic.zero_rtt_accepted);
+	PER_WORKER("quic_0rtt_rejected_total", "counter", "QUIC 0-RTT early data offered and refused.",
+	           st[i].quic.zero_rtt_rejected);
+	PER_WORKER("quic_tickets_issued_total", "counter", "TLS session tickets sent.",
+	           st[i].quic.tickets_issued);
+	PER_WORKER("quic_tokens_issued_total", "counter", "QUIC NEW_TOKEN tokens sent.",
+	           st[i].quic.tokens_issued);
+	PER_WORKER("quic_tokens_accepted_total", "counter", "QUIC Initials with a valid NEW_TOKEN token.",
+	           st[i].quic.tokens_accepted);
+	PER_WORKER("quic_tokens_rejected_total", "counter", "QUIC NEW_TOKEN tokens that did not verify.",
+	           st[i].quic.tokens_rejected);
+	PER_WORKER("quic_handoffs_sent_total", "counter", "QUIC datagrams handed to the CID's owner worker.",
+	           st[i].quic.handoffs_sent);
+	PER_WORKER("quic_handoffs_received_total", "counter", "QUIC datagrams handed over by another worker.",
+	           st[i].quic.handoffs_received);
+	PER_WORKER("quic_handoffs_dropped_total", "counter", "QUIC hand-offs dropped (owner's channel full).",
+	           st[i].quic.handoffs_dropped);
+	PER_WORKER("quic_path_migrations_total", "counter", "QUIC paths validated after a client moved.",
+	           st[i].quic.path_migrations);
+	PER_WORKER("quic_qlog_files_total", "counter", "qlog files opened.", st[i].quic.qlog_files);
+	PER_WORKER("quic_qlog_errors_total", "counter", "qlog files that could not be opened or written.",
+	           st[i].quic.qlog_errors);
 	metric_head(&b, "http_responses_total", "counter", "HTTP/3 responses by status class.");
 	for (unsigned i = 0; i < a->n_workers; i++) {
 		static const char *const cls[] = {"2xx", "4xx", "5xx"};

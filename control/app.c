@@ -460,6 +460,8 @@ static int start_workers(struct app *a)
 			.tunnel_mtu = tun.mtu,
 			.shard = a->shard,
 			.tun_fd = a->tun_fds ? a->tun_fds[i] : -1,
+			.peers = a->workers, /* QUIC hand-off to the CID's owner */
+			.n_peers = n,
 		};
 		if (a->tun_fds)
 			a->tun_fds[i] = -1; /* the worker's from here, even if it fails */

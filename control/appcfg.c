@@ -204,6 +204,8 @@ int appcfg_quic_params(const struct rg_config *c, struct quic_params *p,
 	p->idle_timeout_ns = c->quic->idle_timeout_ms * 1000000ull;
 	p->backlog = c->quic->backlog;
 	p->anti_port_scan = c->quic->anti_port_scan;
+	p->zero_rtt = c->quic->zero_rtt;
+	p->qlog_dir = c->quic->qlog_dir; /* copied by each quic_server */
 	switch (c->quic->retry) {
 	case RG_QUIC_RETRY_ON:
 		p->retry = QUIC_RETRY_ON;
@@ -385,6 +387,7 @@ int appcfg_proxy_conf(const struct rg_config *c, unsigned n_workers, struct prox
 			goto nomem;
 		pr->wildcard = r->host_wildcard;
 		pr->backend = r->backend_idx;
+		pr->allow_0rtt = r->allow_0rtt;
 	}
 	if (proxy_conf_finish(p))
 		goto nomem;

@@ -57,6 +57,9 @@ struct worker {
 	_Atomic uint64_t peer_n;
 	pthread_t thread;
 	bool stop;
+	struct worker **peers; /* QUIC hand-off: the group, by id (may be NULL) */
+	unsigned n_peers;
+	bool stop_posted, joined; /* control thread only: group stop */
 	/* start-up hand-shake: the thread reports ring creation */
 	pthread_mutex_t start_mu;
 	pthread_cond_t start_cv;
@@ -98,6 +101,7 @@ const char *dp_drop_name(enum dp_drop d)
 		[DP_DROP_TUN_NO_ROUTE] = "tun_no_route",
 		[DP_DROP_TUN_WRITE] = "tun_write",
 		[DP_DROP_HANDOFF_FULL] = "handoff_full",
+		[DP_DROP_HANDOFF_NO_SOCK] = "handoff_no_socket",
 	};
 	return d < DP_DROP_MAX ? n[d] : "unknown";
 }
@@ -676,13 +680,111 @@ static void sock_del(struct worker *w, int fd)
 	}
 }
 
+/* ---- QUIC hand-off between workers ----
+ * Server CIDs name their worker (datapath/quic/cid.h). A datagram that the
+ * kernel steered to another worker (NAT rebinding, migration, a reuseport
+ * group that changed) is copied to the owner over its channel; the owner
+ * reads it as its own, answering from its socket for the same local
+ * address. Bounded by the owner's channel: full means dropped (counted by
+ * the QUIC server as handoffs_dropped; QUIC recovers the loss). */
+struct handoff {
+	struct ring_dgram d;
+	uint8_t data[];
+};
+
+#define HANDOFF_BATCH 64
+
+static int quic_handoff_send(void *ctx, const struct ring_dgram *d, unsigned owner)
+{
+	struct worker *w = ctx;
+	if (!w->peers || owner >= w->n_peers)
+		return -ENOENT;
+	struct worker *to = __atomic_load_n(&w->peers[owner], __ATOMIC_ACQUIRE);
+	if (!to || to == w)
+		return -ENOENT;
+	struct handoff *h = malloc(sizeof(*h) + d->len);
+	if (!h)
+		return -ENOMEM;
+	h->d = *d;
+	h->d.data = h->data;
+	memcpy(h->data, d->data, d->len);
+	struct ring_msg m = {.type = WORKER_MSG_QUIC_DGRAM, .ptr = h};
+	int err = ring_chan_send(to->chan, &m);
+	if (err) {
+		free(h);
+		return err;
+	}
+	return 0;
+}
+
+/* This worker's QUIC socket for the address a datagram was sent to: the
+ * one bound to exactly that address, else a wildcard one of its family and
+ * port. -1: none (the listener went away meanwhile). */
+static int quic_sock_for(const struct worker *w, const rg_sockaddr *local)
+{
+	int wildcard = -1;
+	for (int i = 0; i < WORKER_MAX_SOCKS; i++) {
+		if (w->socks[i].fd < 0 || w->socks[i].kind != LISTENER_QUIC)
+			continue;
+		rg_sockaddr a;
+		if (ring_sock_addr(w->ring, (unsigned)w->socks[i].idx, &a) ||
+		    a.sa.sa_family != local->sa.sa_family)
+			continue;
+		if (a.sa.sa_family == AF_INET) {
+			if (a.in4.sin_port != local->in4.sin_port)
+				continue;
+			if (a.in4.sin_addr.s_addr == local->in4.sin_addr.s_addr)
+				return w->socks[i].idx;
+			if (a.in4.sin_addr.s_addr == htonl(INADDR_ANY) && wildcard < 0)
+				wildcard = w->socks[i].idx;
+		} else {
+			if (a.in6.sin6_port != local->in6.sin6_port)
+				continue;
+			if (!memcmp(&a.in6.sin6_addr, &local->in6.sin6_addr, sizeof(a.in6.sin6_addr)))
+				return w->socks[i].idx;
+			if (IN6_IS_ADDR_UNSPECIFIED(&a.in6.sin6_addr) && wildcard < 0)
+				wildcard = w->socks[i].idx;
+		}
+	}
+	return wildcard;
+}
+
+static void handoff_flush(struct worker *w, struct handoff **h, unsigned n)
+{
+	struct ring_dgram d[HANDOFF_BATCH];
+	unsigned k = 0;
+	for (unsigned i = 0; i < n; i++) {
+		int sock = w->quic ? quic_sock_for(w, &h[i]->d.local) : -1;
+		if (sock < 0) {
+			w->st.drops[DP_DROP_HANDOFF_NO_SOCK]++;
+			continue;
+		}
+		d[k] = h[i]->d;
+		d[k].sock = (uint16_t)sock;
+		k++;
+	}
+	if (k)
+		quic_server_recv_handoff(w->quic, d, k, ring_now(), &w->tx);
+	for (unsigned i = 0; i < n; i++)
+		free(h[i]);
+}
+
 static void on_chan(void *ctx, struct ring *r)
 {
 	struct worker *w = ctx;
 	struct ring_msg m;
+	struct handoff *ho[HANDOFF_BATCH];
+	unsigned n_ho = 0;
 	(void)r;
 	while (ring_chan_recv(w->chan, &m) == 1) {
 		switch (m.type) {
+		case WORKER_MSG_QUIC_DGRAM:
+			ho[n_ho++] = m.ptr;
+			if (n_ho == HANDOFF_BATCH) {
+				handoff_flush(w, ho, n_ho);
+				n_ho = 0;
+			}
+			break;
 		case WORKER_MSG_STOP:
 			w->stop = true;
 			break;
@@ -702,6 +804,8 @@ static void on_chan(void *ctx, struct ring *r)
 		}
 	}
 	handoff_drain(w);
+	if (n_ho)
+		handoff_flush(w, ho, n_ho);
 }
 
 static void on_timer(void *ctx, struct ring *r, uint64_t now)
@@ -906,6 +1010,12 @@ int worker_start(const struct worker_params *p, struct worker **out)
 		w->quic_params = *p->quic;
 		w->has_quic = true;
 	}
+	w->peers = p->peers;
+	w->n_peers = p->n_peers;
+	if (w->has_quic && w->peers && w->n_peers > 1) {
+		w->quic_params.on_foreign = quic_handoff_send;
+		w->quic_params.foreign_ctx = w;
+	}
 	if (p->tunnel_key) {
 		memcpy(w->tunnel_key, p->tunnel_key, sizeof(w->tunnel_key));
 		w->has_tunnel = true;
@@ -938,7 +1048,8 @@ int worker_start(const struct worker_params *p, struct worker **out)
 		pthread_join(w->thread, NULL);
 		goto fail_thread;
 	}
-	*out = w;
+	/* release: a peer that loads this pointer sees a started worker */
+	__atomic_store_n(out, w, __ATOMIC_RELEASE);
 	return 0;
 
 fail_thread:
@@ -958,15 +1069,50 @@ int worker_post(struct worker *w, const struct ring_msg *m)
 	return ring_chan_send(w->chan, m);
 }
 
-void worker_stop(struct worker *w)
+static void post_stop(struct worker *w)
 {
-	if (!w)
+	if (w->stop_posted)
 		return;
 	struct ring_msg m = {.type = WORKER_MSG_STOP};
 	/* The channel may be momentarily full; the worker drains it every turn. */
 	while (worker_post(w, &m) == -EAGAIN)
 		usleep(1000);
+	w->stop_posted = true;
+}
+
+static void join(struct worker *w)
+{
+	if (w->joined)
+		return;
 	pthread_join(w->thread, NULL);
+	w->joined = true;
+}
+
+void worker_stop(struct worker *w)
+{
+	if (!w)
+		return;
+	/* Workers of a group post hand-offs into each other's channels: none
+	 * may be freed while another still runs. Stop them all (the first
+	 * call does it; later calls find them joined). */
+	if (w->peers) {
+		for (unsigned i = 0; i < w->n_peers; i++)
+			if (w->peers[i])
+				post_stop(w->peers[i]);
+		for (unsigned i = 0; i < w->n_peers; i++)
+			if (w->peers[i])
+				join(w->peers[i]);
+	}
+	post_stop(w);
+	join(w);
+	/* gone from the group: a later worker_stop of a peer skips it */
+	if (w->peers && w->id < w->n_peers && w->peers[w->id] == w)
+		__atomic_store_n(&w->peers[w->id], NULL, __ATOMIC_RELEASE);
+	/* hand-offs that arrived after the loop ended */
+	struct ring_msg m;
+	while (ring_chan_recv(w->chan, &m) == 1)
+		if (m.type == WORKER_MSG_QUIC_DGRAM)
+			free(m.ptr);
 	if (w->tun_fd >= 0)
 		close(w->tun_fd);
 	free(w->peer_snap);

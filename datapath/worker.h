@@ -30,6 +30,7 @@ enum dp_drop {
 	DP_DROP_TUN_NO_ROUTE, /* TUN packet whose destination no configured peer allows */
 	DP_DROP_TUN_WRITE,    /* decrypted packet not written: every TUN write slot busy, or refused */
 	DP_DROP_HANDOFF_FULL, /* TUN packet for another worker's peer: its hand-off ring is full */
+	DP_DROP_HANDOFF_NO_SOCK, /* QUIC hand-off received, no own socket for its local address */
 	DP_DROP_MAX
 };
 
@@ -40,6 +41,9 @@ enum worker_msg_type {
 	WORKER_MSG_SOCK_ADD,   /* u64: fd, u32: enum listener_kind; reply: none */
 	WORKER_MSG_SOCK_DEL,   /* u64: fd as sent in SOCK_ADD */
 	WORKER_MSG_HANDOFF,    /* u32: the worker that queued TUN packets for us (shard.h) */
+	WORKER_MSG_QUIC_DGRAM, /* ptr: a QUIC datagram for a CID this worker
+	                          owns, from another worker (heap copy, the
+	                          receiver frees it) */
 };
 
 /* All fields are uint64_t: they are copied word by word.
@@ -96,6 +100,13 @@ struct worker_params {
 	struct tunnel_shard *shard;
 	/* This worker's TUN queue (the worker owns it from here), or -1. */
 	int tun_fd;
+	/* The group's workers, indexed by id, for the QUIC hand-off: the
+	 * caller's array that worker_start fills (entries read atomically;
+	 * NULL while a worker is not started). NULL: no hand-off, a packet for
+	 * another worker's CID is dropped. With peers, worker_stop() stops the
+	 * whole group first (workers post to each other), then frees one. */
+	struct worker **peers;
+	unsigned n_peers;
 };
 
 /* What a generation carries for the workers beyond the config (gen->priv),

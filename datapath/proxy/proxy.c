@@ -629,6 +629,12 @@ int proxy_request(void *ctx, struct quic_stream *s, const struct quic_request *r
 		answer(ex, 404, "no route\n");
 		return 0;
 	}
+	/* RFC 8470: early data may be replayed; a route that has not opted in
+	 * never sees it, the client retries after the handshake */
+	if (req->early_data && !px->conf->routes[route].allow_0rtt) {
+		answer(ex, 425, "too early\n");
+		return 0;
+	}
 	if (req->content_length > (int64_t)PROXY_MAX_REQUEST_BODY) {
 		answer(ex, 413, "request body too large\n");
 		return 0;

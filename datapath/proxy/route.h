@@ -46,6 +46,7 @@ struct proxy_route_conf {
 	char *path_prefix; /* starts with '/' */
 	size_t prefix_len;
 	unsigned backend;  /* index into backends */
+	bool allow_0rtt;   /* false: a request that arrived in 0-RTT gets 425 */
 };
 
 /* Published by worker w for server s at stats[s * n_workers + w]. */

@@ -115,16 +115,57 @@ static int cb_remove_connection_id(ngtcp2_conn *conn, const ngtcp2_cid *cid, voi
 	return 0;
 }
 
+/* RFC 9000 8.1.3: a token for the client's next connection from this
+ * address, so it skips Retry. Only the IP address is bound (ngtcp2's
+ * regular token AAD): a new source port still matches. */
+static void submit_new_token(struct quic_conn *c, const ngtcp2_addr *remote)
+{
+	struct quic_server *srv = c->srv;
+	uint8_t token[NGTCP2_CRYPTO_MAX_REGULAR_TOKENLEN];
+	ngtcp2_ssize n;
+
+	n = ngtcp2_crypto_generate_regular_token(token, srv->static_secret,
+	                                         sizeof(srv->static_secret), remote->addr,
+	                                         remote->addrlen, srv->now);
+	if (n < 0)
+		return; /* no token: the next connection may see a Retry */
+	if (ngtcp2_conn_submit_new_token(c->conn, token, (size_t)n) == 0)
+		srv->ctr.tokens_issued++;
+}
+
 static int cb_handshake_completed(ngtcp2_conn *conn, void *user_data)
 {
 	struct quic_conn *c = user_data;
 
+	if (c->state != QUIC_CONN_HANDSHAKE)
+		return 0;
+	if (quic_tls_handshake_done(c) < 0)
+		return NGTCP2_ERR_CALLBACK_FAILURE;
+	submit_new_token(c, &ngtcp2_conn_get_path(conn)->remote);
+	c->state = QUIC_CONN_ESTABLISHED;
+	c->srv->ctr.handshakes_completed++;
+	c->srv->ctr.conns_handshaking--;
+	return 0;
+}
+
+/* The client moved (migration, NAT rebinding) and the new path answered
+ * PATH_CHALLENGE (RFC 9000 8.2, 9). ngtcp2 already switched to it; the
+ * reply path's socket comes from path->user_data like any other. */
+static int cb_path_validation(ngtcp2_conn *conn, uint32_t flags, const ngtcp2_path *path,
+                              const ngtcp2_path *old_path, ngtcp2_path_validation_result res,
+                              void *user_data)
+{
+	struct quic_conn *c = user_data;
+
 	(void)conn;
-	if (c->state == QUIC_CONN_HANDSHAKE) {
-		c->state = QUIC_CONN_ESTABLISHED;
-		c->srv->ctr.handshakes_completed++;
-		c->srv->ctr.conns_handshaking--;
-	}
+	if (res != NGTCP2_PATH_VALIDATION_RESULT_SUCCESS)
+		return 0;
+	if (old_path)
+		c->srv->ctr.path_migrations++;
+	addr_from_ngtcp2(&c->peer, &path->remote);
+	/* RFC 9000 8.1.3: a token for the new address */
+	if (flags & NGTCP2_PATH_VALIDATION_FLAG_NEW_TOKEN)
+		submit_new_token(c, &path->remote);
 	return 0;
 }
 
@@ -225,6 +266,7 @@ static const ngtcp2_callbacks quic_conn_callbacks = {
 	.stream_stop_sending = cb_stream_stop_sending,
 	.version_negotiation = ngtcp2_crypto_version_negotiation_cb,
 	.recv_tx_key = cb_recv_tx_key,
+	.path_validation = cb_path_validation,
 };
 
 static void log_printf(void *user_data, const char *fmt, ...)
@@ -237,6 +279,62 @@ static void log_printf(void *user_data, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+/* ---- qlog ----
+ * One file per connection, opened with the connection (one open() on the
+ * handshake path) and written through a QUIC_QLOG_BUF stdio buffer, so the
+ * datapath makes a write() about every 64 KiB of events rather than one per
+ * event; closed (flushed) when the connection is freed. That is blocking
+ * file I/O on the worker thread, bounded by the buffer: qlog is a debugging
+ * aid, off unless qlog_dir is set. A file stops at QUIC_QLOG_MAX_BYTES, on
+ * a record boundary (ngtcp2 hands over whole records), so it stays valid
+ * JSON-SEQ. */
+static void qlog_write(void *user_data, uint32_t flags, const void *data, size_t len)
+{
+	struct quic_conn *c = user_data;
+
+	(void)flags;
+	if (!c->qlog || c->qlog_bytes + len > QUIC_QLOG_MAX_BYTES)
+		return;
+	if (fwrite(data, 1, len, c->qlog) != len) {
+		c->srv->ctr.qlog_errors++;
+		fclose(c->qlog);
+		c->qlog = NULL;
+		return;
+	}
+	c->qlog_bytes += len;
+}
+
+static void qlog_open(struct quic_conn *c, const ngtcp2_cid *odcid)
+{
+	struct quic_server *srv = c->srv;
+	char path[4096], hex[2 * NGTCP2_MAX_CIDLEN + 1];
+	size_t i;
+	int n;
+
+	for (i = 0; i < odcid->datalen; i++)
+		snprintf(hex + 2 * i, 3, "%02x", odcid->data[i]);
+	hex[2 * odcid->datalen] = 0;
+	n = snprintf(path, sizeof(path), "%s/%s.sqlog", srv->qlog_dir, hex);
+	if (n < 0 || (size_t)n >= sizeof(path)) {
+		srv->ctr.qlog_errors++;
+		return;
+	}
+	c->qlog = fopen(path, "we");
+	if (!c->qlog) {
+		srv->ctr.qlog_errors++;
+		return;
+	}
+	setvbuf(c->qlog, NULL, _IOFBF, QUIC_QLOG_BUF);
+	srv->ctr.qlog_files++;
+}
+
+static void qlog_close(struct quic_conn *c)
+{
+	if (c->qlog && fclose(c->qlog) != 0)
+		c->srv->ctr.qlog_errors++;
+	c->qlog = NULL;
 }
 
 static ngtcp2_conn *conn_ref_get(ngtcp2_crypto_conn_ref *ref)
@@ -282,6 +380,11 @@ int quic_conn_new(struct quic_server *srv, const struct ring_dgram *d,
 	settings.handshake_timeout = 10 * NGTCP2_SECONDS;
 	if (srv->p.debug_log)
 		settings.log_printf = log_printf;
+	if (srv->qlog_dir) {
+		qlog_open(c, ocid ? ocid : &hd->dcid);
+		if (c->qlog)
+			settings.qlog_write = qlog_write;
+	}
 
 	ngtcp2_transport_params_default(&params);
 	params.initial_max_stream_data_bidi_local = QUIC_STREAM_WINDOW;
@@ -348,6 +451,7 @@ err_conn:
 	ngtcp2_conn_del(c->conn);
 err_scid:
 	quic_cid_table_remove(&srv->cids, scid.data, scid.datalen);
+	qlog_close(c);
 err_free:
 	free(c);
 	return rc;
@@ -382,7 +486,8 @@ void quic_conn_free(struct quic_conn *c)
 	srv->ctr.conns_open--;
 
 	quic_h3_free(c);
-	ngtcp2_conn_del(c->conn);
+	ngtcp2_conn_del(c->conn); /* may write the qlog's last records */
+	qlog_close(c);
 	gnutls_deinit(c->tls);
 	quic_vset_put(c->vset); /* after the session that used its credentials */
 	free(c->close_pkt);

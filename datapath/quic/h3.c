@@ -158,6 +158,7 @@ static int h3_recv_header(nghttp3_conn *h3, int64_t id, int32_t token, nghttp3_r
 	(void)cud;
 	if (!s || s->headers_done || s->hdr_overflow)
 		return 0;
+	s->early |= s->qc->rx_0rtt;
 	switch (token) {
 	case NGHTTP3_QPACK_TOKEN__METHOD:
 		s->method_off = append(s, v.base, v.len);
@@ -226,7 +227,9 @@ static int h3_end_headers(nghttp3_conn *h3, int64_t id, int fin, void *cud, void
 	if (!s || s->headers_done)
 		return 0;
 	s->headers_done = true;
+	s->early |= c->rx_0rtt;
 	srv->ctr.requests++;
+	srv->ctr.requests_0rtt += s->early;
 	if (s->hdr_overflow) {
 		quic_stream_respond(s, 431, NULL, 0, false);
 		return 0;
@@ -251,6 +254,7 @@ static int h3_end_headers(nghttp3_conn *h3, int64_t id, int fin, void *cud, void
 		.sni = c->vhost ? c->vhost->name : NULL,
 		.peer = &c->peer,
 		.worker_id = srv->p.worker_id,
+		.early_data = s->early,
 	};
 	rc = srv->p.on_request(srv->p.request_ctx, s, &req);
 	/* header copies other than the pseudo-headers are gone after the call */
@@ -381,7 +385,11 @@ int quic_h3_recv_stream_data(struct quic_conn *c, uint32_t flags, int64_t id,
 
 	if (!c->h3)
 		return 0;
+	/* RFC 9001 9.2: part of these bytes came in 0-RTT and the handshake
+	 * is not complete: a request they begin may be a replay. */
+	c->rx_0rtt = flags & NGTCP2_STREAM_DATA_FLAG_0RTT;
 	n = nghttp3_conn_read_stream(c->h3, id, data, len, flags & NGTCP2_STREAM_DATA_FLAG_FIN);
+	c->rx_0rtt = false;
 	if (n < 0) {
 		conn_app_error(c, (int)n);
 		return -EPROTO;

@@ -2,6 +2,8 @@
 #ifndef RG_QUIC_INTERNAL_H
 #define RG_QUIC_INTERNAL_H
 
+#include <stdio.h>
+
 #include <gnutls/gnutls.h>
 #include <nghttp3/nghttp3.h>
 #include <ngtcp2/ngtcp2.h>
@@ -18,6 +20,8 @@
 #define QUIC_MAX_STREAMS_BIDI 100
 #define QUIC_SCIDS_PER_CONN 8         /* active_connection_id_limit we accept */
 #define QUIC_MAX_HEADER_BYTES 16384   /* request header section we copy */
+#define QUIC_QLOG_BUF (64 * 1024)     /* stdio buffer of a qlog file */
+#define QUIC_QLOG_MAX_BYTES (256ull << 20) /* a qlog file stops growing here */
 
 #define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
 
@@ -71,6 +75,10 @@ struct quic_conn {
 	struct quic_stream *streams;     /* all open streams */
 	struct quic_conn *prev, *next;   /* server's list of connections */
 	rg_sockaddr peer;                /* for quic_request.peer */
+	bool early_offered;              /* the ClientHello carried early_data */
+	bool rx_0rtt;                    /* stream data being read came in 0-RTT */
+	FILE *qlog;                      /* NULL: qlog off or failed */
+	uint64_t qlog_bytes;
 };
 
 struct quic_stream {
@@ -88,6 +96,7 @@ struct quic_stream {
 	size_t method_off, scheme_off, authority_off, path_off; /* SIZE_MAX: absent */
 	int64_t content_length;
 	bool hdr_overflow;
+	bool early;                      /* header bytes came in 0-RTT */
 };
 
 struct quic_server {
@@ -102,6 +111,9 @@ struct quic_server {
 	struct quic_conn *conns; /* list of all, for destroy */
 	unsigned n_conns;
 	struct quic_counters ctr;
+	uint8_t ticket_key[QUIC_TICKET_KEY_LEN];
+	gnutls_anti_replay_t anti_replay; /* the process's (replay.c); NULL: no 0-RTT */
+	char *qlog_dir;                   /* NULL: off */
 	uint64_t reset_tokens, reset_refill_at; /* stateless reset token bucket */
 	/* the call in progress (recv / handle_expiry): callbacks use these */
 	const struct quic_tx *tx;
@@ -113,8 +125,15 @@ int quic_heap_push(struct quic_server *srv, struct quic_conn *c);
 void quic_heap_update(struct quic_server *srv, struct quic_conn *c, uint64_t deadline);
 void quic_heap_remove(struct quic_server *srv, struct quic_conn *c);
 
+/* replay.c: the process-wide 0-RTT anti-replay window, reference counted. */
+int quic_replay_acquire(gnutls_anti_replay_t *out);
+void quic_replay_release(void);
+
 /* tls.c */
 int quic_tls_init(struct quic_server *srv);
+/* At handshake completion: send a session ticket, count resumption and
+ * early data. 0 or negative errno. */
+int quic_tls_handshake_done(struct quic_conn *c);
 void quic_tls_free(struct quic_server *srv);
 int quic_tls_session_new(struct quic_server *srv, struct quic_conn *c);
 

@@ -27,6 +27,8 @@
 #include "ring/ring.h" /* rg_sockaddr, struct ring_dgram (types only) */
 
 #define QUIC_STATIC_SECRET_LEN 32
+/* gnutls session ticket master key (gnutls_session_ticket_key_generate). */
+#define QUIC_TICKET_KEY_LEN 64
 
 /* ---- sending ----
  * prep: space for one datagram, or for a GSO buffer of equal-size segments,
@@ -78,6 +80,11 @@ struct quic_request {
 	const char *sni;        /* the vhost name this connection was accepted for */
 	const rg_sockaddr *peer;
 	unsigned worker_id;
+	/* Part of the request's header section arrived in 0-RTT (TLS early
+	 * data): it may be a replay (RFC 8446 8, RFC 9001 9.2). A route that
+	 * does not allow 0-RTT answers 425 Too Early (RFC 8470 5.2); the client
+	 * then retries after the handshake. Only possible with zero_rtt on. */
+	bool early_data;
 };
 
 struct quic_iov {
@@ -163,13 +170,42 @@ struct quic_params {
 	uint32_t stateless_reset_rate; /* per second; 0: 100 */
 	quic_request_fn on_request;    /* NULL: the built-in responder */
 	void *request_ctx;
-	/* A short-header packet for a CID that another worker owns. NULL: drop
-	 * and count QUIC_DROP_OTHER_WORKER. The datagram is valid only during
+	/* A packet for a CID that another worker owns (short header, or a
+	 * long header that is not a new Initial). NULL: drop and count
+	 * QUIC_DROP_OTHER_WORKER. The datagram is valid only during
 	 * the call (copy it to hand it off). */
-	void (*on_foreign)(void *ctx, const struct ring_dgram *d, unsigned owner);
+	int (*on_foreign)(void *ctx, const struct ring_dgram *d, unsigned owner);
+	/* on_foreign returns 0 when the datagram was handed off (counted
+	 * handoffs_sent), or a negative errno when it was dropped (counted
+	 * handoffs_dropped: the owner's channel is full, or no such worker).
+	 * The owner feeds it to quic_server_recv_handoff(). */
 	void *foreign_ctx;
 	bool debug_log;           /* ngtcp2's own debug log on stderr */
+
+	/* ---- resumption, 0-RTT, tokens, qlog ---- */
+	/* Session tickets are always issued (one per handshake) and accepted:
+	 * gnutls encrypts them under keys derived from this master key with a
+	 * time-based rotation (gnutls stek.c: the key of period
+	 * floor(wall clock / QUIC_TICKET_LIFETIME_S), tickets of the current
+	 * and the previous period accepted). QUIC_TICKET_KEY_LEN bytes, the
+	 * same in every worker; NULL: derived from static_secret (HMAC-SHA512
+	 * with a label), which already is. */
+	const uint8_t *ticket_key;
+	/* Accept 0-RTT (TLS early data) on resumed connections. Replays are
+	 * refused by one anti-replay window shared by all the servers of the
+	 * process (ClientHellos recorded for QUIC_ANTI_REPLAY_WINDOW_S). */
+	bool zero_rtt;
+	/* Directory for one qlog file (JSON-SEQ, RFC 7464) per connection,
+	 * named <ODCID in hex>.sqlog; NULL or "": off. Copied. */
+	const char *qlog_dir;
 };
+
+/* Ticket lifetime and ticket key rotation period (seconds). */
+#define QUIC_TICKET_LIFETIME_S 3600
+/* NEW_TOKEN tokens are valid this long (seconds of the monotonic clock:
+ * the static secret, hence every token, dies with the process). */
+#define QUIC_NEW_TOKEN_LIFETIME_S 3600
+#define QUIC_ANTI_REPLAY_WINDOW_S 10
 
 /* Why a datagram was dropped (every one counted). */
 enum quic_drop {
@@ -201,6 +237,18 @@ struct quic_counters {
 	uint64_t requests, responses_2xx, responses_4xx, responses_5xx, streams_reset;
 	uint64_t retry_sent, version_negotiation_sent, stateless_reset_sent;
 	uint64_t drops[QUIC_DROP_MAX];
+	/* resumption, 0-RTT, tokens, hand-off (appended: word-copied) */
+	uint64_t handshakes_resumed;    /* completed with a session ticket */
+	uint64_t zero_rtt_accepted;     /* early data accepted */
+	uint64_t zero_rtt_rejected;     /* offered, refused (off, replay, window) */
+	uint64_t requests_0rtt;         /* requests with early_data set */
+	uint64_t tickets_issued;
+	uint64_t tokens_issued;         /* NEW_TOKEN frames submitted */
+	uint64_t tokens_accepted;       /* Initials with a valid NEW_TOKEN token */
+	uint64_t tokens_rejected;       /* invalid/expired/other-address ones (ignored) */
+	uint64_t handoffs_sent, handoffs_received, handoffs_dropped;
+	uint64_t path_migrations;       /* validated new paths (migration, rebinding) */
+	uint64_t qlog_files, qlog_errors;
 };
 
 const char *quic_drop_name(enum quic_drop d);
@@ -217,6 +265,11 @@ void quic_server_destroy(struct quic_server *srv);
  * modified in place (decryption). Replies go out through `tx`. */
 void quic_server_recv(struct quic_server *srv, const struct ring_dgram *d,
                       unsigned n, uint64_t now, const struct quic_tx *tx);
+/* Datagrams another worker handed to this one (it owns their CIDs): like
+ * quic_server_recv, counted as handoffs_received. `d[i].sock` must be a
+ * socket of this worker whose local address matches `d[i].local`. */
+void quic_server_recv_handoff(struct quic_server *srv, const struct ring_dgram *d,
+                              unsigned n, uint64_t now, const struct quic_tx *tx);
 /* Earliest deadline of all connections (ns), UINT64_MAX when there is none.
  * A value <= now means "call quic_server_handle_expiry now". */
 uint64_t quic_server_next_expiry(const struct quic_server *srv);
@@ -240,6 +293,9 @@ int quic_server_set_vhosts(struct quic_server *srv, const struct quic_vhost_para
 
 /* The built-in responder (responder.c): GET / small HTML, GET /bytes/N N
  * bytes of quic_pattern_byte(i), POST /echo the request body, 404 else.
+ * 0-RTT rule (stands in for a route with allow_0rtt = no): a request with
+ * early_data whose method is not GET or HEAD (not safe, RFC 9110 9.2.1) is
+ * answered 425 Too Early; GET and HEAD are served.
  * Bodies are streamed; nothing holds a whole body in memory. */
 int quic_responder_request(void *ctx, struct quic_stream *s,
                            const struct quic_request *req);

@@ -8,6 +8,8 @@
  *                  flow-control credit returned only as the echoed bytes are
  *                  acknowledged: memory per exchange is one receive window
  *   anything else  404
+ *   0-RTT          425 Too Early for a request in early data that is not
+ *                  GET or HEAD (RFC 8470 5.2)
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -27,6 +29,7 @@ static const char index_html[] =
 	"<body><h1>ringgate</h1><p>HTTP/3 is working.</p></body></html>\n";
 static const char not_found[] = "not found\n";
 static const char bad_request[] = "bad request\n";
+static const char too_early[] = "too early: retry after the handshake\n";
 
 enum resp_kind { RESP_STATIC, RESP_BYTES, RESP_ECHO };
 
@@ -196,6 +199,10 @@ int quic_responder_request(void *ctx, struct quic_stream *s, const struct quic_r
 
 	(void)ctx;
 	pattern_init();
+	/* What a route with allow_0rtt = no does, for unsafe methods only:
+	 * GET and HEAD may be replayed harmlessly (RFC 8470 3). */
+	if (req->early_data && !get && !head)
+		return respond_static(s, 425, "text/plain", too_early, false);
 	if ((get || head) && strcmp(req->path, "/") == 0)
 		return respond_static(s, 200, "text/html; charset=utf-8", index_html, head);
 

@@ -74,6 +74,14 @@ int quic_server_create(const struct quic_params *p, struct quic_server **out)
 	}
 	memcpy(srv->static_secret, p->static_secret, QUIC_STATIC_SECRET_LEN);
 	srv->reset_tokens = srv->p.stateless_reset_rate;
+	if (p->qlog_dir && p->qlog_dir[0]) {
+		srv->qlog_dir = strdup(p->qlog_dir);
+		if (!srv->qlog_dir) {
+			free(srv);
+			return -ENOMEM;
+		}
+	}
+	srv->p.qlog_dir = NULL; /* the copy in srv is used */
 
 	rc = quic_tls_init(srv);
 	srv->p.vhosts = NULL; /* copied: the caller's array may go */
@@ -93,6 +101,7 @@ int quic_server_create(const struct quic_params *p, struct quic_server **out)
 err:
 	quic_tls_free(srv);
 	gnutls_memset(srv->static_secret, 0, sizeof(srv->static_secret));
+	free(srv->qlog_dir);
 	free(srv);
 	return rc;
 }
@@ -107,6 +116,7 @@ void quic_server_destroy(struct quic_server *srv)
 	quic_cid_table_free(&srv->cids);
 	quic_tls_free(srv);
 	gnutls_memset(srv->static_secret, 0, sizeof(srv->static_secret));
+	free(srv->qlog_dir);
 	free(srv);
 }
 
@@ -271,18 +281,13 @@ static bool want_retry(const struct quic_server *srv)
 	return false;
 }
 
-static void accept_initial(struct quic_server *srv, const struct ring_dgram *d)
+static void accept_initial(struct quic_server *srv, const struct ring_dgram *d, ngtcp2_pkt_hd hd)
 {
 	ngtcp2_token_type token_type = NGTCP2_TOKEN_TYPE_UNKNOWN;
 	ngtcp2_cid odcid, *ocid = NULL;
-	ngtcp2_pkt_hd hd;
 	struct quic_conn *c;
 	int rc;
 
-	if (ngtcp2_accept(&hd, d->data, d->len) != 0) {
-		srv->ctr.drops[QUIC_DROP_NOT_INITIAL]++;
-		return;
-	}
 	if (srv->n_conns >= srv->p.max_conns) {
 		srv->ctr.drops[QUIC_DROP_CONN_LIMIT]++;
 		return;
@@ -304,8 +309,21 @@ static void accept_initial(struct quic_server *srv, const struct ring_dgram *d)
 		}
 		ocid = &odcid;
 		token_type = NGTCP2_TOKEN_TYPE_RETRY;
+	} else if (hd.tokenlen > 0 && hd.token[0] == NGTCP2_CRYPTO_TOKEN_MAGIC_REGULAR &&
+	           ngtcp2_crypto_verify_regular_token(
+	                   hd.token, hd.tokenlen, srv->static_secret, sizeof(srv->static_secret),
+	                   &d->peer.sa, (ngtcp2_socklen)quic_addr_len(&d->peer),
+	                   QUIC_NEW_TOKEN_LIFETIME_S * NGTCP2_SECONDS, srv->now) == 0) {
+		/* A NEW_TOKEN token of ours for this address (RFC 9000 8.1.3):
+		 * the address is validated, no Retry. */
+		srv->ctr.tokens_accepted++;
+		token_type = NGTCP2_TOKEN_TYPE_NEW_TOKEN;
 	} else {
-		/* We issue no NEW_TOKEN tokens: anything else is ignored. */
+		/* RFC 9000 8.1.3: a NEW_TOKEN token that does not verify
+		 * (expired, another address, another process's secret) is
+		 * ignored, not an error: the client may hold stale ones. */
+		if (hd.tokenlen > 0 && hd.token[0] == NGTCP2_CRYPTO_TOKEN_MAGIC_REGULAR)
+			srv->ctr.tokens_rejected++;
 		hd.token = NULL;
 		hd.tokenlen = 0;
 		if (want_retry(srv)) {
@@ -350,16 +368,33 @@ static void dispatch(struct quic_server *srv, const struct ring_dgram *d)
 		return;
 	}
 	if (d->data[0] & 0x80) {
-		accept_initial(srv, d);
-		return;
+		ngtcp2_pkt_hd hd;
+
+		/* Any worker may accept an Initial (the Retry token and the
+		 * NEW_TOKEN token verify with the shared secret), even one
+		 * whose DCID another worker chose for a Retry. */
+		if (ngtcp2_accept(&hd, d->data, d->len) == 0) {
+			accept_initial(srv, d, hd);
+			return;
+		}
 	}
 	owner = quic_cid_owner(vc.dcid, vc.dcidlen);
 	if (owner >= 0 && (unsigned)owner != srv->p.worker_id) {
+		/* Short header after migration or NAT rebinding; or a
+		 * Handshake/0-RTT packet whose 4-tuple the kernel now steers
+		 * elsewhere (reuseport group changed): the owner has it. */
 		if (srv->p.on_foreign) {
-			srv->p.on_foreign(srv->p.foreign_ctx, d, (unsigned)owner);
+			if (srv->p.on_foreign(srv->p.foreign_ctx, d, (unsigned)owner) == 0)
+				srv->ctr.handoffs_sent++;
+			else
+				srv->ctr.handoffs_dropped++;
 			return;
 		}
 		srv->ctr.drops[QUIC_DROP_OTHER_WORKER]++;
+		return;
+	}
+	if (d->data[0] & 0x80) {
+		srv->ctr.drops[QUIC_DROP_NOT_INITIAL]++;
 		return;
 	}
 	srv->ctr.drops[QUIC_DROP_NO_CONN]++;
@@ -382,4 +417,11 @@ void quic_server_recv(struct quic_server *srv, const struct ring_dgram *d, unsig
 	 * each for the whole batch. */
 	run_due(srv);
 	srv->tx = NULL;
+}
+
+void quic_server_recv_handoff(struct quic_server *srv, const struct ring_dgram *d, unsigned n,
+                              uint64_t now, const struct quic_tx *tx)
+{
+	srv->ctr.handoffs_received += n;
+	quic_server_recv(srv, d, n, now, tx);
 }

@@ -6,6 +6,23 @@
  * chosen, so setting the credentials there selects the vhost's chain. An
  * unknown name is refused there; conn.c decides whether the refusal is
  * answered (alert unrecognized_name) or silent (anti_port_scan).
+ *
+ * Resumption (RFC 8446 4.6.1, RFC 9001 4.5): one session ticket per
+ * handshake, sent when it completes. gnutls encrypts tickets under keys it
+ * derives from the server's master key per period of
+ * QUIC_TICKET_LIFETIME_S wall-clock seconds and accepts the current and
+ * the previous period's: every worker holds the same master key (derived
+ * from the process's static secret), so a ticket from one worker resumes
+ * on any other, and keys rotate without coordination.
+ *
+ * 0-RTT (RFC 9001 4.6): with zero_rtt on, tickets allow early data
+ * (max_early_data_size 0xffffffff, RFC 9001 4.6.1) and gnutls accepts it
+ * when the ticket's age fits the anti-replay window and the ClientHello is
+ * new to the process (replay.c). The server's transport parameters are
+ * the same for the life of the process (compile-time limits and the
+ * config's idle timeout), and so is the ticket key: a ticket never meets a
+ * server whose limits are lower than the ones it was issued under, which
+ * is what RFC 9000 7.4.1 asks of a server accepting 0-RTT.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -13,6 +30,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <gnutls/crypto.h>
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
 
 #include "datapath/quic/internal.h"
@@ -91,11 +109,32 @@ int quic_vset_load(const struct quic_vhost_params *vp, unsigned n, struct quic_v
 	return 0;
 }
 
+static const char ticket_key_label[] = "ringgate quic session ticket key v1";
+
 int quic_tls_init(struct quic_server *srv)
 {
 	int rv = gnutls_priority_init(&srv->prio, quic_tls_priority, NULL);
 	if (rv < 0)
 		return gnutls_errno(rv);
+	if (srv->p.ticket_key) {
+		memcpy(srv->ticket_key, srv->p.ticket_key, sizeof(srv->ticket_key));
+	} else {
+		/* HMAC-SHA512 as a KDF (one HKDF-Expand block): the static
+		 * secret is uniformly random, the label separates this key
+		 * from ngtcp2's token and reset-token keys. */
+		_Static_assert(QUIC_TICKET_KEY_LEN == 64, "SHA-512 output is the ticket key");
+		rv = gnutls_hmac_fast(GNUTLS_MAC_SHA512, srv->static_secret,
+		                      sizeof(srv->static_secret), ticket_key_label,
+		                      sizeof(ticket_key_label) - 1, srv->ticket_key);
+		if (rv < 0)
+			return -EIO;
+	}
+	srv->p.ticket_key = NULL; /* the copy in srv is used */
+	if (srv->p.zero_rtt) {
+		rv = quic_replay_acquire(&srv->anti_replay);
+		if (rv < 0)
+			return rv;
+	}
 	return quic_vset_load(srv->p.vhosts, srv->p.n_vhosts, &srv->vset);
 }
 
@@ -106,6 +145,10 @@ void quic_tls_free(struct quic_server *srv)
 	if (srv->prio)
 		gnutls_priority_deinit(srv->prio);
 	srv->prio = NULL;
+	if (srv->anti_replay)
+		quic_replay_release();
+	srv->anti_replay = NULL;
+	gnutls_memset(srv->ticket_key, 0, sizeof(srv->ticket_key));
 }
 
 int quic_server_set_vhosts(struct quic_server *srv, const struct quic_vhost_params *vhosts, unsigned n)
@@ -165,19 +208,80 @@ static int post_client_hello(gnutls_session_t session)
 	return 0;
 }
 
+/* RFC 8446 4.2: extension_type early_data(42) */
+#define TLS_EXT_EARLY_DATA 42
+
+static int scan_ext(void *ctx, unsigned tls_id, const unsigned char *data, unsigned size)
+{
+	(void)data;
+	(void)size;
+	if (tls_id == TLS_EXT_EARLY_DATA)
+		*(bool *)ctx = true;
+	return 0;
+}
+
+/* Before gnutls reads the ClientHello: note whether it offers early data,
+ * to count 0-RTT refused (gnutls says only when it accepts). */
+static int client_hello_hook(gnutls_session_t session, unsigned htype, unsigned when,
+                             unsigned incoming, const gnutls_datum_t *msg)
+{
+	ngtcp2_crypto_conn_ref *ref = gnutls_session_get_ptr(session);
+	struct quic_conn *c = container_of(ref, struct quic_conn, conn_ref);
+
+	if (htype == GNUTLS_HANDSHAKE_CLIENT_HELLO && when == GNUTLS_HOOK_PRE && incoming)
+		gnutls_ext_raw_parse(&c->early_offered, scan_ext, msg,
+		                     GNUTLS_EXT_RAW_FLAG_TLS_CLIENT_HELLO);
+	return 0;
+}
+
+int quic_tls_handshake_done(struct quic_conn *c)
+{
+	struct quic_counters *ctr = &c->srv->ctr;
+
+	if (gnutls_session_is_resumed(c->tls))
+		ctr->handshakes_resumed++;
+	if (gnutls_session_get_flags(c->tls) & GNUTLS_SFLAGS_EARLY_DATA)
+		ctr->zero_rtt_accepted++;
+	else if (c->early_offered)
+		ctr->zero_rtt_rejected++;
+	/* RFC 9001 4.5: tickets go in 1-RTT CRYPTO frames, after the
+	 * handshake; gnutls hands the message to ngtcp2's read function. */
+	if (gnutls_session_ticket_send(c->tls, 1, 0) < 0)
+		return -EIO;
+	ctr->tickets_issued++;
+	return 0;
+}
+
 int quic_tls_session_new(struct quic_server *srv, struct quic_conn *c)
 {
 	gnutls_datum_t alpn = { (unsigned char *)srv->alpn, (unsigned)strlen(srv->alpn) };
+	gnutls_datum_t tkey = { srv->ticket_key, sizeof(srv->ticket_key) };
+	unsigned flags = GNUTLS_SERVER | GNUTLS_NO_AUTO_SEND_TICKET | GNUTLS_NO_END_OF_EARLY_DATA;
 	gnutls_session_t s;
 	int rv;
 
-	rv = gnutls_init(&s, GNUTLS_SERVER | GNUTLS_NO_AUTO_SEND_TICKET |
-	                     GNUTLS_NO_END_OF_EARLY_DATA);
+	if (srv->anti_replay)
+		flags |= GNUTLS_ENABLE_EARLY_DATA;
+	rv = gnutls_init(&s, flags);
 	if (rv < 0)
 		return gnutls_errno(rv);
 	rv = gnutls_priority_set(s, srv->prio);
 	if (rv < 0)
 		goto fail;
+	rv = gnutls_session_ticket_enable_server(s, &tkey);
+	if (rv < 0)
+		goto fail;
+	/* the ticket lifetime, and gnutls' key rotation period */
+	gnutls_db_set_cache_expiration(s, QUIC_TICKET_LIFETIME_S);
+	if (srv->anti_replay) {
+		gnutls_anti_replay_enable(s, srv->anti_replay);
+		/* RFC 9001 4.6.1: the only value allowed in QUIC */
+		rv = gnutls_record_set_max_early_data_size(s, 0xffffffffu);
+		if (rv < 0)
+			goto fail;
+	}
+	gnutls_handshake_set_hook_function(s, GNUTLS_HANDSHAKE_CLIENT_HELLO, GNUTLS_HOOK_PRE,
+	                                   client_hello_hook);
 	if (ngtcp2_crypto_gnutls_configure_server_session(s) != 0) {
 		rv = GNUTLS_E_INTERNAL_ERROR;
 		goto fail;

@@ -5,6 +5,11 @@
  *                [--vhost NAME:CERT:KEY]... [--addr 127.0.0.1]
  *                [--retry off|on|auto] [--anti-port-scan] [--backlog N]
  *                [--idle-timeout SECONDS] [--time-limit SECONDS] [--debug]
+ *                [--zero-rtt] [--qlog-dir DIR] [--secret HEX64]
+ *
+ * --secret fixes the static secret (and so the ticket key and the token
+ * key) so that a second server process accepts the first one's tickets and
+ * tokens, as the workers of one ringgate do.
  *
  * Exits 0 after the time limit or SIGTERM/SIGINT, printing the counters as
  * "name value" lines on stdout; 2 when it cannot start.
@@ -246,7 +251,7 @@ static void usage(void)
 	fprintf(stderr, "usage: quic_testsrv --port P --cert C --key K [--name N] "
 	                "[--vhost NAME:CERT:KEY]... [--addr A] [--retry off|on|auto] "
 	                "[--anti-port-scan] [--backlog N] [--idle-timeout S] "
-	                "[--time-limit S] [--debug]\n");
+	                "[--time-limit S] [--debug] [--zero-rtt] [--qlog-dir D] [--secret HEX64]\n");
 	exit(2);
 }
 
@@ -260,6 +265,10 @@ static void print_counters(const struct quic_counters *c, const struct txq *q)
 	P(conns_open); P(conns_handshaking); P(conns_closed_idle); P(conns_closed_local);
 	P(conns_closed_peer); P(requests); P(responses_2xx); P(responses_4xx); P(responses_5xx);
 	P(streams_reset); P(retry_sent); P(version_negotiation_sent); P(stateless_reset_sent);
+	P(handshakes_resumed); P(zero_rtt_accepted); P(zero_rtt_rejected); P(requests_0rtt);
+	P(tickets_issued); P(tokens_issued); P(tokens_accepted); P(tokens_rejected);
+	P(handoffs_sent); P(handoffs_received); P(handoffs_dropped); P(path_migrations);
+	P(qlog_files); P(qlog_errors);
 #undef P
 	for (i = 0; i < QUIC_DROP_MAX; i++)
 		printf("drop_%s %llu\n", quic_drop_name(i), (unsigned long long)c->drops[i]);
@@ -283,6 +292,9 @@ int main(int argc, char **argv)
 		{ "idle-timeout", required_argument, NULL, 'i' },
 		{ "time-limit", required_argument, NULL, 't' },
 		{ "debug", no_argument, NULL, 'd' },
+		{ "zero-rtt", no_argument, NULL, 'z' },
+		{ "qlog-dir", required_argument, NULL, 'q' },
+		{ "secret", required_argument, NULL, 's' },
 		{ 0 },
 	};
 	struct quic_vhost_params vh[8];
@@ -301,6 +313,7 @@ int main(int argc, char **argv)
 	struct quic_tx tx = { &txq_ops, &q };
 	uint64_t end;
 	FILE *ur;
+	const char *secret_hex = NULL;
 
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
@@ -331,6 +344,9 @@ int main(int argc, char **argv)
 		case 'i': p.idle_timeout_ns = (uint64_t)(atof(optarg) * 1e9); break;
 		case 't': time_limit = atof(optarg); break;
 		case 'd': p.debug_log = true; break;
+		case 'z': p.zero_rtt = true; break;
+		case 'q': p.qlog_dir = optarg; break;
+		case 's': secret_hex = optarg; break;
 		default: usage();
 		}
 	}
@@ -342,12 +358,24 @@ int main(int argc, char **argv)
 		n_vh++;
 	}
 
-	ur = fopen("/dev/urandom", "rb");
-	if (!ur || fread(secret, 1, sizeof(secret), ur) != sizeof(secret)) {
-		fprintf(stderr, "quic_testsrv: /dev/urandom: %s\n", strerror(errno));
-		return 2;
+	if (secret_hex) {
+		if (strlen(secret_hex) != 2 * sizeof(secret))
+			usage();
+		for (i = 0; i < sizeof(secret); i++) {
+			unsigned v;
+
+			if (sscanf(secret_hex + 2 * i, "%2x", &v) != 1)
+				usage();
+			secret[i] = (uint8_t)v;
+		}
+	} else {
+		ur = fopen("/dev/urandom", "rb");
+		if (!ur || fread(secret, 1, sizeof(secret), ur) != sizeof(secret)) {
+			fprintf(stderr, "quic_testsrv: /dev/urandom: %s\n", strerror(errno));
+			return 2;
+		}
+		fclose(ur);
 	}
-	fclose(ur);
 	p.vhosts = vh;
 	p.n_vhosts = n_vh;
 	p.static_secret = secret;

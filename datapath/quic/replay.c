@@ -1,0 +1,109 @@
+/* replay: the one 0-RTT anti-replay window of the process (RFC 8446 8.2,
+ * "ClientHello recording"), shared by every worker's quic_server.
+ *
+ * Why shared, against the shared-nothing rule: a replayed ClientHello can
+ * come from any source address, so SO_REUSEPORT may steer it to any worker;
+ * a per-worker record would let each worker accept the same early data
+ * once. gnutls keys the record with the gnutls_anti_replay_t's start time,
+ * so every server must also use the same gnutls_anti_replay_t (read-only
+ * after init, safe to share). The table is touched only by handshakes that
+ * offer early data with a valid ticket, never by established connections,
+ * so one mutex costs nothing on the packet path.
+ *
+ * The table: open addressing over a fixed array (no allocation), entries
+ * are a 128-bit hash of gnutls' key (BLAKE2b via libsodium, keyed per
+ * process) and an expiry in wall-clock seconds (gnutls' exp_time). Expired
+ * entries are reused. When a probe run finds no free slot the ClientHello
+ * is refused as if it were a replay: early data fails closed, the
+ * handshake goes on in 1-RTT.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "datapath/quic/internal.h"
+
+#define REPLAY_SLOTS 16384 /* power of two */
+#define REPLAY_PROBE 32
+
+struct replay_slot {
+	uint8_t h[16];
+	uint64_t exp; /* 0: empty */
+};
+
+static pthread_mutex_t replay_mu = PTHREAD_MUTEX_INITIALIZER;
+static unsigned replay_refs;
+static gnutls_anti_replay_t replay_ar;
+static uint8_t replay_key[crypto_generichash_KEYBYTES];
+static struct replay_slot replay_tab[REPLAY_SLOTS];
+
+static int replay_add(void *ptr, time_t exp_time, const gnutls_datum_t *key,
+                      const gnutls_datum_t *data)
+{
+	uint64_t now = (uint64_t)time(NULL), idx;
+	struct replay_slot *free_slot = NULL;
+	uint8_t h[16];
+	int rv = 0;
+
+	(void)ptr;
+	(void)data;
+	pthread_mutex_lock(&replay_mu);
+	crypto_generichash(h, sizeof(h), key->data, key->size, replay_key, sizeof(replay_key));
+	memcpy(&idx, h, sizeof(idx));
+	for (unsigned i = 0; i < REPLAY_PROBE; i++) {
+		struct replay_slot *s = &replay_tab[(idx + i) & (REPLAY_SLOTS - 1)];
+
+		if (s->exp > now && memcmp(s->h, h, sizeof(h)) == 0) {
+			rv = GNUTLS_E_DB_ENTRY_EXISTS;
+			goto out;
+		}
+		if (!free_slot && s->exp <= now)
+			free_slot = s;
+	}
+	if (!free_slot) {
+		rv = GNUTLS_E_DB_ERROR; /* full: refuse early data */
+		goto out;
+	}
+	memcpy(free_slot->h, h, sizeof(h));
+	free_slot->exp = exp_time > 0 ? (uint64_t)exp_time : now + QUIC_ANTI_REPLAY_WINDOW_S;
+out:
+	pthread_mutex_unlock(&replay_mu);
+	return rv;
+}
+
+int quic_replay_acquire(gnutls_anti_replay_t *out)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&replay_mu);
+	if (replay_refs == 0) {
+		if (sodium_init() < 0 || gnutls_anti_replay_init(&replay_ar) < 0) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		randombytes_buf(replay_key, sizeof(replay_key));
+		memset(replay_tab, 0, sizeof(replay_tab));
+		gnutls_anti_replay_set_window(replay_ar, QUIC_ANTI_REPLAY_WINDOW_S * 1000);
+		gnutls_anti_replay_set_add_function(replay_ar, replay_add);
+		gnutls_anti_replay_set_ptr(replay_ar, NULL);
+	}
+	replay_refs++;
+	*out = replay_ar;
+out:
+	pthread_mutex_unlock(&replay_mu);
+	return rc;
+}
+
+void quic_replay_release(void)
+{
+	pthread_mutex_lock(&replay_mu);
+	if (replay_refs > 0 && --replay_refs == 0) {
+		gnutls_anti_replay_deinit(replay_ar);
+		replay_ar = NULL;
+		sodium_memzero(replay_key, sizeof(replay_key));
+	}
+	pthread_mutex_unlock(&replay_mu);
+}
