@@ -425,7 +425,7 @@ void api_handle(void *ctx, const struct admin_req *req, struct admin_resp *r)
 			admin_resp_printf(r, 405, NULL, "method not allowed\n");
 			return;
 		}
-		if (a->stopping)
+		if (a->stopping || a->draining)
 			admin_resp_printf(r, 503, NULL, "stopping\n");
 		else
 			admin_resp_printf(r, 200, NULL, "ok\n");
@@ -475,8 +475,7 @@ void api_handle(void *ctx, const struct admin_req *req, struct admin_resp *r)
 	else if (!strcmp(req->path, "/reload"))
 		post_reload(a, r);
 	else if (!strcmp(req->path, "/shutdown")) {
-		log_info("admin: shutdown requested");
-		a->stopping = true;
+		app_begin_stop(a, "admin: shutdown requested");
 		admin_resp_printf(r, 200, NULL, "stopping\n");
 	}
 }

@@ -720,6 +720,39 @@ int app_reload(struct app *a, char **errors)
 
 /* ---- the loop ---- */
 
+void app_begin_stop(struct app *a, const char *why)
+{
+	if (a->draining || !a->n_workers) {
+		log_info("%s: stopping now", why);
+		a->stopping = true;
+		return;
+	}
+	a->draining = true;
+	a->drain_deadline = ring_now() + APP_DRAIN_NS;
+	service_stopping();
+	log_info("%s: draining: no new connections, requests in flight finish (up to %llu s)", why,
+	         (unsigned long long)(APP_DRAIN_NS / 1000000000ull));
+	struct ring_msg m = {.type = WORKER_MSG_DRAIN, .u64 = a->drain_deadline};
+	for (unsigned i = 0; i < a->n_workers; i++)
+		for (int tries = 0; worker_post(a->workers[i], &m) == -EAGAIN && tries < 100; tries++)
+			usleep(1000);
+}
+
+/* During a drain, on every tick: stop once every worker is done, or a
+ * little after the deadline whatever they say. */
+static void drain_check(struct app *a, uint64_t now)
+{
+	if (!a->draining || a->stopping)
+		return;
+	unsigned done = 0;
+	for (unsigned i = 0; i < a->n_workers; i++)
+		done += worker_drained(a->workers[i]);
+	if (done == a->n_workers || now > a->drain_deadline + 1000000000ull) {
+		log_info("drained (%u of %u workers finished): stopping", done, a->n_workers);
+		a->stopping = true;
+	}
+}
+
 static void on_signal(struct app *a)
 {
 	struct signalfd_siginfo si;
@@ -727,8 +760,7 @@ static void on_signal(struct app *a)
 		switch (si.ssi_signo) {
 		case SIGTERM:
 		case SIGINT:
-			log_info("%s: stopping", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
-			a->stopping = true;
+			app_begin_stop(a, si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
 			break;
 		case SIGHUP: {
 			char *errors = NULL;
@@ -763,6 +795,7 @@ int app_run(struct app *a)
 				if (read(a->tickfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 					log_warn("timerfd: %s", strerror(errno));
 				gen_collect(&a->pub);
+				drain_check(a, now);
 				admin_process(a->admin, now);
 				if (a->responder)
 					admin_process(a->responder, now);

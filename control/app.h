@@ -70,6 +70,8 @@ struct app {
 
 	int epfd, sigfd, tickfd;
 	bool stopping;
+	bool draining;           /* app_begin_stop: workers finishing in-flight work */
+	uint64_t drain_deadline; /* ring_now ns */
 	int exit_code;
 
 	uint64_t started_ns;
@@ -100,5 +102,11 @@ void api_handle(void *ctx, const struct admin_req *req, struct admin_resp *resp)
 /* "1.2.3.4:443" or "[::1]:443" of an address, into buf (>= 64 bytes). */
 const char *addr_str(const rg_sockaddr *a, char *buf, size_t len);
 bool addr_is_loopback(const rg_sockaddr *a);
+
+/* SIGTERM, SIGINT, POST /shutdown: stop accepting (no new QUIC
+ * connection, HTTP/3 GOAWAY on the open ones), let the requests in flight
+ * finish for up to APP_DRAIN_NS, then stop. A second request stops at once. */
+#define APP_DRAIN_NS (10ull * 1000000000)
+void app_begin_stop(struct app *a, const char *why);
 
 #endif

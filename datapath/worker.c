@@ -57,6 +57,9 @@ struct worker {
 	_Atomic uint64_t peer_n;
 	pthread_t thread;
 	bool stop;
+	bool draining;          /* WORKER_MSG_DRAIN seen */
+	uint64_t drain_deadline;
+	_Atomic bool drained;   /* read by the control thread */
 	struct worker **peers; /* QUIC hand-off: the group, by id (may be NULL) */
 	unsigned n_peers;
 	bool stop_posted, joined; /* control thread only: group stop */
@@ -622,6 +625,9 @@ static void arm_timer(struct worker *w)
 		if (t < next)
 			next = t;
 	}
+	if (w->draining && !atomic_load_explicit(&w->drained, memory_order_relaxed) &&
+	    w->drain_deadline < next)
+		next = w->drain_deadline;
 	/* counters that moved are published within a period even when the
 	 * worker then goes idle */
 	if (w->snap_dirty && w->snap_at + STATS_PERIOD_NS < next)
@@ -788,6 +794,14 @@ static void on_chan(void *ctx, struct ring *r)
 		case WORKER_MSG_STOP:
 			w->stop = true;
 			break;
+		case WORKER_MSG_DRAIN:
+			if (!w->draining) {
+				w->draining = true;
+				w->drain_deadline = m.u64;
+				if (w->quic)
+					quic_server_drain(w->quic, ring_now(), &w->tx);
+			}
+			break;
 		case WORKER_MSG_GEN:
 			/* picked up at the top of the next turn */
 			break;
@@ -953,6 +967,13 @@ static void *worker_main(void *arg)
 		}
 		w->st.turns++;
 		uint64_t now = ring_now();
+		if (w->draining && !atomic_load_explicit(&w->drained, memory_order_relaxed) &&
+		    (!w->quic || !quic_server_active_streams(w->quic) || now >= w->drain_deadline)) {
+			if (w->quic && now >= w->drain_deadline)
+				wlog(w, LOG_WARN, "worker %u: drain deadline passed with %u requests open", w->id,
+				     quic_server_active_streams(w->quic));
+			atomic_store(&w->drained, true);
+		}
 		if (now - w->snap_at >= STATS_PERIOD_NS) {
 			w->snap_at = now;
 			stats_publish(w);
@@ -1062,6 +1083,11 @@ fail_chan:
 	pthread_mutex_destroy(&w->start_mu);
 	free(w);
 	return err;
+}
+
+bool worker_drained(const struct worker *w)
+{
+	return atomic_load(&((struct worker *)w)->drained);
 }
 
 int worker_post(struct worker *w, const struct ring_msg *m)

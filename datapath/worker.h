@@ -6,6 +6,7 @@
 #define RG_WORKER_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "datapath/gen.h"
@@ -37,6 +38,7 @@ enum dp_drop {
 /* Messages on a worker's channel. */
 enum worker_msg_type {
 	WORKER_MSG_STOP = 1,   /* leave the loop */
+	WORKER_MSG_DRAIN,      /* u64: deadline (ring_now ns): graceful stop, step one */
 	WORKER_MSG_GEN,        /* a new generation is published: pick it up */
 	WORKER_MSG_SOCK_ADD,   /* u64: fd, u32: enum listener_kind; reply: none */
 	WORKER_MSG_SOCK_DEL,   /* u64: fd as sent in SOCK_ADD */
@@ -135,6 +137,10 @@ struct worker;
 int worker_start(const struct worker_params *p, struct worker **out);
 /* Any thread. -EAGAIN when the channel is full. */
 int worker_post(struct worker *w, const struct ring_msg *m);
+/* After WORKER_MSG_DRAIN: true once the worker accepts no new work and its
+ * requests in flight are finished, or its drain deadline passed. It keeps
+ * running (and answering what is still open) until it is stopped. */
+bool worker_drained(const struct worker *w);
 /* Post WORKER_MSG_STOP, join the thread, free the worker. */
 void worker_stop(struct worker *w);
 void worker_stats_read(const struct worker *w, struct worker_stats *out);

@@ -109,6 +109,7 @@ struct quic_server {
 	struct quic_conn **heap;
 	size_t heap_len, heap_cap;
 	struct quic_conn *conns; /* list of all, for destroy */
+	bool draining;           /* quic_server_drain: no new connections */
 	unsigned n_conns;
 	struct quic_counters ctr;
 	uint8_t ticket_key[QUIC_TICKET_KEY_LEN];

@@ -224,6 +224,7 @@ enum quic_drop {
 	QUIC_DROP_TX_FULL,         /* no send space for a stateless reply */
 	QUIC_DROP_RESET_LIMITED,   /* stateless reset rate limit */
 	QUIC_DROP_NOMEM,
+	QUIC_DROP_DRAINING,        /* new connection while draining for shutdown */
 	QUIC_DROP_MAX
 };
 
@@ -281,6 +282,15 @@ void quic_server_handle_expiry(struct quic_server *srv, uint64_t now,
  * freed after their closing period. For graceful stop. */
 void quic_server_close_all(struct quic_server *srv, uint64_t now,
                            const struct quic_tx *tx);
+
+/* Graceful stop, first step: accept no new connection (Initials for
+ * unknown connections are dropped, counted QUIC_DROP_DRAINING) and send
+ * every established connection an HTTP/3 GOAWAY, so clients open no new
+ * request stream here while the ones in flight finish. */
+void quic_server_drain(struct quic_server *srv, uint64_t now, const struct quic_tx *tx);
+/* Request streams still open over all connections: the drain is over when
+ * this reaches 0 (then quic_server_close_all). */
+unsigned quic_server_active_streams(const struct quic_server *srv);
 
 const struct quic_counters *quic_server_counters(const struct quic_server *srv);
 

@@ -38,6 +38,7 @@ static const char *const quic_drop_names[QUIC_DROP_MAX] = {
 	[QUIC_DROP_TX_FULL] = "tx_full",
 	[QUIC_DROP_RESET_LIMITED] = "reset_limited",
 	[QUIC_DROP_NOMEM] = "nomem",
+	[QUIC_DROP_DRAINING] = "draining",
 };
 
 const char *quic_drop_name(enum quic_drop d)
@@ -165,6 +166,29 @@ void quic_server_close_all(struct quic_server *srv, uint64_t now, const struct q
 	srv->tx = NULL;
 }
 
+void quic_server_drain(struct quic_server *srv, uint64_t now, const struct quic_tx *tx)
+{
+	srv->tx = tx;
+	srv->now = now;
+	srv->draining = true;
+	for (struct quic_conn *c = srv->conns; c; c = c->next) {
+		/* GOAWAY naming the first stream not processed: the ones already
+		 * open run to completion, newer ones are refused (RFC 9114 5.2) */
+		if (c->state == QUIC_CONN_ESTABLISHED && c->h3 && nghttp3_conn_shutdown(c->h3) == 0)
+			quic_conn_schedule_now(c);
+	}
+	srv->tx = NULL;
+}
+
+unsigned quic_server_active_streams(const struct quic_server *srv)
+{
+	unsigned n = 0;
+	for (const struct quic_conn *c = srv->conns; c; c = c->next)
+		for (const struct quic_stream *s = c->streams; s; s = s->next)
+			n++;
+	return n;
+}
+
 /* ---- stateless answers ---- */
 
 static void send_version_negotiation(struct quic_server *srv, const struct ring_dgram *d,
@@ -288,6 +312,10 @@ static void accept_initial(struct quic_server *srv, const struct ring_dgram *d, 
 	struct quic_conn *c;
 	int rc;
 
+	if (srv->draining) {
+		srv->ctr.drops[QUIC_DROP_DRAINING]++;
+		return;
+	}
 	if (srv->n_conns >= srv->p.max_conns) {
 		srv->ctr.drops[QUIC_DROP_CONN_LIMIT]++;
 		return;

@@ -218,8 +218,22 @@ grep -q "summary ok=200 failed=0 status_200=200" broken.out || { tail -3 broken.
 cp rg.good rg.ini
 lap "reload: ok"
 
+# graceful stop: a request in flight when SIGTERM comes finishes; meanwhile
+# /health says 503 and a new connection is not accepted; then exit 0
+h3 $U/api/slow/3 >drain.out 2>&1 &
+inflight=$!
+sleep 1
 kill -TERM "$RGPID"
+sleep 0.5
+code=$(curl -s -o /dev/null -w '%{http_code}' $ADMIN/health)
+[[ $code == 503 ]] || fail "/health answered $code while draining, not 503"
+h3 --connect-timeout 2 $U/api/x >late.out 2>&1
+grep -q "^200 " late.out && fail "a new connection was served while draining"
+wait "$inflight"
+grep -q "^200 " drain.out || { cat drain.out rg.log >&2; fail "the request in flight did not finish across SIGTERM"; }
 wait "$RGPID" || fail "ringgate exit code $? after SIGTERM"
+grep -q "draining" rg.log || fail "no drain in the log"
+lap "graceful stop: ok"
 RG_PIDS=("${RG_PIDS[@]/$RGPID}")
 if grep -q 'ERROR: \(Address\|Leak\)Sanitizer\|runtime error:' rg.log; then
 	grep -A30 'Sanitizer\|runtime error' rg.log | head -60 >&2
