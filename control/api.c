@@ -216,6 +216,25 @@ static void get_metrics(struct app *a, struct admin_resp *r)
 			sb_printf(&b, "ringgate_proxy_errors_total{worker=\"%u\",status=\"%s\"} %llu\n", i, code[k],
 			          (unsigned long long)v[k]);
 	}
+	metric_head(&b, "http_request_duration_seconds", "histogram",
+	            "Proxied HTTP/3 requests, from the request head to the end of the response.");
+	for (unsigned i = 0; i < a->n_workers; i++) {
+		uint64_t cum = 0;
+		for (unsigned k = 0; k < PROXY_LATENCY_BUCKETS; k++) {
+			cum += st[i].proxy.latency_buckets[k];
+			if (k < PROXY_LATENCY_BUCKETS - 1)
+				sb_printf(&b, "ringgate_http_request_duration_seconds_bucket{worker=\"%u\",le=\"%g\"} %llu\n", i,
+				          (double)proxy_latency_bounds_us[k] / 1e6, (unsigned long long)cum);
+			else
+				sb_printf(&b, "ringgate_http_request_duration_seconds_bucket{worker=\"%u\",le=\"+Inf\"} %llu\n", i,
+				          (unsigned long long)cum);
+		}
+		sb_printf(&b, "ringgate_http_request_duration_seconds_sum{worker=\"%u\"} %.6f\n", i,
+		          (double)st[i].proxy.latency_sum_us / 1e6);
+		sb_printf(&b, "ringgate_http_request_duration_seconds_count{worker=\"%u\"} %llu\n", i,
+		          (unsigned long long)st[i].proxy.latency_count);
+	}
+	PER_WORKER("tunnel_sessions", "gauge", "Tunnel peers with a session on the worker.", st[i].tunnel_sessions);
 	PER_WORKER("proxy_upstream_connections", "gauge", "Open backend connections.", st[i].proxy.conns_open);
 	PER_WORKER("proxy_upstream_connects_total", "counter", "Backend connections opened.",
 	           st[i].proxy.conns_opened);

@@ -143,6 +143,10 @@ static void peers_publish(struct worker *w)
 	atomic_store_explicit(&w->peer_seq, seq + 1, memory_order_relaxed);
 	atomic_thread_fence(memory_order_release);
 	unsigned n = 0;
+	uint64_t sessions = 0;
+	for (uint32_t i = 0; i < w->tunnel->capacity; i++)
+		sessions += w->tunnel->peers[i].in_use && w->tunnel->peers[i].session;
+	w->st.tunnel_sessions = sessions;
 	for (uint32_t i = 0; i < w->tunnel->capacity && n < w->peer_snap_cap; i++) {
 		const struct tunnel_peer *p = &w->tunnel->peers[i];
 		if (!p->in_use)

@@ -60,6 +60,7 @@ struct worker_stats {
 	uint64_t tunnel_rx[TUNNEL_RX__COUNT]; /* tunnel verdicts, zero when off */
 	uint64_t tunnel_tx[TUNNEL_TX__COUNT];
 	uint64_t gen_id;     /* generation this worker holds */
+	uint64_t tunnel_sessions; /* gauge: peers with a session on this worker */
 	uint64_t turns;      /* loop turns */
 	uint64_t n_socks;
 	/* TUN queue of this worker (zero without a TUN device) */

@@ -35,6 +35,7 @@ struct seg {
 
 struct exchange {
 	struct proxy *px;
+	uint64_t started;      /* ring_now() at the request's header section */
 	struct quic_stream *s; /* NULL after close() */
 	unsigned refs;         /* the stream, plus a write in flight */
 	enum ex_state state;
@@ -560,12 +561,27 @@ static void ex_acked(void *h, struct quic_stream *s, uint64_t n)
 		parse(ex);
 }
 
+const uint64_t proxy_latency_bounds_us[PROXY_LATENCY_BUCKETS - 1] = {
+	1000, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000,
+};
+
+static void latency_count(struct proxy_counters *ctr, uint64_t us)
+{
+	unsigned b = 0;
+	while (b < PROXY_LATENCY_BUCKETS - 1 && us > proxy_latency_bounds_us[b])
+		b++;
+	ctr->latency_buckets[b]++;
+	ctr->latency_sum_us += us;
+	ctr->latency_count++;
+}
+
 static void ex_close(void *h, struct quic_stream *s, uint64_t app_error)
 {
 	struct exchange *ex = h;
 
 	(void)s;
 	(void)app_error;
+	latency_count(&ex->px->ctr, (ring_now() - ex->started) / 1000);
 	ex->s = NULL;
 	if (ex->c) /* the client went away mid-exchange: this connection is spoiled */
 		detach(ex, false);
@@ -618,6 +634,7 @@ int proxy_request(void *ctx, struct quic_stream *s, const struct quic_request *r
 	px->n_exchanges++;
 	ex->px = px;
 	ex->s = s;
+	ex->started = ring_now();
 	ex->refs = 1;
 	ex->head_req = !strcmp(req->method, "HEAD");
 	ex->has_body = req->has_body;

@@ -30,6 +30,9 @@
 #define PROXY_MAX_REQUEST_BODY (64ull * 1024 * 1024)
 
 /* Per-worker counters; all uint64_t (copied word by word into worker_stats). */
+#define PROXY_LATENCY_BUCKETS 13
+extern const uint64_t proxy_latency_bounds_us[PROXY_LATENCY_BUCKETS - 1];
+
 struct proxy_counters {
 	uint64_t requests;          /* handed to the proxy */
 	uint64_t no_route;          /* 404 */
@@ -41,6 +44,11 @@ struct proxy_counters {
 	uint64_t conns_opened, conns_reused, conns_failed;
 	uint64_t conns_open;        /* gauge */
 	uint64_t headers_dropped;   /* response fields beyond what HTTP/3 submit takes */
+	/* Request durations, from the request's header section to the end of
+	 * the exchange (response delivered, or reset): a histogram with upper
+	 * bounds proxy_latency_bounds_us (the last bucket is +Inf). */
+	uint64_t latency_buckets[PROXY_LATENCY_BUCKETS];
+	uint64_t latency_sum_us, latency_count;
 };
 
 struct proxy;

@@ -218,6 +218,14 @@ grep -q "summary ok=200 failed=0 status_200=200" broken.out || { tail -3 broken.
 cp rg.good rg.ini
 lap "reload: ok"
 
+# the metrics of all this: valid Prometheus text, every request in the
+# latency histogram, buckets cumulative
+curl -sf $ADMIN/metrics >metrics.txt || fail "no /metrics"
+promtool check metrics <metrics.txt || fail "promtool check metrics refused /metrics"
+awk '$1 ~ /^ringgate_http_request_duration_seconds_count/ { s += $2 } END { exit !(s >= 7000) }' metrics.txt ||
+	{ grep request_duration metrics.txt >&2; fail "the latency histogram missed requests"; }
+grep -q '^ringgate_http_request_duration_seconds_bucket{worker="0",le="+Inf"}' metrics.txt || fail "no +Inf bucket"
+
 # graceful stop: a request in flight when SIGTERM comes finishes; meanwhile
 # /health says 503 and a new connection is not accepted; then exit 0
 h3 $U/api/slow/3 >drain.out 2>&1 &
