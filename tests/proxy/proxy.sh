@@ -111,6 +111,18 @@ for f in zero 1k 10m 100m; do
 done
 lap "files 0 B..100 MB: ok"
 
+# 1 GB through the proxy in constant memory: the peak resident size of
+# ringgate grows by far less than the body (bodies stream, never held)
+truncate -s 1G www/f/1g
+hwm() { awk '/^VmHWM/ { print $2 }' /proc/$RGPID/status; }
+m0=$(hwm)
+h3 $U/f/1g >big.out 2>big.err || { cat big.err >&2; fail "1 GB download"; }
+m1=$(hwm)
+grep -q "^200 1073741824 $(head -c 1G /dev/zero | sha256sum | cut -d' ' -f1)" big.out || { cat big.out >&2; fail "1 GB body wrong"; }
+(( m1 - m0 < 128 * 1024 )) || fail "peak RSS grew by $(( (m1 - m0) / 1024 )) MB over a 1 GB body"
+rm -f www/f/1g
+lap "1 GB in constant memory: peak RSS $((m0 / 1024)) -> $((m1 / 1024)) MB"
+
 # a chunked response with extensions and a trailer, and HEAD-less 404
 h3 $U/api/chunked/100000 $U/nothing >misc.out 2>&1
 grep -q "^200 100000 $(pattern_sha 100000)\$" misc.out || { cat misc.out >&2; fail "chunked response"; }
