@@ -292,10 +292,15 @@ static void get_metrics(struct app *a, struct admin_resp *r)
 	PER_WORKER("tun_read_bytes_total", "counter", "Bytes read from the TUN queue.", st[i].tun_read_bytes);
 	PER_WORKER("tun_segments_total", "counter", "Inner packets after segmentation of TUN reads.",
 	           st[i].tun_segments);
-	PER_WORKER("tun_writes_total", "counter", "Decrypted packets written to the TUN queue.", st[i].tun_writes);
+	PER_WORKER("tun_writes_total", "counter", "Writes to the TUN queue (a coalesced super-packet is one).",
+	           st[i].tun_writes);
 	PER_WORKER("tun_write_bytes_total", "counter", "Bytes written to the TUN queue.", st[i].tun_write_bytes);
 	PER_WORKER("tun_sync_writes_total", "counter", "TUN writes done with writev: every ring slot was busy.",
 	           st[i].tun_sync_writes);
+	PER_WORKER("tun_coalesced_writes_total", "counter",
+	           "TUN writes that were TCP super-packets of coalesced decrypted segments.", st[i].tun_coalesced_writes);
+	PER_WORKER("tun_coalesced_segments_total", "counter", "Decrypted TCP segments merged into coalesced TUN writes.",
+	           st[i].tun_coalesced_segments);
 	PER_WORKER("tun_errors_total", "counter", "TUN reads or writes the kernel refused.", st[i].tun_errors);
 	PER_WORKER("tun_handoff_out_total", "counter", "TUN reads handed to the worker owning the peer.",
 	           st[i].handoff_out);

@@ -225,6 +225,8 @@ static void stats_publish(struct worker *w)
 		w->st.tun_write_bytes = t->tx_bytes;
 		w->st.tun_errors = t->rx_errors + t->tx_errors;
 		w->st.tun_sync_writes = t->tx_sync;
+		w->st.tun_coalesced_writes = t->tx_gro_writes;
+		w->st.tun_coalesced_segments = t->tx_gro_segs;
 	}
 	if (w->tunnel)
 		peers_publish(w);
@@ -963,6 +965,10 @@ static void *worker_main(void *arg)
 			else
 				initiators_sync(w); /* the first generation (gen_switched does it after) */
 		}
+		/* the end of the last turn: write the TCP run the TUN queue
+		 * was coalescing (tun.h) before the ring submits and waits */
+		if (w->tunq && tun_queue_flush(w->tunq))
+			w->st.drops[DP_DROP_TUN_WRITE]++;
 		arm_timer(w);
 		err = ring_turn(w->ring);
 		if (err && err != -EINTR) {
@@ -993,6 +999,7 @@ static void *worker_main(void *arg)
 	}
 	if (w->tunq) {
 		/* the reads hold the queue's buffers: let them finish first */
+		tun_queue_flush(w->tunq);
 		tun_queue_stop(w->tunq);
 		uint64_t end = ring_now() + 500000000ull;
 		while (tun_queue_busy(w->tunq) && ring_now() < end) {

@@ -1,6 +1,8 @@
 /* tun: the TUN device and its queues (tun.h). */
 #include "datapath/tunnel/tun.h"
 
+#include "datapath/tunnel/gro.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
@@ -206,6 +208,12 @@ struct tun_queue {
 	unsigned n_wr;
 	unsigned *free_wr; /* stack of free write slot indices */
 	unsigned n_free;
+	/* slots for coalesced super-packets (up to 64 KB each) */
+	struct tun_slot big[TUN_GSO_SLOTS];
+	unsigned free_big[TUN_GSO_SLOTS];
+	unsigned n_free_big;
+	struct tun_gro *gro;
+	int emit_err; /* the first error of the writes tun_gro emitted */
 	uint8_t *mem;
 	struct tun_queue_stats st;
 };
@@ -252,7 +260,10 @@ static void write_done(struct ring *r, struct ring_io *io, int res)
 	struct tun_queue *q = s->q;
 	if (res < 0 || (size_t)res != s->io.len)
 		q->st.tx_errors++;
-	q->free_wr[q->n_free++] = s->idx;
+	if (s >= q->big && s < q->big + TUN_GSO_SLOTS)
+		q->free_big[q->n_free_big++] = s->idx;
+	else
+		q->free_wr[q->n_free++] = s->idx;
 }
 
 int tun_queue_create(struct ring *r, int fd, unsigned mtu, unsigned write_slots, tun_read_fn on_read, void *ctx,
@@ -264,10 +275,10 @@ int tun_queue_create(struct ring *r, int fd, unsigned mtu, unsigned write_slots,
 	if (!q)
 		return -ENOMEM;
 	size_t wsz = (TUN_VNET_HDR_LEN + mtu + 63) & ~(size_t)63;
-	q->mem = malloc((size_t)TUN_QUEUE_READS * TUN_READ_BUF + (size_t)write_slots * wsz);
+	q->mem = malloc((size_t)(TUN_QUEUE_READS + TUN_GSO_SLOTS) * TUN_READ_BUF + (size_t)write_slots * wsz);
 	q->wr = calloc(write_slots, sizeof(*q->wr));
 	q->free_wr = calloc(write_slots, sizeof(*q->free_wr));
-	if (!q->mem || !q->wr || !q->free_wr) {
+	if (!q->mem || !q->wr || !q->free_wr || tun_gro_create(&q->gro)) {
 		free(q->mem);
 		free(q->wr);
 		free(q->free_wr);
@@ -303,28 +314,35 @@ int tun_queue_create(struct ring *r, int fd, unsigned mtu, unsigned write_slots,
 		q->free_wr[i] = write_slots - 1 - i;
 	}
 	q->n_free = write_slots;
+	for (unsigned i = 0; i < TUN_GSO_SLOTS; i++, p += TUN_READ_BUF) {
+		q->big[i].q = q;
+		q->big[i].buf = p;
+		q->big[i].idx = i;
+		q->free_big[i] = TUN_GSO_SLOTS - 1 - i;
+	}
+	q->n_free_big = TUN_GSO_SLOTS;
 	for (unsigned i = 0; i < TUN_QUEUE_READS; i++)
 		read_arm(q, &q->rd[i]);
 	*out = q;
 	return 0;
 }
 
-int tun_queue_write(struct tun_queue *q, const uint8_t *pkt, size_t len)
+/* Write vnet header vh and pkt[0..len): from a free slot of the pool
+ * (big: the super-packet pool), or at once with writev(2) when every slot
+ * is in flight. */
+static int write_vnet(struct tun_queue *q, const uint8_t *vh, const uint8_t *pkt, size_t len, bool big)
 {
-	if (len > q->mtu)
-		return -EMSGSIZE;
-	if (q->stopping)
-		return -ENOBUFS;
-	if (!q->n_free) {
+	unsigned *free_ix = big ? q->free_big : q->free_wr;
+	unsigned *n_free = big ? &q->n_free_big : &q->n_free;
+	if (!*n_free) {
 		/* Every slot is in flight: one receive turn can decrypt more
 		 * packets than the pool holds (512 GRO buffers of 64 KB). A
 		 * TUN write does not block (the packet goes to the stack's
 		 * backlog), so write it now rather than drop it. */
-		static const uint8_t zero[TUN_VNET_HDR_LEN];
-		struct iovec iov[2] = {{(void *)zero, sizeof(zero)}, {(void *)pkt, len}};
+		struct iovec iov[2] = {{(void *)vh, TUN_VNET_HDR_LEN}, {(void *)pkt, len}};
 		q->st.tx_sync++;
 		ssize_t n = writev(q->fd, iov, 2);
-		if (n != (ssize_t)(sizeof(zero) + len)) {
+		if (n != (ssize_t)(TUN_VNET_HDR_LEN + len)) {
 			q->st.tx_errors++;
 			return n < 0 ? -errno : -EIO;
 		}
@@ -332,8 +350,8 @@ int tun_queue_write(struct tun_queue *q, const uint8_t *pkt, size_t len)
 		q->st.tx_bytes += len;
 		return 0;
 	}
-	struct tun_slot *s = &q->wr[q->free_wr[--q->n_free]];
-	memset(s->buf, 0, TUN_VNET_HDR_LEN);
+	struct tun_slot *s = big ? &q->big[free_ix[--*n_free]] : &q->wr[free_ix[--*n_free]];
+	memcpy(s->buf, vh, TUN_VNET_HDR_LEN);
 	memcpy(s->buf + TUN_VNET_HDR_LEN, pkt, len);
 	s->io.op = RING_IO_WRITE;
 	s->io.fd = q->fd;
@@ -343,13 +361,48 @@ int tun_queue_write(struct tun_queue *q, const uint8_t *pkt, size_t len)
 	s->io.user = s;
 	int err = ring_io_submit(q->ring, &s->io);
 	if (err) {
-		q->free_wr[q->n_free++] = s->idx;
+		free_ix[(*n_free)++] = s->idx;
 		q->st.tx_errors++;
 		return err;
 	}
 	q->st.tx_writes++;
 	q->st.tx_bytes += len;
 	return 0;
+}
+
+/* tun_gro's output: a packet as it came (a zero vnet header: checksums of
+ * decrypted packets are complete) or a super-packet. */
+static void gro_emit(void *ctx, const struct tun_vnet_hdr *h, const uint8_t *pkt, size_t len, unsigned nseg)
+{
+	struct tun_queue *q = ctx;
+	uint8_t vh[TUN_VNET_HDR_LEN];
+	tun_vnet_hdr_write(vh, h);
+	int err = write_vnet(q, vh, pkt, len, nseg > 1);
+	if (!err && nseg > 1) {
+		q->st.tx_gro_writes++;
+		q->st.tx_gro_segs += nseg;
+	}
+	if (err && !q->emit_err)
+		q->emit_err = err;
+}
+
+int tun_queue_write(struct tun_queue *q, const uint8_t *pkt, size_t len)
+{
+	if (len > q->mtu)
+		return -EMSGSIZE;
+	if (q->stopping)
+		return -ENOBUFS;
+	q->emit_err = 0;
+	tun_gro_add(q->gro, pkt, len, gro_emit, q);
+	return q->emit_err;
+}
+
+int tun_queue_flush(struct tun_queue *q)
+{
+	q->emit_err = 0;
+	if (!q->stopping)
+		tun_gro_flush(q->gro, gro_emit, q);
+	return q->emit_err;
 }
 
 void tun_queue_stop(struct tun_queue *q)
@@ -359,6 +412,8 @@ void tun_queue_stop(struct tun_queue *q)
 		ring_io_cancel(q->ring, &q->rd[i].io);
 	for (unsigned i = 0; i < q->n_wr; i++)
 		ring_io_cancel(q->ring, &q->wr[i].io);
+	for (unsigned i = 0; i < TUN_GSO_SLOTS; i++)
+		ring_io_cancel(q->ring, &q->big[i].io);
 }
 
 bool tun_queue_busy(const struct tun_queue *q)
@@ -368,6 +423,9 @@ bool tun_queue_busy(const struct tun_queue *q)
 			return true;
 	for (unsigned i = 0; i < q->n_wr; i++)
 		if (ring_io_busy(&q->wr[i].io))
+			return true;
+	for (unsigned i = 0; i < TUN_GSO_SLOTS; i++)
+		if (ring_io_busy(&q->big[i].io))
 			return true;
 	return false;
 }
@@ -380,6 +438,7 @@ void tun_queue_free(struct tun_queue *q)
 	free(q->mem);
 	free(q->wr);
 	free(q->free_wr);
+	tun_gro_free(q->gro);
 	free(q);
 }
 

@@ -33,6 +33,8 @@
 
 #define TUN_QUEUE_READS 8
 #define TUN_READ_BUF (TUN_VNET_HDR_LEN + 65536)
+/* Write slots for coalesced super-packets (gro.h), TUN_READ_BUF each. */
+#define TUN_GSO_SLOTS 8
 
 /* What TUNSETOFFLOAD accepted (TUN_F_* bits of linux/if_tun.h). */
 struct tun_info {
@@ -64,7 +66,9 @@ typedef void (*tun_read_fn)(void *ctx, uint8_t *buf, size_t len);
 
 struct tun_queue_stats {
 	uint64_t rx_reads, rx_bytes;       /* reads (super-packets) and their bytes */
-	uint64_t tx_writes, tx_bytes;      /* packets written */
+	uint64_t tx_writes, tx_bytes;      /* writes (a super-packet is one) */
+	uint64_t tx_gro_writes;            /* of them, coalesced super-packets */
+	uint64_t tx_gro_segs;              /* the segments merged into those */
 	uint64_t tx_sync;                  /* written by a plain writev: every slot was in flight */
 	uint64_t rx_errors, tx_errors;     /* the kernel refused */
 };
@@ -75,12 +79,19 @@ struct tun_queue;
  * packets of up to mtu bytes may be in flight at once. */
 int tun_queue_create(struct ring *r, int fd, unsigned mtu, unsigned write_slots, tun_read_fn on_read, void *ctx,
                      struct tun_queue **out);
-/* Copy one IP packet into a slot and submit its write (a zero vnet header
- * in front: checksums of decrypted packets are complete). When every slot
- * is in flight the packet is written at once with writev(2) instead
- * (counted in tx_sync). 0, -EMSGSIZE, -ENOBUFS (stopping), or the write's
- * error. */
+/* Hand one IP packet to the queue's coalescer (gro.h): consecutive TCP
+ * segments of one flow become one super-packet with a GSO vnet header,
+ * anything else goes as it came with a zero vnet header (checksums of
+ * decrypted packets are complete). The pending run is written when a
+ * packet cannot extend it and by tun_queue_flush(), to be called at the
+ * end of every loop turn. Each write is copied into a slot and submitted
+ * on the ring; when every slot is in flight it is written at once with
+ * writev(2) instead (counted in tx_sync). 0, -EMSGSIZE, -ENOBUFS
+ * (stopping), or the error of a write this call made (which may be of an
+ * earlier packet's run). */
 int tun_queue_write(struct tun_queue *q, const uint8_t *pkt, size_t len);
+/* Write the pending coalesced run, if any. 0 or the write's error. */
+int tun_queue_flush(struct tun_queue *q);
 /* Stop: cancel every read and write in flight. Turn the ring until
  * tun_queue_busy() is false, then tun_queue_free(). */
 void tun_queue_stop(struct tun_queue *q);

@@ -81,7 +81,7 @@ uint16_t tun_csum_finish(uint64_t sum)
 }
 
 /* The pseudo header of RFC 9293 §3.1 / RFC 8200 §8.1. */
-static uint64_t pseudo(const uint8_t *ip, int v6, uint8_t proto, size_t l4_len)
+uint64_t tun_csum_pseudo(const uint8_t *ip, int v6, uint8_t proto, size_t l4_len)
 {
 	uint64_t s = v6 ? tun_csum_add(0, ip + 8, 32) : tun_csum_add(0, ip + 12, 8);
 	return s + proto + l4_len;
@@ -93,7 +93,7 @@ static void l4_checksum(uint8_t *ip, int v6, size_t l4_off, size_t len, uint8_t 
 	uint8_t *l4 = ip + l4_off;
 	size_t l4_len = len - l4_off, at = proto == IPPROTO_TCP ? 16 : 6;
 	put16(l4 + at, 0);
-	uint16_t c = tun_csum_finish(tun_csum_add(pseudo(ip, v6, proto, l4_len), l4, l4_len));
+	uint16_t c = tun_csum_finish(tun_csum_add(tun_csum_pseudo(ip, v6, proto, l4_len), l4, l4_len));
 	if (proto == IPPROTO_UDP && c == 0)
 		c = 0xffff; /* RFC 768: 0 means no checksum */
 	put16(l4 + at, c);

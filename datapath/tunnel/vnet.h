@@ -84,5 +84,8 @@ int tun_vnet_segment(const struct tun_vnet_hdr *h, uint8_t *pkt, size_t len, uin
 uint64_t tun_csum_add(uint64_t sum, const uint8_t *p, size_t len);
 /* Fold a partial sum to 16 bits and complement it: the value to store. */
 uint16_t tun_csum_finish(uint64_t sum);
+/* The partial sum of the TCP/UDP pseudo header (RFC 9293 §3.1, RFC 8200
+ * §8.1) of the IP packet at ip, for l4_len bytes of transport. */
+uint64_t tun_csum_pseudo(const uint8_t *ip, int v6, uint8_t proto, size_t l4_len);
 
 #endif

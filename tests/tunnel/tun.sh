@@ -138,6 +138,12 @@ head -c $((2 << 20)) /dev/urandom >data
 xfer $A $B 10.8.0.2 5003 6
 
 msum() { na curl -sf http://127.0.0.1:8082/metrics | awk -v re="$1" '$0 !~ /^#/ && $1 ~ re { s += $2 } END { print s + 0 }'; }
+# The 20 MB B -> A arrived as TCP segments that ringgate A wrote to its TUN
+# coalesced into GSO super-packets (gro.h): at least some of them.
+sleep 0.3 # counters are published every 100 ms
+cw=$(msum '^ringgate_tun_coalesced_writes_total') cs=$(msum '^ringgate_tun_coalesced_segments_total')
+note "${SECONDS}s $MODE: ringgate A TUN: $(msum '^ringgate_tun_writes_total') writes, $cw of them coalesced from $cs segments"
+(( cw > 0 && cs >= 2 * cw )) || { dump; fail "no coalesced TUN write after 20 MB ($cw super-packets, $cs segments)"; }
 # The UDP checks concern ringgate A's TUN side only, whatever B is: they
 # run in the rg2rg modes (one per ring backend) to keep each test short.
 if [[ $MODE == rg2rg ]]; then
