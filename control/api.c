@@ -235,6 +235,13 @@ static void get_metrics(struct app *a, struct admin_resp *r)
 		          (unsigned long long)st[i].proxy.latency_count);
 	}
 	PER_WORKER("tunnel_sessions", "gauge", "Tunnel peers with a session on the worker.", st[i].tunnel_sessions);
+	PER_WORKER("tunnel_handoffs_sent_total", "counter",
+	           "Tunnel datagrams handed to the worker owning their session (roamed peers).",
+	           st[i].tunnel_handoffs_out);
+	PER_WORKER("tunnel_handoffs_received_total", "counter", "Tunnel datagrams handed over by another worker.",
+	           st[i].tunnel_handoffs_in);
+	PER_WORKER("tunnel_handoffs_dropped_total", "counter", "Tunnel hand-offs dropped (owner's channel full).",
+	           st[i].tunnel_handoffs_dropped);
 	PER_WORKER("proxy_upstream_connections", "gauge", "Open backend connections.", st[i].proxy.conns_open);
 	PER_WORKER("proxy_upstream_connects_total", "counter", "Backend connections opened.",
 	           st[i].proxy.conns_opened);

@@ -526,6 +526,14 @@ static int tunnel_start(struct worker *w)
 		.auth_ctx = w,
 		.out = {.ctx = w, .send_datagram = tunnel_send, .deliver_packet = tunnel_deliver},
 	};
+	/* Our receiver indices name this worker in their low byte: a message
+	 * for one of our sessions that the kernel's reuseport hash sends to
+	 * another worker (the peer roamed to a new address or port) is handed
+	 * here, and the session follows the peer instead of being rebuilt. */
+	if (w->peers && w->n_peers > 1 && w->n_peers <= 256) {
+		c.index_tag = w->id;
+		c.index_tag_mask = 0xff;
+	}
 	int err = tunnel_engine_init(w->tunnel, &c);
 	explicit_bzero(w->tunnel_key, sizeof(w->tunnel_key));
 	if (err) {
@@ -572,6 +580,21 @@ static void claim_remote(struct worker *w, const rg_sockaddr *from)
 }
 
 /* A run of datagrams of one listener kind goes to its protocol core. */
+static int handoff_post(struct worker *w, const struct ring_dgram *d, unsigned owner, uint32_t type);
+
+/* The worker owning the session a tunnel datagram is addressed to, when
+ * that is another worker of the group; -1: ours, or an initiation. */
+static int tunnel_owner(const struct worker *w, const struct ring_dgram *d)
+{
+	if (!w->peers || w->n_peers < 2 || w->n_peers > 256)
+		return -1;
+	uint32_t idx = tunnel_receiver_index(d->data, d->len);
+	if (!idx)
+		return -1;
+	unsigned owner = idx & 0xff;
+	return owner != w->id && owner < w->n_peers ? (int)owner : -1;
+}
+
 static void dispatch(struct worker *w, unsigned kind, struct ring_dgram *d, unsigned n, uint64_t now)
 {
 	w->st.rx_by_kind[kind] += n;
@@ -582,6 +605,14 @@ static void dispatch(struct worker *w, unsigned kind, struct ring_dgram *d, unsi
 	if (kind == LISTENER_TUNNEL && w->tunnel) {
 		uint64_t wall = wall_ns();
 		for (unsigned i = 0; i < n; i++) {
+			int owner = tunnel_owner(w, &d[i]);
+			if (owner >= 0) {
+				if (handoff_post(w, &d[i], (unsigned)owner, WORKER_MSG_TUNNEL_DGRAM) == 0)
+					w->st.tunnel_handoffs_out++;
+				else
+					w->st.tunnel_handoffs_dropped++;
+				continue;
+			}
 			w->cur_sock = d[i].sock;
 			enum tunnel_rx_verdict v =
 				tunnel_engine_recv(w->tunnel, &d[i].peer, &d[i].local, d[i].data, d[i].len, now, wall);
@@ -706,9 +737,8 @@ struct handoff {
 
 #define HANDOFF_BATCH 64
 
-static int quic_handoff_send(void *ctx, const struct ring_dgram *d, unsigned owner)
+static int handoff_post(struct worker *w, const struct ring_dgram *d, unsigned owner, uint32_t type)
 {
-	struct worker *w = ctx;
 	if (!w->peers || owner >= w->n_peers)
 		return -ENOENT;
 	struct worker *to = __atomic_load_n(&w->peers[owner], __ATOMIC_ACQUIRE);
@@ -720,7 +750,7 @@ static int quic_handoff_send(void *ctx, const struct ring_dgram *d, unsigned own
 	h->d = *d;
 	h->d.data = h->data;
 	memcpy(h->data, d->data, d->len);
-	struct ring_msg m = {.type = WORKER_MSG_QUIC_DGRAM, .ptr = h};
+	struct ring_msg m = {.type = type, .ptr = h};
 	int err = ring_chan_send(to->chan, &m);
 	if (err) {
 		free(h);
@@ -729,14 +759,19 @@ static int quic_handoff_send(void *ctx, const struct ring_dgram *d, unsigned own
 	return 0;
 }
 
+static int quic_handoff_send(void *ctx, const struct ring_dgram *d, unsigned owner)
+{
+	return handoff_post(ctx, d, owner, WORKER_MSG_QUIC_DGRAM);
+}
+
 /* This worker's QUIC socket for the address a datagram was sent to: the
  * one bound to exactly that address, else a wildcard one of its family and
  * port. -1: none (the listener went away meanwhile). */
-static int quic_sock_for(const struct worker *w, const rg_sockaddr *local)
+static int sock_for(const struct worker *w, const rg_sockaddr *local, unsigned kind)
 {
 	int wildcard = -1;
 	for (int i = 0; i < WORKER_MAX_SOCKS; i++) {
-		if (w->socks[i].fd < 0 || w->socks[i].kind != LISTENER_QUIC)
+		if (w->socks[i].fd < 0 || w->socks[i].kind != kind)
 			continue;
 		rg_sockaddr a;
 		if (ring_sock_addr(w->ring, (unsigned)w->socks[i].idx, &a) ||
@@ -766,7 +801,7 @@ static void handoff_flush(struct worker *w, struct handoff **h, unsigned n)
 	struct ring_dgram d[HANDOFF_BATCH];
 	unsigned k = 0;
 	for (unsigned i = 0; i < n; i++) {
-		int sock = w->quic ? quic_sock_for(w, &h[i]->d.local) : -1;
+		int sock = w->quic ? sock_for(w, &h[i]->d.local, LISTENER_QUIC) : -1;
 		if (sock < 0) {
 			w->st.drops[DP_DROP_HANDOFF_NO_SOCK]++;
 			continue;
@@ -781,6 +816,26 @@ static void handoff_flush(struct worker *w, struct handoff **h, unsigned n)
 		free(h[i]);
 }
 
+/* A tunnel datagram another worker received for one of our sessions: as
+ * if it had come in here, replies leaving by our socket for its address. */
+static void tunnel_handoff_recv(struct worker *w, struct handoff *h)
+{
+	int sock = w->tunnel ? sock_for(w, &h->d.local, LISTENER_TUNNEL) : -1;
+	if (sock < 0) {
+		w->st.drops[DP_DROP_HANDOFF_NO_SOCK]++;
+		free(h);
+		return;
+	}
+	w->st.tunnel_handoffs_in++;
+	w->cur_sock = sock;
+	enum tunnel_rx_verdict v = tunnel_engine_recv(w->tunnel, &h->d.peer, &h->d.local, h->d.data, h->d.len,
+	                                              ring_now(), wall_ns());
+	if ((v == TUNNEL_RX_HANDSHAKE || v == TUNNEL_RX_KEEPALIVE) && w->shard)
+		claim_remote(w, &h->d.peer);
+	w->cur_sock = -1;
+	free(h);
+}
+
 static void on_chan(void *ctx, struct ring *r)
 {
 	struct worker *w = ctx;
@@ -790,6 +845,9 @@ static void on_chan(void *ctx, struct ring *r)
 	(void)r;
 	while (ring_chan_recv(w->chan, &m) == 1) {
 		switch (m.type) {
+		case WORKER_MSG_TUNNEL_DGRAM:
+			tunnel_handoff_recv(w, m.ptr);
+			break;
 		case WORKER_MSG_QUIC_DGRAM:
 			ho[n_ho++] = m.ptr;
 			if (n_ho == HANDOFF_BATCH) {
@@ -1148,7 +1206,7 @@ void worker_stop(struct worker *w)
 	/* hand-offs that arrived after the loop ended */
 	struct ring_msg m;
 	while (ring_chan_recv(w->chan, &m) == 1)
-		if (m.type == WORKER_MSG_QUIC_DGRAM)
+		if (m.type == WORKER_MSG_QUIC_DGRAM || m.type == WORKER_MSG_TUNNEL_DGRAM)
 			free(m.ptr);
 	if (w->tun_fd >= 0)
 		close(w->tun_fd);

@@ -43,6 +43,9 @@ enum worker_msg_type {
 	WORKER_MSG_SOCK_ADD,   /* u64: fd, u32: enum listener_kind; reply: none */
 	WORKER_MSG_SOCK_DEL,   /* u64: fd as sent in SOCK_ADD */
 	WORKER_MSG_HANDOFF,    /* u32: the worker that queued TUN packets for us (shard.h) */
+	WORKER_MSG_TUNNEL_DGRAM, /* ptr: a tunnel datagram (struct handoff, heap
+	                            copy, the receiver frees it) whose receiver
+	                            index names this worker */
 	WORKER_MSG_QUIC_DGRAM, /* ptr: a QUIC datagram for a CID this worker
 	                          owns, from another worker (heap copy, the
 	                          receiver frees it) */
@@ -61,6 +64,7 @@ struct worker_stats {
 	uint64_t tunnel_tx[TUNNEL_TX__COUNT];
 	uint64_t gen_id;     /* generation this worker holds */
 	uint64_t tunnel_sessions; /* gauge: peers with a session on this worker */
+	uint64_t tunnel_handoffs_out, tunnel_handoffs_in, tunnel_handoffs_dropped;
 	uint64_t turns;      /* loop turns */
 	uint64_t n_socks;
 	/* TUN queue of this worker (zero without a TUN device) */

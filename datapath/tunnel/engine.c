@@ -44,6 +44,8 @@ int tunnel_engine_init(struct tunnel_engine *e, const struct tunnel_engine_confi
 	err = session_table_init(&e->sessions, cfg->capacity, rng);
 	if (err)
 		goto fail_sessions;
+	e->sessions.index_tag = cfg->index_tag & cfg->index_tag_mask;
+	e->sessions.index_tag_mask = cfg->index_tag_mask;
 	/* Two trie nodes per prefix always suffice (allowedips.h). */
 	err = allowedips_init(&e->routes, 2 * (size_t)max_ips);
 	if (err)

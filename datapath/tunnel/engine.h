@@ -114,6 +114,10 @@ struct tunnel_engine_config {
 	uint32_t mtu;                    /* largest inner packet; 0: 1420 */
 	uint32_t ratelimit_entries;      /* 0: 4 * capacity, at least 1024 */
 	uint32_t load_handshakes_per_sec;/* 0: 1000 */
+	/* Our receiver indices carry this tag in the bits of the mask (the
+	 * worker id, so another worker can tell whose a message is); 0, 0:
+	 * none. See tunnel_receiver_index(). */
+	uint32_t index_tag, index_tag_mask;
 	tunnel_authorize_fn is_authorized; /* required */
 	void *auth_ctx;
 	struct tunnel_out out;           /* required */
@@ -162,6 +166,25 @@ enum tunnel_tx_verdict {
 };
 
 const char *tunnel_rx_verdict_name(enum tunnel_rx_verdict v);
+
+/* The receiver index a datagram is addressed to (a response, a cookie
+ * reply or a data message: the index we handed out), or 0 for an
+ * initiation or anything too short to say. Little-endian on the wire. */
+static inline uint32_t tunnel_receiver_index(const uint8_t *d, size_t len)
+{
+	size_t off;
+	if (len < 8 || d[1] || d[2] || d[3])
+		return 0;
+	switch (d[0]) {
+	case 2: off = 8; break;  /* response: sender, then receiver index */
+	case 3: off = 4; break;  /* cookie reply */
+	case 4: off = 4; break;  /* data */
+	default: return 0;
+	}
+	if (len < off + 4)
+		return 0;
+	return (uint32_t)d[off] | (uint32_t)d[off + 1] << 8 | (uint32_t)d[off + 2] << 16 | (uint32_t)d[off + 3] << 24;
+}
 const char *tunnel_tx_verdict_name(enum tunnel_tx_verdict v);
 
 struct tunnel_peer {

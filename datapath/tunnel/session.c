@@ -162,6 +162,7 @@ int session_index_new(struct session_table *t, struct session *s, uint32_t *out)
 		int err = crypto_random(&t->rng, (uint8_t *)&idx, sizeof(idx));
 		if (err)
 			return err;
+		idx = (idx & ~t->index_tag_mask) | t->index_tag;
 		if (!idx)
 			continue; /* 0 means "none" in struct session */
 		bool found;

@@ -75,6 +75,10 @@ struct session_table {
 	uint32_t addr_mask, index_mask, index_count;
 	uint8_t hash_key[16];     /* SipHash key of the address table */
 	struct crypto_rng rng;
+	/* Every index this table hands out has (index & index_tag_mask) ==
+	 * index_tag: the worker that owns a session can be read off the
+	 * receiver index of any message addressed to it (0, 0: no tag). */
+	uint32_t index_tag, index_tag_mask;
 };
 
 /* Room for `capacity` sessions. rng (NULL: crypto_rng_system) supplies
