@@ -100,8 +100,11 @@ void tunnel_engine_free(struct tunnel_engine *e)
 	/* The one exit that wipes: handshake state, cookies, psks, queued
 	 * plaintext, then the tables (session_table_free wipes keypairs). */
 	for (uint32_t i = 0; i < e->capacity; i++)
-		if (e->peers[i].in_use)
+		if (e->peers[i].in_use) {
+			/* the trie goes as a whole below: no scan per peer */
+			e->peers[i].may_have_routes = false;
 			tunnel_peer_remove(e, &e->peers[i]);
+		}
 	crypto_wipe(e->queue_pool, (size_t)e->capacity * e->mtu);
 	crypto_wipe(e->buf, MESSAGE_DATA_HEADER_LEN + round16(e->mtu) + NOISE_AUTHTAG_LEN);
 	free(e->buf);
@@ -226,7 +229,9 @@ void tunnel_peer_configure(struct tunnel_engine *e, struct tunnel_peer *p, const
 		memset(p->psk, 0, sizeof(p->psk));
 	/* Replace the routes wholesale: a control-path operation. A prefix
 	 * another peer owns moves here (one owner per prefix, paper §2). */
-	allowedips_remove_by_peer(&e->routes, p);
+	if (p->may_have_routes)
+		allowedips_remove_by_peer(&e->routes, p);
+	p->may_have_routes = cfg->n_allowed_ips > 0;
 	for (size_t i = 0; i < cfg->n_allowed_ips; i++)
 		(void)allowedips_insert(&e->routes, &cfg->allowed_ips[i].ip, cfg->allowed_ips[i].cidr, p);
 	if (cfg->endpoint.sa.sa_family == AF_INET || cfg->endpoint.sa.sa_family == AF_INET6) {
@@ -265,7 +270,8 @@ void tunnel_peer_remove(struct tunnel_engine *e, struct tunnel_peer *p)
 	if (!p->in_use)
 		return;
 	drop_session(e, p);
-	allowedips_remove_by_peer(&e->routes, p);
+	if (p->may_have_routes)
+		allowedips_remove_by_peer(&e->routes, p);
 	cookie_maker_wipe(&p->cookie);
 	crypto_wipe(p->queued, e->mtu);
 	uint8_t *q = p->queued;

@@ -205,6 +205,9 @@ struct tunnel_peer {
 	uint32_t id;
 	uint64_t rx_packets, tx_packets;
 	uint64_t last_handshake;             /* now of the last completed handshake */
+	bool may_have_routes;                /* false: no prefix in the trie is ours, so
+	                                        allowedips_remove_by_peer (a scan of the
+	                                        whole node pool) can be skipped */
 };
 
 struct tunnel_engine {
