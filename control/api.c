@@ -336,15 +336,38 @@ static void get_backends(struct app *a, struct admin_resp *r)
 {
 	struct gen *g = atomic_load(&a->pub.current);
 	const struct worker_gen *wg = g ? g->priv : NULL;
-	char *json = proxy_conf_json(wg ? wg->proxy : NULL);
-	if (!json) {
-		admin_resp_printf(r, 500, NULL, "out of memory\n");
-		return;
+	const struct proxy_conf *c = wg ? wg->proxy : NULL;
+	struct sbuf b = {0};
+	char addr[80];
+	sb_printf(&b, "{\"backends\":[");
+	for (unsigned i = 0; c && i < c->n_backends; i++) {
+		const struct proxy_backend_conf *be = &c->backends[i];
+		sb_printf(&b, "%s{\"name\":\"%s\",\"algorithm\":\"%s\",\"timeout_ms\":%llu,\"servers\":[",
+		          i ? "," : "", be->name,
+		          be->lb == PROXY_LB_LEAST_CONNECTIONS ? "least_connections" : "round_robin",
+		          (unsigned long long)(be->timeout_ns / 1000000));
+		for (unsigned j = 0; j < be->n_servers; j++) {
+			const struct proxy_server_conf *s = &be->servers[j];
+			struct proxy_srv_totals t;
+			proxy_server_totals(c, i, j, &t);
+			sb_printf(&b,
+			          "%s{\"address\":\"%s\",\"weight\":%u,\"priority\":%u,\"max_conns\":%u,"
+			          "\"state\":\"%s\",\"down_workers\":%llu,\"connections\":%llu,"
+			          "\"active_connections\":%llu,\"requests\":%llu,\"failures\":%llu}",
+			          j ? "," : "", addr_str(&s->addr, addr, sizeof(addr)), s->weight, s->priority,
+			          s->max_conns, t.down_workers ? "down" : "up", (unsigned long long)t.down_workers,
+			          (unsigned long long)t.conns, (unsigned long long)t.busy,
+			          (unsigned long long)t.requests, (unsigned long long)t.failures);
+		}
+		sb_printf(&b, "]}");
 	}
-	r->status = 200;
-	r->content_type = "application/json";
-	r->body = json;
-	r->len = strlen(json);
+	sb_printf(&b, "],\"routes\":[");
+	for (unsigned i = 0; c && i < c->n_routes; i++)
+		sb_printf(&b, "%s{\"name\":\"%s\",\"host\":\"%s\",\"path_prefix\":\"%s\",\"backend\":\"%s\"}",
+		          i ? "," : "", c->routes[i].name, c->routes[i].host, c->routes[i].path_prefix,
+		          c->backends[c->routes[i].backend].name);
+	sb_printf(&b, "]}\n");
+	sb_respond(&b, r, 200, "application/json");
 }
 
 static int peer_key_cmp(const void *key, const void *elem)

@@ -3,7 +3,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,107 +206,19 @@ int proxy_lb_pick(enum proxy_lb lb, struct proxy_srv_state *st, unsigned n, uint
 
 /* ---- GET /backends ---- */
 
-struct sb {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void sbf(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sbf(struct sb *b, const char *fmt, ...)
+void proxy_server_totals(const struct proxy_conf *c, unsigned backend, unsigned server,
+                         struct proxy_srv_totals *out)
 {
-	for (;;) {
-		va_list ap;
-		int n;
+	const struct proxy_backend_conf *be = &c->backends[backend];
 
-		va_start(ap, fmt);
-		n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			b->oom = true;
-			return;
-		}
-		if (b->p && b->len + (size_t)n < b->cap) {
-			b->len += (size_t)n;
-			return;
-		}
-		size_t ncap = (b->cap ? b->cap * 2 : 1024) + (size_t)n;
-		char *np = realloc(b->p, ncap);
+	memset(out, 0, sizeof(*out));
+	for (unsigned w = 0; w < c->n_workers; w++) {
+		const struct proxy_srv_stats *st = &c->stats[(be->first + server) * c->n_workers + w];
 
-		if (!np) {
-			b->oom = true;
-			return;
-		}
-		b->p = np;
-		b->cap = ncap;
+		out->conns += __atomic_load_n(&st->conns, __ATOMIC_RELAXED);
+		out->busy += __atomic_load_n(&st->busy, __ATOMIC_RELAXED);
+		out->requests += __atomic_load_n(&st->requests, __ATOMIC_RELAXED);
+		out->failures += __atomic_load_n(&st->failures, __ATOMIC_RELAXED);
+		out->down_workers += __atomic_load_n(&st->down, __ATOMIC_RELAXED);
 	}
-}
-
-static const char *addr_fmt(const rg_sockaddr *a, char *buf, size_t n)
-{
-	char ip[INET6_ADDRSTRLEN];
-
-	if (a->sa.sa_family == AF_INET6) {
-		inet_ntop(AF_INET6, &a->in6.sin6_addr, ip, sizeof(ip));
-		snprintf(buf, n, "[%s]:%u", ip, ntohs(a->in6.sin6_port));
-	} else {
-		inet_ntop(AF_INET, &a->in4.sin_addr, ip, sizeof(ip));
-		snprintf(buf, n, "%s:%u", ip, ntohs(a->in4.sin_port));
-	}
-	return buf;
-}
-
-static uint64_t ld(const uint64_t *p)
-{
-	return __atomic_load_n(p, __ATOMIC_RELAXED);
-}
-
-char *proxy_conf_json(const struct proxy_conf *c)
-{
-	struct sb b = {0};
-	char addr[80];
-
-	sbf(&b, "{\"backends\":[");
-	for (unsigned i = 0; c && i < c->n_backends; i++) {
-		const struct proxy_backend_conf *be = &c->backends[i];
-
-		sbf(&b, "%s{\"name\":\"%s\",\"algorithm\":\"%s\",\"timeout_ms\":%llu,\"servers\":[",
-		    i ? "," : "", be->name,
-		    be->lb == PROXY_LB_LEAST_CONNECTIONS ? "least_connections" : "round_robin",
-		    (unsigned long long)(be->timeout_ns / 1000000));
-		for (unsigned j = 0; j < be->n_servers; j++) {
-			const struct proxy_server_conf *s = &be->servers[j];
-			uint64_t conns = 0, busy = 0, req = 0, fails = 0, down = 0;
-
-			for (unsigned w = 0; w < c->n_workers; w++) {
-				const struct proxy_srv_stats *st = &c->stats[(be->first + j) * c->n_workers + w];
-
-				conns += ld(&st->conns);
-				busy += ld(&st->busy);
-				req += ld(&st->requests);
-				fails += ld(&st->failures);
-				down += ld(&st->down);
-			}
-			sbf(&b,
-			    "%s{\"address\":\"%s\",\"weight\":%u,\"priority\":%u,\"max_conns\":%u,"
-			    "\"state\":\"%s\",\"down_workers\":%llu,\"connections\":%llu,"
-			    "\"active_connections\":%llu,\"requests\":%llu,\"failures\":%llu}",
-			    j ? "," : "", addr_fmt(&s->addr, addr, sizeof(addr)), s->weight, s->priority,
-			    s->max_conns, down ? "down" : "up", (unsigned long long)down,
-			    (unsigned long long)conns, (unsigned long long)busy, (unsigned long long)req,
-			    (unsigned long long)fails);
-		}
-		sbf(&b, "]}");
-	}
-	sbf(&b, "],\"routes\":[");
-	for (unsigned i = 0; c && i < c->n_routes; i++)
-		sbf(&b, "%s{\"name\":\"%s\",\"host\":\"%s\",\"path_prefix\":\"%s\",\"backend\":\"%s\"}",
-		    i ? "," : "", c->routes[i].name, c->routes[i].host, c->routes[i].path_prefix,
-		    c->backends[c->routes[i].backend].name);
-	sbf(&b, "]}\n");
-	if (b.oom) {
-		free(b.p);
-		return NULL;
-	}
-	return b.p;
 }

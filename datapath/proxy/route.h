@@ -103,8 +103,12 @@ struct proxy_srv_state {
 int proxy_lb_pick(enum proxy_lb lb, struct proxy_srv_state *st, unsigned n, uint64_t now,
                   uint64_t tried);
 
-/* GET /backends: JSON for the conf, summing the workers' stats. malloc'ed,
- * NULL on ENOMEM. */
-char *proxy_conf_json(const struct proxy_conf *c);
+/* GET /backends: one server's stats summed over the workers (read while
+ * they write them: each word is current, the set is not a snapshot). */
+struct proxy_srv_totals {
+	uint64_t conns, busy, requests, failures, down_workers;
+};
+void proxy_server_totals(const struct proxy_conf *c, unsigned backend, unsigned server,
+                         struct proxy_srv_totals *out);
 
 #endif
