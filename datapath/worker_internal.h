@@ -1,0 +1,108 @@
+/* Inside a worker: its state, shared by worker.c (the loop, sockets,
+ * channel, QUIC, proxy, stats) and worker_tunnel.c (the tunnel engine, the
+ * TUN queue, initiators, hand-offs of tunnel traffic). Not for users of
+ * worker.h. Everything here runs on the worker's own thread unless noted. */
+#ifndef RG_WORKER_INTERNAL_H
+#define RG_WORKER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "datapath/tunnel/shard.h"
+#include "datapath/tunnel/tun.h"
+#include "datapath/worker.h"
+
+#define WORKER_MAX_SOCKS 256
+#define TUN_WRITE_SLOTS 1024
+#define MAX_INITIATED 64
+#define STATS_PERIOD_NS (100ull * 1000 * 1000)
+
+struct worker {
+	unsigned id;
+	int cpu;
+	struct gen_pub *pub;
+	struct gen *gen;
+	struct ring *ring;
+	struct ring_chan *chan;
+	struct ring_opts ropts;
+	log_fn log;
+	struct quic_params quic_params;
+	bool has_quic;
+	struct quic_server *quic;
+	struct proxy *proxy; /* the quic server's on_request, with QUIC */
+	struct quic_tx tx; /* the ring as the protocol cores' send interface */
+	uint8_t tunnel_key[32];
+	bool has_tunnel;
+	struct tunnel_engine *tunnel;
+	int tunnel_sock[2]; /* a tunnel socket per family (0: IPv4, 1: IPv6), -1: none */
+	int cur_sock;       /* the socket of the datagram being handled, -1: none */
+	unsigned tunnel_mtu;
+	struct tunnel_shard *shard; /* NULL: no [tunnel] */
+	int tun_fd;                 /* until the queue takes it, -1: no TUN */
+	struct tun_queue *tunq;
+	uint8_t *seg_scratch;       /* one GSO segment being built (vnet.h) */
+	uint64_t seg_now, seg_wall; /* time of the TUN read being segmented */
+	/* Peers this worker initiates to ([peer] endpoint, shard.h designated):
+	 * their datagrams use a socket of our own, bound to an ephemeral port,
+	 * so the answers come back to this worker whatever the reuseport hash. */
+	int init_sock[2];           /* ring socket index per family, -1: none yet */
+	uint16_t init_port[2];      /* its port, network order */
+	rg_sockaddr init_ep[MAX_INITIATED];
+	unsigned n_init;
+	/* published peers (worker_peers_read), a sequence lock over words */
+	struct worker_peer_stat *peer_snap;
+	unsigned peer_snap_cap;
+	_Atomic uint64_t peer_seq;
+	_Atomic uint64_t peer_n;
+	pthread_t thread;
+	bool stop;
+	bool draining;          /* WORKER_MSG_DRAIN seen */
+	uint64_t drain_deadline;
+	_Atomic bool drained;   /* read by the control thread */
+	struct worker **peers; /* QUIC hand-off: the group, by id (may be NULL) */
+	unsigned n_peers;
+	bool stop_posted, joined; /* control thread only: group stop */
+	/* start-up hand-shake: the thread reports ring creation */
+	pthread_mutex_t start_mu;
+	pthread_cond_t start_cv;
+	int start_err; /* 1: pending */
+	enum ring_backend backend;
+
+	struct {
+		int fd;           /* as the control thread sent it, -1: free */
+		int idx;          /* ring socket index */
+		uint8_t kind;
+	} socks[WORKER_MAX_SOCKS];
+	uint8_t kind_of[WORKER_MAX_SOCKS]; /* ring socket index -> kind */
+
+	struct worker_stats st;   /* worker thread's own */
+	struct worker_stats snap; /* published copy, read by control */
+	uint64_t snap_at;
+	bool snap_dirty; /* counters moved since the last publish */
+};
+
+struct handoff {
+	struct ring_dgram d;
+	uint8_t data[];
+};
+
+#define HANDOFF_BATCH 64
+
+/* ---- worker.c, for worker_tunnel.c ---- */
+void wlog(struct worker *w, enum log_level l, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+uint64_t wall_ns(void);
+/* Copy a datagram to worker `owner` as a message of `type` (it frees it). */
+int handoff_post(struct worker *w, const struct ring_dgram *d, unsigned owner, uint32_t type);
+/* This worker's socket of `kind` for the local address a datagram was sent
+ * to: exact address, else a wildcard one of its family and port; -1: none. */
+int sock_for(const struct worker *w, const rg_sockaddr *local, unsigned kind);
+
+/* ---- worker_tunnel.c, for worker.c ---- */
+int tunnel_start(struct worker *w);
+void tunnel_recv(struct worker *w, struct ring_dgram *d, unsigned n, uint64_t now);
+void tunnel_handoff_recv(struct worker *w, struct handoff *h);
+void handoff_drain(struct worker *w);
+void initiators_sync(struct worker *w);
+void peers_publish(struct worker *w);
+
+#endif
