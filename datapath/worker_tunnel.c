@@ -22,13 +22,12 @@ void peers_publish(struct worker *w)
 	atomic_thread_fence(memory_order_release);
 	unsigned n = 0;
 	uint64_t sessions = 0;
-	for (uint32_t i = 0; i < w->tunnel->capacity; i++)
-		sessions += w->tunnel->peers[i].in_use && w->tunnel->peers[i].session;
-	w->st.tunnel_sessions = sessions;
+	/* peer_snap_cap is the engine's capacity: one pass sees every peer */
 	for (uint32_t i = 0; i < w->tunnel->capacity && n < w->peer_snap_cap; i++) {
 		const struct tunnel_peer *p = &w->tunnel->peers[i];
 		if (!p->in_use)
 			continue;
+		sessions += p->session != NULL;
 		struct worker_peer_stat ps;
 		memset(&ps, 0, sizeof(ps));
 		memcpy(ps.public_key, p->public_key, sizeof(ps.public_key));
@@ -48,6 +47,7 @@ void peers_publish(struct worker *w)
 		for (size_t k = 0; k < sizeof(ps) / sizeof(uint64_t); k++)
 			__atomic_store_n(&dst[k], src[k], __ATOMIC_RELAXED);
 	}
+	w->st.tunnel_sessions = sessions;
 	atomic_store_explicit(&w->peer_n, n, memory_order_relaxed);
 	atomic_store_explicit(&w->peer_seq, seq + 2, memory_order_release);
 }
