@@ -148,12 +148,10 @@ out:
 int cookie_maker_init(struct cookie_maker *m, const uint8_t remote_static_public[NOISE_PUBLIC_KEY_LEN])
 {
 	memset(m, 0, sizeof(*m));
-	int err = derive_key(m->message_mac1_key, COOKIE_LABEL_MAC1, remote_static_public);
-	if (!err)
-		err = derive_key(m->cookie_decryption_key, COOKIE_LABEL_COOKIE, remote_static_public);
-	if (err)
-		cookie_maker_wipe(m);
-	return err;
+	if (!remote_static_public)
+		return -EINVAL;
+	m->remote_static = remote_static_public;
+	return 0;
 }
 
 void cookie_maker_wipe(struct cookie_maker *m)
@@ -166,7 +164,11 @@ int cookie_maker_add_macs(struct cookie_maker *m, void *pkt, size_t len, uint64_
 	if (!is_handshake(pkt, len))
 		return -EINVAL;
 	struct message_macs *macs = macs_of(pkt, len);
-	int err = mac1_of(macs->mac1, m->message_mac1_key, pkt, len);
+	uint8_t key[NOISE_SYMMETRIC_KEY_LEN];
+	int err = derive_key(key, COOKIE_LABEL_MAC1, m->remote_static);
+	if (!err)
+		err = mac1_of(macs->mac1, key, pkt, len);
+	crypto_wipe(key, sizeof(key));
 	if (err)
 		return err;
 	memcpy(m->last_mac1_sent, macs->mac1, COOKIE_LEN);
@@ -190,8 +192,12 @@ enum cookie_reply_verdict cookie_maker_consume_reply(struct cookie_maker *m, con
 		return COOKIE_REPLY_MALFORMED;
 	if (!m->have_sent_mac1)
 		return COOKIE_REPLY_UNEXPECTED;
-	int err = crypto_xaead_open(m->cookie_decryption_key, r->nonce, cookie, r->encrypted_cookie,
-	                            sizeof(r->encrypted_cookie), m->last_mac1_sent, COOKIE_LEN);
+	uint8_t key[NOISE_SYMMETRIC_KEY_LEN];
+	int err = derive_key(key, COOKIE_LABEL_COOKIE, m->remote_static);
+	if (!err)
+		err = crypto_xaead_open(key, r->nonce, cookie, r->encrypted_cookie, sizeof(r->encrypted_cookie),
+		                        m->last_mac1_sent, COOKIE_LEN);
+	crypto_wipe(key, sizeof(key));
 	if (err) {
 		crypto_wipe(cookie, sizeof(cookie));
 		return err == -EBADMSG ? COOKIE_REPLY_DECRYPT : COOKIE_REPLY_INTERNAL;

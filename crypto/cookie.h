@@ -38,13 +38,16 @@ struct cookie_checker {
 	struct crypto_rng rng;
 };
 
+/* One per peer, so kept small (a tunnel worker holds thousands): the two
+ * keys derived from the peer's public key are not stored but derived again
+ * per handshake message (two BLAKE2s calls beside a handshake's four
+ * Curve25519 operations). */
 struct cookie_maker {
-	uint8_t message_mac1_key[NOISE_SYMMETRIC_KEY_LEN];
-	uint8_t cookie_decryption_key[NOISE_SYMMETRIC_KEY_LEN];
+	const uint8_t *remote_static; /* the peer's public key; outlives the maker */
 	uint8_t cookie[COOKIE_LEN];
+	uint8_t last_mac1_sent[COOKIE_LEN];
 	uint64_t cookie_birthdate; /* ns, monotonic */
 	bool have_cookie;
-	uint8_t last_mac1_sent[COOKIE_LEN];
 	bool have_sent_mac1;
 };
 
@@ -86,7 +89,8 @@ enum cookie_mac_verdict cookie_checker_validate(struct cookie_checker *c, const 
 int cookie_reply_create(struct cookie_checker *c, struct message_handshake_cookie *out, const void *pkt,
                         size_t len, const uint8_t *src, size_t src_len, uint64_t now);
 
-/* remote_static_public: the static public key of the side we send to. */
+/* remote_static_public: the static public key of the side we send to; the
+ * maker keeps the pointer, so those bytes must outlive it. */
 int cookie_maker_init(struct cookie_maker *m, const uint8_t remote_static_public[NOISE_PUBLIC_KEY_LEN]);
 void cookie_maker_wipe(struct cookie_maker *m);
 

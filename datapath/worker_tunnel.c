@@ -23,7 +23,7 @@ void peers_publish(struct worker *w)
 	unsigned n = 0;
 	uint64_t sessions = 0;
 	/* peer_snap_cap is the engine's capacity: one pass sees every peer */
-	for (uint32_t i = 0; i < w->tunnel->capacity && n < w->peer_snap_cap; i++) {
+	for (uint32_t i = 0; i < tunnel_engine_peer_bound(w->tunnel) && n < w->peer_snap_cap; i++) {
 		const struct tunnel_peer *p = &w->tunnel->peers[i];
 		if (!p->in_use)
 			continue;

@@ -21,14 +21,27 @@
 #include <string.h>
 #include <sys/socket.h>
 
+/* Links are pool positions + 1, 0: none (allowedips.h). */
 struct allowedips_node {
-	struct allowedips_node *child[2]; /* child[0] doubles as the free-list link */
-	struct allowedips_node *parent;
-	void *peer; /* NULL: a branch node, or a free node */
-	uint64_t key[2];
+	uint32_t child[2]; /* child[0] doubles as the free-list link */
+	uint32_t parent;
 	uint8_t cidr;
 	uint8_t in_use;
+	void *peer; /* NULL: a branch node, or a free node */
+	uint64_t key[2];
 };
+
+_Static_assert(sizeof(struct allowedips_node) == 40, "a trie node is 40 bytes");
+
+static inline struct allowedips_node *node_at(const struct allowedips *t, uint32_t link)
+{
+	return link ? &t->pool[link - 1] : NULL;
+}
+
+static inline uint32_t link_of(const struct allowedips *t, const struct allowedips_node *n)
+{
+	return n ? (uint32_t)(n - t->pool) + 1 : 0;
+}
 
 struct key {
 	uint64_t w[2];
@@ -112,15 +125,19 @@ static unsigned common_bits(const struct allowedips_node *n, const struct key *k
 	return c < limit ? c : limit;
 }
 
-static struct allowedips_node **root_of(struct allowedips *t, int family)
+static uint32_t *root_of(struct allowedips *t, int family)
 {
 	return family == AF_INET ? &t->root4 : &t->root6;
 }
 
 static struct allowedips_node *node_get(struct allowedips *t)
 {
-	struct allowedips_node *n = t->free_list;
-	t->free_list = n->child[0];
+	/* Freed nodes first, then untouched ones (allowedips.h: memory). */
+	struct allowedips_node *n = node_at(t, t->free_list);
+	if (n)
+		t->free_list = n->child[0];
+	else
+		n = &t->pool[t->high++];
 	memset(n, 0, sizeof(*n));
 	n->in_use = 1;
 	t->used++;
@@ -131,16 +148,18 @@ static void node_put(struct allowedips *t, struct allowedips_node *n)
 {
 	memset(n, 0, sizeof(*n));
 	n->child[0] = t->free_list;
-	t->free_list = n;
+	t->free_list = link_of(t, n);
 	t->used--;
 }
 
-/* The slot that points at n: its parent's child pointer or the root. */
-static struct allowedips_node **slot_of(struct allowedips *t, int family, struct allowedips_node *n)
+/* The link that points at n: its parent's child link or the root. */
+static uint32_t *slot_of(struct allowedips *t, int family, struct allowedips_node *n)
 {
-	if (!n->parent)
+	struct allowedips_node *parent = node_at(t, n->parent);
+	if (!parent)
 		return root_of(t, family);
-	return n->parent->child[0] == n ? &n->parent->child[0] : &n->parent->child[1];
+	uint32_t self = link_of(t, n);
+	return parent->child[0] == self ? &parent->child[0] : &parent->child[1];
 }
 
 int allowedips_init(struct allowedips *t, size_t max_nodes)
@@ -148,14 +167,12 @@ int allowedips_init(struct allowedips *t, size_t max_nodes)
 	memset(t, 0, sizeof(*t));
 	if (!max_nodes)
 		return -EINVAL;
+	if (max_nodes >= UINT32_MAX)
+		return -EINVAL;
 	t->pool = calloc(max_nodes, sizeof(*t->pool));
 	if (!t->pool)
 		return -ENOMEM;
 	t->capacity = max_nodes;
-	for (size_t i = max_nodes; i-- > 0;) {
-		t->pool[i].child[0] = t->free_list;
-		t->free_list = &t->pool[i];
-	}
 	return 0;
 }
 
@@ -182,10 +199,11 @@ int allowedips_insert(struct allowedips *t, const struct tunnel_ip *ip, uint8_t 
 		return -EINVAL;
 
 	struct key k = key_mask(key_of(ip->family, ip->bytes), cidr);
-	struct allowedips_node **slot = root_of(t, ip->family), *parent = NULL;
+	uint32_t *slot = root_of(t, ip->family);
+	uint32_t parent = 0;
 
 	for (;;) {
-		struct allowedips_node *n = *slot;
+		struct allowedips_node *n = node_at(t, *slot);
 		if (!n)
 			break;
 		unsigned limit = cidr < n->cidr ? cidr : n->cidr;
@@ -197,14 +215,14 @@ int allowedips_insert(struct allowedips *t, const struct tunnel_ip *ip, uint8_t 
 		}
 		if (common == n->cidr) {
 			/* n is a proper prefix of the new key: go down. */
-			parent = n;
+			parent = *slot;
 			slot = &n->child[key_bit(k.w, n->cidr)];
 			continue;
 		}
 		/* The new prefix either contains n (common == cidr) or
 		 * diverges from it inside both prefixes: it goes here. */
 		if (common == cidr) {
-			if (!t->free_list)
+			if (t->used >= t->capacity)
 				return -ENOSPC;
 			struct allowedips_node *m = node_get(t);
 			m->key[0] = k.w[0];
@@ -212,9 +230,9 @@ int allowedips_insert(struct allowedips *t, const struct tunnel_ip *ip, uint8_t 
 			m->cidr = cidr;
 			m->peer = peer;
 			m->parent = parent;
-			m->child[key_bit(n->key, cidr)] = n;
-			n->parent = m;
-			*slot = m;
+			m->child[key_bit(n->key, cidr)] = *slot;
+			n->parent = link_of(t, m);
+			*slot = n->parent;
 			return 0;
 		}
 		if (t->capacity - t->used < 2)
@@ -229,16 +247,16 @@ int allowedips_insert(struct allowedips *t, const struct tunnel_ip *ip, uint8_t 
 		leaf->key[1] = k.w[1];
 		leaf->cidr = cidr;
 		leaf->peer = peer;
-		leaf->parent = b;
+		leaf->parent = link_of(t, b);
 		unsigned lb = key_bit(k.w, common);
-		b->child[lb] = leaf;
-		b->child[!lb] = n;
-		n->parent = b;
-		*slot = b;
+		b->child[lb] = link_of(t, leaf);
+		b->child[!lb] = *slot;
+		n->parent = leaf->parent;
+		*slot = leaf->parent;
 		return 0;
 	}
 
-	if (!t->free_list)
+	if (t->used >= t->capacity)
 		return -ENOSPC;
 	struct allowedips_node *leaf = node_get(t);
 	leaf->key[0] = k.w[0];
@@ -246,7 +264,7 @@ int allowedips_insert(struct allowedips *t, const struct tunnel_ip *ip, uint8_t 
 	leaf->cidr = cidr;
 	leaf->peer = peer;
 	leaf->parent = parent;
-	*slot = leaf;
+	*slot = link_of(t, leaf);
 	return 0;
 }
 
@@ -255,26 +273,26 @@ int allowedips_insert(struct allowedips *t, const struct tunnel_ip *ip, uint8_t 
 static void compact(struct allowedips *t, int family, struct allowedips_node *n)
 {
 	while (n && !n->peer) {
-		struct allowedips_node *parent = n->parent;
-		struct allowedips_node **slot = slot_of(t, family, n);
+		uint32_t parent = n->parent;
+		uint32_t *slot = slot_of(t, family, n);
 		if (n->child[0] && n->child[1])
 			return; /* still a useful branch */
-		struct allowedips_node *only = n->child[0] ? n->child[0] : n->child[1];
+		uint32_t only = n->child[0] ? n->child[0] : n->child[1];
 		*slot = only;
 		if (only)
-			only->parent = parent;
+			node_at(t, only)->parent = parent;
 		node_put(t, n);
-		n = parent;
+		n = node_at(t, parent);
 	}
 }
 
 static struct allowedips_node *find_exact(struct allowedips *t, int family, const struct key *k, unsigned cidr)
 {
-	struct allowedips_node *n = *root_of(t, family);
+	struct allowedips_node *n = node_at(t, *root_of(t, family));
 	while (n && n->cidr <= cidr && node_matches(n, k)) {
 		if (n->cidr == cidr)
 			return n;
-		n = n->child[key_bit(k->w, n->cidr)];
+		n = node_at(t, n->child[key_bit(k->w, n->cidr)]);
 	}
 	return NULL;
 }
@@ -296,8 +314,8 @@ int allowedips_remove(struct allowedips *t, const struct tunnel_ip *ip, uint8_t 
 static int family_of_node(const struct allowedips *t, const struct allowedips_node *n)
 {
 	while (n->parent)
-		n = n->parent;
-	return n == t->root4 ? AF_INET : AF_INET6;
+		n = node_at(t, n->parent);
+	return link_of(t, n) == t->root4 ? AF_INET : AF_INET6;
 }
 
 size_t allowedips_remove_by_peer(struct allowedips *t, const void *peer)
@@ -307,7 +325,7 @@ size_t allowedips_remove_by_peer(struct allowedips *t, const void *peer)
 		return 0;
 	/* compact() frees only branch nodes (peer == NULL), never another
 	 * node of this peer, so a linear pass over the pool sees each once. */
-	for (size_t i = 0; i < t->capacity; i++) {
+	for (size_t i = 0; i < t->high; i++) {
 		struct allowedips_node *n = &t->pool[i];
 		if (!n->in_use || n->peer != peer)
 			continue;
@@ -325,14 +343,14 @@ void *allowedips_lookup_raw(const struct allowedips *t, int family, const uint8_
 		return NULL;
 	unsigned bits = max_bits(family);
 	struct key k = key_of(family, addr);
-	const struct allowedips_node *n = family == AF_INET ? t->root4 : t->root6;
+	const struct allowedips_node *n = node_at(t, family == AF_INET ? t->root4 : t->root6);
 	void *best = NULL;
 	while (n && node_matches(n, &k)) {
 		if (n->peer)
 			best = n->peer;
 		if (n->cidr >= bits)
 			break;
-		n = n->child[key_bit(k.w, n->cidr)];
+		n = node_at(t, n->child[key_bit(k.w, n->cidr)]);
 	}
 	return best;
 }
@@ -343,6 +361,7 @@ void *allowedips_lookup(const struct allowedips *t, const struct tunnel_ip *ip)
 }
 
 struct walk {
+	const struct allowedips *t;
 	const void *peer;
 	struct allowedips_prefix *out;
 	size_t cap, count;
@@ -372,19 +391,19 @@ static void walk_node(struct walk *w, const struct allowedips_node *n)
 		}
 		w->count++;
 	}
-	walk_node(w, n->child[0]);
-	walk_node(w, n->child[1]);
+	walk_node(w, node_at(w->t, n->child[0]));
+	walk_node(w, node_at(w->t, n->child[1]));
 }
 
 size_t allowedips_peer_prefixes(const struct allowedips *t, const void *peer, struct allowedips_prefix *out,
                                 size_t cap)
 {
-	struct walk w = {.peer = peer, .out = out, .cap = cap};
+	struct walk w = {.t = t, .peer = peer, .out = out, .cap = cap};
 	if (!peer)
 		return 0;
 	w.family = AF_INET;
-	walk_node(&w, t->root4);
+	walk_node(&w, node_at(t, t->root4));
 	w.family = AF_INET6;
-	walk_node(&w, t->root6);
+	walk_node(&w, node_at(t, t->root6));
 	return w.count;
 }

@@ -14,7 +14,9 @@
  * Memory: nodes come from a pool sized at init; n prefixes need at most
  * 2n - 1 nodes per family (each insert adds a prefix node and at most one
  * branch), so 2 * max_prefixes nodes always suffice. Nothing allocates
- * after allowedips_init().
+ * after allowedips_init(), and the pool is touched only as nodes are used
+ * (freed nodes are reused first), so an engine sized for many peers that
+ * holds few keeps few pages resident (pool.h explains why).
  *
  * Not thread-safe. Lookups only read, so one table may be shared read-only
  * between threads once built (a config generation) as long as nobody
@@ -31,11 +33,15 @@
 
 struct allowedips_node;
 
+/* Links between nodes are pool positions + 1 (0: none), 32 bits instead of
+ * a pointer's 64: a node is 40 bytes, and a peer with one /32 costs about
+ * two of them. */
 struct allowedips {
-	struct allowedips_node *root4, *root6;
+	uint32_t root4, root6;
 	struct allowedips_node *pool; /* capacity nodes */
-	struct allowedips_node *free_list;
+	uint32_t free_list;           /* nodes freed below high */
 	size_t capacity, used;
+	size_t high;                  /* nodes [0, high) were ever used */
 };
 
 /* One prefix as listed by allowedips_peer_prefixes(). */
@@ -60,7 +66,7 @@ int allowedips_insert(struct allowedips *t, const struct tunnel_ip *ip, uint8_t 
 int allowedips_remove(struct allowedips *t, const struct tunnel_ip *ip, uint8_t cidr);
 
 /* Remove every prefix of peer; returns how many were removed. Linear in the
- * pool size: a control-path operation (peer removed from the config). */
+ * nodes ever used: a control-path operation (peer removed from the config). */
 size_t allowedips_remove_by_peer(struct allowedips *t, const void *peer);
 
 /* The peer whose prefix is the longest match for the address, or NULL.

@@ -4,6 +4,7 @@
 #include "datapath/tunnel/engine.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,9 +32,7 @@ int tunnel_engine_init(struct tunnel_engine *e, const struct tunnel_engine_confi
 	e->auth_ctx = cfg->auth_ctx;
 	e->out = cfg->out;
 	uint32_t max_ips = cfg->max_allowed_ips ? cfg->max_allowed_ips : 8 * cfg->capacity;
-	uint32_t rl_entries = cfg->ratelimit_entries ? cfg->ratelimit_entries : 4 * cfg->capacity;
-	if (rl_entries < 1024)
-		rl_entries = 1024;
+	uint32_t rl_entries = cfg->ratelimit_entries ? cfg->ratelimit_entries : RATELIMIT_DEFAULT_ENTRIES;
 
 	err = noise_local_init(&e->local, cfg->private_key, rng);
 	if (err)
@@ -57,26 +56,32 @@ int tunnel_engine_init(struct tunnel_engine *e, const struct tunnel_engine_confi
 	e->aead = crypto_aead_new();
 	if (!e->aead)
 		goto fail_aead;
+	/* calloc'd and never walked here: pages become resident only as
+	 * peers, handshakes and waiting packets use them (pool.h). */
 	e->peers = calloc(cfg->capacity, sizeof(*e->peers));
-	if (!e->peers)
-		goto fail_peers;
+	e->hs_pool = calloc(cfg->capacity, sizeof(*e->hs_pool));
 	e->queue_pool = calloc(cfg->capacity, e->mtu);
-	if (!e->queue_pool)
-		goto fail_queue;
 	e->buf = calloc(1, MESSAGE_DATA_HEADER_LEN + round16(e->mtu) + NOISE_AUTHTAG_LEN);
-	if (!e->buf)
-		goto fail_buf;
-	for (uint32_t i = 0; i < cfg->capacity; i++) {
-		e->peers[i].id = i;
-		e->peers[i].queued = e->queue_pool + (size_t)i * e->mtu;
-	}
+	uint32_t slots = 2;
+	while (slots < 2ull * cfg->capacity)
+		slots <<= 1;
+	e->peer_slots = calloc(slots, sizeof(*e->peer_slots));
+	e->peer_mask = slots - 1;
+	if (!e->peers || !e->hs_pool || !e->queue_pool || !e->buf || !e->peer_slots)
+		goto fail_arrays;
+	err = crypto_random(rng, e->peer_hash_key, sizeof(e->peer_hash_key));
+	if (err)
+		goto fail_arrays;
+	pool_init(&e->peer_pool, cfg->capacity);
+	pool_init(&e->hs_alloc, cfg->capacity);
 	return 0;
 
-fail_buf:
+fail_arrays:
+	free(e->peer_slots);
+	free(e->buf);
 	free(e->queue_pool);
-fail_queue:
+	free(e->hs_pool);
 	free(e->peers);
-fail_peers:
 	crypto_aead_free(e->aead);
 fail_aead:
 	ratelimit_free(&e->limiter);
@@ -99,16 +104,20 @@ void tunnel_engine_free(struct tunnel_engine *e)
 		return;
 	/* The one exit that wipes: handshake state, cookies, psks, queued
 	 * plaintext, then the tables (session_table_free wipes keypairs). */
-	for (uint32_t i = 0; i < e->capacity; i++)
+	for (uint32_t i = 0; i < tunnel_engine_peer_bound(e); i++)
 		if (e->peers[i].in_use) {
 			/* the trie goes as a whole below: no scan per peer */
 			e->peers[i].may_have_routes = false;
 			tunnel_peer_remove(e, &e->peers[i]);
 		}
-	crypto_wipe(e->queue_pool, (size_t)e->capacity * e->mtu);
+	/* Only what was ever used can hold secrets (tunnel_peer_remove
+	 * wiped each peer, its handshake and its waiting packet). */
 	crypto_wipe(e->buf, MESSAGE_DATA_HEADER_LEN + round16(e->mtu) + NOISE_AUTHTAG_LEN);
+	crypto_wipe(e->peer_hash_key, sizeof(e->peer_hash_key));
 	free(e->buf);
+	free(e->peer_slots);
 	free(e->queue_pool);
+	free(e->hs_pool);
 	free(e->peers);
 	crypto_aead_free(e->aead);
 	ratelimit_free(&e->limiter);
@@ -194,20 +203,86 @@ bool tunnel_engine_under_load(struct tunnel_engine *e, uint64_t now)
 
 /* ---- peers ---- */
 
+static uint32_t peer_home(const struct tunnel_engine *e, const uint8_t key[NOISE_PUBLIC_KEY_LEN])
+{
+	/* Keyed: an authorized peer should not be able to pick a key that
+	 * lands on a long probe run (the keys are the remotes' choice). */
+	uint8_t out[8];
+	crypto_shorthash(out, key, NOISE_PUBLIC_KEY_LEN, e->peer_hash_key);
+	uint64_t h;
+	memcpy(&h, out, sizeof(h));
+	return (uint32_t)h & e->peer_mask;
+}
+
+/* The slot holding key, or the empty slot that ends its probe run. */
+static uint32_t peer_slot_find(const struct tunnel_engine *e, const uint8_t key[NOISE_PUBLIC_KEY_LEN], bool *found)
+{
+	uint32_t i = peer_home(e, key);
+	for (;; i = (i + 1) & e->peer_mask) {
+		uint32_t id1 = e->peer_slots[i];
+		if (!id1 || !memcmp(e->peers[id1 - 1].public_key, key, NOISE_PUBLIC_KEY_LEN)) {
+			*found = id1 != 0;
+			return i;
+		}
+	}
+}
+
+static void peer_slot_remove(struct tunnel_engine *e, const struct tunnel_peer *p)
+{
+	bool found;
+	uint32_t hole = peer_slot_find(e, p->public_key, &found);
+	if (!found)
+		return;
+	/* Backward shift: an entry later in the run moves into the hole
+	 * unless its home lies cyclically in (hole, j]. */
+	for (uint32_t j = (hole + 1) & e->peer_mask; e->peer_slots[j]; j = (j + 1) & e->peer_mask) {
+		uint32_t home = peer_home(e, e->peers[e->peer_slots[j] - 1].public_key);
+		bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+		if (stays)
+			continue;
+		e->peer_slots[hole] = e->peer_slots[j];
+		hole = j;
+	}
+	e->peer_slots[hole] = 0;
+}
+
 struct tunnel_peer *tunnel_peer_find(struct tunnel_engine *e, const uint8_t key[NOISE_PUBLIC_KEY_LEN])
 {
-	/* A scan: it runs once per handshake that already cost two DH
-	 * operations. TODO: a keyed hash index when peer counts reach the
-	 * tens of thousands per worker. */
-	for (uint32_t i = 0, seen = 0; i < e->capacity && seen < e->npeers; i++) {
-		struct tunnel_peer *p = &e->peers[i];
-		if (!p->in_use)
-			continue;
-		seen++;
-		if (!memcmp(p->public_key, key, NOISE_PUBLIC_KEY_LEN))
-			return p;
+	bool found;
+	uint32_t i = peer_slot_find(e, key, &found);
+	return found ? &e->peers[e->peer_slots[i] - 1] : NULL;
+}
+
+uint8_t *tunnel_peer_queued(const struct tunnel_engine *e, const struct tunnel_peer *p)
+{
+	return e->queue_pool + (size_t)(p - e->peers) * e->mtu;
+}
+
+struct noise_handshake *tunnel_peer_hs(const struct tunnel_engine *e, const struct tunnel_peer *p)
+{
+	return p->hs1 ? &e->hs_pool[p->hs1 - 1] : NULL;
+}
+
+struct noise_handshake *tunnel_peer_hs_get(struct tunnel_engine *e, struct tunnel_peer *p)
+{
+	if (!p->hs1) {
+		/* Never empty: one handshake per peer, as many as peers. */
+		uint32_t id = pool_get(&e->hs_alloc, e->hs_pool, sizeof(*e->hs_pool));
+		if (id == UINT32_MAX)
+			return NULL;
+		p->hs1 = id + 1;
+		noise_handshake_clear(&e->hs_pool[id]);
 	}
-	return NULL;
+	return &e->hs_pool[p->hs1 - 1];
+}
+
+void tunnel_peer_hs_clear(struct tunnel_engine *e, struct tunnel_peer *p)
+{
+	if (!p->hs1)
+		return;
+	noise_handshake_clear(&e->hs_pool[p->hs1 - 1]);
+	pool_put(&e->hs_alloc, e->hs_pool, sizeof(*e->hs_pool), p->hs1 - 1);
+	p->hs1 = 0;
 }
 
 /* End p's session (keys wiped by session_remove) and its handshake. */
@@ -217,7 +292,7 @@ static void drop_session(struct tunnel_engine *e, struct tunnel_peer *p)
 		session_remove(&e->sessions, p->session);
 		p->session = NULL;
 	}
-	noise_handshake_clear(&p->hs);
+	tunnel_peer_hs_clear(e, p);
 }
 
 void tunnel_peer_configure(struct tunnel_engine *e, struct tunnel_peer *p, const struct tunnel_peer_config *cfg,
@@ -245,24 +320,21 @@ void tunnel_peer_configure(struct tunnel_engine *e, struct tunnel_peer *p, const
 
 struct tunnel_peer *tunnel_peer_create(struct tunnel_engine *e, const struct tunnel_peer_config *cfg)
 {
-	if (e->npeers >= e->capacity)
+	bool found;
+	uint32_t slot = peer_slot_find(e, cfg->public_key, &found);
+	if (found)
+		return NULL; /* callers look it up first */
+	uint32_t id = pool_get(&e->peer_pool, e->peers, sizeof(*e->peers));
+	if (id == UINT32_MAX)
 		return NULL;
-	for (uint32_t i = 0; i < e->capacity; i++) {
-		struct tunnel_peer *p = &e->peers[i];
-		if (p->in_use)
-			continue;
-		uint8_t *q = p->queued;
-		memset(p, 0, sizeof(*p));
-		p->id = i;
-		p->queued = q;
-		if (cookie_maker_init(&p->cookie, cfg->public_key))
-			return NULL;
-		memcpy(p->public_key, cfg->public_key, NOISE_PUBLIC_KEY_LEN);
-		p->in_use = true;
-		e->npeers++;
-		return p;
-	}
-	return NULL;
+	struct tunnel_peer *p = &e->peers[id];
+	memset(p, 0, sizeof(*p));
+	memcpy(p->public_key, cfg->public_key, NOISE_PUBLIC_KEY_LEN);
+	(void)cookie_maker_init(&p->cookie, p->public_key); /* fails only on NULL */
+	p->in_use = true;
+	e->peer_slots[slot] = id + 1;
+	e->npeers++;
+	return p;
 }
 
 void tunnel_peer_remove(struct tunnel_engine *e, struct tunnel_peer *p)
@@ -272,13 +344,11 @@ void tunnel_peer_remove(struct tunnel_engine *e, struct tunnel_peer *p)
 	drop_session(e, p);
 	if (p->may_have_routes)
 		allowedips_remove_by_peer(&e->routes, p);
-	cookie_maker_wipe(&p->cookie);
-	crypto_wipe(p->queued, e->mtu);
-	uint8_t *q = p->queued;
-	uint32_t id = p->id;
+	peer_slot_remove(e, p);
+	if (p->queued_len)
+		crypto_wipe(tunnel_peer_queued(e, p), p->queued_len);
 	crypto_wipe(p, sizeof(*p));
-	p->queued = q;
-	p->id = id;
+	pool_put(&e->peer_pool, e->peers, sizeof(*e->peers), (uint32_t)(p - e->peers));
 	e->npeers--;
 }
 
@@ -333,7 +403,7 @@ int tunnel_engine_add_initiator(struct tunnel_engine *e, const struct tunnel_pee
 
 void tunnel_engine_authorization_changed(struct tunnel_engine *e, uint64_t now)
 {
-	for (uint32_t i = 0; i < e->capacity; i++) {
+	for (uint32_t i = 0; i < tunnel_engine_peer_bound(e); i++) {
 		struct tunnel_peer *p = &e->peers[i];
 		if (!p->in_use)
 			continue;
@@ -350,7 +420,7 @@ void tunnel_engine_authorization_changed(struct tunnel_engine *e, uint64_t now)
 uint64_t tunnel_engine_next_expiry(const struct tunnel_engine *e)
 {
 	uint64_t next = 0;
-	for (uint32_t i = 0, seen = 0; i < e->capacity && seen < e->npeers; i++) {
+	for (uint32_t i = 0, seen = 0; i < tunnel_engine_peer_bound(e) && seen < e->npeers; i++) {
 		const struct tunnel_peer *p = &e->peers[i];
 		if (!p->in_use)
 			continue;
@@ -366,7 +436,7 @@ uint64_t tunnel_engine_next_expiry(const struct tunnel_engine *e)
 
 void tunnel_engine_handle_expiry(struct tunnel_engine *e, uint64_t now, uint64_t wall_ns)
 {
-	for (uint32_t i = 0; i < e->capacity; i++) {
+	for (uint32_t i = 0; i < tunnel_engine_peer_bound(e); i++) {
 		struct tunnel_peer *p = &e->peers[i];
 		if (p->in_use && p->session)
 			tunnel_peer_service(e, p, now, wall_ns);
@@ -381,10 +451,15 @@ int tunnel_peer_initiate(struct tunnel_engine *e, struct tunnel_peer *p, uint64_
 	if (!s)
 		return -ENOTCONN;
 	/* Paper §5.4.2: a fresh random sender index per handshake. */
+	struct noise_handshake *hs = tunnel_peer_hs_get(e, p);
+	if (!hs)
+		return -ENOSPC;
 	int err = session_index_new(&e->sessions, s, &idx);
-	if (err)
+	if (err) {
+		tunnel_peer_hs_clear(e, p);
 		return err;
-	err = noise_initiation_create(&p->hs, &e->local, p->public_key, p->psk, idx, wall_ns, &msg);
+	}
+	err = noise_initiation_create(hs, &e->local, p->public_key, p->psk, idx, wall_ns, &msg);
 	if (err)
 		goto fail;
 	err = cookie_maker_add_macs(&p->cookie, &msg, sizeof(msg), now);
@@ -396,7 +471,7 @@ int tunnel_peer_initiate(struct tunnel_engine *e, struct tunnel_peer *p, uint64_
 	crypto_wipe(&msg, sizeof(msg));
 	return 0;
 fail:
-	noise_handshake_clear(&p->hs);
+	tunnel_peer_hs_clear(e, p);
 	session_index_release(&e->sessions, idx);
 	s->hs_index = 0;
 	crypto_wipe(&msg, sizeof(msg));
@@ -418,17 +493,17 @@ void tunnel_peer_service(struct tunnel_engine *e, struct tunnel_peer *p, uint64_
 		if (act & TIMERS_ACT_GIVE_UP) {
 			/* Paper §6.4: the queued packet is stale by now. */
 			if (p->queued_len) {
-				crypto_wipe(p->queued, p->queued_len);
+				crypto_wipe(tunnel_peer_queued(e, p), p->queued_len);
 				p->queued_len = 0;
 				e->tx_count[TUNNEL_TX_DROP_GIVE_UP]++;
 			}
-			noise_handshake_clear(&p->hs);
+			tunnel_peer_hs_clear(e, p);
 		}
 		if (act & TIMERS_ACT_ZERO_KEYS) {
 			/* Paper §6.3: forward secrecy for idle peers. */
 			session_keys_zero(&e->sessions, s);
 			timers_keys_zeroed(&s->timers);
-			noise_handshake_clear(&p->hs);
+			tunnel_peer_hs_clear(e, p);
 		}
 		if (act & TIMERS_ACT_INITIATION)
 			(void)tunnel_peer_initiate(e, p, now, wall_ns);

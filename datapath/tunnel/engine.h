@@ -68,6 +68,7 @@
 #include "crypto/cookie.h"
 #include "crypto/noise.h"
 #include "datapath/tunnel/allowedips.h"
+#include "datapath/tunnel/pool.h"
 #include "datapath/tunnel/ratelimit.h"
 #include "datapath/tunnel/session.h"
 #include "datapath/tunnel/tunnel_types.h"
@@ -112,7 +113,8 @@ struct tunnel_engine_config {
 	uint32_t capacity;               /* peers and sessions, required */
 	uint32_t max_allowed_ips;        /* prefixes over all peers; 0: 8 * capacity */
 	uint32_t mtu;                    /* largest inner packet; 0: 1420 */
-	uint32_t ratelimit_entries;      /* 0: 4 * capacity, at least 1024 */
+	uint32_t ratelimit_entries;      /* 0: RATELIMIT_DEFAULT_ENTRIES (sized by
+	                                    handshake rate, not capacity) */
 	uint32_t load_handshakes_per_sec;/* 0: 1000 */
 	/* Our receiver indices carry this tag in the bits of the mask (the
 	 * worker id, so another worker can tell whose a message is); 0, 0:
@@ -187,27 +189,31 @@ static inline uint32_t tunnel_receiver_index(const uint8_t *d, size_t len)
 }
 const char *tunnel_tx_verdict_name(enum tunnel_tx_verdict v);
 
+/* Kept small: a worker holds one per authorized key that connected, and
+ * an idle session (peer, session, one keypair, table slots) has a budget
+ * of 1 KiB. What only a handshake in flight needs lives in the engine's
+ * handshake pool meanwhile (hs1), the packet waiting for a handshake in
+ * its queue pool (tunnel_peer_queued). */
 struct tunnel_peer {
-	uint8_t public_key[NOISE_PUBLIC_KEY_LEN];
+	uint8_t public_key[NOISE_PUBLIC_KEY_LEN]; /* first bytes: pool link when free */
 	uint8_t psk[NOISE_SYMMETRIC_KEY_LEN];
 	struct cookie_maker cookie;          /* MACs of what we send to it */
-	struct noise_handshake hs;           /* our initiation in flight */
 	uint8_t last_timestamp[NOISE_TIMESTAMP_LEN]; /* paper §5.1 replay guard */
 	bool have_timestamp;
 	bool in_use;
 	bool has_endpoint;                   /* configured initiator */
+	bool may_have_routes;                /* false: no prefix in the trie is ours, so
+	                                        allowedips_remove_by_peer (a scan of the
+	                                        trie's nodes) can be skipped */
 	uint16_t persistent_keepalive;
+	uint16_t queued_len;                 /* the waiting packet's length, 0: none */
+	uint32_t hs1;                        /* our initiation in flight: handshake
+	                                        pool id + 1, 0: none */
 	rg_sockaddr endpoint;
 	rg_sockaddr local;                   /* our address it last reached */
 	struct session *session;             /* NULL: none yet */
-	uint8_t *queued;                     /* mtu bytes, from the engine's pool */
-	size_t queued_len;                   /* 0: nothing waits */
-	uint32_t id;
 	uint64_t rx_packets, tx_packets;
 	uint64_t last_handshake;             /* now of the last completed handshake */
-	bool may_have_routes;                /* false: no prefix in the trie is ours, so
-	                                        allowedips_remove_by_peer (a scan of the
-	                                        whole node pool) can be skipped */
 };
 
 struct tunnel_engine {
@@ -217,8 +223,17 @@ struct tunnel_engine {
 	struct allowedips routes;
 	struct ratelimit limiter;
 	struct crypto_aead *aead;
-	struct tunnel_peer *peers;           /* capacity of them */
-	uint8_t *queue_pool;                 /* capacity * mtu */
+	/* Pools of capacity objects, touched only as used (pool.h). */
+	struct tunnel_peer *peers;
+	struct pool peer_pool;
+	struct noise_handshake *hs_pool;     /* initiations in flight */
+	struct pool hs_alloc;
+	uint8_t *queue_pool;                 /* capacity * mtu: one waiting packet per peer */
+	/* Peers by public key: open addressing, linear probing, backward-shift
+	 * removal, at most half full; SipHash-2-4 under a random key. */
+	uint32_t *peer_slots;                /* peer id + 1, 0: empty */
+	uint32_t peer_mask;
+	uint8_t peer_hash_key[16];
 	uint8_t *buf;                        /* seal scratch: header + padded mtu + tag */
 	uint32_t capacity, npeers, mtu;
 	uint32_t load_threshold;
@@ -279,8 +294,14 @@ void tunnel_engine_authorization_changed(struct tunnel_engine *e, uint64_t now);
 int tunnel_engine_add_initiator(struct tunnel_engine *e, const struct tunnel_peer_config *cfg, uint64_t now,
                                 struct tunnel_peer **out);
 
-/* The peer with that static key, or NULL. */
+/* The peer with that static key, or NULL. A hash lookup. */
 struct tunnel_peer *tunnel_peer_find(struct tunnel_engine *e, const uint8_t key[NOISE_PUBLIC_KEY_LEN]);
+
+/* Every peer slot ever used is below this bound (check in_use). */
+static inline uint32_t tunnel_engine_peer_bound(const struct tunnel_engine *e)
+{
+	return e->peer_pool.high;
+}
 
 /* ---- between engine*.c only (not an API) ---- */
 /* An inner packet's family and IP length (header says), -EINVAL if not IP. */
@@ -294,6 +315,12 @@ struct tunnel_peer *tunnel_peer_create(struct tunnel_engine *e, const struct tun
 void tunnel_peer_configure(struct tunnel_engine *e, struct tunnel_peer *p, const struct tunnel_peer_config *cfg,
                            uint64_t now);
 void tunnel_peer_remove(struct tunnel_engine *e, struct tunnel_peer *p);
+/* p's initiation in flight, or NULL; _get takes one from the pool. */
+struct noise_handshake *tunnel_peer_hs(const struct tunnel_engine *e, const struct tunnel_peer *p);
+struct noise_handshake *tunnel_peer_hs_get(struct tunnel_engine *e, struct tunnel_peer *p);
+void tunnel_peer_hs_clear(struct tunnel_engine *e, struct tunnel_peer *p);
+/* The packet waiting for a handshake: mtu bytes, queued_len of them used. */
+uint8_t *tunnel_peer_queued(const struct tunnel_engine *e, const struct tunnel_peer *p);
 int tunnel_peer_move(struct tunnel_engine *e, struct tunnel_peer *p, const rg_sockaddr *to, uint64_t now);
 
 #endif

@@ -116,7 +116,7 @@ static enum tunnel_rx_verdict rx_initiation(struct tunnel_engine *e, const rg_so
 	/* A new sender index replaces our own initiation's, if one was in
 	 * flight: the peer's handshake wins, as one handshake per peer is
 	 * kept (both sides initiating at once converge on this one). */
-	noise_handshake_clear(&p->hs);
+	tunnel_peer_hs_clear(e, p);
 	if (session_index_new(&e->sessions, s, &idx)) {
 		v = TUNNEL_RX_DROP_NO_ROOM;
 		goto out;
@@ -157,13 +157,16 @@ static enum tunnel_rx_verdict rx_response(struct tunnel_engine *e, const rg_sock
 	struct session_keypair *skp;
 	struct session *s = session_lookup_index(&e->sessions, idx, &skp);
 	struct tunnel_peer *p = s ? s->peer : NULL;
-	if (!s || skp || !p || p->hs.state != NOISE_HANDSHAKE_CREATED_INITIATION || p->hs.local_index != idx)
+	struct noise_handshake *hs = p ? tunnel_peer_hs(e, p) : NULL;
+	if (!s || skp || !hs || hs->state != NOISE_HANDSHAKE_CREATED_INITIATION || hs->local_index != idx)
 		return TUNNEL_RX_DROP_NO_SESSION;
-	/* (e, ee, se, psk, {}): a forged response leaves p->hs intact. */
-	if (noise_response_consume(&p->hs, &e->local, data, len) != NOISE_OK)
+	/* (e, ee, se, psk, {}): a forged response leaves hs intact. */
+	if (noise_response_consume(hs, &e->local, data, len) != NOISE_OK)
 		return TUNNEL_RX_DROP_HANDSHAKE;
 	struct crypto_keypair kp;
-	if (noise_handshake_begin_session(&p->hs, &kp) || session_keypair_install(&e->sessions, s, &kp, now)) {
+	int err = noise_handshake_begin_session(hs, &kp);
+	tunnel_peer_hs_clear(e, p); /* done with it either way */
+	if (err || session_keypair_install(&e->sessions, s, &kp, now)) {
 		crypto_keypair_wipe(&kp);
 		return TUNNEL_RX_DROP_INTERNAL;
 	}
@@ -192,7 +195,8 @@ static enum tunnel_rx_verdict rx_cookie(struct tunnel_engine *e, const uint8_t *
 	struct session_keypair *skp;
 	struct session *s = session_lookup_index(&e->sessions, idx, &skp);
 	struct tunnel_peer *p = s ? s->peer : NULL;
-	if (!s || skp || !p || p->hs.state != NOISE_HANDSHAKE_CREATED_INITIATION || p->hs.local_index != idx)
+	const struct noise_handshake *hs = p ? tunnel_peer_hs(e, p) : NULL;
+	if (!s || skp || !hs || hs->state != NOISE_HANDSHAKE_CREATED_INITIATION || hs->local_index != idx)
 		return TUNNEL_RX_DROP_NO_SESSION;
 	/* Paper §5.4.7: no retry now; the next initiation (the
 	 * retransmission after REKEY_TIMEOUT) carries mac2. */

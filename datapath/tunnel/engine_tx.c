@@ -87,8 +87,9 @@ void tunnel_peer_flush(struct tunnel_engine *e, struct tunnel_peer *p, uint64_t 
 	struct session_keypair *kp = session_keypair_for_send(p->session, now);
 	if (!kp)
 		return;
-	if (!seal_send(e, p, kp, p->queued, p->queued_len, now)) {
-		crypto_wipe(p->queued, p->queued_len);
+	uint8_t *q = tunnel_peer_queued(e, p);
+	if (!seal_send(e, p, kp, q, p->queued_len, now)) {
+		crypto_wipe(q, p->queued_len);
 		p->queued_len = 0;
 	}
 }
@@ -133,8 +134,8 @@ enum tunnel_tx_verdict tunnel_engine_send(struct tunnel_engine *e, const uint8_t
 	}
 	if (p->queued_len)
 		e->tx_count[TUNNEL_TX_DROP_REPLACED]++;
-	memcpy(p->queued, packet, ip_len);
-	p->queued_len = ip_len;
+	memcpy(tunnel_peer_queued(e, p), packet, ip_len);
+	p->queued_len = (uint16_t)ip_len; /* ip_len <= mtu <= 65535 */
 	timers_handshake_wanted(&s->timers, now);
 	tunnel_peer_service(e, p, now, wall_ns);
 	return count(e, TUNNEL_TX_QUEUED);

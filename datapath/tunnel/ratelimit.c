@@ -17,7 +17,8 @@ int ratelimit_init(struct ratelimit *rl, uint32_t entries, unsigned per_second, 
 		per_second = HANDSHAKES_PER_SECOND;
 		burst = HANDSHAKES_BURSTABLE;
 	}
-	if (!entries || entries > (1u << 28) || !per_second || !burst || per_second > NS_PER_SEC)
+	if (!entries || entries > (1u << 28) || !per_second || !burst || per_second > NS_PER_SEC ||
+	    (uint64_t)burst * (NS_PER_SEC / per_second) > UINT32_MAX)
 		return -EINVAL;
 	uint32_t size = RATELIMIT_PROBE;
 	while (size < entries)
@@ -78,10 +79,10 @@ enum ratelimit_verdict ratelimit_allow(struct ratelimit *rl, const rg_sockaddr *
 				tokens = rl->max_tokens;
 			e->last = now;
 			if (tokens < rl->cost) {
-				e->tokens = tokens;
+				e->tokens = (uint32_t)tokens;
 				return RATELIMIT_DENY;
 			}
-			e->tokens = tokens - rl->cost;
+			e->tokens = (uint32_t)(tokens - rl->cost);
 			return RATELIMIT_ALLOW;
 		}
 		/* Refilled to the burst: as good as absent, free for reuse
@@ -94,6 +95,6 @@ enum ratelimit_verdict ratelimit_allow(struct ratelimit *rl, const rg_sockaddr *
 	memcpy(reuse->key, key, 16);
 	reuse->family = family;
 	reuse->last = now;
-	reuse->tokens = rl->max_tokens - rl->cost; /* a new source starts with the burst */
+	reuse->tokens = (uint32_t)(rl->max_tokens - rl->cost); /* a new source starts with the burst */
 	return RATELIMIT_ALLOW;
 }

@@ -16,7 +16,9 @@
  * slot of an address's window holds a live bucket the verdict is
  * RATELIMIT_TABLE_FULL: treat it as a denial (as Linux does past its
  * table limit); size the table for the sources expected in a quarter
- * second (a bucket refills in 250 ms).
+ * second (a bucket refills in 250 ms), not for the peers: a worker that
+ * answers 5,000 handshakes a second has about 1,250 live buckets, however
+ * many sessions it keeps (RATELIMIT_DEFAULT_ENTRIES).
  *
  * When to consult it: the caller measures its own load. Linux checks the
  * limiter only when its handshake queue is more than 1/8 full, and
@@ -33,6 +35,9 @@
 #include "datapath/tunnel/tunnel_types.h"
 
 #define RATELIMIT_PROBE 16
+/* Four times the live buckets of a worker at full handshake speed (above),
+ * so windows stay sparse; 256 KB. */
+#define RATELIMIT_DEFAULT_ENTRIES 8192u
 
 enum ratelimit_verdict {
 	RATELIMIT_ALLOW = 0,
@@ -43,10 +48,10 @@ enum ratelimit_verdict {
 
 struct ratelimit_entry {
 	uint64_t last;   /* ns of the last refill; 0: empty slot */
-	uint64_t tokens; /* ns of credit, at most burst * cost */
-	uint8_t key[16]; /* IPv4 address, or the IPv6 /64 */
+	uint32_t tokens; /* ns of credit, at most burst * cost (< 2^32) */
 	uint8_t family;
-};
+	uint8_t key[16]; /* IPv4 address, or the IPv6 /64 */
+};                       /* 32 bytes */
 
 struct ratelimit {
 	struct ratelimit_entry *slots;
@@ -59,7 +64,8 @@ struct ratelimit {
 /* A table of `entries` slots (rounded up to a power of two, at least
  * RATELIMIT_PROBE), `per_second` handshakes per source with `burst`
  * (0, 0: HANDSHAKES_PER_SECOND, HANDSHAKES_BURSTABLE). rng NULL: the
- * system generator, for the hash key. 0, -EINVAL, -ENOMEM, rng error. */
+ * system generator, for the hash key. 0, -EINVAL (also a burst of four
+ * seconds or more: the credit must fit 32 bits), -ENOMEM, rng error. */
 int ratelimit_init(struct ratelimit *rl, uint32_t entries, unsigned per_second, unsigned burst,
                    const struct crypto_rng *rng);
 void ratelimit_free(struct ratelimit *rl);

@@ -190,8 +190,8 @@ struct session *session_lookup_index(const struct session_table *t, uint32_t ind
 	if (kp) {
 		const uint8_t roles[3] = {s->current, s->next, s->previous};
 		for (int r = 0; r < 3; r++)
-			if (roles[r] != SESSION_SLOT_NONE && s->slot[roles[r]].kp.local_index == index) {
-				*kp = &s->slot[roles[r]];
+			if (roles[r] != SESSION_SLOT_NONE && s->slot[roles[r]]->kp.local_index == index) {
+				*kp = s->slot[roles[r]];
 				break;
 			}
 	}
@@ -214,36 +214,25 @@ int session_table_init(struct session_table *t, uint32_t capacity, const struct 
 	t->addr_mask = addr_size - 1;
 	t->index_mask = index_size - 1;
 
+	/* calloc'd, never walked: resident only as used (pool.h). */
 	t->sessions = calloc(capacity, sizeof(*t->sessions));
-	if (!t->sessions)
-		goto fail;
+	t->keypairs = calloc(2 * (size_t)capacity, sizeof(*t->keypairs));
 	t->addr_slots = calloc(addr_size, sizeof(*t->addr_slots));
-	if (!t->addr_slots)
-		goto fail_sessions;
 	t->index_slots = calloc(index_size, sizeof(*t->index_slots));
-	if (!t->index_slots)
-		goto fail_addr;
-	t->free_ids = calloc(capacity, sizeof(*t->free_ids));
-	if (!t->free_ids)
-		goto fail_index;
+	if (!t->sessions || !t->keypairs || !t->addr_slots || !t->index_slots)
+		goto fail;
 	err = crypto_random(&t->rng, t->hash_key, sizeof(t->hash_key));
 	if (err)
-		goto fail_ids;
-	/* Hand out low ids first: the array is touched from its start. */
-	for (uint32_t i = 0; i < capacity; i++)
-		t->free_ids[i] = capacity - 1 - i;
-	t->free_top = capacity;
+		goto fail;
+	pool_init(&t->session_pool, capacity);
+	pool_init(&t->keypair_pool, 2 * capacity);
 	return 0;
 
-fail_ids:
-	free(t->free_ids);
-fail_index:
-	free(t->index_slots);
-fail_addr:
-	free(t->addr_slots);
-fail_sessions:
-	free(t->sessions);
 fail:
+	free(t->index_slots);
+	free(t->addr_slots);
+	free(t->keypairs);
+	free(t->sessions);
 	memset(t, 0, sizeof(*t));
 	return err;
 }
@@ -252,18 +241,20 @@ void session_table_free(struct session_table *t)
 {
 	if (!t->sessions)
 		return;
-	crypto_wipe(t->sessions, (size_t)t->capacity * sizeof(*t->sessions));
+	/* Only objects ever handed out can hold keys. */
+	crypto_wipe(t->sessions, (size_t)t->session_pool.high * sizeof(*t->sessions));
+	crypto_wipe(t->keypairs, (size_t)t->keypair_pool.high * sizeof(*t->keypairs));
 	crypto_wipe(t->hash_key, sizeof(t->hash_key));
-	free(t->free_ids);
 	free(t->index_slots);
 	free(t->addr_slots);
+	free(t->keypairs);
 	free(t->sessions);
 	memset(t, 0, sizeof(*t));
 }
 
 size_t session_table_memory(const struct session_table *t)
 {
-	return (size_t)t->capacity * (sizeof(*t->sessions) + sizeof(*t->free_ids)) +
+	return (size_t)t->capacity * (sizeof(*t->sessions) + 2 * sizeof(*t->keypairs)) +
 	       ((size_t)t->addr_mask + 1) * sizeof(*t->addr_slots) +
 	       ((size_t)t->index_mask + 1) * sizeof(*t->index_slots);
 }
@@ -301,14 +292,14 @@ int session_create(struct session_table *t, const rg_sockaddr *remote, void *pee
 	uint32_t i = addr_find(t, remote, &found);
 	if (found)
 		return -EEXIST;
-	if (!t->free_top)
+	if (t->session_pool.live >= t->session_pool.cap)
 		return -ENOSPC;
 	uint32_t seed;
 	int err = crypto_random(&t->rng, (uint8_t *)&seed, sizeof(seed));
 	if (err)
 		return err;
 
-	uint32_t id = t->free_ids[--t->free_top];
+	uint32_t id = pool_get(&t->session_pool, t->sessions, sizeof(*t->sessions));
 	struct session *s = &t->sessions[id];
 	memset(s, 0, sizeof(*s));
 	copy_remote(&s->remote, remote);
@@ -346,9 +337,11 @@ static void drop_slot(struct session_table *t, struct session *s, uint8_t *role)
 {
 	if (*role == SESSION_SLOT_NONE)
 		return;
-	struct session_keypair *kp = &s->slot[*role];
+	struct session_keypair *kp = s->slot[*role];
 	session_index_release(t, kp->kp.local_index);
 	crypto_wipe(kp, sizeof(*kp));
+	pool_put(&t->keypair_pool, t->keypairs, sizeof(*t->keypairs), (uint32_t)(kp - t->keypairs));
+	s->slot[*role] = NULL;
 	*role = SESSION_SLOT_NONE;
 }
 
@@ -371,7 +364,7 @@ void session_remove(struct session_table *t, struct session *s)
 	addr_remove(t, s);
 	uint32_t id = s->id;
 	crypto_wipe(s, sizeof(*s));
-	t->free_ids[t->free_top++] = id;
+	pool_put(&t->session_pool, t->sessions, sizeof(*t->sessions), id);
 	t->count--;
 }
 
@@ -403,10 +396,13 @@ int session_keypair_install(struct session_table *t, struct session *s, const st
 		drop_slot(t, s, &s->next);
 		drop_slot(t, s, &s->previous);
 	}
-	/* At most one keypair is alive now: a slot is free. */
-	uint8_t busy = (uint8_t)(s->previous == 0 || s->current == 0 || s->next == 0);
-	uint8_t free_slot = busy ? 1 : 0;
-	struct session_keypair *dst = &s->slot[free_slot];
+	/* At most one keypair is alive now: a slot is free, and the pool
+	 * (two per session) has one for it. */
+	uint8_t free_slot = s->slot[0] ? 1 : 0;
+	uint32_t id = pool_get(&t->keypair_pool, t->keypairs, sizeof(*t->keypairs));
+	if (id == UINT32_MAX)
+		return -ENOSPC; /* cannot happen: 2 * capacity keypairs */
+	struct session_keypair *dst = s->slot[free_slot] = &t->keypairs[id];
 	memset(dst, 0, sizeof(*dst));
 	dst->kp = *kp;
 	dst->birth = now;
@@ -417,13 +413,12 @@ int session_keypair_install(struct session_table *t, struct session *s, const st
 		s->next = free_slot;
 	if (s->hs_index == kp->local_index)
 		s->hs_index = 0; /* the keypair owns the index now */
-	s->last_handshake = now;
 	return 0;
 }
 
 bool session_keypair_received(struct session_table *t, struct session *s, struct session_keypair *kp)
 {
-	if (s->next == SESSION_SLOT_NONE || kp != &s->slot[s->next])
+	if (s->next == SESSION_SLOT_NONE || kp != s->slot[s->next])
 		return false;
 	/* The initiator used the new keypair: it is confirmed and becomes
 	 * current; the old current stays as previous for packets in flight. */

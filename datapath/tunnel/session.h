@@ -16,8 +16,12 @@
  *  - A responder's new keypair may not send until the initiator used it:
  *    it becomes next, and the old previous and next are dropped; the first
  *    authenticated data on next (session_keypair_received) promotes it.
- * Either way at most two keypairs are alive at once, so two slots are kept
- * inline: no keypair pool, and the memory of a session is fixed.
+ * Either way at most two keypairs are alive at once, so a session has two
+ * slots, each pointing into the table's keypair pool (2 per session, so it
+ * never runs dry). A keypair with its 2048-counter replay window is 368
+ * bytes: an idle session holds one, a session whose keys were erased none,
+ * and only the pool's objects ever used are resident (pool.h), which is
+ * how an idle session stays under its 1 KiB budget.
  *
  * Indices (paper §5.4.2: a random 32-bit sender index per handshake, the
  * peer puts it in every message to us): allocated from the random source
@@ -31,7 +35,9 @@
  * an unkeyed hash would let a flood of chosen source ports pile into one
  * probe run. Indices are ours and random, so a multiplicative hash does.
  *
- * Everything is allocated by session_table_init(); nothing after.
+ * Everything is allocated by session_table_init(); nothing after, and
+ * nothing is touched there either: sessions and keypairs come from pools
+ * that bring pages in as they are first used.
  * Not thread-safe: one table per worker. */
 #ifndef RG_TUNNEL_SESSION_H
 #define RG_TUNNEL_SESSION_H
@@ -41,6 +47,7 @@
 #include <stdint.h>
 
 #include "crypto/keypair.h"
+#include "datapath/tunnel/pool.h"
 #include "datapath/tunnel/replay.h"
 #include "datapath/tunnel/timers.h"
 #include "datapath/tunnel/tunnel_types.h"
@@ -54,24 +61,25 @@ struct session_keypair {
 #define SESSION_SLOT_NONE 0xff
 
 struct session {
-	rg_sockaddr remote;      /* key of the address table */
-	uint32_t id;             /* position in the table's array */
+	rg_sockaddr remote;      /* key of the address table; first bytes: pool link when free */
 	uint32_t hs_index;       /* our index of a handshake in progress, 0: none */
 	void *peer;              /* the authorized peer; opaque, the caller's */
 	struct timers timers;
 	uint64_t rx_bytes, tx_bytes;  /* transport payload, for /peers */
-	uint64_t last_handshake;      /* when the current keypair was derived, 0: never */
+	struct session_keypair *slot[2]; /* from the table's keypair pool, NULL: free */
+	uint32_t id;             /* position in the table's array */
 	uint8_t previous, current, next; /* slot of each role, or SESSION_SLOT_NONE */
 	bool in_use;
-	struct session_keypair slot[2];
-};
+};                               /* 160 bytes */
 
 struct session_table {
 	struct session *sessions; /* capacity of them */
+	struct pool session_pool;
+	struct session_keypair *keypairs; /* 2 * capacity of them */
+	struct pool keypair_pool;
 	uint32_t *addr_slots;     /* session id + 1, 0: empty */
 	struct session_index_slot *index_slots;
-	uint32_t *free_ids;       /* stack of free session ids */
-	uint32_t capacity, count, free_top;
+	uint32_t capacity, count;
 	uint32_t addr_mask, index_mask, index_count;
 	uint8_t hash_key[16];     /* SipHash key of the address table */
 	struct crypto_rng rng;
@@ -88,7 +96,8 @@ int session_table_init(struct session_table *t, uint32_t capacity, const struct 
 /* Wipes every key, then frees. */
 void session_table_free(struct session_table *t);
 
-/* Total bytes session_table_init allocated, for the memory budget. */
+/* Total bytes session_table_init reserved (virtual: pages come in as
+ * sessions and keypairs are used). */
 size_t session_table_memory(const struct session_table *t);
 
 /* The session of a remote address, or NULL. Port and address (and IPv6
@@ -145,7 +154,7 @@ bool session_keypair_received(struct session_table *t, struct session *s, struct
 struct session_keypair *session_keypair_for_send(struct session *s, uint64_t now);
 static inline struct session_keypair *session_keypair_current(struct session *s)
 {
-	return s->current == SESSION_SLOT_NONE ? NULL : &s->slot[s->current];
+	return s->current == SESSION_SLOT_NONE ? NULL : s->slot[s->current];
 }
 
 /* What timers.h needs of a keypair (NULL kp: zeroed key). */

@@ -261,13 +261,13 @@ static void test_handshake_data_keepalive_rekey(void)
 	/* Rekey (paper §6.2): A initiated the keypair; after REKEY_AFTER_TIME
 	 * its next send starts a handshake. */
 	struct tunnel_peer *pa = tunnel_peer_find(&b.e, tunnel_engine_public_key(&a.e));
-	uint64_t born = pa->session->slot[pa->session->current].birth;
+	uint64_t born = pa->session->slot[pa->session->current]->birth;
 	now = born + REKEY_AFTER_TIME_NS + NS_PER_SEC;
 	len = ip4_packet(pkt, "10.9.0.1", "10.9.0.2", 64, 5);
 	CHECK(tunnel_engine_send(&a.e, pkt, len, now, wall_base + now) == TUNNEL_TX_SENT, "old keypair still sends");
 	CHECK(net_tail - net_head == 2 && net[(net_head + 1) % MAX_DGRAMS].bytes[0] == MESSAGE_HANDSHAKE_INITIATION,
 	      "data then a rekey initiation");
-	uint32_t old_idx_b = pa->session->slot[pa->session->current].kp.local_index;
+	uint32_t old_idx_b = pa->session->slot[pa->session->current]->kp.local_index;
 	CHECK(pump_one() == TUNNEL_RX_DATA, "data on the old keypair");
 	CHECK(pump_one() == TUNNEL_RX_HANDSHAKE, "B answers the rekey");
 	CHECK(pa->session->next != SESSION_SLOT_NONE, "B's new keypair waits for confirmation");
@@ -285,7 +285,7 @@ static void test_handshake_data_keepalive_rekey(void)
 	CHECK(a.last_delivered_len == len && !memcmp(a.last_delivered, pkt, len), "byte-identical on previous");
 	CHECK(pump_one() == TUNNEL_RX_KEEPALIVE, "A's confirmation keepalive on the new keypair");
 	CHECK(pa->session->next == SESSION_SLOT_NONE &&
-	      pa->session->slot[pa->session->current].kp.local_index != old_idx_b, "B confirmed the new keypair");
+	      pa->session->slot[pa->session->current]->kp.local_index != old_idx_b, "B confirmed the new keypair");
 	unsigned mark = net_tail;
 	CHECK(tunnel_engine_send(&b.e, pkt, len, now, wall_base + now) == TUNNEL_TX_SENT, "B sends, new keypair");
 	CHECK(key_idx_of(&net[mark % MAX_DGRAMS]) != 0, "header");
@@ -465,7 +465,7 @@ static void test_garbage(void)
 	pair_init(&a, &b);
 	establish(&a, &b);
 	struct tunnel_peer *pa = tunnel_peer_find(&b.e, tunnel_engine_public_key(&a.e));
-	uint32_t live_idx = pa->session->slot[pa->session->current].kp.local_index;
+	uint32_t live_idx = pa->session->slot[pa->session->current]->kp.local_index;
 	uint8_t buf[256];
 	uint64_t total = 0, bad = 0;
 	const uint8_t types[] = {0, 1, 2, 3, 4, 5, 0x41, 0xff};

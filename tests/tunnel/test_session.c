@@ -220,7 +220,7 @@ static uint32_t new_index(struct session_table *t, struct session *s)
 
 static uint32_t idx_of(struct session *s, uint8_t role)
 {
-	return role == SESSION_SLOT_NONE ? 0 : s->slot[role].kp.local_index;
+	return role == SESSION_SLOT_NONE ? 0 : s->slot[role]->kp.local_index;
 }
 
 static void test_rotation(void)
@@ -241,14 +241,14 @@ static void test_rotation(void)
 	CHECK(idx_of(s, s->next) == r1 && s->current == SESSION_SLOT_NONE, "r1 is next");
 	CHECK(session_keypair_for_send(s, now) == NULL, "a responder may not send on next (§5.4.7)");
 	struct session_keypair *got;
-	CHECK(session_lookup_index(&t, r1, &got) == s && got == &s->slot[s->next], "r1 found as a keypair");
+	CHECK(session_lookup_index(&t, r1, &got) == s && got == s->slot[s->next], "r1 found as a keypair");
 	/* Its own index can not be installed twice. */
 	CHECK(session_keypair_install(&t, s, &kp, now) == -EINVAL, "index already a keypair's");
 	/* The first data on next confirms it. */
 	CHECK(session_keypair_received(&t, s, got) == true, "confirmed");
 	CHECK(idx_of(s, s->current) == r1 && s->next == SESSION_SLOT_NONE, "r1 current");
 	CHECK(session_keypair_received(&t, s, got) == false, "confirmed once");
-	CHECK(session_keypair_for_send(s, now) == &s->slot[s->current], "now it sends");
+	CHECK(session_keypair_for_send(s, now) == s->slot[s->current], "now it sends");
 
 	/* Another responder handshake: r2 next, r1 stays current. */
 	uint32_t r2 = new_index(&t, s);
@@ -273,7 +273,7 @@ static void test_rotation(void)
 	CHECK(idx_of(s, s->current) == i1 && idx_of(s, s->previous) == r3 && s->next == SESSION_SLOT_NONE,
 	      "i1 current, r3 previous");
 	CHECK(session_lookup_index(&t, r1, NULL) == NULL, "r1 released");
-	CHECK(session_keypair_for_send(s, now + 3) == &s->slot[s->current], "initiator sends at once");
+	CHECK(session_keypair_for_send(s, now + 3) == s->slot[s->current], "initiator sends at once");
 
 	/* A pending next when our own handshake completes goes to previous. */
 	uint32_t r4 = new_index(&t, s);
@@ -287,8 +287,8 @@ static void test_rotation(void)
 	CHECK(idx_of(s, s->current) == i2 && idx_of(s, s->previous) == r4 && s->next == SESSION_SLOT_NONE,
 	      "i2 current, r4 previous, i1 dropped");
 	CHECK(session_lookup_index(&t, i1, NULL) == NULL, "i1 released");
-	CHECK(!memcmp(s->slot[s->current].kp.send_key, make_kp(0, 0, 6).send_key, 32), "i2's keys in place");
-	CHECK(s->last_handshake == now + 5, "last handshake time");
+	CHECK(!memcmp(s->slot[s->current]->kp.send_key, make_kp(0, 0, 6).send_key, 32), "i2's keys in place");
+	CHECK(s->slot[s->current]->birth == now + 5, "keypair born at the handshake");
 
 	/* Timer view of a keypair. */
 	struct timers_key tk;
@@ -297,7 +297,7 @@ static void test_rotation(void)
 	/* REJECT_AFTER_TIME ends sending on it. */
 	CHECK(session_keypair_for_send(s, now + 5 + REJECT_AFTER_TIME_NS - 1) != NULL, "still valid");
 	CHECK(session_keypair_for_send(s, now + 5 + REJECT_AFTER_TIME_NS) == NULL, "expired");
-	s->slot[s->current].kp.send_counter = REJECT_AFTER_MESSAGES;
+	s->slot[s->current]->kp.send_counter = REJECT_AFTER_MESSAGES;
 	CHECK(session_keypair_for_send(s, now + 6) == NULL, "counter exhausted");
 
 	/* Zeroing keys releases every index and wipes the slots. */
