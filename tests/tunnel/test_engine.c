@@ -6,6 +6,7 @@
  * under load, the handshake rate limit, replay, roaming, the allowed-IPs
  * source check, and garbage of every type and length. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,6 +241,11 @@ static void test_handshake_data_keepalive_rekey(void)
 	CHECK(net_tail - net_head == 1 && net[net_head % MAX_DGRAMS].len == 16 + 64 + 16, "padded data message");
 	CHECK(pump_one() == TUNNEL_RX_DATA, "B gets the queued packet");
 	CHECK(b.last_delivered_len == len && !memcmp(b.last_delivered, pkt, len), "byte-identical A->B");
+	/* What an idle session holds (pool.h): one keypair each, no
+	 * handshake state (A's went back to the pool with the response, B
+	 * as responder never took one). */
+	CHECK(a.e.hs_alloc.live == 0 && a.e.hs_alloc.high == 1 && b.e.hs_alloc.high == 0, "handshake pools");
+	CHECK(a.e.sessions.keypair_pool.live == 1 && b.e.sessions.keypair_pool.live == 1, "one keypair each");
 	for (int i = 0; i < 5; i++) {
 		CHECK(exchange(&b, &a, "10.9.0.2", "10.9.0.1", 10 + 97 * (size_t)i, (uint8_t)i), "B->A %d", i);
 		CHECK(exchange(&a, &b, "10.9.0.1", "10.9.0.2", 1400 - 20 - 50 * (size_t)i, (uint8_t)i), "A->B %d", i);
@@ -292,8 +298,86 @@ static void test_handshake_data_keepalive_rekey(void)
 	pump();
 	CHECK(a.last_delivered_len == len, "new keypair delivers");
 	CHECK(exchange(&a, &b, "10.9.0.1", "10.9.0.2", 300, 7), "A->B after rekey");
+	CHECK(b.e.sessions.keypair_pool.live == 2 && b.e.sessions.keypair_pool.high == 2, "B: current and previous");
+	CHECK(a.e.hs_alloc.live == 0 && a.e.hs_alloc.high == 1, "A's handshake slot reused for the rekey");
+	/* Erasing the keys (paper §6.3) gives the keypairs back. */
+	now += 3 * REJECT_AFTER_TIME_NS + NS_PER_SEC;
+	tunnel_engine_handle_expiry(&a.e, now, wall_base + now);
+	tunnel_engine_handle_expiry(&b.e, now, wall_base + now);
+	CHECK(a.e.sessions.keypair_pool.live == 0 && b.e.sessions.keypair_pool.live == 0, "keys erased: pools empty");
 	node_free(&a);
 	node_free(&b);
+}
+
+/* Many peers in one engine: the public-key index finds every one through
+ * removals (backward-shift deletion keeps probe runs intact), and freed
+ * peers, sessions and trie nodes are reused instead of touching more of
+ * their arrays. */
+static void test_peer_index(void)
+{
+	enum { CAP = 512, N = 300 };
+	struct node a;
+	net_reset();
+	memset(&a, 0, sizeof(a));
+	uint8_t priv[32];
+	test_rng_fill(NULL, priv, sizeof(priv));
+	struct tunnel_engine_config cfg = {
+		.private_key = priv,
+		.rng = &test_rng,
+		.capacity = CAP,
+		.is_authorized = auth_cb,
+		.auth_ctx = &a,
+		.out = {.ctx = &a, .send_datagram = send_cb, .deliver_packet = deliver_cb},
+	};
+	CHECK(tunnel_engine_init(&a.e, &cfg) == 0, "init");
+	CHECK(a.e.peer_pool.high == 0 && a.e.sessions.session_pool.high == 0 && a.e.routes.high == 0,
+	      "nothing touched at init");
+	static struct tunnel_peer_config pc[N];
+	static struct allowedips_prefix ip[N];
+	struct tunnel_peer *p[N];
+	for (unsigned i = 0; i < N; i++) {
+		memset(&pc[i], 0, sizeof(pc[i]));
+		test_rng_fill(NULL, pc[i].public_key, NOISE_PUBLIC_KEY_LEN);
+		pc[i].public_key[0] = (uint8_t)i; /* distinct even if the PRNG repeated */
+		pc[i].public_key[1] = (uint8_t)(i >> 8);
+		char text[32];
+		snprintf(text, sizeof(text), "10.%u.%u.1", i >> 8, i & 0xff);
+		ip[i].ip = ip_parse(text);
+		ip[i].cidr = 32;
+		pc[i].allowed_ips = &ip[i];
+		pc[i].n_allowed_ips = 1;
+		pc[i].endpoint = sa4("203.0.113.1", (uint16_t)(1000 + i));
+		CHECK(tunnel_engine_add_initiator(&a.e, &pc[i], now, &p[i]) == 0, "add %u", i);
+	}
+	CHECK(tunnel_engine_add_initiator(&a.e, &pc[7], now, NULL) == -EEXIST, "a known key is refused");
+	unsigned found = 0;
+	for (unsigned i = 0; i < N; i++)
+		found += tunnel_peer_find(&a.e, pc[i].public_key) == p[i];
+	CHECK(found == N, "all %u peers found (%u)", N, found);
+	for (unsigned i = 0; i < N; i += 3)
+		tunnel_peer_remove(&a.e, p[i]);
+	unsigned ok = 0;
+	for (unsigned i = 0; i < N; i++)
+		ok += i % 3 ? tunnel_peer_find(&a.e, pc[i].public_key) == p[i]
+		            : tunnel_peer_find(&a.e, pc[i].public_key) == NULL;
+	CHECK(ok == N, "after removing every third: %u of %u right", ok, N);
+	for (unsigned i = 0; i < N; i++) {
+		void *route = allowedips_lookup(&a.e.routes, &ip[i].ip);
+		CHECK(i % 3 ? route == p[i] : route == NULL, "route of peer %u", i);
+	}
+	uint32_t peers_high = a.e.peer_pool.high, sessions_high = a.e.sessions.session_pool.high;
+	size_t nodes_high = a.e.routes.high;
+	for (unsigned i = 0; i < N; i += 3)
+		CHECK(tunnel_engine_add_initiator(&a.e, &pc[i], now, &p[i]) == 0, "re-add %u", i);
+	CHECK(a.e.npeers == N && a.e.peer_pool.high == peers_high && a.e.sessions.session_pool.high == sessions_high &&
+	      a.e.routes.high == nodes_high, "freed objects reused: peers %u sessions %u nodes %zu",
+	      a.e.peer_pool.high, a.e.sessions.session_pool.high, a.e.routes.high);
+	found = 0;
+	for (unsigned i = 0; i < N; i++)
+		found += tunnel_peer_find(&a.e, pc[i].public_key) == p[i] &&
+		         allowedips_lookup(&a.e.routes, &ip[i].ip) == p[i];
+	CHECK(found == N, "all found again with their routes (%u)", found);
+	tunnel_engine_free(&a.e);
 }
 
 static void test_unauthorized(void)
@@ -516,6 +600,7 @@ int main(int argc, char **argv)
 {
 	test_seed(argc, argv);
 	test_handshake_data_keepalive_rekey();
+	test_peer_index();
 	test_unauthorized();
 	test_withdrawn();
 	test_cookie_under_load();
