@@ -5,8 +5,12 @@
  *   tunnelbench handshakes N   N distinct clients, each with its own key and
  *       source address, initiate to one responder. Timed on the responder
  *       alone (CLOCK_THREAD_CPUTIME_ID around tunnel_engine_recv):
- *         plain   initiations answered with a response (the full Noise
- *                 responder: 4 DH, the authorization lookup, a session),
+ *         plain_no_precompute  initiations answered with a response (the
+ *                 full Noise responder: 4 DH, the authorization lookup, a
+ *                 peer and a session),
+ *         plain   the same with the static-static DH taken from the peer's
+ *                 config, as ringgate's control thread precomputes it
+ *                 (3 DH per handshake): what a worker does,
  *         cookie  the same initiations under load, without mac2: answered
  *                 with a cookie reply (no DH: what load shedding costs),
  *         mac2    initiations carrying a valid mac2 under load: checked and
@@ -128,11 +132,13 @@ static rg_sockaddr addr4(uint32_t ip, uint16_t port)
 	return a;
 }
 
+static uint8_t last_priv[32]; /* of the engine made last */
+
 static void engine(struct tunnel_engine *e, uint32_t capacity, tunnel_authorize_fn fn, void *ctx,
                    void (*send)(void *, const rg_sockaddr *, const rg_sockaddr *, const uint8_t *, size_t))
 {
-	uint8_t priv[32];
-	crypto_random(&crypto_rng_system, priv, sizeof(priv));
+	uint8_t *priv = last_priv;
+	crypto_random(&crypto_rng_system, priv, 32);
 	struct tunnel_engine_config cfg = {
 		.private_key = priv,
 		.capacity = capacity,
@@ -243,30 +249,60 @@ static double feed(struct tunnel_engine *s, struct client *cs, unsigned n, uint8
 	return (double)spent / n;
 }
 
-static void handshakes(unsigned n)
+/* The responder's configs of its clients: with the static-static DH
+ * computed ahead (what ringgate's control thread does for every [peer] and
+ * peers_file entry), or without (computed per handshake). */
+static void auth_precompute(const uint8_t *priv, const uint8_t *pub, bool on)
 {
-	struct tunnel_engine s;
-	server_addr = addr4(0xc0000201u, 51820);
-	engine(&s, n + 16, server_auth, NULL, server_send);
-	struct client *cs = clients_make(n, tunnel_engine_public_key(&s));
+	for (unsigned i = 0; i < n_auth; i++)
+		if (!on || tunnel_peer_config_precompute(&auth[i], priv, pub))
+			auth[i].has_static_static = false;
+}
 
-	initiate_all(cs, n);
-	unsigned ok;
-	double plain = feed(&s, cs, n, 2, false, &ok);
-	printf("{\"case\":\"plain\",\"n\":%u,\"answered\":%u,\"ns_per_handshake\":%.0f,\"per_sec\":%.0f}\n", n, ok,
-	       plain, 1e9 / plain);
-
-	/* a fresh responder under load: cookie replies for the same clients */
-	tunnel_engine_free(&s);
-	engine(&s, n + 16, server_auth, NULL, server_send);
+/* A fresh responder in *s for the same clients, who get fresh engines
+ * (and keys) aimed at it. */
+static void fresh_responder(struct tunnel_engine *s, struct client *cs, unsigned n, bool precompute)
+{
+	tunnel_engine_free(s);
+	engine(s, n + 16, server_auth, NULL, server_send);
+	uint8_t priv[32];
+	memcpy(priv, last_priv, sizeof(priv));
 	for (unsigned i = 0; i < n; i++) {
-		memcpy(cs[i].server.public_key, tunnel_engine_public_key(&s), NOISE_PUBLIC_KEY_LEN);
+		memcpy(cs[i].server.public_key, tunnel_engine_public_key(s), NOISE_PUBLIC_KEY_LEN);
 		tunnel_engine_free(&cs[i].e);
 		engine(&cs[i].e, 1, client_auth, &cs[i], client_send);
 		tunnel_engine_add_initiator(&cs[i].e, &cs[i].server, now, NULL);
 		memcpy(auth[i].public_key, tunnel_engine_public_key(&cs[i].e), NOISE_PUBLIC_KEY_LEN);
 	}
 	qsort(auth, n, sizeof(*auth), key_cmp);
+	auth_precompute(priv, tunnel_engine_public_key(s), precompute);
+	crypto_wipe(priv, sizeof(priv));
+}
+
+static void handshakes(unsigned n)
+{
+	struct tunnel_engine s;
+	server_addr = addr4(0xc0000201u, 51820);
+	engine(&s, 1, server_auth, NULL, server_send);
+	struct client *cs = clients_make(n, tunnel_engine_public_key(&s));
+	unsigned ok;
+
+	/* every Curve25519 operation per handshake */
+	fresh_responder(&s, cs, n, false);
+	initiate_all(cs, n);
+	double dh = feed(&s, cs, n, 2, false, &ok);
+	printf("{\"case\":\"plain_no_precompute\",\"n\":%u,\"answered\":%u,\"ns_per_handshake\":%.0f,"
+	       "\"per_sec\":%.0f}\n", n, ok, dh, 1e9 / dh);
+
+	/* as a ringgate worker runs: static-static DH from the config */
+	fresh_responder(&s, cs, n, true);
+	initiate_all(cs, n);
+	double plain = feed(&s, cs, n, 2, false, &ok);
+	printf("{\"case\":\"plain\",\"n\":%u,\"answered\":%u,\"ns_per_handshake\":%.0f,\"per_sec\":%.0f}\n", n, ok,
+	       plain, 1e9 / plain);
+
+	/* a fresh responder under load: cookie replies for the same clients */
+	fresh_responder(&s, cs, n, true);
 	tunnel_engine_set_under_load(&s, true);
 	initiate_all(cs, n);
 	double cookie = feed(&s, cs, n, 3, true, &ok);
@@ -315,9 +351,12 @@ static void memory(unsigned n)
 	long rss0 = rss_kb();
 	struct mallinfo2 m0 = mallinfo2();
 	engine(&s, n, server_auth, NULL, server_send);
+	uint8_t priv[32];
+	memcpy(priv, last_priv, sizeof(priv));
 	long rss_empty = rss_kb();
 	struct mallinfo2 m_empty = mallinfo2();
 	struct client *cs = clients_make(n, tunnel_engine_public_key(&s));
+	auth_precompute(priv, tunnel_engine_public_key(&s), true);
 	initiate_all(cs, n);
 	uint8_t (*resp)[DGRAM_MAX] = calloc(n, DGRAM_MAX);
 	size_t *resp_len = calloc(n, sizeof(*resp_len));
@@ -368,6 +407,7 @@ static void memory(unsigned n)
 	       "\"sizeof_peer\":%zu,\"sizeof_session\":%zu,\"sizeof_keypair\":%zu}\n",
 	       n, ok, rss_empty - rss0, server_kb, server_kb * 1024.0 / n, heap / n, sizeof(struct tunnel_peer),
 	       sizeof(struct session), sizeof(struct session_keypair));
+	crypto_wipe(priv, sizeof(priv));
 	free(resp);
 	free(resp_len);
 	clients_free(cs, n);

@@ -266,6 +266,13 @@ out:
 enum noise_verdict noise_initiation_consume(struct noise_handshake *hs, const struct noise_local *local,
                                             const void *pkt, size_t len)
 {
+	return noise_initiation_consume_ss(hs, local, pkt, len, NULL, NULL);
+}
+
+enum noise_verdict noise_initiation_consume_ss(struct noise_handshake *hs, const struct noise_local *local,
+                                               const void *pkt, size_t len, noise_static_static_fn ss,
+                                               void *ss_ctx)
+{
 	const struct message_handshake_initiation *m = pkt;
 	struct noise_handshake n = {0};
 	uint8_t key[NOISE_SYMMETRIC_KEY_LEN];
@@ -293,7 +300,12 @@ enum noise_verdict noise_initiation_consume(struct noise_handshake *hs, const st
 		goto out;
 
 	/* ss */
-	if ((err = mix_dh(n.chaining_key, key, local->static_private, n.remote_static)))
+	const uint8_t *pre = ss ? ss(ss_ctx, n.remote_static) : NULL;
+	if (pre)
+		err = mix_key(n.chaining_key, key, pre, NOISE_PUBLIC_KEY_LEN);
+	else
+		err = mix_dh(n.chaining_key, key, local->static_private, n.remote_static);
+	if (err)
 		goto out;
 
 	/* {t} */

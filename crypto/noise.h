@@ -112,6 +112,21 @@ int noise_initiation_create(struct noise_handshake *hs, const struct noise_local
 enum noise_verdict noise_initiation_consume(struct noise_handshake *hs, const struct noise_local *local,
                                             const void *pkt, size_t len);
 
+/* The static-static DH, DH(our static private, the initiator's static
+ * public), depends only on the two keys, so a responder that knows its
+ * peers can compute it once per peer instead of once per handshake (the
+ * Linux implementation keeps it per peer): one Curve25519 operation of the
+ * four a responder does. Called with the initiator's static key as soon as
+ * it is decrypted; returns that DH computed earlier, or NULL to have it
+ * computed now. A wrong value only makes the handshake fail (the timestamp
+ * does not decrypt). */
+typedef const uint8_t *(*noise_static_static_fn)(void *ctx, const uint8_t remote_static[NOISE_PUBLIC_KEY_LEN]);
+
+/* noise_initiation_consume, asking `ss` (may be NULL) for the DH above. */
+enum noise_verdict noise_initiation_consume_ss(struct noise_handshake *hs, const struct noise_local *local,
+                                               const void *pkt, size_t len, noise_static_static_fn ss,
+                                               void *ss_ctx);
+
 /* Responder: the caller's decision on hs->remote_static. authorized false
  * gives NOISE_REJECT_UNAUTHORIZED; last_timestamp (NULL: none seen yet) is
  * the latest timestamp previously accepted from this peer, and hs->timestamp

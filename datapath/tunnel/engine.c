@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/x25519.h"
+
 #define DEFAULT_MTU 1420
 #define DEFAULT_LOAD_PER_SEC 1000
 #define MAX_MTU 65535
@@ -131,6 +133,18 @@ void tunnel_engine_free(struct tunnel_engine *e)
 const uint8_t *tunnel_engine_public_key(const struct tunnel_engine *e)
 {
 	return e->local.static_public;
+}
+
+int tunnel_peer_config_precompute(struct tunnel_peer_config *c, const uint8_t private_key[NOISE_PUBLIC_KEY_LEN],
+                                  const uint8_t public_key[NOISE_PUBLIC_KEY_LEN])
+{
+	c->has_static_static = false;
+	int err = crypto_x25519_shared(c->static_static, private_key, c->public_key);
+	if (err)
+		return err;
+	memcpy(c->static_static_for, public_key, NOISE_PUBLIC_KEY_LEN);
+	c->has_static_static = true;
+	return 0;
 }
 
 void tunnel_engine_count_rx(struct tunnel_engine *e, enum tunnel_rx_verdict v)

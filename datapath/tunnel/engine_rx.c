@@ -56,6 +56,26 @@ static enum tunnel_rx_verdict gate_handshake(struct tunnel_engine *e, const rg_s
 	return TUNNEL_RX_HANDSHAKE;
 }
 
+/* The authorization layer is asked as soon as the initiator's key is
+ * decrypted: its answer carries the precomputed static-static DH. */
+struct auth_probe {
+	struct tunnel_engine *e;
+	uint64_t now;
+	bool asked;
+	const struct tunnel_peer_config *cfg;
+};
+
+static const uint8_t *probe_static_static(void *ctx, const uint8_t key[NOISE_PUBLIC_KEY_LEN])
+{
+	struct auth_probe *a = ctx;
+	a->asked = true;
+	a->cfg = a->e->is_authorized(a->e->auth_ctx, key, a->now);
+	if (!a->cfg || !a->cfg->has_static_static ||
+	    memcmp(a->cfg->static_static_for, a->e->local.static_public, NOISE_PUBLIC_KEY_LEN))
+		return NULL;
+	return a->cfg->static_static;
+}
+
 static enum tunnel_rx_verdict rx_initiation(struct tunnel_engine *e, const rg_sockaddr *from,
                                             const rg_sockaddr *local, const uint8_t *data, size_t len,
                                             uint64_t now)
@@ -73,12 +93,15 @@ static enum tunnel_rx_verdict rx_initiation(struct tunnel_engine *e, const rg_so
 	memset(&kp, 0, sizeof(kp));
 	memset(&resp, 0, sizeof(resp));
 	/* (e, es, s, ss, {t}): the initiator's static key, authenticated. */
-	if (noise_initiation_consume(&hs, &e->local, data, len) != NOISE_OK) {
+	struct auth_probe probe = {.e = e, .now = now};
+	if (noise_initiation_consume_ss(&hs, &e->local, data, len, probe_static_static, &probe) != NOISE_OK) {
 		v = TUNNEL_RX_DROP_HANDSHAKE;
 		goto out;
 	}
-	/* The responder learns who this is and asks the authorization layer. */
-	const struct tunnel_peer_config *cfg = e->is_authorized(e->auth_ctx, hs.remote_static, now);
+	/* The responder learned who this is and asked the authorization
+	 * layer (probe_static_static). */
+	const struct tunnel_peer_config *cfg =
+		probe.asked ? probe.cfg : e->is_authorized(e->auth_ctx, hs.remote_static, now);
 	struct tunnel_peer *p = tunnel_peer_find(e, hs.remote_static);
 	if (!cfg) {
 		(void)noise_initiation_accept(&hs, false, NULL, NULL);

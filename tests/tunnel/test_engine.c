@@ -35,6 +35,7 @@ static unsigned n_nodes;
 
 struct node {
 	const char *name;
+	uint8_t priv[32];
 	struct tunnel_engine e;
 	rg_sockaddr addr;   /* where it listens */
 	rg_sockaddr source; /* what the network shows as its source (NAT) */
@@ -107,10 +108,9 @@ static void node_init(struct node *n, const char *name, const char *ip, uint16_t
 	memset(n, 0, sizeof(*n));
 	n->name = name;
 	n->addr = n->source = sa4(ip, port);
-	uint8_t priv[32];
-	test_rng_fill(NULL, priv, sizeof(priv));
+	test_rng_fill(NULL, n->priv, sizeof(n->priv));
 	struct tunnel_engine_config cfg = {
-		.private_key = priv,
+		.private_key = n->priv,
 		.rng = &test_rng,
 		.capacity = 8,
 		.is_authorized = auth_cb,
@@ -380,6 +380,35 @@ static void test_peer_index(void)
 	tunnel_engine_free(&a.e);
 }
 
+/* The static-static DH taken from the config (noise.h): used when it was
+ * made for the engine's key, ignored otherwise. */
+static void test_static_static(void)
+{
+	struct node a, b;
+	pair_init(&a, &b);
+	struct tunnel_peer_config *ca = &b.auth[0];
+	const uint8_t *bpub = tunnel_engine_public_key(&b.e);
+	CHECK(tunnel_peer_config_precompute(ca, b.priv, bpub) == 0 && ca->has_static_static, "precompute");
+	establish(&a, &b);
+	/* A wrong value for the right key is used, so the handshake fails:
+	 * the precomputed DH is really what the responder mixes in. */
+	ca->static_static[0] ^= 1;
+	now += REKEY_AFTER_TIME_NS + NS_PER_SEC;
+	uint64_t refused = b.e.rx_count[TUNNEL_RX_DROP_HANDSHAKE];
+	exchange(&a, &b, "10.9.0.1", "10.9.0.2", 10, 1); /* old keypair, and a rekey initiation */
+	CHECK(b.e.rx_count[TUNNEL_RX_DROP_HANDSHAKE] == refused + 1, "corrupt precomputed DH refused");
+	/* Made for another key (the server's key changed since): ignored. */
+	ca->static_static_for[0] ^= 1;
+	now += REKEY_TIMEOUT_NS + REKEY_TIMEOUT_JITTER_MAX_NS;
+	tunnel_engine_handle_expiry(&a.e, now, wall_base + now);
+	uint64_t done = b.e.rx_count[TUNNEL_RX_HANDSHAKE];
+	pump();
+	CHECK(b.e.rx_count[TUNNEL_RX_HANDSHAKE] == done + 1, "precomputed DH for another key ignored");
+	CHECK(exchange(&a, &b, "10.9.0.1", "10.9.0.2", 300, 7), "data on the new keypair");
+	node_free(&a);
+	node_free(&b);
+}
+
 static void test_unauthorized(void)
 {
 	struct node a, b, c;
@@ -601,6 +630,7 @@ int main(int argc, char **argv)
 	test_seed(argc, argv);
 	test_handshake_data_keepalive_rekey();
 	test_peer_index();
+	test_static_static();
 	test_unauthorized();
 	test_withdrawn();
 	test_cookie_under_load();
