@@ -21,7 +21,9 @@
  *       resident memory per session (process RSS measured around its own
  *       work only, after one warm-up handshake paid the crypto libraries'
  *       one-time set-up) and its heap reserved per session (calloc'd
- *       capacity, most of it never touched: the pools of pool.h).
+ *       capacity, most of it never touched: the pools of pool.h); then
+ *       what those idle sessions cost a worker's loop turn (the next
+ *       deadline, and firing timers when none is due).
  * Prints one JSON object per measurement. */
 #include <arpa/inet.h>
 #include <malloc.h>
@@ -407,6 +409,18 @@ static void memory(unsigned n)
 	       "\"sizeof_peer\":%zu,\"sizeof_session\":%zu,\"sizeof_keypair\":%zu}\n",
 	       n, ok, rss_empty - rss0, server_kb, server_kb * 1024.0 / n, heap / n, sizeof(struct tunnel_peer),
 	       sizeof(struct session), sizeof(struct session_keypair));
+	/* What the idle sessions cost a worker's loop turn: it asks for the
+	 * next deadline (and fires due timers) every turn. */
+	uint64_t t0 = thread_ns(), sum = 0;
+	for (int k = 0; k < 100000; k++)
+		sum += tunnel_engine_next_expiry(&s);
+	double next_ns = (double)(thread_ns() - t0) / 100000;
+	t0 = thread_ns();
+	for (int k = 0; k < 1000; k++)
+		tunnel_engine_handle_expiry(&s, now, wall + now);
+	double expiry_ns = (double)(thread_ns() - t0) / 1000;
+	printf("{\"case\":\"idle_turn\",\"n\":%u,\"next_expiry_ns\":%.0f,\"handle_expiry_ns\":%.0f,\"armed\":%s}\n", n,
+	       next_ns, expiry_ns, sum ? "true" : "false");
 	crypto_wipe(priv, sizeof(priv));
 	free(resp);
 	free(resp_len);

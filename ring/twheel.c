@@ -57,10 +57,16 @@ static void unlink_timer(struct twheel *tw, struct twheel_timer *t)
 
 void twheel_add(struct twheel *tw, struct twheel_timer *t, uint64_t deadline)
 {
-	if (t->pprev)
+	if (t->pprev) {
+		/* the earliest timer moving later: the minimum is unknown */
+		if (tw->min_ok && t->deadline == tw->min && deadline > t->deadline)
+			tw->min_ok = false;
 		unlink_timer(tw, t);
-	else
+	} else {
 		tw->count++;
+	}
+	if (tw->min_ok && deadline < tw->min)
+		tw->min = deadline;
 	t->deadline = deadline;
 	place(tw, t);
 }
@@ -69,6 +75,8 @@ void twheel_del(struct twheel *tw, struct twheel_timer *t)
 {
 	if (!t->pprev)
 		return;
+	if (tw->min_ok && t->deadline == tw->min)
+		tw->min_ok = false;
 	unlink_timer(tw, t);
 	tw->count--;
 }
@@ -82,10 +90,8 @@ static uint64_t slot_min(struct twheel_timer *t)
 	return m;
 }
 
-uint64_t twheel_next_deadline(const struct twheel *tw)
+static uint64_t earliest(const struct twheel *tw)
 {
-	if (!tw->count)
-		return UINT64_MAX;
 	/* Levels below the top hold only timers of the current block of the
 	 * level above, at or after the current slot: the first occupied slot
 	 * from the current one holds the earliest. */
@@ -105,6 +111,20 @@ uint64_t twheel_next_deadline(const struct twheel *tw)
 			m = s;
 	}
 	return m;
+}
+
+uint64_t twheel_next_deadline(struct twheel *tw)
+{
+	if (!tw->count)
+		return UINT64_MAX;
+	/* A slot may hold thousands of timers (every idle tunnel session's
+	 * keepalive): walk it once, then keep the answer until the earliest
+	 * timer fires, is deleted or moves later. */
+	if (!tw->min_ok) {
+		tw->min = earliest(tw);
+		tw->min_ok = true;
+	}
+	return tw->min;
 }
 
 /* Move every timer of a higher-level slot to where it belongs now. */
@@ -142,6 +162,8 @@ unsigned twheel_advance(struct twheel *tw, uint64_t now, twheel_fn fn, void *ctx
 			}
 			tw->count--;
 			fired++;
+			if (tw->min_ok && t->deadline == tw->min)
+				tw->min_ok = false;
 			fn(ctx, t, now);
 		}
 		if (tw->tick >= now_tick)

@@ -33,6 +33,8 @@ struct twheel {
 	struct twheel_timer *slots[TWHEEL_LEVELS][TWHEEL_SLOTS];
 	struct twheel_timer *later; /* during advance: this tick, after now */
 	unsigned count;
+	uint64_t min;               /* earliest deadline, when min_ok */
+	bool min_ok;
 };
 
 typedef void (*twheel_fn)(void *ctx, struct twheel_timer *t, uint64_t now);
@@ -43,8 +45,10 @@ void twheel_init(struct twheel *tw, uint64_t now);
 void twheel_add(struct twheel *tw, struct twheel_timer *t, uint64_t deadline);
 void twheel_del(struct twheel *tw, struct twheel_timer *t);
 static inline bool twheel_armed(const struct twheel_timer *t) { return t->pprev != 0; }
-/* Earliest deadline, UINT64_MAX when no timer is armed. */
-uint64_t twheel_next_deadline(const struct twheel *tw);
+/* Earliest deadline, UINT64_MAX when no timer is armed. Remembered until
+ * the earliest timer fires, is deleted or moves later, so asking every
+ * loop turn costs O(1) however many timers share a slot. */
+uint64_t twheel_next_deadline(struct twheel *tw);
 /* Fire every timer with deadline <= now, in deadline order within a tick.
  * A callback may add or delete any timer. Returns how many fired. */
 unsigned twheel_advance(struct twheel *tw, uint64_t now, twheel_fn fn, void *ctx);

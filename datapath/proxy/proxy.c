@@ -778,7 +778,7 @@ int proxy_set_conf(struct proxy *px, const struct proxy_conf *c)
 	return 0;
 }
 
-uint64_t proxy_next_expiry(const struct proxy *px)
+uint64_t proxy_next_expiry(struct proxy *px)
 {
 	return twheel_next_deadline(&px->wheel);
 }

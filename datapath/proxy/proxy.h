@@ -67,7 +67,7 @@ void proxy_destroy(struct proxy *px);
 int proxy_set_conf(struct proxy *px, const struct proxy_conf *c);
 /* quic_request_fn; ctx is the struct proxy. */
 int proxy_request(void *ctx, struct quic_stream *s, const struct quic_request *req);
-uint64_t proxy_next_expiry(const struct proxy *px);
+uint64_t proxy_next_expiry(struct proxy *px);
 void proxy_handle_expiry(struct proxy *px, uint64_t now);
 /* Copy this worker's per-server figures into the conf's stats slots. */
 void proxy_stats_publish(struct proxy *px);

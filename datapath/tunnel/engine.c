@@ -330,6 +330,7 @@ void tunnel_peer_configure(struct tunnel_engine *e, struct tunnel_peer *p, const
 	p->persistent_keepalive = cfg->persistent_keepalive;
 	if (p->session)
 		timers_persistent_keepalive_set(&p->session->timers, now, p->persistent_keepalive);
+	tunnel_peer_sync(e, p, now);
 }
 
 struct tunnel_peer *tunnel_peer_create(struct tunnel_engine *e, const struct tunnel_peer_config *cfg)
@@ -391,6 +392,7 @@ int tunnel_peer_move(struct tunnel_engine *e, struct tunnel_peer *p, const rg_so
 		return err;
 	}
 	timers_persistent_keepalive_set(&p->session->timers, now, p->persistent_keepalive);
+	tunnel_peer_sync(e, p, now);
 	return 0;
 }
 
@@ -431,30 +433,30 @@ void tunnel_engine_authorization_changed(struct tunnel_engine *e, uint64_t now)
 
 /* ---- timers ---- */
 
-uint64_t tunnel_engine_next_expiry(const struct tunnel_engine *e)
+uint64_t tunnel_engine_next_expiry(struct tunnel_engine *e)
 {
-	uint64_t next = 0;
-	for (uint32_t i = 0, seen = 0; i < tunnel_engine_peer_bound(e) && seen < e->npeers; i++) {
-		const struct tunnel_peer *p = &e->peers[i];
-		if (!p->in_use)
-			continue;
-		seen++;
-		if (!p->session)
-			continue;
-		uint64_t t = timers_next_expiry(&p->session->timers);
-		if (t && (!next || t < next))
-			next = t;
-	}
-	return next;
+	return session_timers_next(&e->sessions);
+}
+
+struct expiry_ctx {
+	struct tunnel_engine *e;
+	uint64_t wall_ns;
+};
+
+static void session_due(void *ctx, struct session *s, uint64_t now)
+{
+	struct expiry_ctx *x = ctx;
+	struct tunnel_peer *p = s->peer;
+	if (p && p->in_use && p->session == s)
+		tunnel_peer_service(x->e, p, now, x->wall_ns); /* syncs the session */
+	else if (s->in_use)
+		session_timer_sync(&x->e->sessions, s, now);
 }
 
 void tunnel_engine_handle_expiry(struct tunnel_engine *e, uint64_t now, uint64_t wall_ns)
 {
-	for (uint32_t i = 0; i < tunnel_engine_peer_bound(e); i++) {
-		struct tunnel_peer *p = &e->peers[i];
-		if (p->in_use && p->session)
-			tunnel_peer_service(e, p, now, wall_ns);
-	}
+	struct expiry_ctx x = {e, wall_ns};
+	session_timers_advance(&e->sessions, now, session_due, &x);
 }
 
 int tunnel_peer_initiate(struct tunnel_engine *e, struct tunnel_peer *p, uint64_t now, uint64_t wall_ns)
@@ -482,6 +484,7 @@ int tunnel_peer_initiate(struct tunnel_engine *e, struct tunnel_peer *p, uint64_
 	e->out.send_datagram(e->out.ctx, &s->remote, &p->local, (const uint8_t *)&msg, sizeof(msg));
 	timers_handshake_initiated(&s->timers, now);
 	timers_any_authenticated_packet_sent(&s->timers, now);
+	tunnel_peer_sync(e, p, now);
 	crypto_wipe(&msg, sizeof(msg));
 	return 0;
 fail:
@@ -502,7 +505,7 @@ void tunnel_peer_service(struct tunnel_engine *e, struct tunnel_peer *p, uint64_
 		struct session *s = p->session;
 		uint64_t next = timers_next_expiry(&s->timers);
 		if (!next || next > now)
-			return;
+			break;
 		unsigned act = timers_handle_expiry(&s->timers, now);
 		if (act & TIMERS_ACT_GIVE_UP) {
 			/* Paper §6.4: the queued packet is stale by now. */
@@ -524,4 +527,11 @@ void tunnel_peer_service(struct tunnel_engine *e, struct tunnel_peer *p, uint64_
 		if (act & TIMERS_ACT_SEND_KEEPALIVE)
 			(void)tunnel_peer_send_keepalive(e, p, now);
 	}
+	tunnel_peer_sync(e, p, now);
+}
+
+void tunnel_peer_sync(struct tunnel_engine *e, struct tunnel_peer *p, uint64_t now)
+{
+	if (p->in_use && p->session)
+		session_timer_sync(&e->sessions, p->session, now);
 }

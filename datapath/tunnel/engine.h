@@ -283,9 +283,11 @@ enum tunnel_rx_verdict tunnel_engine_recv(struct tunnel_engine *e, const rg_sock
 enum tunnel_tx_verdict tunnel_engine_send(struct tunnel_engine *e, const uint8_t *packet, size_t len, uint64_t now,
                                           uint64_t wall_ns);
 
-/* The earliest deadline of any peer (ns), 0 when nothing is armed. A scan
- * of the peers: the worker calls it once per loop turn after events. */
-uint64_t tunnel_engine_next_expiry(const struct tunnel_engine *e);
+/* The earliest deadline of any peer (ns; never later than the true one,
+ * possibly earlier), 0 when nothing is armed. O(1): sessions with a
+ * deadline sit in a timer wheel (session.h), so a worker with thousands of
+ * idle peers may call it every loop turn. */
+uint64_t tunnel_engine_next_expiry(struct tunnel_engine *e);
 /* Fire every peer timer due at `now`: keepalives, initiations,
  * retransmissions, key erasure. */
 void tunnel_engine_handle_expiry(struct tunnel_engine *e, uint64_t now, uint64_t wall_ns);
@@ -321,7 +323,11 @@ static inline uint32_t tunnel_engine_peer_bound(const struct tunnel_engine *e)
 /* An inner packet's family and IP length (header says), -EINVAL if not IP. */
 int tunnel_engine_inner(const uint8_t *pkt, size_t len, int *family, size_t *ip_len);
 void tunnel_engine_count_rx(struct tunnel_engine *e, enum tunnel_rx_verdict v);
+/* Fire p's due timers, then tunnel_peer_sync. */
 void tunnel_peer_service(struct tunnel_engine *e, struct tunnel_peer *p, uint64_t now, uint64_t wall_ns);
+/* After changing p's session timers outside tunnel_peer_service: keep the
+ * wheel's view of its deadline right (session_timer_sync). */
+void tunnel_peer_sync(struct tunnel_engine *e, struct tunnel_peer *p, uint64_t now);
 int tunnel_peer_initiate(struct tunnel_engine *e, struct tunnel_peer *p, uint64_t now, uint64_t wall_ns);
 int tunnel_peer_send_keepalive(struct tunnel_engine *e, struct tunnel_peer *p, uint64_t now);
 void tunnel_peer_flush(struct tunnel_engine *e, struct tunnel_peer *p, uint64_t now);

@@ -157,6 +157,7 @@ static enum tunnel_rx_verdict rx_initiation(struct tunnel_engine *e, const rg_so
 	timers_any_authenticated_packet_received(&s->timers, now);
 	timers_session_derived(&s->timers, now);
 	timers_any_authenticated_packet_sent(&s->timers, now);
+	tunnel_peer_sync(e, p, now);
 	v = TUNNEL_RX_HANDSHAKE;
 	goto out;
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <sodium.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,13 +150,13 @@ void session_index_release(struct session_table *t, uint32_t index)
 
 int session_index_new(struct session_table *t, struct session *s, uint32_t *out)
 {
-	/* Keep the index table at most half full: the probe runs stay short
-	 * and there is always an empty slot to end them. */
+	/* Keep the index table at most 3/4 full (session.h): probe runs stay
+	 * short and there is always an empty slot to end them. */
 	if (s->hs_index) {
 		session_index_release(t, s->hs_index);
 		s->hs_index = 0;
 	}
-	if (t->index_count >= (t->index_mask + 1) / 2)
+	if (t->index_count >= (t->index_mask + 1) / 4 * 3)
 		return -ENOSPC;
 	for (int tries = 0; tries < INDEX_TRIES; tries++) {
 		uint32_t idx;
@@ -209,8 +210,9 @@ int session_table_init(struct session_table *t, uint32_t capacity, const struct 
 	t->rng = rng ? *rng : crypto_rng_system;
 	t->capacity = capacity;
 	uint32_t addr_size = pow2_at_least(2ull * capacity);
-	/* Up to three indices per session: two keypairs and a handshake. */
-	uint32_t index_size = pow2_at_least(6ull * capacity);
+	/* Up to three indices per session (two keypairs and a handshake), at
+	 * most 3/4 of the slots; an idle session has one. */
+	uint32_t index_size = pow2_at_least(4ull * capacity);
 	t->addr_mask = addr_size - 1;
 	t->index_mask = index_size - 1;
 
@@ -331,6 +333,54 @@ int session_set_remote(struct session_table *t, struct session *s, const rg_sock
 	return 0;
 }
 
+/* ---- deadlines ---- */
+
+void session_timer_sync(struct session_table *t, struct session *s, uint64_t now)
+{
+	uint64_t want = timers_next_expiry(&s->timers);
+	bool armed = twheel_armed(&s->timer);
+	if (!want) {
+		if (armed)
+			twheel_del(&t->wheel, &s->timer);
+		return;
+	}
+	if (!t->wheel_on) {
+		twheel_init(&t->wheel, now);
+		t->wheel_on = true;
+	}
+	if (!armed || want < s->timer.deadline)
+		twheel_add(&t->wheel, &s->timer, want);
+}
+
+uint64_t session_timers_next(struct session_table *t)
+{
+	if (!t->wheel_on || !t->wheel.count)
+		return 0;
+	uint64_t d = twheel_next_deadline(&t->wheel);
+	return d == UINT64_MAX ? 0 : d ? d : 1;
+}
+
+struct advance_ctx {
+	void (*fn)(void *ctx, struct session *s, uint64_t now);
+	void *ctx;
+};
+
+static void fire(void *ctx, struct twheel_timer *tm, uint64_t now)
+{
+	struct advance_ctx *a = ctx;
+	struct session *s = (struct session *)((char *)tm - offsetof(struct session, timer));
+	a->fn(a->ctx, s, now);
+}
+
+void session_timers_advance(struct session_table *t, uint64_t now,
+                            void (*fn)(void *ctx, struct session *s, uint64_t now), void *ctx)
+{
+	if (!t->wheel_on)
+		return;
+	struct advance_ctx a = {fn, ctx};
+	twheel_advance(&t->wheel, now, fire, &a);
+}
+
 /* ---- keypairs ---- */
 
 static void drop_slot(struct session_table *t, struct session *s, uint8_t *role)
@@ -360,6 +410,8 @@ void session_remove(struct session_table *t, struct session *s)
 {
 	if (!s->in_use)
 		return;
+	if (twheel_armed(&s->timer))
+		twheel_del(&t->wheel, &s->timer);
 	session_keys_zero(t, s);
 	addr_remove(t, s);
 	uint32_t id = s->id;

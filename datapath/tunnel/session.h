@@ -29,7 +29,10 @@
  * the session knows whether it names a keypair or a handshake in progress.
  *
  * Tables: open addressing with linear probing and backward-shift removal
- * (no tombstones, so lookups stay short under churn), at most half full.
+ * (no tombstones, so lookups stay short under churn). The address table is
+ * at most half full; the index table at most 3/4, and that only if every
+ * session held three indices at once (a rekey in flight over a previous
+ * keypair): idle sessions hold one, so it is usually under 1/4 full.
  * The address table hashes with SipHash-2-4 (libsodium crypto_shorthash)
  * under a random key, because remote addresses are chosen by the remote:
  * an unkeyed hash would let a flood of chosen source ports pile into one
@@ -51,6 +54,7 @@
 #include "datapath/tunnel/replay.h"
 #include "datapath/tunnel/timers.h"
 #include "datapath/tunnel/tunnel_types.h"
+#include "ring/twheel.h"
 
 struct session_keypair {
 	struct crypto_keypair kp; /* keys, counters, indices (crypto/keypair.h) */
@@ -67,10 +71,11 @@ struct session {
 	struct timers timers;
 	uint64_t rx_bytes, tx_bytes;  /* transport payload, for /peers */
 	struct session_keypair *slot[2]; /* from the table's keypair pool, NULL: free */
+	struct twheel_timer timer; /* in the table's wheel, at or before timers.next */
 	uint32_t id;             /* position in the table's array */
 	uint8_t previous, current, next; /* slot of each role, or SESSION_SLOT_NONE */
 	bool in_use;
-};                               /* 160 bytes */
+};                               /* 184 bytes */
 
 struct session_table {
 	struct session *sessions; /* capacity of them */
@@ -83,6 +88,10 @@ struct session_table {
 	uint32_t addr_mask, index_mask, index_count;
 	uint8_t hash_key[16];     /* SipHash key of the address table */
 	struct crypto_rng rng;
+	/* Sessions with a deadline (session_timer_sync), so the engine finds
+	 * the due ones without walking every session. */
+	struct twheel wheel;
+	bool wheel_on;            /* initialised at the first deadline's now */
 	/* Every index this table hands out has (index & index_tag_mask) ==
 	 * index_tag: the worker that owns a session can be read off the
 	 * receiver index of any message addressed to it (0, 0: no tag). */
@@ -116,6 +125,23 @@ void session_remove(struct session_table *t, struct session *s);
  * endpoint update after an authenticated packet). 0, -EEXIST (another
  * session has that address), -EAFNOSUPPORT. */
 int session_set_remote(struct session_table *t, struct session *s, const rg_sockaddr *remote);
+
+/* ---- deadlines ---- */
+
+/* After anything may have changed s->timers: make the wheel hold s at or
+ * before s->timers.next (out of it when nothing is armed). Lazy: a deadline
+ * that moved later (the common case, a keepalive pushed back by traffic)
+ * leaves the wheel alone, the session fires early, finds nothing due and
+ * is synced again. O(1). */
+void session_timer_sync(struct session_table *t, struct session *s, uint64_t now);
+/* The earliest time a session may be due (never later than the true one),
+ * 0: none armed. */
+uint64_t session_timers_next(struct session_table *t);
+/* Call fn for every session whose wheel deadline passed (it was taken out
+ * of the wheel: service it, then sync it if it lives on). fn may remove
+ * or sync any session. */
+void session_timers_advance(struct session_table *t, uint64_t now,
+                            void (*fn)(void *ctx, struct session *s, uint64_t now), void *ctx);
 
 /* ---- indices ---- */
 

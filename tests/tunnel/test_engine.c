@@ -124,8 +124,11 @@ static void node_init(struct node *n, const char *name, const char *ip, uint16_t
 	nodes[n_nodes++] = n;
 }
 
+static unsigned wheel_violations(const struct tunnel_engine *e);
+
 static void node_free(struct node *n)
 {
+	CHECK(!wheel_violations(&n->e), "%s: every deadline in the wheel at the end", n->name);
 	tunnel_engine_free(&n->e);
 }
 
@@ -166,10 +169,31 @@ static int pump_one(void)
 	return (int)tunnel_engine_recv(&n->e, &d->from, &n->addr, d->bytes, d->len, now, wall_base + now);
 }
 
+/* Every session with a deadline sits in the wheel at or before it
+ * (session_timer_sync's contract): otherwise a timer would never fire. */
+static unsigned wheel_violations(const struct tunnel_engine *e)
+{
+	unsigned bad = 0;
+	for (uint32_t i = 0; i < e->sessions.session_pool.high; i++) {
+		const struct session *s = &e->sessions.sessions[i];
+		uint64_t want = s->in_use ? timers_next_expiry(&s->timers) : 0;
+		if (want && (!twheel_armed(&s->timer) || s->timer.deadline > want))
+			bad++;
+	}
+	return bad;
+}
+
+static void check_wheels(void)
+{
+	for (unsigned i = 0; i < n_nodes; i++)
+		CHECK(!wheel_violations(&nodes[i]->e), "%s: every deadline in the wheel", nodes[i]->name);
+}
+
 static void pump(void)
 {
 	for (int i = 0; i < 1000 && net_head != net_tail; i++)
 		pump_one();
+	check_wheels();
 }
 
 /* An IPv4 packet src -> dst with `payload` bytes of a pattern. */
