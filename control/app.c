@@ -208,6 +208,14 @@ static int listener_open(struct app *a, struct app_listener *l)
 		}
 		l->fds[i] = fd;
 	}
+	if (l->kind == LISTENER_TUNNEL) {
+		int err = worker_tunnel_steer(l->fds[0], n);
+		if (err) {
+			char s[80];
+			log_warn("%s: cannot steer tunnel datagrams to their workers (%s); they are handed over instead",
+			         addr_str(&l->addr, s, sizeof(s)), strerror(-err));
+		}
+	}
 	return 0;
 }
 

@@ -155,6 +155,14 @@ void worker_stats_read(const struct worker *w, struct worker_stats *out);
 unsigned worker_peers_read(const struct worker *w, struct worker_peer_stat *out, unsigned cap);
 enum ring_backend worker_backend(const struct worker *w);
 
+/* Make the kernel deliver each tunnel datagram addressed to one of our
+ * sessions straight to the worker that owns it (its receiver index names
+ * the worker), instead of by 4-tuple hash and a hand-off between workers:
+ * attach to any socket of a tunnel listener's SO_REUSEPORT group whose
+ * i-th socket belongs to worker i. 0 (also when n_workers needs no
+ * steering), or -errno (the hand-offs still deliver, only slower). */
+int worker_tunnel_steer(int fd, unsigned n_workers);
+
 const char *dp_drop_name(enum dp_drop d);
 const char *ring_drop_name(enum ring_drop d);
 const char *listener_kind_name(enum listener_kind k);

@@ -4,6 +4,8 @@
  * that holds their session, and the peers published for GET /peers. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/filter.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -380,6 +382,36 @@ static void claim_remote(struct worker *w, const rg_sockaddr *from)
 }
 
 /* A run of datagrams of one listener kind goes to its protocol core. */
+
+int worker_tunnel_steer(int fd, unsigned n_workers)
+{
+	/* Without the worker tag in the receiver indices there is nothing to
+	 * steer by (tunnel_start: 2 to 256 workers). */
+	if (n_workers < 2 || n_workers > 256)
+		return 0;
+	/* Classic BPF run by the kernel's reuseport selection on the UDP
+	 * payload (the header is pulled first); its result is the index of
+	 * the socket in the group, i.e. the worker, as control binds worker
+	 * i's socket i-th. Messages addressed to one of our indices return
+	 * its low byte; anything else returns an index past the group, which
+	 * makes the kernel fall back to its 4-tuple hash (initiations: any
+	 * worker may answer). Little-endian indices (engine.h). */
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 0),          /* 0: A = message type */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 4, 2, 0),   /* 1: data: index at 4 */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 3, 1, 0),   /* 2: cookie reply: at 4 */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 2, 2, 4),   /* 3: response: at 8; else 8 */
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 4),          /* 4 */
+		BPF_STMT(BPF_RET | BPF_A, 0),                   /* 5 */
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 8),          /* 6 */
+		BPF_STMT(BPF_RET | BPF_A, 0),                   /* 7 */
+		BPF_STMT(BPF_RET | BPF_K, 0xffffffffu),         /* 8: the kernel's hash */
+	};
+	struct sock_fprog prog = {.len = sizeof(code) / sizeof(code[0]), .filter = code};
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog)) < 0)
+		return -errno;
+	return 0;
+}
 
 /* The worker owning the session a tunnel datagram is addressed to, when
  * that is another worker of the group; -1: ours, or an initiation. */
