@@ -421,6 +421,12 @@ static void memory(unsigned n)
 	double expiry_ns = (double)(thread_ns() - t0) / 1000;
 	printf("{\"case\":\"idle_turn\",\"n\":%u,\"next_expiry_ns\":%.0f,\"handle_expiry_ns\":%.0f,\"armed\":%s}\n", n,
 	       next_ns, expiry_ns, sum ? "true" : "false");
+	/* A reload that changes nothing: every peer is asked again and
+	 * re-configured (the worker's pause on a generation change). */
+	t0 = thread_ns();
+	tunnel_engine_authorization_changed(&s, now);
+	double reload_ms = (double)(thread_ns() - t0) / 1e6;
+	printf("{\"case\":\"reload\",\"n\":%u,\"peers\":%u,\"ms\":%.2f}\n", n, s.npeers, reload_ms);
 	crypto_wipe(priv, sizeof(priv));
 	free(resp);
 	free(resp_len);

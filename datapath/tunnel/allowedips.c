@@ -286,9 +286,10 @@ static void compact(struct allowedips *t, int family, struct allowedips_node *n)
 	}
 }
 
-static struct allowedips_node *find_exact(struct allowedips *t, int family, const struct key *k, unsigned cidr)
+static struct allowedips_node *find_exact(const struct allowedips *t, int family, const struct key *k,
+                                          unsigned cidr)
 {
-	struct allowedips_node *n = node_at(t, *root_of(t, family));
+	struct allowedips_node *n = node_at(t, family == AF_INET ? t->root4 : t->root6);
 	while (n && n->cidr <= cidr && node_matches(n, k)) {
 		if (n->cidr == cidr)
 			return n;
@@ -309,6 +310,15 @@ int allowedips_remove(struct allowedips *t, const struct tunnel_ip *ip, uint8_t 
 	n->peer = NULL;
 	compact(t, ip->family, n);
 	return 0;
+}
+
+void *allowedips_find(const struct allowedips *t, const struct tunnel_ip *ip, uint8_t cidr)
+{
+	if (check_args(ip, cidr))
+		return NULL;
+	struct key k = key_mask(key_of(ip->family, ip->bytes), cidr);
+	struct allowedips_node *n = find_exact(t, ip->family, &k, cidr);
+	return n ? n->peer : NULL;
 }
 
 static int family_of_node(const struct allowedips *t, const struct allowedips_node *n)

@@ -62,6 +62,9 @@ void allowedips_free(struct allowedips *t);
  * peer NULL), -ENOSPC (pool exhausted; the table is unchanged). */
 int allowedips_insert(struct allowedips *t, const struct tunnel_ip *ip, uint8_t cidr, void *peer);
 
+/* The peer of exactly the prefix ip/cidr (host bits ignored), or NULL. */
+void *allowedips_find(const struct allowedips *t, const struct tunnel_ip *ip, uint8_t cidr);
+
 /* Remove exactly the prefix ip/cidr. 0, -ENOENT, -EINVAL. */
 int allowedips_remove(struct allowedips *t, const struct tunnel_ip *ip, uint8_t cidr);
 

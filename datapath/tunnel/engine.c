@@ -309,6 +309,23 @@ static void drop_session(struct tunnel_engine *e, struct tunnel_peer *p)
 	tunnel_peer_hs_clear(e, p);
 }
 
+/* The configured prefixes as a keyed hash (the peer table's key). */
+static uint64_t routes_fingerprint(const struct tunnel_engine *e, const struct tunnel_peer_config *cfg)
+{
+	uint8_t out[8];
+	uint64_t h;
+	uint64_t acc = cfg->n_allowed_ips;
+	for (size_t i = 0; i < cfg->n_allowed_ips; i++) {
+		const struct allowedips_prefix *x = &cfg->allowed_ips[i];
+		uint8_t b[18] = {x->ip.family, x->cidr};
+		memcpy(b + 2, x->ip.bytes, 16);
+		crypto_shorthash(out, b, sizeof(b), e->peer_hash_key);
+		memcpy(&h, out, sizeof(h));
+		acc = acc * 0x9E3779B97F4A7C15ULL + h; /* order matters: a list */
+	}
+	return acc;
+}
+
 void tunnel_peer_configure(struct tunnel_engine *e, struct tunnel_peer *p, const struct tunnel_peer_config *cfg,
                            uint64_t now)
 {
@@ -316,13 +333,23 @@ void tunnel_peer_configure(struct tunnel_engine *e, struct tunnel_peer *p, const
 		memcpy(p->psk, cfg->psk, sizeof(p->psk));
 	else
 		memset(p->psk, 0, sizeof(p->psk));
-	/* Replace the routes wholesale: a control-path operation. A prefix
-	 * another peer owns moves here (one owner per prefix, paper §2). */
-	if (p->may_have_routes)
-		allowedips_remove_by_peer(&e->routes, p);
-	p->may_have_routes = cfg->n_allowed_ips > 0;
-	for (size_t i = 0; i < cfg->n_allowed_ips; i++)
-		(void)allowedips_insert(&e->routes, &cfg->allowed_ips[i].ip, cfg->allowed_ips[i].cidr, p);
+	/* Replace the routes wholesale, unless they are what p was given last
+	 * and p still owns each of them (a reload usually changes a few peers
+	 * of thousands, and removing a peer's prefixes scans the trie's
+	 * nodes). A prefix another peer owns moves here (one owner per
+	 * prefix, paper §2). */
+	uint64_t fp = routes_fingerprint(e, cfg);
+	bool same = p->may_have_routes && cfg->n_allowed_ips > 0 && fp == p->routes_fp;
+	for (size_t i = 0; same && i < cfg->n_allowed_ips; i++)
+		same = allowedips_find(&e->routes, &cfg->allowed_ips[i].ip, cfg->allowed_ips[i].cidr) == p;
+	if (!same) {
+		if (p->may_have_routes)
+			allowedips_remove_by_peer(&e->routes, p);
+		p->may_have_routes = cfg->n_allowed_ips > 0;
+		for (size_t i = 0; i < cfg->n_allowed_ips; i++)
+			(void)allowedips_insert(&e->routes, &cfg->allowed_ips[i].ip, cfg->allowed_ips[i].cidr, p);
+		p->routes_fp = fp;
+	}
 	if (cfg->endpoint.sa.sa_family == AF_INET || cfg->endpoint.sa.sa_family == AF_INET6) {
 		p->endpoint = cfg->endpoint;
 		p->has_endpoint = true;

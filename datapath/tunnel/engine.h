@@ -228,6 +228,9 @@ struct tunnel_peer {
 	struct session *session;             /* NULL: none yet */
 	uint64_t rx_packets, tx_packets;
 	uint64_t last_handshake;             /* now of the last completed handshake */
+	uint64_t routes_fp;                  /* keyed hash of the allowed IPs configured
+	                                        last: a reload that leaves them alone
+	                                        leaves the trie alone */
 };
 
 struct tunnel_engine {

@@ -433,6 +433,52 @@ static void test_static_static(void)
 	node_free(&b);
 }
 
+/* A reload re-configures every peer; one whose allowed IPs did not change
+ * keeps its trie nodes (no remove and insert), yet a prefix another peer
+ * took meanwhile comes back, and a changed list replaces the old one. */
+static void test_reload_routes(void)
+{
+	struct node a, b;
+	pair_init(&a, &b);
+	establish(&a, &b);
+	struct tunnel_peer *pa = tunnel_peer_find(&b.e, tunnel_engine_public_key(&a.e));
+	struct tunnel_ip a1 = ip_parse("10.9.0.1"), a5 = ip_parse("10.9.0.5"), c7 = ip_parse("10.9.0.7");
+	/* a marker only a remove-and-insert of A's prefixes would wipe */
+	struct tunnel_ip mark = ip_parse("10.9.9.9");
+	CHECK(allowedips_insert(&b.e.routes, &mark, 32, pa) == 0, "marker");
+	tunnel_engine_authorization_changed(&b.e, now);
+	CHECK(allowedips_lookup(&b.e.routes, &a1) == pa && allowedips_lookup(&b.e.routes, &mark) == pa,
+	      "unchanged: A's trie nodes left alone");
+	CHECK(exchange(&a, &b, "10.9.0.1", "10.9.0.2", 60, 1), "traffic after the reload");
+
+	b.auth_ips[0].ip = a5; /* A's prefix changes */
+	tunnel_engine_authorization_changed(&b.e, now);
+	CHECK(allowedips_lookup(&b.e.routes, &a1) == NULL && allowedips_lookup(&b.e.routes, &a5) == pa,
+	      "changed: old prefix gone, new one A's");
+
+	/* C (a configured initiator) takes A's prefix, then gives it up. */
+	unsigned ci = b.n_auth++;
+	struct tunnel_peer_config *cc = &b.auth[ci];
+	memset(cc, 0, sizeof(*cc));
+	test_rng_fill(NULL, cc->public_key, NOISE_PUBLIC_KEY_LEN);
+	b.auth_ips[ci].ip = a5;
+	b.auth_ips[ci].cidr = 32;
+	cc->allowed_ips = &b.auth_ips[ci];
+	cc->n_allowed_ips = 1;
+	cc->endpoint = sa4("203.0.113.9", 51820);
+	b.authorized[ci] = true;
+	struct tunnel_peer *pc;
+	CHECK(tunnel_engine_add_initiator(&b.e, cc, now, &pc) == 0, "C added");
+	CHECK(allowedips_lookup(&b.e.routes, &a5) == pc, "C took 10.9.0.5");
+	b.auth_ips[ci].ip = c7;
+	tunnel_engine_authorization_changed(&b.e, now);
+	CHECK(allowedips_lookup(&b.e.routes, &a5) == pa && allowedips_lookup(&b.e.routes, &c7) == pc,
+	      "after C gave it up, A has 10.9.0.5 again and C 10.9.0.7");
+	net_head = net_tail;
+	node_free(&a);
+	node_free(&b);
+}
+
 static void test_unauthorized(void)
 {
 	struct node a, b, c;
@@ -655,6 +701,7 @@ int main(int argc, char **argv)
 	test_handshake_data_keepalive_rekey();
 	test_peer_index();
 	test_static_static();
+	test_reload_routes();
 	test_unauthorized();
 	test_withdrawn();
 	test_cookie_under_load();
