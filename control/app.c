@@ -208,13 +208,13 @@ static int listener_open(struct app *a, struct app_listener *l)
 		}
 		l->fds[i] = fd;
 	}
-	if (l->kind == LISTENER_TUNNEL) {
-		int err = worker_tunnel_steer(l->fds[0], n);
-		if (err) {
-			char s[80];
-			log_warn("%s: cannot steer tunnel datagrams to their workers (%s); they are handed over instead",
-			         addr_str(&l->addr, s, sizeof(s)), strerror(-err));
-		}
+	/* Datagrams for a session or connection go straight to the worker
+	 * that holds it (ARCHITECTURE.md "Steering"). */
+	int err = l->kind == LISTENER_TUNNEL ? worker_tunnel_steer(l->fds[0], n) : worker_quic_steer(l->fds[0], n);
+	if (err) {
+		char s[80];
+		log_warn("%s: cannot steer %s datagrams to their workers (%s); they are handed over instead",
+		         addr_str(&l->addr, s, sizeof(s)), listener_kind_name(l->kind), strerror(-err));
 	}
 	return 0;
 }

@@ -1,6 +1,7 @@
 #include "datapath/worker_internal.h"
 
 #include <errno.h>
+#include <linux/filter.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -10,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "datapath/quic/cid.h"
 #include "datapath/tunnel/shard.h"
 #include "datapath/tunnel/tun.h"
 
@@ -276,6 +278,45 @@ int handoff_post(struct worker *w, const struct ring_dgram *d, unsigned owner, u
 		free(h);
 		return err;
 	}
+	return 0;
+}
+
+int worker_quic_steer(int fd, unsigned n_workers)
+{
+	if (n_workers < 2 || n_workers > QUIC_CID_MAX_WORKERS)
+		return 0;
+	/* Classic BPF run by the kernel's reuseport selection on the UDP
+	 * payload; the result is the socket's index in the group, i.e. the
+	 * worker (control binds worker i's socket i-th). A packet whose
+	 * destination CID has our shape (cid.h: first octet QUIC_CID_LEN - 1,
+	 * then the owner, big-endian) goes to its owner: short headers (the
+	 * bulk, and every packet after a NAT rebinding) carry the DCID at
+	 * offset 1, long headers its length at 5 and the DCID at 6. Anything
+	 * else, a client's first Initial among them, returns an index past
+	 * the group: the kernel's 4-tuple hash picks the worker. */
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 0),                       /* 0: first octet */
+		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x80, 4, 0),            /* 1: long header: 6 */
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 1),                       /* 2: short: DCID[0] */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, QUIC_CID_LEN - 1, 0, 8), /* 3: ours? else 12 */
+		BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 2),                       /* 4: owner */
+		BPF_STMT(BPF_RET | BPF_A, 0),                                /* 5 */
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 5),                       /* 6: DCID length */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, QUIC_CID_LEN, 0, 4),     /* 7: else 12 */
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 6),                       /* 8: DCID[0] */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, QUIC_CID_LEN - 1, 0, 2), /* 9: else 12 */
+		BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 7),                       /* 10: owner */
+		BPF_STMT(BPF_RET | BPF_A, 0),                                /* 11 */
+		BPF_STMT(BPF_RET | BPF_K, 0xffffffffu),                      /* 12: the kernel's hash */
+	};
+	return worker_steer_attach(fd, code, sizeof(code) / sizeof(code[0]));
+}
+
+int worker_steer_attach(int fd, struct sock_filter *code, unsigned short len)
+{
+	struct sock_fprog prog = {.len = len, .filter = code};
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog)) < 0)
+		return -errno;
 	return 0;
 }
 

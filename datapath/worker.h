@@ -162,6 +162,11 @@ enum ring_backend worker_backend(const struct worker *w);
  * i-th socket belongs to worker i. 0 (also when n_workers needs no
  * steering), or -errno (the hand-offs still deliver, only slower). */
 int worker_tunnel_steer(int fd, unsigned n_workers);
+/* The same for a QUIC listener: packets whose destination connection ID is
+ * one of ours (datapath/quic/cid.h names the owning worker) go to that
+ * worker, so a client whose NAT rebinds stays on its connection's worker
+ * without a hand-off. */
+int worker_quic_steer(int fd, unsigned n_workers);
 
 const char *dp_drop_name(enum dp_drop d);
 const char *ring_drop_name(enum ring_drop d);

@@ -99,6 +99,10 @@ int sock_for(const struct worker *w, const rg_sockaddr *local, unsigned kind);
 
 /* ---- worker_tunnel.c, for worker.c ---- */
 int tunnel_start(struct worker *w);
+/* Attach a classic BPF reuseport program (len instructions) to fd's
+ * group: worker_quic_steer, worker_tunnel_steer. 0 or -errno. */
+struct sock_filter;
+int worker_steer_attach(int fd, struct sock_filter *code, unsigned short len);
 void tunnel_recv(struct worker *w, struct ring_dgram *d, unsigned n, uint64_t now);
 void tunnel_handoff_recv(struct worker *w, struct handoff *h);
 void handoff_drain(struct worker *w);

@@ -5,7 +5,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/filter.h>
-#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -407,10 +406,7 @@ int worker_tunnel_steer(int fd, unsigned n_workers)
 		BPF_STMT(BPF_RET | BPF_A, 0),                   /* 7 */
 		BPF_STMT(BPF_RET | BPF_K, 0xffffffffu),         /* 8: the kernel's hash */
 	};
-	struct sock_fprog prog = {.len = sizeof(code) / sizeof(code[0]), .filter = code};
-	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog)) < 0)
-		return -errno;
-	return 0;
+	return worker_steer_attach(fd, code, sizeof(code) / sizeof(code[0]));
 }
 
 /* The worker owning the session a tunnel datagram is addressed to, when

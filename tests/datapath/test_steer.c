@@ -1,7 +1,10 @@
-/* test_steer: the reuseport program of worker_tunnel_steer() delivers each
- * tunnel message addressed to a receiver index to the socket (worker) its
- * low byte names, from any source port, and leaves initiations and
- * garbage to the kernel's hash. Real sockets on loopback, no root. */
+/* test_steer: the reuseport programs of worker_tunnel_steer() and
+ * worker_quic_steer(). Each tunnel message addressed to a receiver index
+ * reaches the socket (worker) the index's low byte names, and each QUIC
+ * packet whose destination connection ID is one of ours the worker the CID
+ * names, from any source port; initiations, clients' first Initials and
+ * garbage are left to the kernel's hash. Real sockets on loopback, no
+ * root. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -12,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "datapath/quic/cid.h"
 #include "datapath/worker.h"
 #include "tests/tunnel/check.h" /* CHECK, check_report */
 
@@ -31,91 +35,161 @@ static int udp(uint16_t port, int reuse)
 	return fd;
 }
 
-/* Which of the group's sockets got the one datagram in flight, -1: none. */
-static int receiver(const int *fds)
+/* A reuseport group of WORKERS sockets on a fresh loopback port. */
+static int group(int *fds, struct sockaddr_in *a)
 {
+	socklen_t alen = sizeof(*a);
+	fds[0] = udp(0, 1);
+	if (fds[0] < 0 || getsockname(fds[0], (struct sockaddr *)a, &alen))
+		return -1;
+	for (int i = 1; i < WORKERS; i++)
+		if ((fds[i] = udp(ntohs(a->sin_port), 1)) < 0)
+			return -1;
+	return 0;
+}
+
+/* Where the datagrams of one group went. */
+struct tally {
+	int fds[WORKERS];
+	struct sockaddr_in addr;
+	unsigned steered, wrong, lost, spread[WORKERS];
+};
+
+/* Send len bytes from src to the group; which socket got it, -1: none. */
+static int deliver(struct tally *t, int src, const void *m, size_t len)
+{
+	(void)sendto(src, m, len, 0, (struct sockaddr *)&t->addr, sizeof(t->addr));
 	struct pollfd p[WORKERS];
 	for (int i = 0; i < WORKERS; i++)
-		p[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
-	if (poll(p, WORKERS, 1000) <= 0)
+		p[i] = (struct pollfd){.fd = t->fds[i], .events = POLLIN};
+	if (poll(p, WORKERS, 1000) <= 0) {
+		t->lost++;
 		return -1;
+	}
 	for (int i = 0; i < WORKERS; i++)
 		if (p[i].revents & POLLIN) {
-			uint8_t b[256];
-			(void)recv(fds[i], b, sizeof(b), 0);
+			uint8_t b[2048];
+			(void)recv(t->fds[i], b, sizeof(b), 0);
 			return i;
 		}
+	t->lost++;
 	return -1;
 }
 
-int main(void)
+/* A datagram that must reach socket `want`. */
+static void expect_at(struct tally *t, int src, const void *m, size_t len, int want)
 {
-	int fds[WORKERS];
-	fds[0] = udp(0, 1);
-	struct sockaddr_in a;
-	socklen_t alen = sizeof(a);
-	if (fds[0] < 0 || getsockname(fds[0], (struct sockaddr *)&a, &alen))
-		return 1;
-	uint16_t port = ntohs(a.sin_port);
-	for (int i = 1; i < WORKERS; i++)
-		if ((fds[i] = udp(port, 1)) < 0)
-			return 1;
-	CHECK(worker_tunnel_steer(fds[0], 1) == 0, "one worker: nothing to do");
-	int err = worker_tunnel_steer(fds[0], WORKERS);
-	CHECK(err == 0, "attach: %s", strerror(-err));
+	int got = deliver(t, src, m, len);
+	if (got == want)
+		t->steered++;
+	else if (got >= 0)
+		t->wrong++;
+}
 
-	int src[SOURCES];
-	for (int s = 0; s < SOURCES; s++)
-		if ((src[s] = udp(0, 0)) < 0)
-			return 1;
-	unsigned steered = 0, wrong = 0, lost = 0, spread[WORKERS] = {0};
+/* A datagram the kernel's hash places. */
+static void expect_hashed(struct tally *t, int src, const void *m, size_t len)
+{
+	int got = deliver(t, src, m, len);
+	if (got >= 0)
+		t->spread[got]++;
+}
+
+static unsigned sockets_used(const struct tally *t)
+{
+	unsigned used = 0;
+	for (int w = 0; w < WORKERS; w++)
+		used += t->spread[w] > 0;
+	return used;
+}
+
+static void tunnel(const int *src)
+{
+	struct tally t = {0};
+	if (group(t.fds, &t.addr)) {
+		CHECK(0, "tunnel sockets");
+		return;
+	}
+	CHECK(worker_tunnel_steer(t.fds[0], 1) == 0, "one worker: nothing to do");
+	int err = worker_tunnel_steer(t.fds[0], WORKERS);
+	CHECK(err == 0, "attach: %s", strerror(-err));
+	static const uint8_t types[3] = {4, 3, 2}; /* data, cookie reply, response */
 	for (int s = 0; s < SOURCES; s++) {
-		for (int w = 0; w < WORKERS; w++) {
-			/* data (type 4) and cookie reply (3): receiver index at 4;
-			 * response (2): at 8. Index bytes little-endian: the low
-			 * byte names the worker, the rest is random. */
-			static const uint8_t types[3] = {4, 3, 2};
-			for (int t = 0; t < 3; t++) {
-				uint8_t m[64] = {types[t]};
-				unsigned off = types[t] == 2 ? 8 : 4;
+		for (int w = 0; w < WORKERS; w++)
+			for (int k = 0; k < 3; k++) {
+				/* receiver index at 4 (at 8 in a response), little-
+				 * endian: the low byte names the worker */
+				uint8_t m[64] = {types[k]};
+				unsigned off = types[k] == 2 ? 8 : 4;
 				m[off] = (uint8_t)w;
 				m[off + 1] = (uint8_t)(0x5a + s);
 				m[off + 2] = (uint8_t)(s * 7);
 				m[off + 3] = 0x80;
-				m[types[t] == 2 ? 4 : 8] = (uint8_t)(WORKERS - 1 - w); /* the other field: ignored */
-				(void)sendto(src[s], m, 32 + 16 * (unsigned)t, 0, (struct sockaddr *)&a, sizeof(a));
-				int got = receiver(fds);
-				if (got < 0)
-					lost++;
-				else if (got == w)
-					steered++;
-				else
-					wrong++;
+				m[off == 8 ? 4 : 8] = (uint8_t)(WORKERS - 1 - w); /* the other field: ignored */
+				expect_at(&t, src[s], m, 32 + 16 * (size_t)k, w);
 			}
-		}
-		/* an initiation (type 1) from this source: the kernel's hash */
+		/* an initiation: its sender index says nothing about us */
 		uint8_t init[148] = {1};
-		init[4] = 0; /* its sender index says nothing about us */
-		(void)sendto(src[s], init, sizeof(init), 0, (struct sockaddr *)&a, sizeof(a));
-		int got = receiver(fds);
-		if (got >= 0)
-			spread[got]++;
-		else
-			lost++;
+		expect_hashed(&t, src[s], init, sizeof(init));
 	}
-	CHECK(!lost, "%u datagrams lost", lost);
-	CHECK(steered == SOURCES * WORKERS * 3 && !wrong, "%u steered to the worker their index names, %u elsewhere",
-	      steered, wrong);
-	unsigned used = 0;
-	for (int w = 0; w < WORKERS; w++)
-		used += spread[w] > 0;
+	CHECK(!t.lost, "tunnel: %u datagrams lost", t.lost);
+	CHECK(t.steered == SOURCES * WORKERS * 3 && !t.wrong, "tunnel: %u to the index's worker, %u elsewhere",
+	      t.steered, t.wrong);
 	/* 32 sources over 4 sockets by hash: all on one socket has odds 4^-31 */
-	CHECK(used > 1, "initiations spread by the kernel's hash over %u sockets", used);
-	/* an index byte past the group falls back to the hash, not a drop */
-	uint8_t m[32] = {4};
-	m[4] = 200;
-	(void)sendto(src[0], m, sizeof(m), 0, (struct sockaddr *)&a, sizeof(a));
-	CHECK(receiver(fds) >= 0, "index past the group: delivered by hash");
-	printf("%u steered, initiations on %u sockets\n", steered, used);
+	CHECK(sockets_used(&t) > 1, "initiations spread by hash over %u sockets", sockets_used(&t));
+	uint8_t past[32] = {4, 0, 0, 0, 200};
+	CHECK(deliver(&t, src[0], past, sizeof(past)) >= 0, "index past the group: delivered by hash");
+	printf("tunnel: %u steered, initiations on %u sockets\n", t.steered, sockets_used(&t));
+	for (int i = 0; i < WORKERS; i++)
+		close(t.fds[i]);
+}
+
+static void quic(const int *src)
+{
+	struct tally t = {0};
+	if (group(t.fds, &t.addr)) {
+		CHECK(0, "quic sockets");
+		return;
+	}
+	int err = worker_quic_steer(t.fds[0], WORKERS);
+	CHECK(err == 0, "attach: %s", strerror(-err));
+	for (int s = 0; s < SOURCES; s++) {
+		for (int w = 0; w < WORKERS; w++) {
+			uint8_t nonce[QUIC_CID_NONCE_LEN], cid[QUIC_CID_LEN];
+			memset(nonce, 0x33 + s, sizeof(nonce));
+			CHECK(quic_cid_encode(cid, (unsigned)w, nonce) == 0, "encode");
+			/* short header (1-RTT): 0b01.., DCID, then ciphertext */
+			uint8_t p[1200] = {0x40 | (uint8_t)s};
+			memcpy(p + 1, cid, QUIC_CID_LEN);
+			expect_at(&t, src[s], p, 100, w);
+			/* long header (Handshake): version, DCID length, DCID */
+			uint8_t l[1200] = {0xe0, 0, 0, 0, 1, QUIC_CID_LEN};
+			memcpy(l + 6, cid, QUIC_CID_LEN);
+			expect_at(&t, src[s], l, 600, w);
+		}
+		/* a client's first Initial: its own 8-octet DCID */
+		uint8_t init[1200] = {0xc0, 0, 0, 0, 1, 8, 0x0f, 0, 1, 2, 3, 4, 5, 6};
+		expect_hashed(&t, src[s], init, sizeof(init));
+	}
+	CHECK(!t.lost, "quic: %u datagrams lost", t.lost);
+	CHECK(t.steered == SOURCES * WORKERS * 2 && !t.wrong, "quic: %u to the CID's worker, %u elsewhere", t.steered,
+	      t.wrong);
+	CHECK(sockets_used(&t) > 1, "first Initials spread by hash over %u sockets", sockets_used(&t));
+	uint8_t foreign[64] = {0x41, 0x99, 0, 1};
+	CHECK(deliver(&t, src[0], foreign, sizeof(foreign)) >= 0, "foreign CID: delivered by hash");
+	uint8_t past[64] = {0x41, QUIC_CID_LEN - 1, 0x7f, 0xff};
+	CHECK(deliver(&t, src[0], past, sizeof(past)) >= 0, "worker past the group: delivered by hash");
+	printf("quic: %u steered, first Initials on %u sockets\n", t.steered, sockets_used(&t));
+	for (int i = 0; i < WORKERS; i++)
+		close(t.fds[i]);
+}
+
+int main(void)
+{
+	int src[SOURCES];
+	for (int s = 0; s < SOURCES; s++)
+		if ((src[s] = udp(0, 0)) < 0)
+			return 1;
+	tunnel(src);
+	quic(src);
 	return check_report("test_steer");
 }
