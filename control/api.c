@@ -235,6 +235,7 @@ static void get_metrics(struct app *a, struct admin_resp *r)
 		          (unsigned long long)st[i].proxy.latency_count);
 	}
 	PER_WORKER("tunnel_sessions", "gauge", "Tunnel peers with a session on the worker.", st[i].tunnel_sessions);
+	PER_WORKER("tunnel_session_capacity", "gauge", "Tunnel sessions the worker has room for.", st[i].tunnel_capacity);
 	PER_WORKER("tunnel_handoffs_sent_total", "counter",
 	           "Tunnel datagrams handed to the worker owning their session (roamed peers).",
 	           st[i].tunnel_handoffs_out);
@@ -390,8 +391,9 @@ static void get_peers(struct app *a, struct admin_resp *r)
 		int worker;
 		rg_sockaddr ep;
 	} *agg = calloc(n ? n : 1, sizeof(*agg));
-	enum { CAP = 4096 };
-	struct worker_peer_stat *ps = malloc(sizeof(*ps) * CAP);
+	/* a worker publishes at most its capacity of peers */
+	const unsigned cap = a->tunnel_capacity ? a->tunnel_capacity : 1;
+	struct worker_peer_stat *ps = malloc(sizeof(*ps) * cap);
 	if (!agg || !ps) {
 		free(agg);
 		free(ps);
@@ -401,7 +403,7 @@ static void get_peers(struct app *a, struct admin_resp *r)
 	for (unsigned i = 0; i < n; i++)
 		agg[i].worker = -1;
 	for (unsigned w = 0; w < a->n_workers; w++) {
-		unsigned m = worker_peers_read(a->workers[w], ps, CAP);
+		unsigned m = worker_peers_read(a->workers[w], ps, cap);
 		for (unsigned k = 0; k < m; k++) {
 			const struct tunnel_peer_config *pc =
 				bsearch(ps[k].public_key, wg->tunnel_peers, n, sizeof(*wg->tunnel_peers), peer_key_cmp);

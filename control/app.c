@@ -466,6 +466,7 @@ static int start_workers(struct app *a)
 			.quic = quic ? &qp : NULL,
 			.tunnel_key = appcfg_tunnel_key(a->cfg),
 			.tunnel_mtu = tun.mtu,
+			.tunnel_capacity = appcfg_tunnel_capacity(a->cfg),
 			.shard = a->shard,
 			.tun_fd = a->tun_fds ? a->tun_fds[i] : -1,
 			.peers = a->workers, /* QUIC hand-off to the CID's owner */
@@ -486,6 +487,10 @@ static int start_workers(struct app *a)
 	}
 	free(qv);
 	log_info("%u workers on the %s backend", n, ring_backend_name(worker_backend(a->workers[0])));
+	a->tunnel_capacity = appcfg_tunnel_capacity(a->cfg);
+	if (a->tunnel_capacity)
+		log_info("tunnel: %u peers configured, room for %u sessions per worker", appcfg_tunnel_peer_count(a->cfg),
+		         a->tunnel_capacity);
 	return 0;
 }
 
@@ -497,7 +502,8 @@ static int start_tunnel(struct app *a)
 	if (appcfg_tunnel_tun(a->cfg, &t))
 		return 0;
 	size_t ring_bytes = a->n_target <= 8 ? (4u << 20) : (1u << 20);
-	int err = tunnel_shard_create(a->n_target, 4096, ring_bytes, &a->shard);
+	/* the owner map holds every peer that has a session somewhere */
+	int err = tunnel_shard_create(a->n_target, appcfg_tunnel_capacity(a->cfg), ring_bytes, &a->shard);
 	if (err) {
 		fprintf(stderr, "ringgate: tunnel: %s\n", strerror(-err));
 		return 2;
@@ -691,6 +697,10 @@ int app_reload(struct app *a, char **errors)
 		if (!appcfg_tunnel_tun(cfg, &t) && (t.name ? strcmp(t.name, a->tun_name) != 0 : a->tun_name[0] != 0))
 			log_warn("reload: [tunnel] tun takes effect at the next start (running %s)",
 			         a->tun_name[0] ? a->tun_name : "without a TUN device");
+		unsigned peers = appcfg_tunnel_peer_count(cfg);
+		if (a->tunnel_capacity && peers > a->tunnel_capacity)
+			log_warn("reload: %u tunnel peers, room for %u sessions per worker until the next start", peers,
+			         a->tunnel_capacity);
 		err = listeners_prepare(a, cfg, &nx, errors);
 		if (err)
 			appcfg_free(cfg);

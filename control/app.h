@@ -46,6 +46,7 @@ struct app {
 	struct gen_pub pub;
 	unsigned n_target; /* workers to run; sockets are opened for this many */
 	unsigned n_workers; /* started */
+	unsigned tunnel_capacity; /* sessions per worker, fixed at start; 0: no tunnel */
 	struct worker **workers;
 
 	struct app_listener *listeners; /* address listeners of the config */

@@ -335,6 +335,22 @@ int appcfg_tunnel_tun(const struct rg_config *c, struct appcfg_tun *out)
 	return 0;
 }
 
+unsigned appcfg_tunnel_peer_count(const struct rg_config *c)
+{
+	return c->tunnel ? c->n_peers + c->tunnel->file_peers.n : 0;
+}
+
+unsigned appcfg_tunnel_capacity(const struct rg_config *c)
+{
+	if (!c->tunnel)
+		return 0;
+	uint64_t want = 2ull * appcfg_tunnel_peer_count(c);
+	unsigned cap = APPCFG_TUNNEL_MIN_SESSIONS;
+	while (cap < want && cap < APPCFG_TUNNEL_MAX_SESSIONS)
+		cap <<= 1;
+	return cap;
+}
+
 const uint8_t *appcfg_tunnel_key(const struct rg_config *c)
 {
 	return c->tunnel ? c->tunnel->private_key : NULL;

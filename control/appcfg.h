@@ -62,6 +62,16 @@ struct appcfg_tun {
 };
 /* -ENOENT without [tunnel]. name points into c. */
 int appcfg_tunnel_tun(const struct rg_config *c, struct appcfg_tun *out);
+/* Sessions each tunnel worker makes room for: any configured peer may land
+ * on any worker, so twice the peers [peer] and peers_file name (room for
+ * peers a reload adds), at least APPCFG_TUNNEL_MIN_SESSIONS, a power of
+ * two. Memory is reserved, not resident: an idle session costs about 1 KiB
+ * once used (datapath/tunnel/pool.h). 0 without [tunnel]. */
+#define APPCFG_TUNNEL_MIN_SESSIONS 4096u
+#define APPCFG_TUNNEL_MAX_SESSIONS (1u << 22)
+unsigned appcfg_tunnel_capacity(const struct rg_config *c);
+/* The peers [peer] and peers_file name. */
+unsigned appcfg_tunnel_peer_count(const struct rg_config *c);
 /* The tunnel's private key (32 bytes), NULL without [tunnel]. */
 const uint8_t *appcfg_tunnel_key(const struct rg_config *c);
 /* 0 for `auto`. */

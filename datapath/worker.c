@@ -655,6 +655,7 @@ int worker_start(const struct worker_params *p, struct worker **out)
 	w->init_sock[0] = w->init_sock[1] = -1;
 	w->cur_sock = -1;
 	w->tunnel_mtu = p->tunnel_mtu;
+	w->tunnel_capacity = p->tunnel_capacity ? p->tunnel_capacity : 4096;
 	w->shard = p->shard;
 	w->tun_fd = w->has_tunnel ? p->tun_fd : -1;
 	w->start_err = 1;

@@ -64,6 +64,7 @@ struct worker_stats {
 	uint64_t tunnel_tx[TUNNEL_TX__COUNT];
 	uint64_t gen_id;     /* generation this worker holds */
 	uint64_t tunnel_sessions; /* gauge: peers with a session on this worker */
+	uint64_t tunnel_capacity; /* gauge: sessions the worker has room for */
 	uint64_t tunnel_handoffs_out, tunnel_handoffs_in, tunnel_handoffs_dropped;
 	uint64_t turns;      /* loop turns */
 	uint64_t n_socks;
@@ -105,6 +106,7 @@ struct worker_params {
 	/* Tunnel termination: the private key (copied), NULL when no [tunnel]. */
 	const uint8_t *tunnel_key;
 	unsigned tunnel_mtu;  /* largest inner packet; 0: 1420 */
+	unsigned tunnel_capacity; /* sessions (and peers) per worker; 0: 4096 */
 	/* Shared by the workers of the tunnel (shard.h); NULL without [tunnel]. */
 	struct tunnel_shard *shard;
 	/* This worker's TUN queue (the worker owns it from here), or -1. */

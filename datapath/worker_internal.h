@@ -37,6 +37,7 @@ struct worker {
 	int tunnel_sock[2]; /* a tunnel socket per family (0: IPv4, 1: IPv6), -1: none */
 	int cur_sock;       /* the socket of the datagram being handled, -1: none */
 	unsigned tunnel_mtu;
+	unsigned tunnel_capacity;
 	struct tunnel_shard *shard; /* NULL: no [tunnel] */
 	int tun_fd;                 /* until the queue takes it, -1: no TUN */
 	struct tun_queue *tunq;

@@ -49,6 +49,7 @@ void peers_publish(struct worker *w)
 			__atomic_store_n(&dst[k], src[k], __ATOMIC_RELAXED);
 	}
 	w->st.tunnel_sessions = sessions;
+	w->st.tunnel_capacity = w->tunnel->capacity;
 	atomic_store_explicit(&w->peer_n, n, memory_order_relaxed);
 	atomic_store_explicit(&w->peer_seq, seq + 2, memory_order_release);
 }
@@ -321,7 +322,7 @@ int tunnel_start(struct worker *w)
 		return -ENOMEM;
 	struct tunnel_engine_config c = {
 		.private_key = w->tunnel_key,
-		.capacity = 4096,
+		.capacity = w->tunnel_capacity,
 		.mtu = w->tunnel_mtu,
 		.is_authorized = tunnel_authorize,
 		.auth_ctx = w,

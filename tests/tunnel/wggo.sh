@@ -24,6 +24,13 @@ wg genkey >srv.key 2>/dev/null
 wg genkey >cli.key 2>/dev/null
 srvpub=$(wg pubkey <srv.key) clipub=$(wg pubkey <cli.key)
 echo "$clipub 10.8.0.2/32" >peers
+# and 6,000 more peers that never connect: each worker must make room for
+# every configured peer (twice, for reloads): 16,384 sessions, not 4,096
+python3 -c '
+import base64, os
+for i in range(6000):
+    print(base64.b64encode(os.urandom(32)).decode(), "10.100.%d.%d/32" % (i // 256, i % 256))
+' >>peers
 cat >rg.ini <<INI
 [appliance]
 workers = 2
@@ -40,6 +47,10 @@ srv() { ip netns exec $S "$@"; }
 cli() { ip netns exec $C "$@"; }
 wait_for 10 srv curl -sf http://127.0.0.1:8082/health || { cat rg.log >&2; fail "ringgate did not start"; }
 metric() { srv curl -sf http://127.0.0.1:8082/metrics | awk -v re="$1" '$0 !~ /^#/ && $1 ~ re { s += $2 } END { print s + 0 }'; }
+grep -q 'tunnel: 6001 peers configured, room for 16384 sessions per worker' rg.log ||
+	{ cat rg.log >&2; fail "the workers were not sized for 6,001 peers"; }
+sized() { [[ $(metric '^ringgate_tunnel_session_capacity') -eq 32768 ]]; } # 2 workers
+wait_for 5 sized || fail "session capacity $(metric '^ringgate_tunnel_session_capacity'), want 2 x 16384"
 
 # wireguard-go keeps its control socket under /var/run/wireguard, shared by
 # every namespace: the interface name is unique to this run.
@@ -58,6 +69,16 @@ data_in() { [[ $(metric 'ringgate_tunnel_rx_total\{.*verdict="data"') -ge 1 ]]; 
 wait_for 5 data_in || { srv curl -s http://127.0.0.1:8082/metrics | grep tunnel_rx >&2; fail "no data packet authenticated"; }
 [[ $(metric 'ringgate_drops_total\{.*reason="no_tun"') -ge 1 ]] || fail "decrypted packets not counted as no_tun"
 note "authorized client: handshake at $(handshake_at), $(metric 'ringgate_tunnel_rx_total\{.*verdict="data"') data packets authenticated"
+# GET /peers lists every configured peer, the connected one with its session
+srv curl -sf http://127.0.0.1:8082/peers >peers.json || fail "GET /peers"
+python3 - "$clipub" <<'PY' || fail "GET /peers"
+import json, sys
+ps = json.load(open("peers.json"))
+ps = ps["peers"] if isinstance(ps, dict) else ps
+assert len(ps) == 6001, f"{len(ps)} peers listed, want 6001"
+me = [p for p in ps if p["public_key"] == sys.argv[1]]
+assert me and me[0]["last_handshake"] > 0, "the connected peer has no handshake in /peers"
+PY
 
 # An unknown key: no tunnel.
 wg genkey >other.key 2>/dev/null
