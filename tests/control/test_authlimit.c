@@ -4,18 +4,9 @@
 #include <string.h>
 
 #include "control/authlimit.h"
+#include "tests/check.h"
 
 #define S 1000000000ull
-static int failures;
-#define CHECK(cond, ...)                                                                   \
-	do {                                                                               \
-		if (!(cond)) {                                                             \
-			printf("FAIL line %d: ", __LINE__);                               \
-			printf(__VA_ARGS__);                                               \
-			printf("\n");                                                      \
-			failures++;                                                        \
-		}                                                                          \
-	} while (0)
 
 static rg_sockaddr v4(const char *ip)
 {
@@ -84,6 +75,6 @@ int main(void)
 		authlimit_failed(&l, &x, t);
 		t += S; /* keep the global bucket from running dry */
 	}
-	printf("%s\n", failures ? "authlimit: FAILED" : "authlimit: ok");
-	return failures ? 1 : 0;
+	printf("%s\n", checks_failed ? "authlimit: FAILED" : "authlimit: ok");
+	return checks_failed ? 1 : 0;
 }

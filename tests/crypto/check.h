@@ -1,5 +1,5 @@
-/* Tiny helpers shared by the crypto tests: CHECK records a failure and goes
- * on, so one run reports every broken case; main returns checks_failed. */
+/* Helpers shared by the crypto tests, beside CHECK (tests/check.h): hex
+ * literals and CHECK_HEX. */
 #ifndef RG_TESTS_CRYPTO_CHECK_H
 #define RG_TESTS_CRYPTO_CHECK_H
 
@@ -8,18 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int checks_failed, checks_run;
-
-#define CHECK(cond, ...)                                                                                     \
-	do {                                                                                                 \
-		checks_run++;                                                                                \
-		if (!(cond)) {                                                                               \
-			checks_failed++;                                                                     \
-			fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                       \
-			fprintf(stderr, __VA_ARGS__);                                                        \
-			fputc('\n', stderr);                                                                 \
-		}                                                                                            \
-	} while (0)
+#include "tests/check.h"
 
 /* Parse hex (spaces and colons ignored) into out; returns the byte count.
  * Aborts on a malformed literal: that is a bug in the test itself. */

@@ -16,21 +16,10 @@
 
 #include "ini/config.h"
 #include "ini/value.h"
+#include "tests/check.h"
 
-static int failures, checks;
 static char dir[128];
 static char keys[4][45]; /* @K0@..@K3@: base64 WireGuard keys */
-
-#define CHECK(cond, ...)                                                  \
-	do {                                                                  \
-		checks++;                                                         \
-		if (!(cond)) {                                                    \
-			failures++;                                                   \
-			fprintf(stderr, "%s:%d: FAIL: ", __FILE__, __LINE__);         \
-			fprintf(stderr, __VA_ARGS__);                                 \
-			fputc('\n', stderr);                                          \
-		}                                                                 \
-	} while (0)
 
 /* ---- fixtures ------------------------------------------------------------ */
 
@@ -591,7 +580,7 @@ static void test_many_errors(void)
 	char *joined = ini_diag_join(&d);
 	CHECK(joined && strstr(joined, "t.ini:9: server 169.254.169.254:80: link-local") &&
 	      joined[strlen(joined) - 1] == '\n', "join");
-	if (failures)
+	if (checks_failed)
 		ini_diag_print(&d, stderr);
 	free(joined);
 	ini_diag_free(&d);
@@ -707,6 +696,6 @@ int main(void)
 	test_files();
 	test_demo_shape();
 	remove_fixtures();
-	printf("%d checks, %d failed\n", checks, failures);
-	return failures ? 1 : 0;
+	printf("%d checks, %d failed\n", checks_run, checks_failed);
+	return checks_failed ? 1 : 0;
 }

@@ -5,19 +5,7 @@
 #include <string.h>
 
 #include "ini/value.h"
-
-static int failures, checks;
-
-#define CHECK(cond, ...)                                                  \
-	do {                                                                  \
-		checks++;                                                         \
-		if (!(cond)) {                                                    \
-			failures++;                                                   \
-			fprintf(stderr, "%s:%d: FAIL: ", __FILE__, __LINE__);         \
-			fprintf(stderr, __VA_ARGS__);                                 \
-			fputc('\n', stderr);                                          \
-		}                                                                 \
-	} while (0)
+#include "tests/check.h"
 
 static void test_bool(void)
 {
@@ -328,6 +316,6 @@ int main(void)
 	test_key();
 	test_hostname();
 	test_enum_list();
-	printf("%d checks, %d failed\n", checks, failures);
-	return failures ? 1 : 0;
+	printf("%d checks, %d failed\n", checks_run, checks_failed);
+	return checks_failed ? 1 : 0;
 }

@@ -8,17 +8,7 @@
 #include <string.h>
 
 #include "datapath/proxy/http1.h"
-
-static int failures;
-#define CHECK(c, ...)                                                                \
-	do {                                                                         \
-		if (!(c)) {                                                          \
-			failures++;                                                  \
-			fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #c); \
-			fprintf(stderr, __VA_ARGS__);                                \
-			fputc('\n', stderr);                                         \
-		}                                                                    \
-	} while (0)
+#include "tests/check.h"
 
 struct result {
 	unsigned status, n_headers;
@@ -160,7 +150,7 @@ static void test_good(void)
 				if (!t->eof)
 					CHECK(r.consumed == len - t->extra, "%s cut %zu,%zu: consumed %zu of %zu", t->name,
 					      a, b, r.consumed, len);
-				if (failures > 20)
+				if (checks_failed > 20)
 					return;
 			}
 		}
@@ -330,8 +320,8 @@ int main(void)
 	test_bad();
 	test_h3_headers();
 	test_serialize();
-	if (failures) {
-		fprintf(stderr, "%d failures\n", failures);
+	if (checks_failed) {
+		fprintf(stderr, "%d failures\n", checks_failed);
 		return 1;
 	}
 	printf("http1: ok\n");

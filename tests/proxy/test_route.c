@@ -7,17 +7,7 @@
 #include <string.h>
 
 #include "datapath/proxy/route.h"
-
-static int failures;
-#define CHECK(c, ...)                                                                \
-	do {                                                                         \
-		if (!(c)) {                                                          \
-			failures++;                                                  \
-			fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #c); \
-			fprintf(stderr, __VA_ARGS__);                                \
-			fputc('\n', stderr);                                         \
-		}                                                                    \
-	} while (0)
+#include "tests/check.h"
 
 static void add_route(struct proxy_conf *c, unsigned i, const char *name, const char *host,
                       const char *prefix)
@@ -145,8 +135,8 @@ int main(void)
 {
 	test_match();
 	test_pick();
-	if (failures) {
-		fprintf(stderr, "%d failures\n", failures);
+	if (checks_failed) {
+		fprintf(stderr, "%d failures\n", checks_failed);
 		return 1;
 	}
 	printf("route: ok\n");

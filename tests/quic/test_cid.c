@@ -8,17 +8,7 @@
 #include <string.h>
 
 #include "datapath/quic/cid.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                   \
-	do {                                                                          \
-		if (!(cond)) {                                                        \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, \
-			        #cond);                                               \
-			failures++;                                                   \
-		}                                                                     \
-	} while (0)
+#include "tests/check.h"
 
 /* xorshift64*: reproducible, and no dependency on the CSPRNG */
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
@@ -39,19 +29,19 @@ static void test_encoding(void)
 	for (i = 0; i < sizeof(workers) / sizeof(workers[0]); i++) {
 		for (j = 0; j < QUIC_CID_NONCE_LEN; j++)
 			nonce[j] = (uint8_t)rnd();
-		CHECK(quic_cid_encode(cid, workers[i], nonce) == 0);
-		CHECK(cid[0] == 0x0f); /* config 0, length self-description 15 */
-		CHECK(cid[1] == workers[i] >> 8 && cid[2] == (workers[i] & 0xff));
-		CHECK(memcmp(cid + 3, nonce, QUIC_CID_NONCE_LEN) == 0);
-		CHECK(quic_cid_owner(cid, QUIC_CID_LEN) == (int)workers[i]);
-		CHECK(quic_cid_owner(cid, QUIC_CID_LEN - 1) == -EINVAL);
-		CHECK(quic_cid_owner(cid, QUIC_CID_LEN + 1) == -EINVAL);
+		CHECK_TRUE(quic_cid_encode(cid, workers[i], nonce) == 0);
+		CHECK_TRUE(cid[0] == 0x0f); /* config 0, length self-description 15 */
+		CHECK_TRUE(cid[1] == workers[i] >> 8 && cid[2] == (workers[i] & 0xff));
+		CHECK_TRUE(memcmp(cid + 3, nonce, QUIC_CID_NONCE_LEN) == 0);
+		CHECK_TRUE(quic_cid_owner(cid, QUIC_CID_LEN) == (int)workers[i]);
+		CHECK_TRUE(quic_cid_owner(cid, QUIC_CID_LEN - 1) == -EINVAL);
+		CHECK_TRUE(quic_cid_owner(cid, QUIC_CID_LEN + 1) == -EINVAL);
 	}
-	CHECK(quic_cid_encode(cid, QUIC_CID_MAX_WORKERS, nonce) == -EINVAL);
+	CHECK_TRUE(quic_cid_encode(cid, QUIC_CID_MAX_WORKERS, nonce) == -EINVAL);
 	cid[0] = 0x2f; /* another config rotation: not ours */
-	CHECK(quic_cid_owner(cid, QUIC_CID_LEN) == -EINVAL);
+	CHECK_TRUE(quic_cid_owner(cid, QUIC_CID_LEN) == -EINVAL);
 	cid[0] = 0x0e; /* wrong self-described length */
-	CHECK(quic_cid_owner(cid, QUIC_CID_LEN) == -EINVAL);
+	CHECK_TRUE(quic_cid_owner(cid, QUIC_CID_LEN) == -EINVAL);
 }
 
 struct model_ent {
@@ -92,7 +82,7 @@ static void test_table_model(void)
 	size_t count = 0;
 	unsigned op;
 
-	CHECK(quic_cid_table_init(&t, 1, key) == 0); /* tiny: growth is exercised */
+	CHECK_TRUE(quic_cid_table_init(&t, 1, key) == 0); /* tiny: growth is exercised */
 	for (op = 0; op < 300000; op++) {
 		uint8_t cid[QUIC_CID_MAX_LEN];
 		size_t len;
@@ -105,10 +95,10 @@ static void test_table_model(void)
 		switch (rnd() % 3) {
 		case 0:
 			if (e) {
-				CHECK(quic_cid_table_insert(&t, cid, len, val) == -EEXIST);
+				CHECK_TRUE(quic_cid_table_insert(&t, cid, len, val) == -EEXIST);
 				break;
 			}
-			CHECK(quic_cid_table_insert(&t, cid, len, val) == 0);
+			CHECK_TRUE(quic_cid_table_insert(&t, cid, len, val) == 0);
 			for (i = 0; i < KEYS && model[i].used; i++)
 				;
 			model[i] = (struct model_ent){ (uint8_t)len, { 0 }, val, true };
@@ -116,24 +106,24 @@ static void test_table_model(void)
 			count++;
 			break;
 		case 1:
-			CHECK(quic_cid_table_remove(&t, cid, len) == (e ? 0 : -ENOENT));
+			CHECK_TRUE(quic_cid_table_remove(&t, cid, len) == (e ? 0 : -ENOENT));
 			if (e) {
 				e->used = false;
 				count--;
 			}
 			break;
 		default:
-			CHECK(quic_cid_table_find(&t, cid, len) == (e ? e->val : NULL));
+			CHECK_TRUE(quic_cid_table_find(&t, cid, len) == (e ? e->val : NULL));
 			break;
 		}
-		CHECK(t.count == count);
-		if (failures > 10)
+		CHECK_TRUE(t.count == count);
+		if (checks_failed > 10)
 			break;
 	}
 	/* every surviving key still found after all the shifting */
 	for (op = 0; op < KEYS; op++)
 		if (model[op].used)
-			CHECK(quic_cid_table_find(&t, model[op].data, model[op].len) == model[op].val);
+			CHECK_TRUE(quic_cid_table_find(&t, model[op].data, model[op].len) == model[op].val);
 	quic_cid_table_free(&t);
 }
 
@@ -143,15 +133,15 @@ static void test_table_args(void)
 	struct quic_cid_table t;
 	int v;
 
-	CHECK(quic_cid_table_init(&t, 10, key) == 0);
-	CHECK(quic_cid_table_insert(&t, cid, 0, &v) == -EINVAL);
-	CHECK(quic_cid_table_insert(&t, cid, 21, &v) == -EINVAL);
-	CHECK(quic_cid_table_insert(&t, cid, 8, NULL) == -EINVAL);
-	CHECK(quic_cid_table_find(&t, cid, 0) == NULL);
-	CHECK(quic_cid_table_remove(&t, cid, 21) == -ENOENT);
-	CHECK(quic_cid_table_insert(&t, cid, 20, &v) == 0);
-	CHECK(quic_cid_table_find(&t, cid, 20) == &v);
-	CHECK(quic_cid_table_find(&t, cid, 19) == NULL); /* length is part of the key */
+	CHECK_TRUE(quic_cid_table_init(&t, 10, key) == 0);
+	CHECK_TRUE(quic_cid_table_insert(&t, cid, 0, &v) == -EINVAL);
+	CHECK_TRUE(quic_cid_table_insert(&t, cid, 21, &v) == -EINVAL);
+	CHECK_TRUE(quic_cid_table_insert(&t, cid, 8, NULL) == -EINVAL);
+	CHECK_TRUE(quic_cid_table_find(&t, cid, 0) == NULL);
+	CHECK_TRUE(quic_cid_table_remove(&t, cid, 21) == -ENOENT);
+	CHECK_TRUE(quic_cid_table_insert(&t, cid, 20, &v) == 0);
+	CHECK_TRUE(quic_cid_table_find(&t, cid, 20) == &v);
+	CHECK_TRUE(quic_cid_table_find(&t, cid, 19) == NULL); /* length is part of the key */
 	quic_cid_table_free(&t);
 }
 
@@ -160,8 +150,8 @@ int main(void)
 	test_encoding();
 	test_table_args();
 	test_table_model();
-	if (failures) {
-		fprintf(stderr, "test_cid: %d failures\n", failures);
+	if (checks_failed) {
+		fprintf(stderr, "test_cid: %d failures\n", checks_failed);
 		return 1;
 	}
 	printf("test_cid: ok\n");

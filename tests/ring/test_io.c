@@ -14,17 +14,7 @@
 #include <unistd.h>
 
 #include "ring/ring.h"
-
-static int failures;
-#define CHECK(c, ...)                                                                \
-	do {                                                                         \
-		if (!(c)) {                                                          \
-			failures++;                                                  \
-			fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #c); \
-			fprintf(stderr, __VA_ARGS__);                                \
-			fputc('\n', stderr);                                         \
-		}                                                                    \
-	} while (0)
+#include "tests/check.h"
 
 struct op {
 	struct ring_io io;
@@ -238,6 +228,6 @@ int main(int argc, char **argv)
 	close(c);
 	close(l);
 	ring_destroy(r);
-	printf("%s: %s\n", ring_backend_name(be), failures ? "FAILED" : "ok");
-	return failures ? 1 : 0;
+	printf("%s: %s\n", ring_backend_name(be), checks_failed ? "FAILED" : "ok");
+	return checks_failed ? 1 : 0;
 }

@@ -18,21 +18,11 @@
 #include <sys/wait.h>
 
 #include "ring/ring.h"
+#include "tests/check.h"
 
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
 #endif
-
-static int failures;
-#define CHECK(cond, ...)                                                                   \
-	do {                                                                               \
-		if (!(cond)) {                                                             \
-			printf("  FAIL %s:%d: ", __func__, __LINE__);                     \
-			printf(__VA_ARGS__);                                               \
-			printf("\n");                                                      \
-			failures++;                                                        \
-		}                                                                          \
-	} while (0)
 
 static enum ring_backend backend;
 
@@ -545,6 +535,6 @@ int main(int argc, char **argv)
 	case_deadline();
 	if (backend == RING_BACKEND_URING)
 		case_auto_fallback();
-	printf("%s\n", failures ? "FAILED" : "ok");
-	return failures ? 1 : 0;
+	printf("%s\n", checks_failed ? "FAILED" : "ok");
+	return checks_failed ? 1 : 0;
 }

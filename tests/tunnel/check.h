@@ -1,7 +1,6 @@
-/* Helpers shared by the tunnel tests: CHECK records a failure and goes on,
- * so one run reports every broken case; a deterministic PRNG (seeded from
- * argv[1] when given, so a failing seed can be replayed); address parsing.
- * Tests exit 0 when every check passed, 1 otherwise. */
+/* Helpers shared by the tunnel tests, beside CHECK (tests/check.h): a
+ * deterministic PRNG (seeded from argv[1] when given, so a failing seed can
+ * be replayed) and address parsing. */
 #ifndef RG_TESTS_TUNNEL_CHECK_H
 #define RG_TESTS_TUNNEL_CHECK_H
 
@@ -12,26 +11,7 @@
 #include <string.h>
 
 #include "datapath/tunnel/tunnel_types.h"
-
-static int checks_failed, checks_run;
-
-#define CHECK(cond, ...)                                                                                     \
-	do {                                                                                                 \
-		checks_run++;                                                                                \
-		if (!(cond)) {                                                                               \
-			if (++checks_failed <= 50) {                                                         \
-				fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);               \
-				fprintf(stderr, __VA_ARGS__);                                                \
-				fputc('\n', stderr);                                                         \
-			}                                                                                    \
-		}                                                                                            \
-	} while (0)
-
-static inline int check_report(const char *name)
-{
-	printf("%s: %d checks, %d failed\n", name, checks_run, checks_failed);
-	return checks_failed ? 1 : 0;
-}
+#include "tests/check.h"
 
 /* xoshiro-style 64-bit PRNG (splitmix64): deterministic per seed. */
 static uint64_t test_rng_state = 0x9e3779b97f4a7c15ULL;
