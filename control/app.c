@@ -1,6 +1,7 @@
 /* The control thread: loads the configuration, starts the workers, binds the
  * listeners and hands their sockets over, serves the admin API, handles
  * signals and reloads. Nothing here is on the packet path. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -527,6 +528,9 @@ static int start_tunnel(struct app *a)
 		return 2;
 	}
 	snprintf(a->tun_name, sizeof(a->tun_name), "%s", info.name);
+	a->tun_now = t;
+	a->tun_now.name = NULL; /* points into the config, which reloads replace */
+	a->tun_ifindex = info.ifindex;
 	char off[64];
 	log_info("TUN device %s: %u queues, mtu %u, offloads %s", info.name, a->n_target, t.mtu,
 	         tun_offload_str(info.offload, off, sizeof(off)));
@@ -681,6 +685,41 @@ int app_start(struct app *a)
 
 /* ---- reload ---- */
 
+static bool tun_addr_same(const struct appcfg_tun *x, const struct appcfg_tun *y)
+{
+	return x->family == y->family && x->prefix == y->prefix &&
+	       (!x->family || !memcmp(x->addr, y->addr, x->family == AF_INET ? 4 : 16));
+}
+
+/* [tunnel] address: the TUN device takes the new one now (sessions stay;
+ * inner packets to or from the old address stop); mtu: the workers'
+ * buffers were sized for the old one, so at the next start. */
+static void tun_apply(struct app *a, const struct rg_config *cfg)
+{
+	struct appcfg_tun t;
+	if (!a->tun_ifindex || appcfg_tunnel_tun(cfg, &t))
+		return;
+	if (t.mtu != a->tun_now.mtu)
+		log_warn("reload: [tunnel] mtu %u takes effect at the next start (running %u)", t.mtu, a->tun_now.mtu);
+	if (tun_addr_same(&t, &a->tun_now))
+		return;
+	const struct appcfg_tun *o = &a->tun_now;
+	int err = tun_addr_replace(a->tun_ifindex, o->family, o->addr, o->prefix, t.family, t.addr, t.prefix);
+	if (err) {
+		log_error("reload: cannot change the address of %s: %s", a->tun_name, strerror(-err));
+		return;
+	}
+	char was[INET6_ADDRSTRLEN] = "none", now[INET6_ADDRSTRLEN] = "none";
+	if (o->family)
+		inet_ntop(o->family, o->addr, was, sizeof(was));
+	if (t.family)
+		inet_ntop(t.family, t.addr, now, sizeof(now));
+	log_info("reload: %s address %s/%u -> %s/%u", a->tun_name, was, o->prefix, now, t.prefix);
+	a->tun_now.family = t.family;
+	memcpy(a->tun_now.addr, t.addr, sizeof(t.addr));
+	a->tun_now.prefix = t.prefix;
+}
+
 int app_reload(struct app *a, char **errors)
 {
 	struct rg_config *cfg = NULL;
@@ -726,6 +765,7 @@ int app_reload(struct app *a, char **errors)
 	}
 	if (ifaces_apply(a, cfg))
 		log_warn("reload: interface listeners not updated");
+	tun_apply(a, cfg);
 	files_apply(a, cfg);
 	if (!a->log_level_forced)
 		log_setup(appcfg_log_level(cfg), log_json_enabled());

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "control/appcfg.h"
 #include "control/authlimit.h"
 #include "datapath/gen.h"
 #include "datapath/worker.h"
@@ -68,6 +69,8 @@ struct app {
 	struct tunnel_shard *shard;
 	int *tun_fds;
 	char tun_name[IF_NAMESIZE];
+	struct appcfg_tun tun_now; /* address and MTU the TUN device has (reload compares) */
+	unsigned tun_ifindex;
 
 	int epfd, sigfd, tickfd;
 	bool stopping;

@@ -55,6 +55,11 @@ int tun_open(const char *name, unsigned n, int *fds, struct tun_info *info);
 int tun_link_set(const struct tun_info *info, int family, const uint8_t *addr, unsigned prefix, unsigned mtu,
                  const char **why);
 
+/* On reload: remove the old address (old_family 0: none), then add the new
+ * one (family 0: none). Run on the control thread. 0 or negative errno. */
+int tun_addr_replace(unsigned ifindex, int old_family, const uint8_t *old_addr, unsigned old_prefix, int family,
+                     const uint8_t *addr, unsigned prefix);
+
 /* Human-readable offload list ("csum,tso4,tso6,uso4,uso6") into buf. */
 const char *tun_offload_str(unsigned offload, char *buf, size_t len);
 

@@ -215,6 +215,22 @@ hs1=$(msum 'ringgate_tunnel_rx_total\{.*verdict="handshake"') s1=$(msum '^ringga
 (( hs1 == hs0 && s1 == s0 )) || fail "the reload dropped sessions: handshakes $hs0 -> $hs1, sessions $s0 -> $s1"
 note "${SECONDS}s $MODE: reload under traffic: 40 pings, 0% loss, $s1 sessions kept"
 
+# a reload that changes [tunnel] address: the TUN device takes the new one
+# at once and drops the old; changed back, the tunnel carries traffic again
+has_addr() { na ip -o -4 addr show dev rga$$ | grep -q "inet $1/24"; }
+readdress() { # FROM TO
+	sed "s|^address = $1/24|address = $2/24|" a.ini >a.new && mv a.new a.ini
+	g0=$(generation)
+	kill -HUP "$RGA_PID"
+	wait_for 5 newgen || { tail -5 a.log >&2; fail "SIGHUP: no new generation after $g0"; }
+	wait_for 5 has_addr "$2" || { na ip addr show dev rga$$ >&2; tail -5 a.log >&2; fail "address $2 not set by the reload"; }
+	! has_addr "$1" || fail "address $1 still on the TUN device after the reload"
+}
+readdress 10.8.0.1 10.8.0.11
+readdress 10.8.0.11 10.8.0.1
+na ping -c 3 -i 0.2 -W 2 10.8.0.2 >readdress.out 2>&1 || { cat readdress.out >&2; fail "ping after the address came back"; }
+note "${SECONDS}s $MODE: reload changed the TUN address to 10.8.0.11 and back, pings pass"
+
 # roaming: the wireguard-go client moves to new source ports. The kernel's
 # reuseport hash alone would send some of them to the other worker (which
 # would hand each datagram to the session's worker); the reuseport program
