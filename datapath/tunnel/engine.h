@@ -68,6 +68,7 @@
 #include "crypto/cookie.h"
 #include "crypto/noise.h"
 #include "datapath/tunnel/allowedips.h"
+#include "datapath/tunnel/bytes.h"
 #include "datapath/tunnel/pool.h"
 #include "datapath/tunnel/ratelimit.h"
 #include "datapath/tunnel/session.h"
@@ -199,7 +200,7 @@ static inline uint32_t tunnel_receiver_index(const uint8_t *d, size_t len)
 	}
 	if (len < off + 4)
 		return 0;
-	return (uint32_t)d[off] | (uint32_t)d[off + 1] << 8 | (uint32_t)d[off + 2] << 16 | (uint32_t)d[off + 3] << 24;
+	return tunnel_le32(d + off);
 }
 const char *tunnel_tx_verdict_name(enum tunnel_tx_verdict v);
 

@@ -14,16 +14,6 @@ static enum tunnel_rx_verdict verdict(struct tunnel_engine *e, enum tunnel_rx_ve
 	return v;
 }
 
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
-}
-
 /* Paper §5.3, in the order that keeps a flood cheap: mac1 (one BLAKE2s,
  * proves the sender knows our public key) always; under load, mac2 (proves
  * the source address) or a cookie reply instead of any Curve25519 work;
@@ -215,7 +205,7 @@ static enum tunnel_rx_verdict rx_response(struct tunnel_engine *e, const rg_sock
 static enum tunnel_rx_verdict rx_cookie(struct tunnel_engine *e, const uint8_t *data, size_t len, uint64_t now)
 {
 	const struct message_handshake_cookie *c = (const void *)data;
-	uint32_t idx = le32((const uint8_t *)&c->receiver_index);
+	uint32_t idx = tunnel_le32((const uint8_t *)&c->receiver_index);
 	struct session_keypair *skp;
 	struct session *s = session_lookup_index(&e->sessions, idx, &skp);
 	struct tunnel_peer *p = s ? s->peer : NULL;
@@ -240,7 +230,7 @@ static enum tunnel_rx_verdict rx_data(struct tunnel_engine *e, const rg_sockaddr
 	if (!timers_key_can_receive(kp->birth, now))
 		return TUNNEL_RX_DROP_KEY_EXPIRED;
 	/* replay.h contract: cheap check first, mark only after the tag. */
-	uint64_t counter = le64(data + 8);
+	uint64_t counter = tunnel_le64(data + 8);
 	if (replay_check(&kp->replay, counter) != REPLAY_OK)
 		return TUNNEL_RX_DROP_REPLAY;
 	size_t plain_len;

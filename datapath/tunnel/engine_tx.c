@@ -15,7 +15,7 @@ int tunnel_engine_inner(const uint8_t *pkt, size_t len, int *family, size_t *ip_
 	case 4: {
 		if (len < 20)
 			return -EINVAL;
-		size_t tot = (size_t)pkt[2] << 8 | pkt[3];
+		size_t tot = tunnel_get16(pkt + 2);
 		if (tot < 20 || tot > len)
 			return -EINVAL;
 		*family = AF_INET;
@@ -25,7 +25,7 @@ int tunnel_engine_inner(const uint8_t *pkt, size_t len, int *family, size_t *ip_
 	case 6: {
 		if (len < 40)
 			return -EINVAL;
-		size_t tot = 40 + ((size_t)pkt[4] << 8 | pkt[5]);
+		size_t tot = 40 + (size_t)tunnel_get16(pkt + 4);
 		if (tot > len)
 			return -EINVAL;
 		*family = AF_INET6;

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "datapath/tunnel/bytes.h"
+
 enum { TCP_FIN = 0x01, TCP_SYN = 0x02, TCP_RST = 0x04, TCP_PSH = 0x08, TCP_ACK = 0x10 };
 
 struct tun_gro {
@@ -19,22 +21,6 @@ struct tun_gro {
 	bool v6, closed;
 	uint8_t buf[TUN_GRO_MAX_LEN];
 };
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 int tun_gro_create(struct tun_gro **out)
 {
@@ -71,14 +57,14 @@ static int candidate(const uint8_t *p, size_t len, struct seg *s)
 		return -1;
 	int ver = p[0] >> 4;
 	if (ver == 4) {
-		if ((p[0] & 0x0f) != 5 || p[9] != IPPROTO_TCP || get16(p + 2) != len)
+		if ((p[0] & 0x0f) != 5 || p[9] != IPPROTO_TCP || tunnel_get16(p + 2) != len)
 			return -1; /* options, not TCP, or a length that is not this packet's */
-		if (get16(p + 6) & 0x3fff)
+		if (tunnel_get16(p + 6) & 0x3fff)
 			return -1; /* MF or a fragment offset */
 		s->v6 = false;
 		s->ip_len = 20;
 	} else if (ver == 6) {
-		if (len < 60 || p[6] != IPPROTO_TCP || (size_t)get16(p + 4) + 40 != len)
+		if (len < 60 || p[6] != IPPROTO_TCP || (size_t)tunnel_get16(p + 4) + 40 != len)
 			return -1; /* extension headers, not TCP, or jumbo/odd length */
 		s->v6 = true;
 		s->ip_len = 40;
@@ -115,11 +101,11 @@ static bool extends(const struct tun_gro *g, const uint8_t *p, size_t len, const
 		 * addresses */
 		if (memcmp(p, r, 2) || memcmp(p + 6, r + 6, 4) || memcmp(p + 12, r + 12, 8))
 			return false;
-		if (!(p[6] & 0x40) && get16(p + 4) != g->next_id)
+		if (!(p[6] & 0x40) && tunnel_get16(p + 4) != g->next_id)
 			return false; /* without DF the ids must follow on */
 	}
 	const uint8_t *t = p + s->ip_len, *rt = r + g->ip_len;
-	if (memcmp(t, rt, 4) || get32(t + 4) != g->next_seq)
+	if (memcmp(t, rt, 4) || tunnel_get32(t + 4) != g->next_seq)
 		return false; /* ports, sequence */
 	/* ACK number, data offset, window; the urgent pointer; options */
 	if (memcmp(t + 8, rt + 8, 2 + 2 + 1) || memcmp(t + 14, rt + 14, 2) || memcmp(t + 18, rt + 18, 2))
@@ -139,8 +125,8 @@ static void start(struct tun_gro *g, const uint8_t *p, size_t len, const struct 
 	g->hdr = s->hdr;
 	g->mss = s->payload;
 	g->nseg = 1;
-	g->next_seq = get32(p + s->ip_len + 4) + (uint32_t)s->payload;
-	g->next_id = s->v6 ? 0 : (uint16_t)(get16(p + 4) + 1);
+	g->next_seq = tunnel_get32(p + s->ip_len + 4) + (uint32_t)s->payload;
+	g->next_id = s->v6 ? 0 : (uint16_t)(tunnel_get16(p + 4) + 1);
 	g->closed = (s->flags & TCP_PSH) != 0;
 }
 
@@ -152,16 +138,16 @@ void tun_gro_flush(struct tun_gro *g, tun_gro_emit_fn emit, void *ctx)
 	uint8_t *p = g->buf;
 	if (g->nseg > 1) {
 		if (g->v6) {
-			put16(p + 4, (uint16_t)(g->len - 40));
+			tunnel_put16(p + 4, (uint16_t)(g->len - 40));
 		} else {
-			put16(p + 2, (uint16_t)g->len);
-			put16(p + 10, 0);
-			put16(p + 10, tun_csum_finish(tun_csum_add(0, p, g->ip_len)));
+			tunnel_put16(p + 2, (uint16_t)g->len);
+			tunnel_put16(p + 10, 0);
+			tunnel_put16(p + 10, tun_csum_finish(tun_csum_add(0, p, g->ip_len)));
 		}
 		/* what the kernel's TSO leaves in the field: the pseudo-header
 		 * sum over the whole length, folded, not complemented */
 		uint64_t ps = tun_csum_pseudo(p, g->v6, IPPROTO_TCP, g->len - g->ip_len);
-		put16(p + g->ip_len + 16, (uint16_t)~tun_csum_finish(ps));
+		tunnel_put16(p + g->ip_len + 16, (uint16_t)~tun_csum_finish(ps));
 		h.flags = TUN_VNET_F_NEEDS_CSUM;
 		h.gso_type = g->v6 ? TUN_VNET_GSO_TCPV6 : TUN_VNET_GSO_TCPV4;
 		h.hdr_len = (uint16_t)g->hdr;

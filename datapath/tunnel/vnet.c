@@ -6,27 +6,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
+#include "datapath/tunnel/bytes.h"
 
 static uint16_t le16(const uint8_t *p)
 {
@@ -59,12 +39,12 @@ void tun_vnet_hdr_write(uint8_t *b, const struct tun_vnet_hdr *h)
 uint64_t tun_csum_add(uint64_t sum, const uint8_t *p, size_t len)
 {
 	while (len >= 4) {
-		sum += get32(p);
+		sum += tunnel_get32(p);
 		p += 4;
 		len -= 4;
 	}
 	if (len >= 2) {
-		sum += get16(p);
+		sum += tunnel_get16(p);
 		p += 2;
 		len -= 2;
 	}
@@ -92,17 +72,17 @@ static void l4_checksum(uint8_t *ip, int v6, size_t l4_off, size_t len, uint8_t 
 {
 	uint8_t *l4 = ip + l4_off;
 	size_t l4_len = len - l4_off, at = proto == IPPROTO_TCP ? 16 : 6;
-	put16(l4 + at, 0);
+	tunnel_put16(l4 + at, 0);
 	uint16_t c = tun_csum_finish(tun_csum_add(tun_csum_pseudo(ip, v6, proto, l4_len), l4, l4_len));
 	if (proto == IPPROTO_UDP && c == 0)
 		c = 0xffff; /* RFC 768: 0 means no checksum */
-	put16(l4 + at, c);
+	tunnel_put16(l4 + at, c);
 }
 
 static void ip4_checksum(uint8_t *ip, size_t ihl)
 {
-	put16(ip + 10, 0);
-	put16(ip + 10, tun_csum_finish(tun_csum_add(0, ip, ihl)));
+	tunnel_put16(ip + 10, 0);
+	tunnel_put16(ip + 10, tun_csum_finish(tun_csum_add(0, ip, ihl)));
 }
 
 /* Partial checksum (no GSO): the field holds the pseudo-header sum, the
@@ -117,7 +97,7 @@ static int complete_csum(const struct tun_vnet_hdr *h, uint8_t *pkt, size_t len)
 	 * protocol it is the offset says: 6 is UDP's, 16 TCP's. */
 	if (c == 0 && h->csum_offset == 6)
 		c = 0xffff;
-	put16(pkt + at, c);
+	tunnel_put16(pkt + at, c);
 	return 0;
 }
 
@@ -148,7 +128,7 @@ static int parse(const struct tun_vnet_hdr *h, const uint8_t *pkt, size_t len, s
 		l->ip_len = (size_t)(pkt[0] & 0x0f) * 4;
 		if (l->ip_len < 20 || l->ip_len > len || pkt[9] != l->proto)
 			return -EINVAL;
-		if (get16(pkt + 6) & 0x3fff) /* MF or a fragment offset */
+		if (tunnel_get16(pkt + 6) & 0x3fff) /* MF or a fragment offset */
 			return -EINVAL;
 	}
 	if (h->csum_start != l->ip_len || h->csum_offset != (l->proto == IPPROTO_TCP ? 16 : 6))
@@ -189,8 +169,8 @@ int tun_vnet_segment(const struct tun_vnet_hdr *h, uint8_t *pkt, size_t len, uin
 	size_t payload = len - l.hdr, mss = h->gso_size;
 	if (l.hdr + (payload < mss ? payload : mss) > scratch_len)
 		return -EMSGSIZE;
-	uint16_t id = l.v6 ? 0 : get16(pkt + 4);
-	uint32_t seq = l.proto == IPPROTO_TCP ? get32(pkt + l.ip_len + 4) : 0;
+	uint16_t id = l.v6 ? 0 : tunnel_get16(pkt + 4);
+	uint32_t seq = l.proto == IPPROTO_TCP ? tunnel_get32(pkt + l.ip_len + 4) : 0;
 	uint8_t tcp_flags = l.proto == IPPROTO_TCP ? pkt[l.ip_len + 13] : 0;
 	int n = 0;
 	size_t off = 0;
@@ -202,15 +182,15 @@ int tun_vnet_segment(const struct tun_vnet_hdr *h, uint8_t *pkt, size_t len, uin
 		memcpy(s + l.hdr, pkt + l.hdr + off, seg);
 		size_t slen = l.hdr + seg;
 		if (l.v6) {
-			put16(s + 4, (uint16_t)(slen - 40));
+			tunnel_put16(s + 4, (uint16_t)(slen - 40));
 		} else {
-			put16(s + 2, (uint16_t)slen);
-			put16(s + 4, (uint16_t)(id + n));
+			tunnel_put16(s + 2, (uint16_t)slen);
+			tunnel_put16(s + 4, (uint16_t)(id + n));
 			ip4_checksum(s, l.ip_len);
 		}
 		uint8_t *l4 = s + l.ip_len;
 		if (l.proto == IPPROTO_TCP) {
-			put32(l4 + 4, seq + (uint32_t)off);
+			tunnel_put32(l4 + 4, seq + (uint32_t)off);
 			uint8_t f = tcp_flags;
 			if (!last)
 				f &= (uint8_t)~(TCP_FIN | TCP_PSH);
@@ -218,7 +198,7 @@ int tun_vnet_segment(const struct tun_vnet_hdr *h, uint8_t *pkt, size_t len, uin
 				f &= (uint8_t)~TCP_CWR;
 			l4[13] = f;
 		} else {
-			put16(l4 + 4, (uint16_t)(slen - l.ip_len));
+			tunnel_put16(l4 + 4, (uint16_t)(slen - l.ip_len));
 		}
 		l4_checksum(s, l.v6, l.ip_len, slen, l.proto);
 		emit(ctx, s, slen);

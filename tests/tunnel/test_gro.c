@@ -12,38 +12,7 @@
 #include "datapath/tunnel/gro.h"
 #include "datapath/tunnel/vnet.h"
 #include "tests/tunnel/check.h"
-
-static uint32_t naive_sum(const uint8_t *p, size_t len)
-{
-	uint32_t s = 0;
-	for (size_t i = 0; i < len; i += 2)
-		s += (uint32_t)(p[i] << 8) + (i + 1 < len ? p[i + 1] : 0);
-	return s;
-}
-
-static uint16_t naive_fold(uint32_t s)
-{
-	while (s > 0xffff)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)s;
-}
-
-static uint16_t r16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void w16(uint8_t *p, unsigned v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void w32(uint8_t *p, uint32_t v)
-{
-	w16(p, v >> 16);
-	w16(p + 2, v & 0xffff);
-}
+#include "tests/tunnel/packets.h"
 
 struct spec {
 	int v6;
@@ -192,21 +161,7 @@ static void reset(void)
 
 /* ---- the output against the input ---- */
 
-static struct {
-	uint8_t pkt[MAXP][2048];
-	size_t len[MAXP];
-	int n;
-} seg;
-
-static void seg_emit(void *ctx, const uint8_t *p, size_t len)
-{
-	(void)ctx;
-	if (seg.n < MAXP && len <= sizeof(seg.pkt[0])) {
-		memcpy(seg.pkt[seg.n], p, len);
-		seg.len[seg.n] = len;
-	}
-	seg.n++;
-}
+static struct capture seg;
 
 static uint8_t scratch[70000], work[70000];
 
@@ -259,7 +214,7 @@ static void check_out(const char *name, int o, int first, unsigned nseg)
 	/* cut again: the original segments byte for byte */
 	memcpy(work, p, len);
 	seg.n = 0;
-	int n = tun_vnet_segment(h, work, len, scratch, sizeof(scratch), seg_emit, NULL);
+	int n = tun_vnet_segment(h, work, len, scratch, sizeof(scratch), capture_emit, &seg);
 	CHECK(n == (int)nseg && seg.n == (int)nseg, "%s: segmented into %d (%d), want %u", name, n, seg.n, nseg);
 	for (int i = 0; i < seg.n && i < (int)nseg; i++)
 		CHECK(seg.len[i] == in.len[first + i] && !memcmp(seg.pkt[i], in.pkt[first + i], seg.len[i]),

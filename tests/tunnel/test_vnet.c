@@ -12,23 +12,9 @@
 
 #include "datapath/tunnel/vnet.h"
 #include "tests/tunnel/check.h"
+#include "tests/tunnel/packets.h"
 
 /* ---- the reference: naive and independent ---- */
-
-static uint32_t naive_sum(const uint8_t *p, size_t len)
-{
-	uint32_t s = 0;
-	for (size_t i = 0; i < len; i += 2)
-		s += (uint32_t)(p[i] << 8) + (i + 1 < len ? p[i + 1] : 0);
-	return s;
-}
-
-static uint16_t naive_fold(uint32_t s)
-{
-	while (s > 0xffff)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)s;
-}
 
 static const uint8_t SRC4[4] = {10, 8, 0, 1}, DST4[4] = {10, 8, 0, 2};
 static const uint8_t SRC6[16] = {0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
@@ -48,12 +34,6 @@ struct spec {
 	uint8_t flags;
 	uint16_t sport, dport;
 };
-
-static void w16(uint8_t *p, unsigned v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
 
 /* A complete, correct packet: headers, payload, both checksums. With
  * partial: the transport checksum field holds the folded pseudo-header
@@ -113,22 +93,7 @@ static size_t build(uint8_t *out, const struct spec *sp, const uint8_t *payload,
 
 /* ---- capture ---- */
 
-#define MAXSEG 200
-static struct {
-	uint8_t pkt[MAXSEG][2048];
-	size_t len[MAXSEG];
-	int n;
-} cap;
-
-static void emit(void *ctx, const uint8_t *p, size_t len)
-{
-	(void)ctx;
-	if (cap.n < MAXSEG && len <= sizeof(cap.pkt[0])) {
-		memcpy(cap.pkt[cap.n], p, len);
-		cap.len[cap.n] = len;
-	}
-	cap.n++;
-}
+static struct capture cap;
 
 static uint8_t scratch[70000];
 
@@ -166,10 +131,10 @@ static void gso_case(int v6, uint8_t proto, size_t plen, size_t mss, uint8_t fla
 	snprintf(what, sizeof(what), "%s/%s payload %zu mss %zu", v6 ? "v6" : "v4",
 	         proto == IPPROTO_TCP ? "tcp" : "udp", plen, mss);
 	cap.n = 0;
-	int n = tun_vnet_segment(&h, super, len, scratch, sizeof(scratch), emit, NULL);
+	int n = tun_vnet_segment(&h, super, len, scratch, sizeof(scratch), capture_emit, &cap);
 	int want = plen ? (int)((plen + mss - 1) / mss) : 1;
 	CHECK(n == want && cap.n == want, "%s: %d segments (emitted %d), want %d", what, n, cap.n, want);
-	for (int i = 0; i < cap.n && i < want && i < MAXSEG; i++) {
+	for (int i = 0; i < cap.n && i < want && i < CAPTURE_MAX; i++) {
 		size_t off = (size_t)i * mss, seg = plen - off < mss ? plen - off : mss;
 		struct spec s = sp;
 		s.id = (uint16_t)(sp.id + i);
@@ -198,7 +163,7 @@ static void csum_case(int v6, uint8_t proto, size_t plen)
 	                         .csum_start = v6 ? 40 : 20,
 	                         .csum_offset = proto == IPPROTO_TCP ? 16 : 6};
 	cap.n = 0;
-	int n = tun_vnet_segment(&h, pkt, len, scratch, sizeof(scratch), emit, NULL);
+	int n = tun_vnet_segment(&h, pkt, len, scratch, sizeof(scratch), capture_emit, &cap);
 	CHECK(n == 1 && cap.n == 1 && cap.len[0] == len && !memcmp(cap.pkt[0], ref, len),
 	      "partial checksum %s/%s payload %zu not completed", v6 ? "v6" : "v4",
 	      proto == IPPROTO_TCP ? "tcp" : "udp", plen);
@@ -206,7 +171,7 @@ static void csum_case(int v6, uint8_t proto, size_t plen)
 	memcpy(pkt, ref, len);
 	struct tun_vnet_hdr none = {0};
 	cap.n = 0;
-	n = tun_vnet_segment(&none, pkt, len, scratch, sizeof(scratch), emit, NULL);
+	n = tun_vnet_segment(&none, pkt, len, scratch, sizeof(scratch), capture_emit, &cap);
 	CHECK(n == 1 && cap.n == 1 && !memcmp(cap.pkt[0], ref, len), "plain packet altered");
 }
 
@@ -215,7 +180,7 @@ static void csum_case(int v6, uint8_t proto, size_t plen)
 static void refuse(const char *name, struct tun_vnet_hdr h, uint8_t *pkt, size_t len, size_t scratch_len, int want)
 {
 	cap.n = 0;
-	int n = tun_vnet_segment(&h, pkt, len, scratch, scratch_len, emit, NULL);
+	int n = tun_vnet_segment(&h, pkt, len, scratch, scratch_len, capture_emit, &cap);
 	CHECK(n == want && cap.n == 0, "%s: got %d (%d emitted), want %d", name, n, cap.n, want);
 }
 
@@ -232,7 +197,7 @@ static void bad_headers(void)
 #define WITH(field, value) (h = good, h.field = value, h)
 	memcpy(tmp, p4, l4);
 	cap.n = 0;
-	CHECK(tun_vnet_segment(&good, tmp, l4, scratch, sizeof(scratch), emit, NULL) == 3, "the good header works");
+	CHECK(tun_vnet_segment(&good, tmp, l4, scratch, sizeof(scratch), capture_emit, &cap) == 3, "the good header works");
 	refuse("UFO", WITH(gso_type, TUN_VNET_GSO_UDP), p4, l4, sizeof(scratch), -EINVAL);
 	refuse("unknown gso type", WITH(gso_type, 7), p4, l4, sizeof(scratch), -EINVAL);
 	refuse("ECN without GSO", WITH(gso_type, TUN_VNET_GSO_ECN), p4, l4, sizeof(scratch), -EINVAL);
