@@ -299,6 +299,22 @@ static void write_done(struct ring *r, struct ring_io *io, int res)
 		q->free_wr[q->n_free++] = s->idx;
 }
 
+/* n slots with buffers of `size` bytes carved from mem; free_stack (may be
+ * NULL) becomes a stack of all their indices, lowest on top. Returns the
+ * memory after them. */
+static uint8_t *slots_init(struct tun_queue *q, struct tun_slot *s, unsigned n, uint8_t *mem, size_t size,
+                           unsigned *free_stack)
+{
+	for (unsigned i = 0; i < n; i++, mem += size) {
+		s[i].q = q;
+		s[i].buf = mem;
+		s[i].idx = i;
+		if (free_stack)
+			free_stack[i] = n - 1 - i;
+	}
+	return mem;
+}
+
 int tun_queue_create(struct ring *r, int fd, unsigned mtu, unsigned write_slots, tun_read_fn on_read, void *ctx,
                      struct tun_queue **out)
 {
@@ -335,24 +351,10 @@ int tun_queue_create(struct ring *r, int fd, unsigned mtu, unsigned write_slots,
 		fcntl(fd, F_SETFL, fl);
 	}
 	uint8_t *p = q->mem;
-	for (unsigned i = 0; i < TUN_QUEUE_READS; i++, p += TUN_READ_BUF) {
-		q->rd[i].q = q;
-		q->rd[i].buf = p;
-		q->rd[i].idx = i;
-	}
-	for (unsigned i = 0; i < write_slots; i++, p += wsz) {
-		q->wr[i].q = q;
-		q->wr[i].buf = p;
-		q->wr[i].idx = i;
-		q->free_wr[i] = write_slots - 1 - i;
-	}
+	p = slots_init(q, q->rd, TUN_QUEUE_READS, p, TUN_READ_BUF, NULL);
+	p = slots_init(q, q->wr, write_slots, p, wsz, q->free_wr);
 	q->n_free = write_slots;
-	for (unsigned i = 0; i < TUN_GSO_SLOTS; i++, p += TUN_READ_BUF) {
-		q->big[i].q = q;
-		q->big[i].buf = p;
-		q->big[i].idx = i;
-		q->free_big[i] = TUN_GSO_SLOTS - 1 - i;
-	}
+	slots_init(q, q->big, TUN_GSO_SLOTS, p, TUN_READ_BUF, q->free_big);
 	q->n_free_big = TUN_GSO_SLOTS;
 	for (unsigned i = 0; i < TUN_QUEUE_READS; i++)
 		read_arm(q, &q->rd[i]);

@@ -147,18 +147,26 @@ note "${SECONDS}s $MODE: ringgate A TUN: $(msum '^ringgate_tun_writes_total') wr
 # The UDP checks concern ringgate A's TUN side only, whatever B is: they
 # run in the rg2rg modes (one per ring backend) to keep each test short.
 if [[ $MODE == rg2rg ]]; then
+# udp_xfer OUT PORT N XFER-SEND-ARGS...: a receiver for N datagrams on B
+# (report in OUT), the sender on A; sets good and bad.
+udp_xfer() {
+	local out=$1 port=$2 n=$3
+	shift 3
+	nb timeout 30 python3 "$XFER" udp-recv 10.8.0.2 "$port" "$n" >"$out" 2>&1 &
+	local upid=$!
+	RG_PIDS+=("$upid")
+	wait_for 20 grep -q ready "$out" || { cat "$out" >&2; fail "UDP receiver did not start"; }
+	na timeout 30 python3 "$XFER" "$@" >/dev/null || fail "UDP $1 failed"
+	wait "$upid"
+	read -r good bad < <(grep -v ready "$out")
+	sleep 0.3 # counters are published every 100 ms
+}
 # UDP with GSO from A: with TUN_F_USO4 the kernel hands the TUN one
 # super-packet per sendmsg and ringgate cuts it into datagrams (USO).
 sleep 0.3 # counters are published every 100 ms
 r0=$(msum '^ringgate_tun_reads_total') s0=$(msum '^ringgate_tun_segments_total')
-nb timeout 30 python3 "$XFER" udp-recv 10.8.0.2 6000 400 >udp.out 2>&1 &
-upid=$!
-RG_PIDS+=("$upid")
-wait_for 20 grep -q ready udp.out || { cat udp.out >&2; fail "UDP receiver did not start"; }
-na timeout 30 python3 "$XFER" udp-send 10.8.0.2 6000 400 1200 >/dev/null || fail "UDP GSO send failed"
-wait "$upid"
-read -r ugood ubad < <(grep -v ready udp.out)
-sleep 0.3
+udp_xfer udp.out 6000 400 udp-send 10.8.0.2 6000 400 1200
+ugood=$good ubad=$bad
 r1=$(msum '^ringgate_tun_reads_total') s1=$(msum '^ringgate_tun_segments_total')
 note "${SECONDS}s $MODE: UDP GSO: $ugood of 400 datagrams intact, $ubad damaged; TUN $((r1 - r0)) reads -> $((s1 - s0)) packets"
 (( ubad == 0 && ugood >= 360 )) || fail "UDP through the tunnel: $ugood intact, $ubad damaged"
@@ -170,14 +178,8 @@ fi
 # picked by its hash, so about half are read by the worker without the
 # session and must be handed over to it (shard.h). All must arrive.
 h0=$(msum '^ringgate_tun_handoff_out_total') i0=$(msum '^ringgate_tun_handoff_in_total')
-nb timeout 30 python3 "$XFER" udp-recv 10.8.0.2 6001 64 >flows.out 2>&1 &
-upid=$!
-RG_PIDS+=("$upid")
-wait_for 20 grep -q ready flows.out || { cat flows.out >&2; fail "UDP receiver did not start"; }
-na timeout 30 python3 "$XFER" udp-flows 10.8.0.2 6001 64 200 >/dev/null || fail "UDP flows send failed"
-wait "$upid"
-read -r fgood fbad < <(grep -v ready flows.out)
-sleep 0.3
+udp_xfer flows.out 6001 64 udp-flows 10.8.0.2 6001 64 200
+fgood=$good fbad=$bad
 h1=$(msum '^ringgate_tun_handoff_out_total') i1=$(msum '^ringgate_tun_handoff_in_total')
 note "${SECONDS}s $MODE: 64 UDP flows: $fgood intact, $fbad damaged; $((h1 - h0)) TUN reads handed over, $((i1 - i0)) taken over"
 (( fgood == 64 && fbad == 0 )) || fail "UDP flows through the tunnel: $fgood of 64 intact, $fbad damaged"
