@@ -54,7 +54,13 @@ for i in range(count):
 PY
 }
 
-# metric NAME_WITH_LABELS: the value from /metrics summed over matching lines.
-metric_sum() { # url regex
-	curl -sf "$1" | awk -v re="$2" '$0 !~ /^#/ && $1 ~ re { s += $2 } END { print s + 0 }'
+# sum_metrics REGEX: Prometheus text on stdin; the values of the samples
+# whose name (with labels) matches REGEX, summed (0 when none).
+sum_metrics() {
+	awk -v re="$1" '$0 !~ /^#/ && $1 ~ re { s += $2 } END { print s + 0 }'
+}
+
+# metric_sum URL REGEX: sum_metrics over what URL serves.
+metric_sum() {
+	curl -sf "$1" | sum_metrics "$2"
 }

@@ -63,7 +63,7 @@ RG_PIDS+=("$NAT_PID")
 wait_for 5 grep -q listening "$RG_TMP/nat.out" || fail "natproxy did not start"
 
 metric() { # NAME: summed over workers
-	curl -sf $ADMIN/metrics | awk -v n="ringgate_$1" '$1 ~ "^" n "[{]" { s += $2 } END { print s + 0 }'
+	metric_sum $ADMIN/metrics "^ringgate_$1[{]"
 }
 
 N=30000000

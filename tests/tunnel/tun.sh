@@ -137,7 +137,7 @@ xfer $A $B 10.8.0.2 5002
 head -c $((2 << 20)) /dev/urandom >data
 xfer $A $B 10.8.0.2 5003 6
 
-msum() { na curl -sf http://127.0.0.1:8082/metrics | awk -v re="$1" '$0 !~ /^#/ && $1 ~ re { s += $2 } END { print s + 0 }'; }
+msum() { na curl -sf http://127.0.0.1:8082/metrics | sum_metrics "$1"; }
 # The 20 MB B -> A arrived as TCP segments that ringgate A wrote to its TUN
 # coalesced into GSO super-packets (gro.h): at least some of them.
 sleep 0.3 # counters are published every 100 ms

@@ -46,7 +46,7 @@ RG_PIDS+=("$!")
 srv() { ip netns exec $S "$@"; }
 cli() { ip netns exec $C "$@"; }
 wait_for 10 srv curl -sf http://127.0.0.1:8082/health || { cat rg.log >&2; fail "ringgate did not start"; }
-metric() { srv curl -sf http://127.0.0.1:8082/metrics | awk -v re="$1" '$0 !~ /^#/ && $1 ~ re { s += $2 } END { print s + 0 }'; }
+metric() { srv curl -sf http://127.0.0.1:8082/metrics | sum_metrics "$1"; }
 grep -q 'tunnel: 6001 peers configured, room for 16384 sessions per worker' rg.log ||
 	{ cat rg.log >&2; fail "the workers were not sized for 6,001 peers"; }
 sized() { [[ $(metric '^ringgate_tunnel_session_capacity') -eq 32768 ]]; } # 2 workers
