@@ -113,9 +113,12 @@ PY
 stop() { for p in "$@"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; }
 
 # 1. wireguard-go <-> wireguard-go
-wggo $B wgb$$ b.key 10.198.0.2 "$(cat a.pub)" && SP=$WGPID &&
-	wggo $A wga$$ a.key 10.198.0.1 "$(cat b.pub)" 10.199.0.2:51820 && CP=$WGPID &&
+if wggo $B wgb$$ b.key 10.198.0.2 "$(cat a.pub)" && SP=$WGPID &&
+	wggo $A wga$$ a.key 10.198.0.1 "$(cat b.pub)" 10.199.0.2:51820 && CP=$WGPID; then
 	measure wggo-wggo $CP $SP
+else
+	echo "{\"case\":\"wggo-wggo\",\"error\":\"setup failed\"}" >>"$OUT"
+fi
 stop ${SP:-} ${CP:-}
 sleep 0.5
 

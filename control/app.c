@@ -39,29 +39,12 @@ static int load_config(struct app *a, struct rg_config **out, char **errors)
 	return appcfg_load(a->demo ? "demo.ini" : a->config_path, a->config_text, out, errors);
 }
 
-static void gen_free(struct gen *g)
-{
-	struct worker_gen *wg = g->priv;
-	if (wg) {
-		free((void *)wg->quic_vhosts);
-		if (wg->tunnel_peers)
-			explicit_bzero((void *)wg->tunnel_peers, sizeof(*wg->tunnel_peers) * wg->n_tunnel_peers);
-		free((void *)wg->tunnel_peers);
-		free(wg->tunnel_prefixes);
-		proxy_conf_free(wg->proxy);
-		if (wg->tunnel_routes) {
-			allowedips_free(wg->tunnel_routes);
-			free(wg->tunnel_routes);
-		}
-	}
-	free(wg);
-	appcfg_free((struct rg_config *)g->cfg);
-	free(g);
-}
-
-/* A worker_gen not yet published (its config stays with the caller). */
+/* A worker_gen's parts, wiping the peers' secrets (psks, precomputed DH);
+ * its config stays with the caller. */
 static void gen_free_parts(struct worker_gen *wg)
 {
+	if (!wg)
+		return;
 	free((void *)wg->quic_vhosts);
 	if (wg->tunnel_peers)
 		explicit_bzero((void *)wg->tunnel_peers, sizeof(*wg->tunnel_peers) * wg->n_tunnel_peers);
@@ -73,6 +56,13 @@ static void gen_free_parts(struct worker_gen *wg)
 	free((void *)wg->tunnel_peers);
 	free(wg->tunnel_prefixes);
 	free(wg);
+}
+
+static void gen_free(struct gen *g)
+{
+	gen_free_parts(g->priv);
+	appcfg_free((struct rg_config *)g->cfg);
+	free(g);
 }
 
 /* The generation's allowed IPs -> peer config: which peer (and so which
@@ -115,8 +105,7 @@ static int publish(struct app *a, struct rg_config *cfg)
 	}
 	struct tunnel_peer_config *tp = NULL;
 	if (appcfg_tunnel_peers(cfg, &tp, &wg->n_tunnel_peers, &wg->tunnel_prefixes)) {
-		free((void *)wg->quic_vhosts);
-		free(wg);
+		gen_free_parts(wg);
 		free(g);
 		return -ENOMEM;
 	}
@@ -467,7 +456,7 @@ static int start_workers(struct app *a)
 			.quic = quic ? &qp : NULL,
 			.tunnel_key = appcfg_tunnel_key(a->cfg),
 			.tunnel_mtu = tun.mtu,
-			.tunnel_capacity = appcfg_tunnel_capacity(a->cfg),
+			.tunnel_capacity = a->tunnel_capacity,
 			.shard = a->shard,
 			.tun_fd = a->tun_fds ? a->tun_fds[i] : -1,
 			.peers = a->workers, /* QUIC hand-off to the CID's owner */
@@ -488,7 +477,6 @@ static int start_workers(struct app *a)
 	}
 	free(qv);
 	log_info("%u workers on the %s backend", n, ring_backend_name(worker_backend(a->workers[0])));
-	a->tunnel_capacity = appcfg_tunnel_capacity(a->cfg);
 	if (a->tunnel_capacity)
 		log_info("tunnel: %u peers configured, room for %u sessions per worker", appcfg_tunnel_peer_count(a->cfg),
 		         a->tunnel_capacity);
@@ -499,12 +487,13 @@ static int start_workers(struct app *a)
  * (one queue per worker, address, MTU, up), before privileges are dropped. */
 static int start_tunnel(struct app *a)
 {
+	a->tunnel_capacity = appcfg_tunnel_capacity(a->cfg); /* 0 without [tunnel] */
 	struct appcfg_tun t;
 	if (appcfg_tunnel_tun(a->cfg, &t))
 		return 0;
 	size_t ring_bytes = a->n_target <= 8 ? (4u << 20) : (1u << 20);
 	/* the owner map holds every peer that has a session somewhere */
-	int err = tunnel_shard_create(a->n_target, appcfg_tunnel_capacity(a->cfg), ring_bytes, &a->shard);
+	int err = tunnel_shard_create(a->n_target, a->tunnel_capacity, ring_bytes, &a->shard);
 	if (err) {
 		fprintf(stderr, "ringgate: tunnel: %s\n", strerror(-err));
 		return 2;

@@ -42,6 +42,32 @@ rg_cleanup() {
 trap rg_cleanup EXIT
 RG_TMP=$(mktemp -d)
 
+# rg_forget PID: PID ended (or will be waited for) here; not at exit.
+rg_forget() {
+	local keep=() p
+	for p in "${RG_PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
+	RG_PIDS=("${keep[@]}")
+}
+
+# rg_clean_log LOG [WHAT]: fail when a sanitizer reported into LOG.
+rg_clean_log() {
+	if grep -q 'ERROR: \(Address\|Leak\)Sanitizer\|runtime error:' "$1"; then
+		grep -A30 'Sanitizer\|runtime error' "$1" | head -60 >&2
+		fail "${2:+$2: }sanitizer report in $1"
+	fi
+}
+
+# rg_stop PID LOG [WHAT]: SIGTERM a ringgate this test started; it must
+# exit 0 with no sanitizer report in LOG.
+rg_stop() {
+	kill -TERM "$1"
+	local rc=0
+	wait "$1" || rc=$?
+	rg_forget "$1"
+	(( rc == 0 )) || fail "${3:+$3: }exit code $rc after SIGTERM"
+	rg_clean_log "$2" "${3:-}"
+}
+
 # send_udp HOST PORT COUNT SIZE: COUNT datagrams of SIZE bytes.
 send_udp() {
 	python3 - "$@" <<'PY'

@@ -58,13 +58,7 @@ for backend in uring epoll; do
 			awk '$1 ~ /^ringgate_quic_handshakes_total\{.*result="completed"/ { s += $2 } END { exit !(s >= 3) }' "$RG_TMP/m"
 	}
 	wait_for 3 handshakes || { grep quic_ "$RG_TMP/m" | head >&2; fail "$backend: handshakes not in /metrics"; }
-	kill -TERM "$pid"
-	wait "$pid" || fail "$backend: exit code $? after SIGTERM"
-	RG_PIDS=()
-	if grep -q 'ERROR: \(Address\|Leak\)Sanitizer\|runtime error:' "$RG_TMP/$backend.log"; then
-		grep -A20 'Sanitizer\|runtime error' "$RG_TMP/$backend.log" | head -40 >&2
-		fail "$backend: sanitizer report"
-	fi
+	rg_stop "$pid" "$RG_TMP/$backend.log" "$backend"
 	note "$backend: ok"
 done
 echo "demo_h3: ok"

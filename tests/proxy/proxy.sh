@@ -254,9 +254,6 @@ grep -q "^200 " drain.out || { cat drain.out rg.log >&2; fail "the request in fl
 wait "$RGPID" || fail "ringgate exit code $? after SIGTERM"
 grep -q "draining" rg.log || fail "no drain in the log"
 lap "graceful stop: ok"
-RG_PIDS=("${RG_PIDS[@]/$RGPID}")
-if grep -q 'ERROR: \(Address\|Leak\)Sanitizer\|runtime error:' rg.log; then
-	grep -A30 'Sanitizer\|runtime error' rg.log | head -60 >&2
-	fail "sanitizer report"
-fi
+rg_forget "$RGPID"
+rg_clean_log rg.log
 echo "proxy: ok"

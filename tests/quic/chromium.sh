@@ -51,11 +51,5 @@ PY
 curl -sf http://127.0.0.1:8082/metrics >"$RG_TMP/m" || fail "no /metrics"
 awk '$1 ~ /^ringgate_quic_handshakes_total\{.*result="completed"/ { s += $2 } END { exit !(s >= 1) }' "$RG_TMP/m" ||
 	{ grep quic_handshakes "$RG_TMP/m" >&2; fail "handshakes not counted"; }
-kill -TERM "${RG_PIDS[0]}"
-wait "${RG_PIDS[0]}" || fail "exit code $? after SIGTERM"
-RG_PIDS=()
-if grep -q 'ERROR: \(Address\|Leak\)Sanitizer\|runtime error:' "$RG_TMP/rg.log"; then
-	grep -A20 'Sanitizer\|runtime error' "$RG_TMP/rg.log" | head -40 >&2
-	fail "sanitizer report"
-fi
+rg_stop "${RG_PIDS[0]}" "$RG_TMP/rg.log"
 echo "chromium: ok"

@@ -26,10 +26,7 @@ stop_srv() {
 	local rc=0
 	wait "$SRV_PID" || rc=$?
 	[[ $rc -eq 0 ]] || { tail -40 "$RG_TMP/$SRV_NAME.err" >&2; fail "$SRV_NAME: server exited $rc"; }
-	if grep -q 'ERROR: \(Address\|Leak\)Sanitizer\|runtime error:' "$RG_TMP/$SRV_NAME.err"; then
-		grep -A20 'Sanitizer\|runtime error' "$RG_TMP/$SRV_NAME.err" | head -60 >&2
-		fail "$SRV_NAME: sanitizer report"
-	fi
+	rg_clean_log "$RG_TMP/$SRV_NAME.err" "$SRV_NAME"
 }
 
 # counter NAME: value printed by the last stopped server

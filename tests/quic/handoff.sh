@@ -134,11 +134,5 @@ timeout 30 "$GTLS" --exit-on-all-streams-close --no-quic-dump --no-http-dump \
 (( $(metric http_requests_0rtt_total) > before )) || fail "the strict-route request was not sent in 0-RTT"
 grep -qx 'too early' "$RG_TMP/strict/x" || { cat "$RG_TMP/strict/x" >&2; fail "0-RTT on a route without allow_0rtt: not 425"; }
 
-kill -TERM $RG_PID
-wait $RG_PID || fail "ringgate exit code $? after SIGTERM"
-RG_PIDS=()
-if grep -q 'ERROR: \(Address\|Leak\)Sanitizer\|runtime error:' "$RG_TMP/rg.log"; then
-	grep -A20 'Sanitizer\|runtime error' "$RG_TMP/rg.log" | head -40 >&2
-	fail "sanitizer report"
-fi
+rg_stop "$RG_PID" "$RG_TMP/rg.log"
 echo "PASS"
