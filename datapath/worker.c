@@ -485,6 +485,30 @@ static void start_done(struct worker *w, int err)
 	pthread_mutex_unlock(&w->start_mu);
 }
 
+/* What the worker made on its thread, on every way out (a failed start
+ * too): QUIC before the proxy its streams used; the TUN queue's I/O
+ * cancelled before the ring goes, its buffers freed after. */
+static void worker_teardown(struct worker *w)
+{
+	quic_server_destroy(w->quic);
+	w->quic = NULL;
+	proxy_destroy(w->proxy);
+	w->proxy = NULL;
+	if (w->tunq)
+		tun_queue_stop(w->tunq); /* nothing left to cancel after a drain */
+	if (w->tunnel) {
+		tunnel_engine_free(w->tunnel);
+		free(w->tunnel);
+		w->tunnel = NULL;
+	}
+	ring_destroy(w->ring); /* on its own thread; closes the sockets it owns */
+	w->ring = NULL;
+	tun_queue_free(w->tunq); /* closes the queue's fd */
+	w->tunq = NULL;
+	free(w->seg_scratch);
+	w->seg_scratch = NULL;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -516,8 +540,7 @@ static void *worker_main(void *arg)
 	w->tx.ops = &tx_ops;
 	w->tx.ctx = w->ring;
 	if (w->has_tunnel && (err = tunnel_start(w)) != 0) {
-		ring_destroy(w->ring);
-		w->ring = NULL;
+		worker_teardown(w);
 		start_done(w, err);
 		return NULL;
 	}
@@ -529,22 +552,7 @@ static void *worker_main(void *arg)
 		if (!err)
 			err = quic_server_create(&w->quic_params, &w->quic);
 		if (err) {
-			proxy_destroy(w->proxy);
-			w->proxy = NULL;
-			if (w->tunq) {
-				tun_queue_stop(w->tunq);
-				ring_destroy(w->ring);
-				w->ring = NULL;
-				tun_queue_free(w->tunq);
-				w->tunq = NULL;
-			}
-			if (w->tunnel) {
-				tunnel_engine_free(w->tunnel);
-				free(w->tunnel);
-				w->tunnel = NULL;
-			}
-			ring_destroy(w->ring); /* NULL-safe */
-			w->ring = NULL;
+			worker_teardown(w);
 			start_done(w, err);
 			return NULL;
 		}
@@ -609,21 +617,7 @@ static void *worker_main(void *arg)
 	}
 	stats_publish(w);
 	gen_worker_leave(w->pub, w->id);
-	quic_server_destroy(w->quic);
-	w->quic = NULL;
-	proxy_destroy(w->proxy); /* after the streams that used it */
-	w->proxy = NULL;
-	if (w->tunnel) {
-		tunnel_engine_free(w->tunnel);
-		free(w->tunnel);
-		w->tunnel = NULL;
-	}
-	ring_destroy(w->ring); /* on its own thread; closes the sockets it owns */
-	w->ring = NULL;
-	tun_queue_free(w->tunq); /* closes the queue's fd */
-	w->tunq = NULL;
-	free(w->seg_scratch);
-	w->seg_scratch = NULL;
+	worker_teardown(w);
 	return NULL;
 }
 

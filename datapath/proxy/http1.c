@@ -64,11 +64,6 @@ void http1_resp_init(struct http1_resp *p, bool head_request)
 	p->trailer_bytes = 0;
 }
 
-bool http1_resp_done(const struct http1_resp *p)
-{
-	return p->state == S_DONE;
-}
-
 bool http1_resp_started(const struct http1_resp *p)
 {
 	return p->state != S_STATUS || p->hlen != 0 || p->status != 0;

@@ -104,7 +104,6 @@ size_t http1_resp_feed(struct http1_resp *p, const uint8_t *data, size_t len, st
 /* The connection closed: HTTP1_DONE for a close-delimited body (or when
  * already done), else HTTP1_ERROR with HTTP1_E_TRUNCATED. */
 enum http1_event http1_resp_eof(struct http1_resp *p, struct http1_out *out);
-bool http1_resp_done(const struct http1_resp *p);
 /* True before any byte of the response was consumed. */
 bool http1_resp_started(const struct http1_resp *p);
 const char *http1_error_name(enum http1_error e);

@@ -89,7 +89,6 @@ struct uconn {
 	struct uconn *all_next, **all_pprev;
 	struct uconn *idle_next, **idle_pprev;
 	struct twheel_timer timer; /* connect, response or idle deadline */
-	uint64_t deadline_ns;      /* relative: the current timeout */
 	bool reused;               /* has carried a request before */
 	bool eof;                  /* the backend closed its side */
 };

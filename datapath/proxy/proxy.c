@@ -72,11 +72,6 @@ struct exchange {
 	size_t local_left;
 };
 
-static uint64_t now_ns(void)
-{
-	return ring_now();
-}
-
 /* ---- lifetime ---- */
 
 void ex_put(struct exchange *ex)
@@ -166,7 +161,10 @@ static void ex_connect(struct exchange *ex)
 	for (;;) {
 		struct uconn *c;
 
-		pick = proxy_lb_pick(be->lb, ex->set->states + be->first, be->n, now_ns(), ex->tried);
+		/* At most one attempt per server: `tried` names only the first
+		 * 64, and a local failure (no socket) must not loop forever. */
+		pick = ex->attempts >= be->n ? -EHOSTDOWN
+		                             : proxy_lb_pick(be->lb, ex->set->states + be->first, be->n, ring_now(), ex->tried);
 		if (pick < 0) {
 			if (ex->attempts)
 				fail_502(ex, "no server of the backend accepted a connection");
@@ -200,7 +198,7 @@ void ex_connected(struct exchange *ex, int res)
 
 		/* passive health check: a server refusing connections rests */
 		srv->failures++;
-		srv->st->down_until = now_ns() + PROXY_DOWN_NS;
+		srv->st->down_until = ring_now() + PROXY_DOWN_NS;
 		ex->px->ctr.conns_failed++;
 		proxy_log(ex->px, 1, "proxy: worker %u: connect failed: %s; server down for %llu s",
 		          ex->px->worker_id, strerror(-res), PROXY_DOWN_NS / 1000000000ull);
@@ -221,7 +219,7 @@ static void ex_start(struct exchange *ex)
 {
 	ex->state = EX_PROXYING;
 	ex->srv->requests++;
-	uconn_timer(ex->c, now_ns() + ex->be->timeout_ns);
+	uconn_timer(ex->c, ring_now() + ex->be->timeout_ns);
 	ex_write(ex);
 }
 
@@ -325,7 +323,7 @@ void ex_written(struct exchange *ex, int res)
 			quic_stream_consume(ex->s, n); /* only now: the client may send more */
 	}
 	if (ex->c && ex->be)
-		uconn_timer(ex->c, now_ns() + ex->be->timeout_ns);
+		uconn_timer(ex->c, ring_now() + ex->be->timeout_ns);
 	ex_write(ex);
 }
 
@@ -458,7 +456,7 @@ static void parse(struct exchange *ex)
 	}
 	ex->paused = false;
 	uconn_read(c);
-	uconn_timer(c, now_ns() + ex->be->timeout_ns);
+	uconn_timer(c, ring_now() + ex->be->timeout_ns);
 }
 
 void ex_read(struct exchange *ex, int res)
@@ -499,7 +497,7 @@ void ex_timeout(struct exchange *ex)
 	if (ex->srv) {
 		ex->srv->failures++;
 		if (ex->state == EX_WAIT)
-			ex->srv->st->down_until = now_ns() + PROXY_DOWN_NS;
+			ex->srv->st->down_until = ring_now() + PROXY_DOWN_NS;
 	}
 	answer(ex, 504, "gateway timeout\n");
 }

@@ -146,6 +146,13 @@ static bool available(const struct proxy_srv_state *s)
 	return !s->max_conns || s->conns < s->max_conns || s->conns > s->busy;
 }
 
+/* Already tried for this request (the first 64 servers are tracked), or
+ * marked down. */
+static bool excluded(const struct proxy_srv_state *s, unsigned i, uint64_t tried, uint64_t now)
+{
+	return (i < 64 && (tried >> i & 1)) || s->down_until > now;
+}
+
 int proxy_lb_pick(enum proxy_lb lb, struct proxy_srv_state *st, unsigned n, uint64_t now,
                   uint64_t tried)
 {
@@ -158,7 +165,7 @@ int proxy_lb_pick(enum proxy_lb lb, struct proxy_srv_state *st, unsigned n, uint
 	bool lc_set = false;
 
 	for (i = 0; i < n; i++) {
-		if ((i < 64 && (tried >> i & 1)) || st[i].down_until > now)
+		if (excluded(&st[i], i, tried, now))
 			continue;
 		any_up = true;
 		if (available(&st[i]) && st[i].priority < best_prio)
@@ -172,8 +179,7 @@ int proxy_lb_pick(enum proxy_lb lb, struct proxy_srv_state *st, unsigned n, uint
 		for (i = 0; i < n; i++) {
 			const struct proxy_srv_state *s = &st[i];
 
-			if ((i < 64 && (tried >> i & 1)) || s->down_until > now || !available(s) ||
-			    s->priority != best_prio)
+			if (excluded(s, i, tried, now) || !available(s) || s->priority != best_prio)
 				continue;
 			/* s->busy / s->weight < lc_busy / lc_weight */
 			if (!lc_set || (uint64_t)s->busy * lc_weight < (uint64_t)lc_busy * s->weight) {
@@ -189,8 +195,7 @@ int proxy_lb_pick(enum proxy_lb lb, struct proxy_srv_state *st, unsigned n, uint
 	for (i = 0; i < n; i++) {
 		struct proxy_srv_state *s = &st[i];
 
-		if ((i < 64 && (tried >> i & 1)) || s->down_until > now || !available(s) ||
-		    s->priority != best_prio)
+		if (excluded(s, i, tried, now) || !available(s) || s->priority != best_prio)
 			continue;
 		if (lb == PROXY_LB_LEAST_CONNECTIONS &&
 		    (uint64_t)s->busy * lc_weight != (uint64_t)lc_busy * s->weight)

@@ -297,7 +297,6 @@ void uconn_connected(struct uconn *c)
 void uconn_release(struct uconn *c, bool reuse)
 {
 	struct pserver *srv = c->srv;
-	struct proxy *px = srv->set->px;
 
 	if (!reuse || srv->set->retired || c->eof || c->state != UC_BUSY || ring_io_busy(&c->wr) ||
 	    c->rparsed != c->rfill) {
@@ -314,7 +313,6 @@ void uconn_release(struct uconn *c, bool reuse)
 	srv->idle = c;
 	uconn_read(c); /* notices the backend closing it */
 	uconn_timer(c, ring_now() + PROXY_IDLE_TIMEOUT_NS);
-	(void)px;
 }
 
 /* A connection's deadline passed. */
