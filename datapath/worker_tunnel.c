@@ -104,11 +104,10 @@ static void tunnel_send(void *ctx, const rg_sockaddr *to, const rg_sockaddr *fro
 static void tunnel_deliver(void *ctx, struct tunnel_peer *peer, const uint8_t *bytes, size_t len)
 {
 	struct worker *w = ctx;
-	/* Authenticated data from this peer reached this worker: its session
-	 * is here, so TUN packets for it are to come here (shard.h). A lookup;
-	 * a store only when the owner changes. */
-	if (w->shard)
-		tunnel_shard_claim(w->shard, peer->public_key, w->id);
+	/* The peer's TUN packets already come here: the owner map was claimed
+	 * when its handshake (or a keepalive) reached this worker
+	 * (claim_remote), the only moments a session changes workers. */
+	(void)peer;
 	if (!w->tunq) {
 		w->st.drops[DP_DROP_NO_TUN]++;
 		return;

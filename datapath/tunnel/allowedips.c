@@ -26,7 +26,6 @@ struct allowedips_node {
 	uint32_t child[2]; /* child[0] doubles as the free-list link */
 	uint32_t parent;
 	uint8_t cidr;
-	uint8_t in_use;
 	void *peer; /* NULL: a branch node, or a free node */
 	uint64_t key[2];
 };
@@ -130,26 +129,24 @@ static uint32_t *root_of(struct allowedips *t, int family)
 	return family == AF_INET ? &t->root4 : &t->root6;
 }
 
+/* Callers check room first (free_nodes). pool.h: freed nodes first, then
+ * untouched ones; a freed node's first word (child[0]) is the pool's link. */
 static struct allowedips_node *node_get(struct allowedips *t)
 {
-	/* Freed nodes first, then untouched ones (allowedips.h: memory). */
-	struct allowedips_node *n = node_at(t, t->free_list);
-	if (n)
-		t->free_list = n->child[0];
-	else
-		n = &t->pool[t->high++];
+	struct allowedips_node *n = &t->pool[pool_get(&t->nodes, t->pool, sizeof(*t->pool))];
 	memset(n, 0, sizeof(*n));
-	n->in_use = 1;
-	t->used++;
 	return n;
 }
 
 static void node_put(struct allowedips *t, struct allowedips_node *n)
 {
-	memset(n, 0, sizeof(*n));
-	n->child[0] = t->free_list;
-	t->free_list = link_of(t, n);
-	t->used--;
+	memset(n, 0, sizeof(*n)); /* peer NULL: remove_by_peer skips it */
+	pool_put(&t->nodes, t->pool, sizeof(*t->pool), (uint32_t)(n - t->pool));
+}
+
+static uint32_t free_nodes(const struct allowedips *t)
+{
+	return t->nodes.cap - t->nodes.live;
 }
 
 /* The link that points at n: its parent's child link or the root. */
@@ -172,7 +169,7 @@ int allowedips_init(struct allowedips *t, size_t max_nodes)
 	t->pool = calloc(max_nodes, sizeof(*t->pool));
 	if (!t->pool)
 		return -ENOMEM;
-	t->capacity = max_nodes;
+	pool_init(&t->nodes, (uint32_t)max_nodes);
 	return 0;
 }
 
@@ -222,7 +219,7 @@ int allowedips_insert(struct allowedips *t, const struct tunnel_ip *ip, uint8_t 
 		/* The new prefix either contains n (common == cidr) or
 		 * diverges from it inside both prefixes: it goes here. */
 		if (common == cidr) {
-			if (t->used >= t->capacity)
+			if (!free_nodes(t))
 				return -ENOSPC;
 			struct allowedips_node *m = node_get(t);
 			m->key[0] = k.w[0];
@@ -235,7 +232,7 @@ int allowedips_insert(struct allowedips *t, const struct tunnel_ip *ip, uint8_t 
 			*slot = n->parent;
 			return 0;
 		}
-		if (t->capacity - t->used < 2)
+		if (free_nodes(t) < 2)
 			return -ENOSPC;
 		struct allowedips_node *b = node_get(t), *leaf = node_get(t);
 		struct key bk = key_mask(k, common);
@@ -256,7 +253,7 @@ int allowedips_insert(struct allowedips *t, const struct tunnel_ip *ip, uint8_t 
 		return 0;
 	}
 
-	if (t->used >= t->capacity)
+	if (!free_nodes(t))
 		return -ENOSPC;
 	struct allowedips_node *leaf = node_get(t);
 	leaf->key[0] = k.w[0];
@@ -335,9 +332,9 @@ size_t allowedips_remove_by_peer(struct allowedips *t, const void *peer)
 		return 0;
 	/* compact() frees only branch nodes (peer == NULL), never another
 	 * node of this peer, so a linear pass over the pool sees each once. */
-	for (size_t i = 0; i < t->high; i++) {
+	for (uint32_t i = 0; i < t->nodes.high; i++) {
 		struct allowedips_node *n = &t->pool[i];
-		if (!n->in_use || n->peer != peer)
+		if (n->peer != peer)
 			continue;
 		int family = family_of_node(t, n);
 		n->peer = NULL;

@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "datapath/tunnel/pool.h"
 #include "datapath/tunnel/tunnel_types.h"
 
 struct allowedips_node;
@@ -38,10 +39,8 @@ struct allowedips_node;
  * two of them. */
 struct allowedips {
 	uint32_t root4, root6;
-	struct allowedips_node *pool; /* capacity nodes */
-	uint32_t free_list;           /* nodes freed below high */
-	size_t capacity, used;
-	size_t high;                  /* nodes [0, high) were ever used */
+	struct allowedips_node *pool; /* nodes.cap of them */
+	struct pool nodes;            /* which are used (pool.h) */
 };
 
 /* One prefix as listed by allowedips_peer_prefixes(). */

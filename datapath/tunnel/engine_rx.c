@@ -51,14 +51,12 @@ static enum tunnel_rx_verdict gate_handshake(struct tunnel_engine *e, const rg_s
 struct auth_probe {
 	struct tunnel_engine *e;
 	uint64_t now;
-	bool asked;
 	const struct tunnel_peer_config *cfg;
 };
 
 static const uint8_t *probe_static_static(void *ctx, const uint8_t key[NOISE_PUBLIC_KEY_LEN])
 {
 	struct auth_probe *a = ctx;
-	a->asked = true;
 	a->cfg = a->e->is_authorized(a->e->auth_ctx, key, a->now);
 	if (!a->cfg || !a->cfg->has_static_static ||
 	    memcmp(a->cfg->static_static_for, a->e->local.static_public, NOISE_PUBLIC_KEY_LEN))
@@ -89,9 +87,8 @@ static enum tunnel_rx_verdict rx_initiation(struct tunnel_engine *e, const rg_so
 		goto out;
 	}
 	/* The responder learned who this is and asked the authorization
-	 * layer (probe_static_static). */
-	const struct tunnel_peer_config *cfg =
-		probe.asked ? probe.cfg : e->is_authorized(e->auth_ctx, hs.remote_static, now);
+	 * layer (probe_static_static runs before any NOISE_OK). */
+	const struct tunnel_peer_config *cfg = probe.cfg;
 	struct tunnel_peer *p = tunnel_peer_find(e, hs.remote_static);
 	if (!cfg) {
 		(void)noise_initiation_accept(&hs, false, NULL, NULL);

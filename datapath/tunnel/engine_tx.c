@@ -132,9 +132,12 @@ enum tunnel_tx_verdict tunnel_engine_send(struct tunnel_engine *e, const uint8_t
 		tunnel_peer_service(e, p, now, wall_ns);
 		return count(e, TUNNEL_TX_SENT);
 	}
+	uint8_t *q = tunnel_peer_queued(e, p);
 	if (p->queued_len)
 		e->tx_count[TUNNEL_TX_DROP_REPLACED]++;
-	memcpy(tunnel_peer_queued(e, p), packet, ip_len);
+	if (p->queued_len > ip_len) /* the wipes cover queued_len: no tail left */
+		crypto_wipe(q + ip_len, p->queued_len - ip_len);
+	memcpy(q, packet, ip_len);
 	p->queued_len = (uint16_t)ip_len; /* ip_len <= mtu <= 65535 */
 	timers_handshake_wanted(&s->timers, now);
 	tunnel_peer_service(e, p, now, wall_ns);

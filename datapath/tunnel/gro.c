@@ -3,12 +3,11 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "datapath/tunnel/bytes.h"
-
-enum { TCP_FIN = 0x01, TCP_SYN = 0x02, TCP_RST = 0x04, TCP_PSH = 0x08, TCP_ACK = 0x10 };
 
 struct tun_gro {
 	size_t len;      /* bytes of buf in use; 0: no run */
@@ -76,7 +75,7 @@ static int candidate(const uint8_t *p, size_t len, struct seg *s)
 	if (thl < 20 || s->ip_len + thl >= len) /* no payload: pure ACKs pass */
 		return -1;
 	s->flags = t[13];
-	if ((s->flags & (uint8_t)~TCP_PSH) != TCP_ACK) /* SYN FIN RST URG ECE CWR */
+	if ((s->flags & (uint8_t)~TH_PUSH) != TH_ACK) /* SYN FIN RST URG ECE CWR */
 		return -1;
 	s->hdr = s->ip_len + thl;
 	s->payload = len - s->hdr;
@@ -127,7 +126,7 @@ static void start(struct tun_gro *g, const uint8_t *p, size_t len, const struct 
 	g->nseg = 1;
 	g->next_seq = tunnel_get32(p + s->ip_len + 4) + (uint32_t)s->payload;
 	g->next_id = s->v6 ? 0 : (uint16_t)(tunnel_get16(p + 4) + 1);
-	g->closed = (s->flags & TCP_PSH) != 0;
+	g->closed = (s->flags & TH_PUSH) != 0;
 }
 
 void tun_gro_flush(struct tun_gro *g, tun_gro_emit_fn emit, void *ctx)
@@ -141,8 +140,7 @@ void tun_gro_flush(struct tun_gro *g, tun_gro_emit_fn emit, void *ctx)
 			tunnel_put16(p + 4, (uint16_t)(g->len - 40));
 		} else {
 			tunnel_put16(p + 2, (uint16_t)g->len);
-			tunnel_put16(p + 10, 0);
-			tunnel_put16(p + 10, tun_csum_finish(tun_csum_add(0, p, g->ip_len)));
+			tun_ip4_checksum(p, g->ip_len);
 		}
 		/* what the kernel's TSO leaves in the field: the pseudo-header
 		 * sum over the whole length, folded, not complemented */
@@ -177,8 +175,8 @@ void tun_gro_add(struct tun_gro *g, const uint8_t *pkt, size_t len, tun_gro_emit
 		g->nseg++;
 		g->next_seq += (uint32_t)s.payload;
 		g->next_id++;
-		if (s.flags & TCP_PSH) {
-			g->buf[g->ip_len + 13] |= TCP_PSH;
+		if (s.flags & TH_PUSH) {
+			g->buf[g->ip_len + 13] |= TH_PUSH;
 			g->closed = true;
 		}
 		if (s.payload < g->mss)

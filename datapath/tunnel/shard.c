@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { SLOT_EMPTY = 0, SLOT_READY = 2 };
+enum { SLOT_READY = 2 };
 
 struct owner_slot {
 	_Atomic uint32_t state; /* written under the mutex, read with acquire */
@@ -228,14 +228,18 @@ int tunnel_shard_push(struct tunnel_shard *s, unsigned from, unsigned to, const 
 	memcpy(h->data + pos, &l32, 4);
 	memcpy(h->data + pos + 8, p, len);
 	atomic_store_explicit(&h->tail, t + need, memory_order_release);
-	/* seq_cst: ordered after the tail store, against the consumer's ack
-	 * and its following tail load (shard.h: no lost wake-up) */
+	/* Store-buffer pattern against the consumer's ack: our tail store
+	 * must be visible before we read `signalled`, and its signalled store
+	 * before it reads the tail (shard.h: no lost wake-up). The fences, not
+	 * the release/acquire pair, give that order. */
+	atomic_thread_fence(memory_order_seq_cst);
 	return atomic_exchange(&h->signalled, 1) == 0 ? 1 : 0;
 }
 
 void tunnel_shard_ack(struct tunnel_shard *s, unsigned from, unsigned to)
 {
 	atomic_store(&pair(s, from, to)->signalled, 0);
+	atomic_thread_fence(memory_order_seq_cst); /* before the tail is read (push) */
 }
 
 uint8_t *tunnel_shard_peek(struct tunnel_shard *s, unsigned from, unsigned to, size_t *len)

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -79,7 +80,7 @@ static void l4_checksum(uint8_t *ip, int v6, size_t l4_off, size_t len, uint8_t 
 	tunnel_put16(l4 + at, c);
 }
 
-static void ip4_checksum(uint8_t *ip, size_t ihl)
+void tun_ip4_checksum(uint8_t *ip, size_t ihl)
 {
 	tunnel_put16(ip + 10, 0);
 	tunnel_put16(ip + 10, tun_csum_finish(tun_csum_add(0, ip, ihl)));
@@ -147,7 +148,7 @@ static int parse(const struct tun_vnet_hdr *h, const uint8_t *pkt, size_t len, s
 	return 0;
 }
 
-enum { TCP_FIN = 0x01, TCP_PSH = 0x08, TCP_CWR = 0x80 };
+enum { TCP_CWR = 0x80 }; /* <netinet/tcp.h> has TH_FIN, TH_PUSH, not CWR */
 
 int tun_vnet_segment(const struct tun_vnet_hdr *h, uint8_t *pkt, size_t len, uint8_t *scratch, size_t scratch_len,
                      tun_vnet_emit_fn emit, void *ctx)
@@ -186,14 +187,14 @@ int tun_vnet_segment(const struct tun_vnet_hdr *h, uint8_t *pkt, size_t len, uin
 		} else {
 			tunnel_put16(s + 2, (uint16_t)slen);
 			tunnel_put16(s + 4, (uint16_t)(id + n));
-			ip4_checksum(s, l.ip_len);
+			tun_ip4_checksum(s, l.ip_len);
 		}
 		uint8_t *l4 = s + l.ip_len;
 		if (l.proto == IPPROTO_TCP) {
 			tunnel_put32(l4 + 4, seq + (uint32_t)off);
 			uint8_t f = tcp_flags;
 			if (!last)
-				f &= (uint8_t)~(TCP_FIN | TCP_PSH);
+				f &= (uint8_t)~(TH_FIN | TH_PUSH);
 			if (!first)
 				f &= (uint8_t)~TCP_CWR;
 			l4[13] = f;

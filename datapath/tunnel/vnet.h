@@ -87,5 +87,7 @@ uint16_t tun_csum_finish(uint64_t sum);
 /* The partial sum of the TCP/UDP pseudo header (RFC 9293 §3.1, RFC 8200
  * §8.1) of the IP packet at ip, for l4_len bytes of transport. */
 uint64_t tun_csum_pseudo(const uint8_t *ip, int v6, uint8_t proto, size_t l4_len);
+/* Recompute the header checksum of the IPv4 header at ip (ihl bytes). */
+void tun_ip4_checksum(uint8_t *ip, size_t ihl);
 
 #endif

@@ -354,7 +354,7 @@ static void test_peer_index(void)
 		.out = {.ctx = &a, .send_datagram = send_cb, .deliver_packet = deliver_cb},
 	};
 	CHECK(tunnel_engine_init(&a.e, &cfg) == 0, "init");
-	CHECK(a.e.peer_pool.high == 0 && a.e.sessions.session_pool.high == 0 && a.e.routes.high == 0,
+	CHECK(a.e.peer_pool.high == 0 && a.e.sessions.session_pool.high == 0 && a.e.routes.nodes.high == 0,
 	      "nothing touched at init");
 	static struct tunnel_peer_config pc[N];
 	static struct allowedips_prefix ip[N];
@@ -390,12 +390,12 @@ static void test_peer_index(void)
 		CHECK(i % 3 ? route == p[i] : route == NULL, "route of peer %u", i);
 	}
 	uint32_t peers_high = a.e.peer_pool.high, sessions_high = a.e.sessions.session_pool.high;
-	size_t nodes_high = a.e.routes.high;
+	uint32_t nodes_high = a.e.routes.nodes.high;
 	for (unsigned i = 0; i < N; i += 3)
 		CHECK(tunnel_engine_add_initiator(&a.e, &pc[i], now, &p[i]) == 0, "re-add %u", i);
 	CHECK(a.e.npeers == N && a.e.peer_pool.high == peers_high && a.e.sessions.session_pool.high == sessions_high &&
-	      a.e.routes.high == nodes_high, "freed objects reused: peers %u sessions %u nodes %zu",
-	      a.e.peer_pool.high, a.e.sessions.session_pool.high, a.e.routes.high);
+	      a.e.routes.nodes.high == nodes_high, "freed objects reused: peers %u sessions %u nodes %u",
+	      a.e.peer_pool.high, a.e.sessions.session_pool.high, a.e.routes.nodes.high);
 	found = 0;
 	for (unsigned i = 0; i < N; i++)
 		found += tunnel_peer_find(&a.e, pc[i].public_key) == p[i] &&
