@@ -1,6 +1,6 @@
-/* bytes: fixed-width loads and stores of unaligned wire fields, for the
- * tunnel's packet code: big-endian for IP, TCP and UDP headers, little-
- * endian for WireGuard's message fields. */
+/* bytes: fixed-width big-endian loads and stores of unaligned IP, TCP and
+ * UDP header fields, for the tunnel's packet code (WireGuard's own
+ * little-endian fields are read through crypto/messages.h's structs). */
 #ifndef RG_TUNNEL_BYTES_H
 #define RG_TUNNEL_BYTES_H
 
@@ -26,16 +26,6 @@ static inline void tunnel_put32(uint8_t *p, uint32_t v)
 {
 	tunnel_put16(p, (uint16_t)(v >> 16));
 	tunnel_put16(p + 2, (uint16_t)v);
-}
-
-static inline uint32_t tunnel_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static inline uint64_t tunnel_le64(const uint8_t *p)
-{
-	return (uint64_t)tunnel_le32(p) | (uint64_t)tunnel_le32(p + 4) << 32;
 }
 
 #endif

@@ -61,14 +61,15 @@
 #ifndef RG_TUNNEL_ENGINE_H
 #define RG_TUNNEL_ENGINE_H
 
+#include <endian.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "crypto/cookie.h"
+#include "crypto/keypair.h"
 #include "crypto/noise.h"
 #include "datapath/tunnel/allowedips.h"
-#include "datapath/tunnel/bytes.h"
 #include "datapath/tunnel/pool.h"
 #include "datapath/tunnel/ratelimit.h"
 #include "datapath/tunnel/session.h"
@@ -186,21 +187,19 @@ const char *tunnel_rx_verdict_name(enum tunnel_rx_verdict v);
 
 /* The receiver index a datagram is addressed to (a response, a cookie
  * reply or a data message: the index we handed out), or 0 for an
- * initiation or anything too short to say. Little-endian on the wire. */
+ * initiation or anything that is not a well-formed message. */
 static inline uint32_t tunnel_receiver_index(const uint8_t *d, size_t len)
 {
-	size_t off;
-	if (len < 8 || d[1] || d[2] || d[3])
+	switch (message_type_of(d, len)) {
+	case MESSAGE_HANDSHAKE_RESPONSE:
+		return noise_response_receiver_index(d);
+	case MESSAGE_HANDSHAKE_COOKIE:
+		return le32toh(((const struct message_handshake_cookie *)d)->receiver_index);
+	case MESSAGE_DATA:
+		return crypto_keypair_index_of(d);
+	default:
 		return 0;
-	switch (d[0]) {
-	case 2: off = 8; break;  /* response: sender, then receiver index */
-	case 3: off = 4; break;  /* cookie reply */
-	case 4: off = 4; break;  /* data */
-	default: return 0;
 	}
-	if (len < off + 4)
-		return 0;
-	return tunnel_le32(d + off);
 }
 const char *tunnel_tx_verdict_name(enum tunnel_tx_verdict v);
 

@@ -202,7 +202,7 @@ static enum tunnel_rx_verdict rx_response(struct tunnel_engine *e, const rg_sock
 static enum tunnel_rx_verdict rx_cookie(struct tunnel_engine *e, const uint8_t *data, size_t len, uint64_t now)
 {
 	const struct message_handshake_cookie *c = (const void *)data;
-	uint32_t idx = tunnel_le32((const uint8_t *)&c->receiver_index);
+	uint32_t idx = le32toh(c->receiver_index);
 	struct session_keypair *skp;
 	struct session *s = session_lookup_index(&e->sessions, idx, &skp);
 	struct tunnel_peer *p = s ? s->peer : NULL;
@@ -227,7 +227,7 @@ static enum tunnel_rx_verdict rx_data(struct tunnel_engine *e, const rg_sockaddr
 	if (!timers_key_can_receive(kp->birth, now))
 		return TUNNEL_RX_DROP_KEY_EXPIRED;
 	/* replay.h contract: cheap check first, mark only after the tag. */
-	uint64_t counter = tunnel_le64(data + 8);
+	uint64_t counter = le64toh(((const struct message_data *)data)->counter);
 	if (replay_check(&kp->replay, counter) != REPLAY_OK)
 		return TUNNEL_RX_DROP_REPLAY;
 	size_t plain_len;

@@ -7,6 +7,8 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "datapath/tunnel/bytes.h"
+
 int tunnel_engine_inner(const uint8_t *pkt, size_t len, int *family, size_t *ip_len)
 {
 	if (!len)
