@@ -104,7 +104,10 @@ static int publish(struct app *a, struct rg_config *cfg)
 		wg->n_quic_vhosts = qp.n_vhosts;
 	}
 	struct tunnel_peer_config *tp = NULL;
-	if (appcfg_tunnel_peers(cfg, &tp, &wg->n_tunnel_peers, &wg->tunnel_prefixes)) {
+	const struct gen *cur = atomic_load(&a->pub.current);
+	const struct worker_gen *old = cur ? cur->priv : NULL;
+	if (appcfg_tunnel_peers(cfg, old ? old->tunnel_peers : NULL, old ? old->n_tunnel_peers : 0, &tp,
+	                        &wg->n_tunnel_peers, &wg->tunnel_prefixes)) {
 		gen_free_parts(wg);
 		free(g);
 		return -ENOMEM;

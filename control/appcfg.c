@@ -261,8 +261,8 @@ static void endpoint_resolve(const struct rg_peer_cfg *pc, rg_sockaddr *out)
 	freeaddrinfo(res);
 }
 
-int appcfg_tunnel_peers(const struct rg_config *c, struct tunnel_peer_config **peers, unsigned *n,
-                        struct allowedips_prefix **prefixes)
+int appcfg_tunnel_peers(const struct rg_config *c, const struct tunnel_peer_config *prev, unsigned n_prev,
+                        struct tunnel_peer_config **peers, unsigned *n, struct allowedips_prefix **prefixes)
 {
 	*peers = NULL;
 	*prefixes = NULL;
@@ -306,14 +306,28 @@ int appcfg_tunnel_peers(const struct rg_config *c, struct tunnel_peer_config **p
 		for (unsigned j = 0; j < pe->n_allowed_ips; j++)
 			cidr_to_prefix(&pe->allowed_ips[j], &x[at++]);
 	}
-	/* The static-static DH of every peer, once per load instead of once
-	 * per handshake on the workers (engine.h): about 35 us a peer here. */
+	qsort(p, total, sizeof(*p), peer_cmp);
+	/* The static-static DH of every peer, once per key instead of once per
+	 * handshake on the workers (engine.h): about 35 us a new peer; a
+	 * reload takes the unchanged peers' from the generation in force
+	 * (both lists sorted: one merge pass). */
 	const uint8_t *priv = c->tunnel->private_key;
 	uint8_t pub[NOISE_PUBLIC_KEY_LEN];
-	if (crypto_x25519_public(pub, priv) == 0)
-		for (unsigned i = 0; i < total; i++)
-			(void)tunnel_peer_config_precompute(&p[i], priv, pub);
-	qsort(p, total, sizeof(*p), peer_cmp);
+	if (crypto_x25519_public(pub, priv) == 0) {
+		unsigned j = 0;
+		for (unsigned i = 0; i < total; i++) {
+			while (j < n_prev && peer_cmp(&prev[j], &p[i]) < 0)
+				j++;
+			const struct tunnel_peer_config *o = j < n_prev && !peer_cmp(&prev[j], &p[i]) ? &prev[j] : NULL;
+			if (o && o->has_static_static && !memcmp(o->static_static_for, pub, sizeof(pub))) {
+				memcpy(p[i].static_static, o->static_static, sizeof(p[i].static_static));
+				memcpy(p[i].static_static_for, pub, sizeof(pub));
+				p[i].has_static_static = true;
+			} else {
+				(void)tunnel_peer_config_precompute(&p[i], priv, pub);
+			}
+		}
+	}
 	*peers = p;
 	*prefixes = x;
 	*n = total;

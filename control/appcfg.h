@@ -41,11 +41,14 @@ int appcfg_quic_params(const struct rg_config *c, struct quic_params *p,
 /* The tunnel's authorized peers, sorted by key; NULL/0 without [tunnel].
  * A [peer] endpoint is resolved here (getaddrinfo, numeric port); one that
  * does not resolve leaves the peer responder-only, said in the log.
- * *prefixes is the storage the peers' allowed_ips point into; free both. */
+ * *prefixes is the storage the peers' allowed_ips point into; free both.
+ * Each peer's static-static DH (engine.h) is computed here, or taken from
+ * prev (the generation in force, sorted; may be NULL) when it has the key
+ * and was computed for the same private key. */
 struct tunnel_peer_config;
 struct allowedips_prefix;
-int appcfg_tunnel_peers(const struct rg_config *c, struct tunnel_peer_config **peers, unsigned *n,
-                        struct allowedips_prefix **prefixes);
+int appcfg_tunnel_peers(const struct rg_config *c, const struct tunnel_peer_config *prev, unsigned n_prev,
+                        struct tunnel_peer_config **peers, unsigned *n, struct allowedips_prefix **prefixes);
 /* The reverse proxy's routes and backends for workers that many workers
  * (stats slots); *out NULL when there is no [route]. Strings are copied:
  * the conf does not point into c. 0 or -ENOMEM. */
