@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 enum {
 	S_STATUS = 0, /* reading the status line */
@@ -26,12 +27,8 @@ static char lc(char c)
 
 bool http1_name_is(const char *name, size_t len, const char *lower)
 {
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (!lower[i] || lc(name[i]) != lower[i])
-			return false;
-	return lower[i] == 0;
+	/* a NUL in name stops strncasecmp short of lower's end: no match */
+	return strlen(lower) == len && strncasecmp(name, lower, len) == 0;
 }
 
 /* RFC 9110 5.6.2: tchar */

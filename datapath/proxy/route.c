@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "datapath/proxy/http1.h"
+
 struct proxy_conf *proxy_conf_new(unsigned n_routes, unsigned n_backends, unsigned n_workers)
 {
 	struct proxy_conf *c = calloc(1, sizeof(*c));
@@ -62,28 +64,15 @@ void proxy_conf_free(struct proxy_conf *c)
 	free(c);
 }
 
-static char lc(char c)
-{
-	return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
-}
-
-static bool ieq(const char *a, const char *lower, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (lc(a[i]) != lower[i])
-			return false;
-	return true;
-}
-
 bool proxy_host_match(const struct proxy_route_conf *r, const char *host, size_t len)
 {
 	size_t hl = strlen(r->host);
 
 	if (!r->wildcard)
-		return len == hl && ieq(host, r->host, len);
+		return http1_name_is(host, len, r->host);
 	/* "*.example.com": any name below example.com, not example.com itself */
 	hl -= 1; /* ".example.com" */
-	return len > hl && ieq(host + len - hl, r->host + 1, hl);
+	return len > hl && http1_name_is(host + len - hl, hl, r->host + 1);
 }
 
 bool proxy_path_match(const struct proxy_route_conf *r, const char *path)
