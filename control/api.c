@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "control/admin.h"
@@ -61,36 +62,51 @@ static void sb_respond(struct sbuf *b, struct admin_resp *r, int status, const c
 	r->len = b->len;
 }
 
-/* Equal in time independent of where the strings differ. */
-static bool ct_equal(const char *a, size_t alen, const char *b, size_t blen)
+/* Equal, in a time that depends only on want's length, never on where the
+ * bytes differ. Lengths are compared too: the received value is counted,
+ * not read up to a NUL ("TOKEN\0junk" is not TOKEN). */
+static bool ct_equal(const char *got, size_t glen, const char *want, size_t wlen)
 {
-	volatile unsigned char diff = (unsigned char)(alen != blen);
-	size_t n = alen < blen ? alen : blen;
-	for (size_t i = 0; i < n; i++)
-		diff |= (unsigned char)(a[i] ^ b[i]);
+	volatile unsigned char diff = (unsigned char)(glen != wlen);
+	for (size_t i = 0; i < wlen; i++)
+		diff |= (unsigned char)(want[i] ^ (i < glen ? got[i] : 0));
 	return diff == 0;
 }
 
-/* 200 when the request may go on, else the status to answer. */
-static int authorize(struct app *a, const struct admin_req *req)
+/* "Bearer" 1*SP token (RFC 6750 §2.1); the scheme is case-insensitive
+ * (RFC 9110 §11.1). */
+static bool bearer_ok(const struct admin_req *req, const char *token)
+{
+	const char *h = req->authorization;
+	size_t n = req->authorization_len;
+	if (!h || n < 7 || strncasecmp(h, "Bearer ", 7))
+		return false;
+	h += 7;
+	n -= 7;
+	while (n && *h == ' ') {
+		h++;
+		n--;
+	}
+	return ct_equal(h, n, token, strlen(token));
+}
+
+/* 200 when the request may go on, else the status to answer (and, for a
+ * slowed-down 429, *delay_ns). */
+static int authorize(struct app *a, const struct admin_req *req, uint64_t *delay_ns)
 {
 	if (!a->admin_token)
 		return 200; /* loopback admin without a token file (INTERFACE.md) */
 	uint64_t now = ring_now();
-	switch (authlimit_before(&a->authlimit, &req->peer, now)) {
-	case AUTHLIMIT_LOCKED:
-	case AUTHLIMIT_GLOBAL_BACKOFF:
-		return 429;
-	case AUTHLIMIT_CHECK:
-		break;
-	}
-	const char *h = req->authorization;
-	if (h && !strncmp(h, "Bearer ", 7)) {
-		h += 7;
-		if (ct_equal(h, strlen(h), a->admin_token, strlen(a->admin_token)))
-			return 200;
-	}
+	enum authlimit_verdict v = authlimit_before(&a->authlimit, &req->peer, now);
+	if (v == AUTHLIMIT_LOCKED)
+		return 429; /* this address only; the token is not even compared */
+	if (bearer_ok(req, a->admin_token))
+		return 200; /* the global back-off never stops the right token */
 	authlimit_failed(&a->authlimit, &req->peer, now);
+	if (v == AUTHLIMIT_SLOW) {
+		*delay_ns = AUTHLIMIT_SLOW_DELAY_NS;
+		return 429;
+	}
 	return 401;
 }
 
@@ -501,7 +517,8 @@ void api_handle(void *ctx, const struct admin_req *req, struct admin_resp *r)
 		admin_resp_printf(r, 404, NULL, "not found\n");
 		return;
 	}
-	int auth = authorize(a, req);
+	uint64_t delay_ns = 0;
+	int auth = authorize(a, req, &delay_ns);
 	if (auth != 200) {
 		char peer[80];
 		log_warn("admin: refused %s %s from %s: %s", req->method, req->path,
@@ -509,7 +526,8 @@ void api_handle(void *ctx, const struct admin_req *req, struct admin_resp *r)
 		         auth == 429 ? "too many failed tokens" : "bad or missing bearer token");
 		if (auth == 429) {
 			admin_resp_printf(r, 429, NULL, "too many failed attempts, try again later\n");
-			r->extra_headers = "Retry-After: 60\r\n";
+			r->extra_headers = delay_ns ? "Retry-After: 1\r\n" : "Retry-After: 60\r\n";
+			r->delay_ns = delay_ns;
 		} else {
 			admin_resp_printf(r, 401, NULL, "unauthorized\n");
 			r->extra_headers = "WWW-Authenticate: Bearer\r\n";

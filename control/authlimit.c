@@ -2,14 +2,19 @@
 
 #include <string.h>
 
-static void key(const rg_sockaddr *a, uint8_t ip[16])
+void authlimit_key(const rg_sockaddr *a, uint8_t ip[16])
 {
 	memset(ip, 0, 16);
 	if (a->sa.sa_family == AF_INET) {
 		ip[10] = ip[11] = 0xff;
 		memcpy(ip + 12, &a->in4.sin_addr, 4);
 	} else if (a->sa.sa_family == AF_INET6) {
-		memcpy(ip, &a->in6.sin6_addr, 16);
+		/* a v4-mapped peer of a dual-stack socket is one IPv4 address;
+		 * any other IPv6 peer is its /64 (RFC 6177: a site gets at least
+		 * a /64, so counting single addresses would let one attacker
+		 * start 2^64 fresh windows) */
+		bool mapped = IN6_IS_ADDR_V4MAPPED(&a->in6.sin6_addr);
+		memcpy(ip, &a->in6.sin6_addr, mapped ? 16 : 8);
 	}
 }
 
@@ -46,7 +51,7 @@ static struct authlimit_slot *find(struct authlimit *l, const uint8_t ip[16], ui
 	for (unsigned i = 0; i < 8; i++) {
 		struct authlimit_slot *s = &l->slots[(h + i) % AUTHLIMIT_SLOTS];
 		bool live = s->first && now - s->last < AUTHLIMIT_WINDOW_NS;
-		if (live && !memcmp(s->ip, ip, 16))
+		if (live && !memcmp(s->key, ip, 16))
 			return s;
 		if (!live && !victim)
 			victim = s;
@@ -60,7 +65,7 @@ static struct authlimit_slot *find(struct authlimit *l, const uint8_t ip[16], ui
 				victim = s;
 		}
 	memset(victim, 0, sizeof(*victim));
-	memcpy(victim->ip, ip, 16);
+	memcpy(victim->key, ip, 16);
 	victim->first = now ? now : 1;
 	return victim;
 }
@@ -68,20 +73,20 @@ static struct authlimit_slot *find(struct authlimit *l, const uint8_t ip[16], ui
 enum authlimit_verdict authlimit_before(struct authlimit *l, const rg_sockaddr *peer, uint64_t now)
 {
 	uint8_t ip[16];
-	key(peer, ip);
+	authlimit_key(peer, ip);
 	refill(l, now);
 	struct authlimit_slot *s = find(l, ip, now, false);
 	if (s && s->failures >= AUTHLIMIT_FAILURES)
 		return AUTHLIMIT_LOCKED;
 	if (l->global_tokens == 0)
-		return AUTHLIMIT_GLOBAL_BACKOFF;
+		return AUTHLIMIT_SLOW;
 	return AUTHLIMIT_CHECK;
 }
 
 void authlimit_failed(struct authlimit *l, const rg_sockaddr *peer, uint64_t now)
 {
 	uint8_t ip[16];
-	key(peer, ip);
+	authlimit_key(peer, ip);
 	refill(l, now);
 	if (l->global_tokens)
 		l->global_tokens--;
