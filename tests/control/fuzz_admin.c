@@ -15,6 +15,7 @@ static int inside(const char *p, const char *buf, size_t len)
 	return p >= buf && p <= buf + len;
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *buf = malloc(size + 1);
