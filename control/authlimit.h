@@ -11,6 +11,9 @@
  * still compared, the right one passes at once, a wrong one is answered 429
  * after AUTHLIMIT_SLOW_DELAY_NS. A global lock-out that refused the right
  * token would let anyone who reaches the port lock the operator out.
+ * The slowdown costs only clients that wait for their answer (one that
+ * hangs up early learns "wrong" from the silence); what bounds guessing is
+ * the per-address lock-out and the token's length (>= 32 characters).
  *
  * Time is passed in (ns). Control thread only. */
 #ifndef RG_AUTHLIMIT_H
