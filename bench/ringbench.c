@@ -109,7 +109,10 @@ static void *ring_server(void *arg)
 		fprintf(stderr, "ringbench: socket: %s\n", strerror(fd < 0 ? -fd : EINVAL));
 		exit(1);
 	}
-	ring_sock_addr(r, 0, &srv_addr);
+	if (ring_sock_addr(r, 0, &srv_addr)) {
+		fprintf(stderr, "ringbench: no server address\n");
+		exit(1);
+	}
 	atomic_store(&srv_ready, true);
 	uint64_t c0 = cpu_ns();
 	while (!atomic_load_explicit(&srv_stop, memory_order_relaxed)) {

@@ -273,7 +273,10 @@ static void fresh_responder(struct tunnel_engine *s, struct client *cs, unsigned
 		memcpy(cs[i].server.public_key, tunnel_engine_public_key(s), NOISE_PUBLIC_KEY_LEN);
 		tunnel_engine_free(&cs[i].e);
 		engine(&cs[i].e, 1, client_auth, &cs[i], client_send);
-		tunnel_engine_add_initiator(&cs[i].e, &cs[i].server, now, NULL);
+		if (tunnel_engine_add_initiator(&cs[i].e, &cs[i].server, now, NULL)) {
+			fprintf(stderr, "tunnelbench: cannot add initiator %u\n", i);
+			exit(1);
+		}
 		memcpy(auth[i].public_key, tunnel_engine_public_key(&cs[i].e), NOISE_PUBLIC_KEY_LEN);
 	}
 	qsort(auth, n, sizeof(*auth), key_cmp);

@@ -71,10 +71,10 @@ typedef void (*admin_handler)(void *ctx, const struct admin_req *req, struct adm
 struct admin;
 
 /* Listen on addr. Returns 0 or negative errno (-EADDRINUSE ...). */
-int admin_open(const rg_sockaddr *addr, admin_handler h, void *ctx, struct admin **out);
+RG_MUST_CHECK int admin_open(const rg_sockaddr *addr, admin_handler h, void *ctx, struct admin **out);
 void admin_close(struct admin *a);
 /* The address it listens on (port filled in when 0 was asked). */
-int admin_local_addr(const struct admin *a, rg_sockaddr *out);
+RG_MUST_CHECK int admin_local_addr(const struct admin *a, rg_sockaddr *out);
 /* An epoll fd that becomes readable when admin_process() has work. */
 int admin_fd(const struct admin *a);
 /* Accept, read, answer whatever is ready; expire slow clients. Never blocks. */

@@ -1,6 +1,7 @@
 /* The control thread: loads the configuration, starts the workers, binds the
  * listeners and hands their sockets over, serves the admin API, handles
  * signals and reloads. Nothing here is on the packet path. */
+#include <assert.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -81,14 +82,24 @@ static int routes_build(struct worker_gen *wg)
 	}
 	for (unsigned i = 0; i < wg->n_tunnel_peers; i++) {
 		const struct tunnel_peer_config *pc = &wg->tunnel_peers[i];
-		for (size_t j = 0; j < pc->n_allowed_ips; j++)
-			allowedips_insert(t, &pc->allowed_ips[j].ip, pc->allowed_ips[j].cidr, (void *)pc);
+		for (size_t j = 0; j < pc->n_allowed_ips; j++) {
+			/* sized for every prefix above: a failure is a bug, and a
+			 * table missing routes must not be published */
+			int err = allowedips_insert(t, &pc->allowed_ips[j].ip, pc->allowed_ips[j].cidr, (void *)pc);
+			if (err) {
+				allowedips_free(t);
+				free(t);
+				return err;
+			}
+		}
 	}
 	wg->tunnel_routes = t;
 	return 0;
 }
 
-static int publish(struct app *a, struct rg_config *cfg)
+/* Build the generation of cfg and hand it to the workers. On failure
+ * nothing was published and cfg is still the caller's. */
+RG_MUST_CHECK static int publish(struct app *a, struct rg_config *cfg)
 {
 	struct gen *g = calloc(1, sizeof(*g));
 	struct worker_gen *wg = calloc(1, sizeof(*wg));
@@ -113,10 +124,13 @@ static int publish(struct app *a, struct rg_config *cfg)
 		return -ENOMEM;
 	}
 	wg->tunnel_peers = tp;
-	if (appcfg_proxy_conf(cfg, a->n_target, &wg->proxy) || routes_build(wg)) {
+	int err = appcfg_proxy_conf(cfg, a->n_target, &wg->proxy);
+	if (!err)
+		err = routes_build(wg);
+	if (err) {
 		gen_free_parts(wg);
 		free(g);
-		return -ENOMEM;
+		return err;
 	}
 	g->cfg = cfg;
 	g->priv = wg;
@@ -127,8 +141,11 @@ static int publish(struct app *a, struct rg_config *cfg)
 	 * packet. A full channel means the worker is busy and will look anyway
 	 * at the top of its next turn. */
 	struct ring_msg m = {.type = WORKER_MSG_GEN};
-	for (unsigned i = 0; i < a->n_workers; i++)
-		worker_post(a->workers[i], &m);
+	for (unsigned i = 0; i < a->n_workers; i++) {
+		int werr = worker_post(a->workers[i], &m);
+		assert(!werr || werr == -EAGAIN); /* -EAGAIN: full, see above */
+		(void)werr;
+	}
 	return 0;
 }
 
@@ -329,8 +346,12 @@ static void files_apply(struct app *a, const struct rg_config *cfg)
 			return;
 		}
 	}
-	if (!appcfg_watched_files(cfg, &paths, &n))
-		filewatch_set(a->filewatch, paths, n);
+	int err = appcfg_watched_files(cfg, &paths, &n);
+	if (!err)
+		err = filewatch_set(a->filewatch, paths, n);
+	if (err)
+		log_warn("cannot watch the certificate and peer files (%s); reload by SIGHUP or the admin API",
+		         strerror(-err));
 	free(paths);
 }
 
@@ -436,7 +457,7 @@ static int start_workers(struct app *a)
 		return 2;
 	}
 	struct appcfg_tun tun;
-	appcfg_tunnel_tun(a->cfg, &tun);
+	unsigned tun_mtu = appcfg_tunnel_tun(a->cfg, &tun) ? 0 : tun.mtu; /* -ENOENT: no [tunnel] */
 	struct quic_params qp;
 	struct quic_vhost_params *qv = NULL;
 	bool quic = appcfg_quic_params(a->cfg, &qp, &qv) == 0;
@@ -458,7 +479,7 @@ static int start_workers(struct app *a)
 			.log = log_vmsg,
 			.quic = quic ? &qp : NULL,
 			.tunnel_key = appcfg_tunnel_key(a->cfg),
-			.tunnel_mtu = tun.mtu,
+			.tunnel_mtu = tun_mtu,
 			.tunnel_capacity = a->tunnel_capacity,
 			.shard = a->shard,
 			.tun_fd = a->tun_fds ? a->tun_fds[i] : -1,
@@ -618,7 +639,11 @@ int app_start(struct app *a)
 	/* Bind everything first: a taken port or a missing permission is then
 	 * the one line on stderr, before any worker started. */
 	unsigned cpus[1024], n_cpus = 0;
-	appcfg_cpus(cfg, cpus, 1024, &n_cpus);
+	int cerr = appcfg_cpus(cfg, cpus, 1024, &n_cpus);
+	if (cerr)
+		log_warn("[appliance] cpus: %s; the workers are not pinned",
+		         cerr == -EINVAL ? "none of the listed CPUs is one this process may run on"
+		                         : strerror(-cerr));
 	a->n_target = a->workers_override ? a->workers_override : appcfg_workers(cfg);
 	if (a->n_target == 0) /* auto: one per CPU */
 		a->n_target = n_cpus ? n_cpus : 1;
@@ -646,7 +671,14 @@ int app_start(struct app *a)
 		a->cfg = NULL;
 		return rc;
 	}
-	publish(a, cfg);
+	err = publish(a, cfg);
+	if (err) {
+		fprintf(stderr, "ringgate: cannot build the configuration for the workers: %s\n", strerror(-err));
+		listeners_next_free(a, &nx, true);
+		appcfg_free(cfg);
+		a->cfg = NULL;
+		return 2;
+	}
 	char s[80];
 	log_info("admin API on http://%s/ (%s)", addr_str(&a->admin_addr, s, sizeof(s)),
 	         a->admin_token ? "bearer token" : "open to local callers");
@@ -733,6 +765,15 @@ int app_reload(struct app *a, char **errors)
 			log_warn("reload: %u tunnel peers, room for %u sessions per worker until the next start", peers,
 			         a->tunnel_capacity);
 		err = listeners_prepare(a, cfg, &nx, errors);
+		if (!err) {
+			err = publish(a, cfg);
+			if (err) {
+				listeners_next_free(a, &nx, true);
+				if (asprintf(errors, "cannot build the configuration for the workers: %s\n",
+				             strerror(-err)) < 0)
+					*errors = NULL;
+			}
+		}
 		if (err)
 			appcfg_free(cfg);
 	}
@@ -743,7 +784,6 @@ int app_reload(struct app *a, char **errors)
 		service_reloaded(atomic_load(&a->pub.current)->id);
 		return err;
 	}
-	publish(a, cfg);
 	listeners_commit(a, &nx);
 	/* a changed token file takes effect now; a changed admin address at
 	 * the next start (the socket stays) */

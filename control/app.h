@@ -95,7 +95,7 @@ int app_reload(struct app *a, char **errors);
 /* control/demo.c: the embedded demo configuration with its temporary
  * certificate and tunnel key; sets a->demo_dir and a->config_text. The
  * built-in responder answers on an admin transport of its own. */
-int demo_prepare(struct app *a);
+RG_MUST_CHECK int demo_prepare(struct app *a);
 void demo_cleanup(struct app *a);
 void demo_banner(const struct app *a); /* how to try each part */
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "control/netlink.h"
+#include "crypto/wgkey.h"
 #include "crypto/x25519.h"
 #include "datapath/proxy/route.h"
 #include "datapath/quic/quic.h"
@@ -323,8 +324,13 @@ int appcfg_tunnel_peers(const struct rg_config *c, const struct tunnel_peer_conf
 				memcpy(p[i].static_static, o->static_static, sizeof(p[i].static_static));
 				memcpy(p[i].static_static_for, pub, sizeof(pub));
 				p[i].has_static_static = true;
-			} else {
-				(void)tunnel_peer_config_precompute(&p[i], priv, pub);
+			} else if (tunnel_peer_config_precompute(&p[i], priv, pub)) {
+				/* a key of small order: no handshake with it can
+				 * succeed (the responder refuses it too) */
+				char b64[WGKEY_B64_LEN + 1];
+				if (wgkey_to_base64(p[i].public_key, b64))
+					b64[0] = 0;
+				log_warn("tunnel peer %s: the public key is of small order; its handshakes will fail", b64);
 			}
 		}
 	}

@@ -17,18 +17,18 @@ struct appcfg_listen {
 /* Parse and check. `text` non-NULL: parse it, naming it `name` in
  * messages; else read the file `name`. On failure *errors holds every
  * problem as "FILE:LINE: message" lines (malloc'ed). */
-int appcfg_load(const char *name, const char *text, struct rg_config **out, char **errors);
+RG_MUST_CHECK int appcfg_load(const char *name, const char *text, struct rg_config **out, char **errors);
 void appcfg_free(struct rg_config *c);
 
 /* Every address listener (not `iface NAME:PORT` ones: the netlink binder
  * owns those) of [quic] and [tunnel]; *out malloc'ed. */
-int appcfg_listens(const struct rg_config *c, struct appcfg_listen **out, unsigned *n);
+RG_MUST_CHECK int appcfg_listens(const struct rg_config *c, struct appcfg_listen **out, unsigned *n);
 /* Every `iface NAME:PORT` listener of [quic] and [tunnel]; *out malloc'ed. */
 struct nlwatch_want;
-int appcfg_iface_wants(const struct rg_config *c, struct nlwatch_want **out, unsigned *n);
+RG_MUST_CHECK int appcfg_iface_wants(const struct rg_config *c, struct nlwatch_want **out, unsigned *n);
 /* Files whose change triggers a reload: certificates, keys, peers_file,
  * the admin token. *out malloc'ed, the strings belong to c. */
-int appcfg_watched_files(const struct rg_config *c, const char ***out, unsigned *n);
+RG_MUST_CHECK int appcfg_watched_files(const struct rg_config *c, const char ***out, unsigned *n);
 /* [appliance] user, or NULL. */
 const char *appcfg_user(const struct rg_config *c);
 /* QUIC settings for one worker, or -ENOENT when there is no [quic].
@@ -36,7 +36,7 @@ const char *appcfg_user(const struct rg_config *c);
  * point into c. */
 struct quic_params;
 struct quic_vhost_params;
-int appcfg_quic_params(const struct rg_config *c, struct quic_params *p,
+RG_MUST_CHECK int appcfg_quic_params(const struct rg_config *c, struct quic_params *p,
                        struct quic_vhost_params **vhosts);
 /* The tunnel's authorized peers, sorted by key; NULL/0 without [tunnel].
  * A [peer] endpoint is resolved here (getaddrinfo, numeric port); one that
@@ -47,13 +47,13 @@ int appcfg_quic_params(const struct rg_config *c, struct quic_params *p,
  * and was computed for the same private key. */
 struct tunnel_peer_config;
 struct allowedips_prefix;
-int appcfg_tunnel_peers(const struct rg_config *c, const struct tunnel_peer_config *prev, unsigned n_prev,
+RG_MUST_CHECK int appcfg_tunnel_peers(const struct rg_config *c, const struct tunnel_peer_config *prev, unsigned n_prev,
                         struct tunnel_peer_config **peers, unsigned *n, struct allowedips_prefix **prefixes);
 /* The reverse proxy's routes and backends for workers that many workers
  * (stats slots); *out NULL when there is no [route]. Strings are copied:
  * the conf does not point into c. 0 or -ENOMEM. */
 struct proxy_conf;
-int appcfg_proxy_conf(const struct rg_config *c, unsigned n_workers, struct proxy_conf **out);
+RG_MUST_CHECK int appcfg_proxy_conf(const struct rg_config *c, unsigned n_workers, struct proxy_conf **out);
 
 /* [tunnel] tun / address / mtu. */
 struct appcfg_tun {
@@ -64,7 +64,7 @@ struct appcfg_tun {
 	unsigned mtu;       /* 1420 unless set */
 };
 /* -ENOENT without [tunnel]. name points into c. */
-int appcfg_tunnel_tun(const struct rg_config *c, struct appcfg_tun *out);
+RG_MUST_CHECK int appcfg_tunnel_tun(const struct rg_config *c, struct appcfg_tun *out);
 /* Sessions each tunnel worker makes room for: any configured peer may land
  * on any worker, so twice the peers [peer] and peers_file name (room for
  * peers a reload adds), at least APPCFG_TUNNEL_MIN_SESSIONS, a power of
@@ -80,9 +80,9 @@ const uint8_t *appcfg_tunnel_key(const struct rg_config *c);
 /* 0 for `auto`. */
 unsigned appcfg_workers(const struct rg_config *c);
 /* The CPUs of `cpus` (all: those this process may run on). */
-int appcfg_cpus(const struct rg_config *c, unsigned *cpus, unsigned max, unsigned *n);
+RG_MUST_CHECK int appcfg_cpus(const struct rg_config *c, unsigned *cpus, unsigned max, unsigned *n);
 /* Admin address and token (NULL when no token file); the token is malloc'ed. */
-int appcfg_admin(const struct rg_config *c, rg_sockaddr *addr, char **token);
+RG_MUST_CHECK int appcfg_admin(const struct rg_config *c, rg_sockaddr *addr, char **token);
 enum log_level appcfg_log_level(const struct rg_config *c);
 
 #endif

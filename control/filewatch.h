@@ -14,11 +14,11 @@
 
 struct filewatch;
 
-int filewatch_open(struct filewatch **out);
+RG_MUST_CHECK int filewatch_open(struct filewatch **out);
 void filewatch_close(struct filewatch *fw);
 int filewatch_fd(const struct filewatch *fw);
 /* Replace the watched set (at start and after each reload). */
-int filewatch_set(struct filewatch *fw, const char *const *paths, unsigned n);
+RG_MUST_CHECK int filewatch_set(struct filewatch *fw, const char *const *paths, unsigned n);
 /* Read events; remembers that a watched file changed. */
 void filewatch_process(struct filewatch *fw, uint64_t now);
 /* True once, FILEWATCH_SETTLE_NS after the last change of a watched file. */

@@ -37,7 +37,7 @@ struct nlwatch_ops {
 
 struct nlwatch;
 
-int nlwatch_open(const struct nlwatch_ops *ops, void *ctx, struct nlwatch **out);
+RG_MUST_CHECK int nlwatch_open(const struct nlwatch_ops *ops, void *ctx, struct nlwatch **out);
 void nlwatch_close(struct nlwatch *nw);
 /* The fd to poll for readability. */
 int nlwatch_fd(const struct nlwatch *nw);
@@ -45,7 +45,7 @@ int nlwatch_fd(const struct nlwatch *nw);
 void nlwatch_process(struct nlwatch *nw);
 /* Replace the wanted interfaces (at start and on reload): binds and
  * unbinds what the change implies. The array is copied. */
-int nlwatch_set_wants(struct nlwatch *nw, const struct nlwatch_want *w, unsigned n);
+RG_MUST_CHECK int nlwatch_set_wants(struct nlwatch *nw, const struct nlwatch_want *w, unsigned n);
 /* Try binds that failed before (e.g. once a second). */
 void nlwatch_retry(struct nlwatch *nw);
 

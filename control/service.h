@@ -11,6 +11,6 @@ void service_stopping(void);
 /* Become `user` (name or numeric uid), keeping only CAP_NET_ADMIN and
  * CAP_NET_BIND_SERVICE on the calling (control) thread; other threads end
  * up with none. Returns 0 or negative errno; *why names the failed step. */
-int service_drop_root(const char *user, const char **why);
+RG_MUST_CHECK int service_drop_root(const char *user, const char **why);
 
 #endif

@@ -39,7 +39,7 @@ struct gen_pub {
 	unsigned n_retired;
 };
 
-int gen_pub_init(struct gen_pub *p, unsigned n_workers);
+RG_MUST_CHECK int gen_pub_init(struct gen_pub *p, unsigned n_workers);
 /* Frees the current and every retired generation: call after the workers stopped. */
 void gen_pub_destroy(struct gen_pub *p);
 

@@ -602,7 +602,10 @@ static void *worker_main(void *arg)
 	if (w->quic) {
 		/* tell the peers, then give the close packets one last flush */
 		quic_server_close_all(w->quic, ring_now(), &w->tx);
-		ring_flush(w->ring);
+		int ferr = ring_flush(w->ring);
+		if (ferr)
+			wlog(w, LOG_WARN, "worker %u: the last close packets were not sent: %s", w->id,
+			     strerror(-ferr));
 	}
 	if (w->tunq) {
 		/* the reads hold the queue's buffers: let them finish first */

@@ -143,9 +143,9 @@ struct worker;
 
 /* Start the worker thread. Returns once its ring exists (so a ring error is
  * reported here, not later), or negative errno. */
-int worker_start(const struct worker_params *p, struct worker **out);
+RG_MUST_CHECK int worker_start(const struct worker_params *p, struct worker **out);
 /* Any thread. -EAGAIN when the channel is full. */
-int worker_post(struct worker *w, const struct ring_msg *m);
+RG_MUST_CHECK int worker_post(struct worker *w, const struct ring_msg *m);
 /* After WORKER_MSG_DRAIN: true once the worker accepts no new work and its
  * requests in flight are finished, or its drain deadline passed. It keeps
  * running (and answering what is still open) until it is stopped. */
@@ -163,12 +163,12 @@ enum ring_backend worker_backend(const struct worker *w);
  * attach to any socket of a tunnel listener's SO_REUSEPORT group whose
  * i-th socket belongs to worker i. 0 (also when n_workers needs no
  * steering), or -errno (the hand-offs still deliver, only slower). */
-int worker_tunnel_steer(int fd, unsigned n_workers);
+RG_MUST_CHECK int worker_tunnel_steer(int fd, unsigned n_workers);
 /* The same for a QUIC listener: packets whose destination connection ID is
  * one of ours (datapath/quic/cid.h names the owning worker) go to that
  * worker, so a client whose NAT rebinds stays on its connection's worker
  * without a hand-off. */
-int worker_quic_steer(int fd, unsigned n_workers);
+RG_MUST_CHECK int worker_quic_steer(int fd, unsigned n_workers);
 
 const char *dp_drop_name(enum dp_drop d);
 const char *ring_drop_name(enum ring_drop d);

@@ -93,17 +93,17 @@ struct handoff {
 void wlog(struct worker *w, enum log_level l, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 uint64_t wall_ns(void);
 /* Copy a datagram to worker `owner` as a message of `type` (it frees it). */
-int handoff_post(struct worker *w, const struct ring_dgram *d, unsigned owner, uint32_t type);
+RG_MUST_CHECK int handoff_post(struct worker *w, const struct ring_dgram *d, unsigned owner, uint32_t type);
 /* This worker's socket of `kind` for the local address a datagram was sent
  * to: exact address, else a wildcard one of its family and port; -1: none. */
 int sock_for(const struct worker *w, const rg_sockaddr *local, unsigned kind);
 
 /* ---- worker_tunnel.c, for worker.c ---- */
-int tunnel_start(struct worker *w);
+RG_MUST_CHECK int tunnel_start(struct worker *w);
 /* Attach a classic BPF reuseport program (len instructions) to fd's
  * group: worker_quic_steer, worker_tunnel_steer. 0 or -errno. */
 struct sock_filter;
-int worker_steer_attach(int fd, struct sock_filter *code, unsigned short len);
+RG_MUST_CHECK int worker_steer_attach(int fd, struct sock_filter *code, unsigned short len);
 void tunnel_recv(struct worker *w, struct ring_dgram *d, unsigned n, uint64_t now);
 void tunnel_handoff_recv(struct worker *w, struct handoff *h);
 void handoff_drain(struct worker *w);

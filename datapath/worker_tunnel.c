@@ -2,6 +2,7 @@
  * segmented and routed to the peer's worker, decrypted packets written),
  * initiators on sockets of their own, tunnel datagrams handed to the worker
  * that holds their session, and the peers published for GET /peers. */
+#include <assert.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/filter.h>
@@ -211,10 +212,14 @@ static void on_tun_read(void *ctx, uint8_t *buf, size_t len)
 	if (r == 1) {
 		struct ring_msg m = {.type = WORKER_MSG_HANDOFF, .u32 = w->id};
 		struct ring_chan *c = tunnel_shard_ctx(w->shard, to);
-		/* a full channel: the worker is being woken anyway and looks at
-		 * every hand-off ring on each channel wake-up (handoff_drain) */
-		if (c)
-			ring_chan_send(c, &m);
+		/* -EAGAIN, a full channel: the worker is being woken anyway
+		 * and looks at every hand-off ring on each channel wake-up
+		 * (handoff_drain); nothing else can fail */
+		if (c) {
+			int err = ring_chan_send(c, &m);
+			assert(!err || err == -EAGAIN);
+			(void)err;
+		}
 	}
 }
 

@@ -102,7 +102,7 @@ void ring_opts_default(struct ring_opts *o);
 /* Create a ring for the calling thread. With RING_BACKEND_AUTO, falls back
  * to epoll when io_uring_setup fails (ENOSYS, EPERM from
  * kernel.io_uring_disabled or seccomp). */
-int ring_create(const struct ring_opts *o, struct ring **out);
+RG_MUST_CHECK int ring_create(const struct ring_opts *o, struct ring **out);
 void ring_destroy(struct ring *r);
 enum ring_backend ring_backend_of(const struct ring *r);
 const char *ring_backend_name(enum ring_backend b);
@@ -117,16 +117,17 @@ uint64_t ring_now(void);
  * non-blocking, large buffers (SO_RCVBUFFORCE / SO_SNDBUFFORCE when
  * privileged, else the plain options). Returns the fd or negative errno
  * (-EADDRINUSE, -EACCES ...). */
-int ring_udp_open(const rg_sockaddr *addr, bool gro);
+RG_MUST_CHECK int ring_udp_open(const rg_sockaddr *addr, bool gro);
 
 /* Hand a socket to the ring; the ring starts receiving on it and owns the
  * fd from then on (closes it in ring_sock_remove / ring_destroy).
  * Returns the socket index (>= 0) used in ring_dgram.sock and sends. */
-int ring_sock_add(struct ring *r, int fd);
-/* Stop receiving on a socket and close it; the index may be reused. */
+RG_MUST_CHECK int ring_sock_add(struct ring *r, int fd);
+/* Stop receiving on a socket and close it; the index may be reused.
+ * -EINVAL only for an index that holds no socket (a caller's bug). */
 int ring_sock_remove(struct ring *r, unsigned sock);
 /* The local address the socket is bound to (for logs and /status). */
-int ring_sock_addr(const struct ring *r, unsigned sock, rg_sockaddr *out);
+RG_MUST_CHECK int ring_sock_addr(const struct ring *r, unsigned sock, rg_sockaddr *out);
 
 /* ---- sending ----
  * Datagrams are collected during one loop turn and flushed at its end.
@@ -150,13 +151,16 @@ uint8_t *ring_send_prep(struct ring *r, size_t cap);
  * `seg` is 0 for one datagram, or the segment size when the caller already
  * built a GSO buffer of len bytes (ngtcp2_conn_write_aggregate_pkt); a
  * buffer beyond 64 segments or 65000 bytes goes out as several runs. */
+/* Every failure of these two is counted where it happens
+ * (RING_DROP_SEND_ERR, RING_DROP_SEND_FULL) and the datagram is lost as
+ * on the wire: a caller with nothing else to do may ignore the result. */
 int ring_send_commit(struct ring *r, unsigned sock, const rg_sockaddr *to,
                      const rg_sockaddr *from, size_t len, size_t seg);
 /* Copying convenience: prep + memcpy + commit. */
 int ring_send(struct ring *r, unsigned sock, const rg_sockaddr *to,
               const rg_sockaddr *from, const void *buf, size_t len);
 /* Submit the batch now (ring_turn does this at the end of every turn). */
-int ring_flush(struct ring *r);
+RG_MUST_CHECK int ring_flush(struct ring *r);
 
 /* ---- time and turns ---- */
 
@@ -209,7 +213,7 @@ struct ring_io {
 };
 
 /* -EBUSY when the operation is still in flight, -EINVAL on bad fields. */
-int ring_io_submit(struct ring *r, struct ring_io *io);
+RG_MUST_CHECK int ring_io_submit(struct ring *r, struct ring_io *io);
 /* Ask an operation in flight to stop. done still runs, with -ECANCELED or
  * with the result it reached first; the descriptor may be closed only
  * after that. No effect on an operation that is not in flight. */
@@ -231,18 +235,18 @@ struct ring_msg {
 struct ring_chan;
 
 /* capacity is rounded up to a power of two. */
-int ring_chan_create(unsigned capacity, struct ring_chan **out);
+RG_MUST_CHECK int ring_chan_create(unsigned capacity, struct ring_chan **out);
 void ring_chan_destroy(struct ring_chan *c);
 /* Watch the channel from ring r: ops->chan runs when it is signalled. */
-int ring_chan_attach(struct ring *r, struct ring_chan *c);
+RG_MUST_CHECK int ring_chan_attach(struct ring *r, struct ring_chan *c);
 /* Any thread. -EAGAIN when full. Wakes the consumer. */
-int ring_chan_send(struct ring_chan *c, const struct ring_msg *m);
+RG_MUST_CHECK int ring_chan_send(struct ring_chan *c, const struct ring_msg *m);
 /* Consumer thread only. 1 when a message was taken, 0 when empty. */
 int ring_chan_recv(struct ring_chan *c, struct ring_msg *m);
 
 /* ---- threads ---- */
 
 /* Pin the calling thread to one CPU. */
-int ring_pin_cpu(unsigned cpu);
+RG_MUST_CHECK int ring_pin_cpu(unsigned cpu);
 
 #endif

@@ -121,7 +121,7 @@ void uconn_release(struct uconn *c, bool reuse);
 /* (Re)arm the read when the connection has none in flight. */
 void uconn_read(struct uconn *c);
 /* Submit a writev of the exchange's request bytes. */
-int uconn_writev(struct uconn *c, const struct iovec *iov, unsigned n);
+RG_MUST_CHECK int uconn_writev(struct uconn *c, const struct iovec *iov, unsigned n);
 void uconn_timer(struct uconn *c, uint64_t deadline);
 void uconn_close_all(struct proxy *px);
 /* The connect succeeded: BUSY, reading. */

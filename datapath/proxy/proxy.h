@@ -56,7 +56,7 @@ struct proxy;
 /* level: enum log_level of worker.h (0 error .. 3 debug) */
 typedef void (*proxy_log_fn)(void *ctx, int level, const char *msg);
 
-int proxy_create(struct ring *r, unsigned worker_id, proxy_log_fn log, void *log_ctx,
+RG_MUST_CHECK int proxy_create(struct ring *r, unsigned worker_id, proxy_log_fn log, void *log_ctx,
                  struct proxy **out);
 /* After the quic server is gone (its streams closed): closes every
  * backend connection, waits (bounded) for their I/O, frees everything. */
@@ -64,7 +64,7 @@ void proxy_destroy(struct proxy *px);
 /* The routes and backends of a new generation (NULL: none, every request
  * gets 404). The previous pools retire: idle connections close now, busy
  * ones when their exchange ends. `c` must stay valid until the next call. */
-int proxy_set_conf(struct proxy *px, const struct proxy_conf *c);
+RG_MUST_CHECK int proxy_set_conf(struct proxy *px, const struct proxy_conf *c);
 /* quic_request_fn; ctx is the struct proxy. */
 int proxy_request(void *ctx, struct quic_stream *s, const struct quic_request *req);
 uint64_t proxy_next_expiry(struct proxy *px);

@@ -72,7 +72,7 @@ struct proxy_conf {
  * proxy_conf_finish(). NULL on ENOMEM. */
 struct proxy_conf *proxy_conf_new(unsigned n_routes, unsigned n_backends, unsigned n_workers);
 /* Counts servers, sets `first`, allocates stats. 0 or -ENOMEM. */
-int proxy_conf_finish(struct proxy_conf *c);
+RG_MUST_CHECK int proxy_conf_finish(struct proxy_conf *c);
 void proxy_conf_free(struct proxy_conf *c);
 
 /* The route for a request, or -1. `authority` may hold a port (stripped)

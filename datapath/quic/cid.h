@@ -52,13 +52,13 @@ struct quic_cid_table {
 	uint8_t key[QUIC_CID_HASH_KEY_LEN];
 };
 
-int quic_cid_table_init(struct quic_cid_table *t, size_t expected,
+RG_MUST_CHECK int quic_cid_table_init(struct quic_cid_table *t, size_t expected,
                         const uint8_t key[QUIC_CID_HASH_KEY_LEN]);
 void quic_cid_table_free(struct quic_cid_table *t);
 /* NULL when absent. */
 void *quic_cid_table_find(const struct quic_cid_table *t, const uint8_t *cid, size_t len);
 /* -EINVAL (len 0 or > 20, val NULL), -EEXIST, -ENOMEM. */
-int quic_cid_table_insert(struct quic_cid_table *t, const uint8_t *cid, size_t len, void *val);
+RG_MUST_CHECK int quic_cid_table_insert(struct quic_cid_table *t, const uint8_t *cid, size_t len, void *val);
 /* -ENOENT when absent. */
 int quic_cid_table_remove(struct quic_cid_table *t, const uint8_t *cid, size_t len);
 

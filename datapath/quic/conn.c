@@ -39,6 +39,23 @@ static void path_of(ngtcp2_path *path, const struct ring_dgram *d)
 	path->user_data = (void *)(uintptr_t)d->sock;
 }
 
+/* Commit a run of n packets (off bytes, GSO segments of seg) to the send
+ * batch. A refused commit is counted by the ring (RING_DROP_SEND_ERR) and
+ * the packets are lost like any on the wire: ngtcp2's loss recovery sends
+ * their frames again, so only the counters must not claim them. */
+static void commit_run(struct quic_server *srv, unsigned sock, const rg_sockaddr *to,
+                      const rg_sockaddr *from, size_t off, unsigned n, size_t seg)
+{
+	const struct quic_tx *tx = srv->tx;
+	int rc = tx->ops->commit(tx->ctx, sock, to, from, off, n > 1 ? seg : 0);
+
+	if (rc < 0)
+		return;
+	srv->ctr.tx_dgrams += n;
+	srv->ctr.tx_bytes += off;
+	srv->ctr.tx_gso_bufs += n > 1;
+}
+
 int quic_send_dgram(struct quic_server *srv, unsigned sock, const rg_sockaddr *to,
                     const rg_sockaddr *from, const uint8_t *pkt, size_t len)
 {
@@ -696,11 +713,8 @@ enum quic_conn_verdict quic_conn_write(struct quic_conn *c)
 			ngtcp2_path_storage_zero(&ps);
 			nw = quic_h3_write_pkt(c, &ps.path, buf + off, n ? seg : mtu, srv->now);
 			if (nw < 0) {
-				if (n > 0) {
-					tx->ops->commit(tx->ctx, sock, &to, &from, off, n > 1 ? seg : 0);
-					srv->ctr.tx_dgrams += n;
-					srv->ctr.tx_bytes += off;
-				}
+				if (n > 0)
+					commit_run(srv, sock, &to, &from, off, n, seg);
 				c->in_write = false;
 				return fail(c, (int)nw);
 			}
@@ -723,10 +737,9 @@ enum quic_conn_verdict quic_conn_write(struct quic_conn *c)
 				uint8_t tmp[QUIC_MAX_PKT];
 
 				memcpy(tmp, buf + off, (size_t)nw);
-				tx->ops->commit(tx->ctx, sock, &to, &from, off, n > 1 ? seg : 0);
-				srv->ctr.tx_dgrams += n;
-				srv->ctr.tx_bytes += off;
-				srv->ctr.tx_gso_bufs += n > 1;
+				/* a refused send is counted where it failed; loss
+				 * recovery resends the frames */
+				commit_run(srv, sock, &to, &from, off, n, seg);
 				budget -= n + 1;
 				n = 0;
 				quic_send_dgram(srv, psock, &pto, &pfrom, tmp, (size_t)nw);
@@ -738,10 +751,7 @@ enum quic_conn_verdict quic_conn_write(struct quic_conn *c)
 				break;
 		}
 		if (n > 0) {
-			tx->ops->commit(tx->ctx, sock, &to, &from, off, n > 1 ? seg : 0);
-			srv->ctr.tx_dgrams += n;
-			srv->ctr.tx_bytes += off;
-			srv->ctr.tx_gso_bufs += n > 1;
+			commit_run(srv, sock, &to, &from, off, n, seg);
 			budget = budget > n ? budget - n : 0;
 		}
 	}

@@ -213,6 +213,14 @@ static const char *field(const struct quic_stream *s, size_t off)
 	return off == SIZE_MAX ? NULL : s->hbuf + off;
 }
 
+/* An error answer without a body; a stream that cannot even get that
+ * (out of memory) is reset rather than left hanging. */
+static void refuse(struct quic_stream *s, unsigned status)
+{
+	if (quic_stream_respond(s, status, NULL, 0, false) < 0)
+		quic_stream_reset(s, NGHTTP3_H3_INTERNAL_ERROR);
+}
+
 static int h3_end_headers(nghttp3_conn *h3, int64_t id, int fin, void *cud, void *sud)
 {
 	struct quic_conn *c = cud;
@@ -231,7 +239,7 @@ static int h3_end_headers(nghttp3_conn *h3, int64_t id, int fin, void *cud, void
 	srv->ctr.requests++;
 	srv->ctr.requests_0rtt += s->early;
 	if (s->hdr_overflow) {
-		quic_stream_respond(s, 431, NULL, 0, false);
+		refuse(s, 431);
 		return 0;
 	}
 	for (i = 0; i < s->n_hdrs; i++) {
@@ -239,7 +247,7 @@ static int h3_end_headers(nghttp3_conn *h3, int64_t id, int fin, void *cud, void
 		s->hdrs[i].value = s->hbuf + (uintptr_t)s->hdrs[i].value;
 	}
 	if (!field(s, s->method_off) || !field(s, s->path_off)) {
-		quic_stream_respond(s, 400, NULL, 0, false);
+		refuse(s, 400);
 		return 0;
 	}
 	req = (struct quic_request){
@@ -553,16 +561,13 @@ int quic_stream_respond(struct quic_stream *s, unsigned status, const struct qui
 	return 0;
 }
 
-int quic_stream_resume(struct quic_stream *s)
+void quic_stream_resume(struct quic_stream *s)
 {
 	struct quic_conn *c = s->qc;
 
-	if (!c->h3)
-		return -ENOTCONN;
-	if (nghttp3_conn_resume_stream(c->h3, s->id) != 0)
-		return -EINVAL;
+	if (c->h3 && nghttp3_conn_resume_stream(c->h3, s->id) != 0)
+		quic_stream_reset(s, NGHTTP3_H3_INTERNAL_ERROR);
 	quic_conn_schedule_now(c);
-	return 0;
 }
 
 void quic_stream_consume(struct quic_stream *s, size_t n)

@@ -48,7 +48,7 @@ struct quic_vhost_set {
 	struct quic_vhost v[];
 };
 
-int quic_vset_load(const struct quic_vhost_params *vp, unsigned n, struct quic_vhost_set **out);
+RG_MUST_CHECK int quic_vset_load(const struct quic_vhost_params *vp, unsigned n, struct quic_vhost_set **out);
 void quic_vset_put(struct quic_vhost_set *s);
 
 struct quic_conn {
@@ -122,21 +122,21 @@ struct quic_server {
 };
 
 /* heap.c: the worker's min-heap of connection deadlines */
-int quic_heap_push(struct quic_server *srv, struct quic_conn *c);
+RG_MUST_CHECK int quic_heap_push(struct quic_server *srv, struct quic_conn *c);
 void quic_heap_update(struct quic_server *srv, struct quic_conn *c, uint64_t deadline);
 void quic_heap_remove(struct quic_server *srv, struct quic_conn *c);
 
 /* replay.c: the process-wide 0-RTT anti-replay window, reference counted. */
-int quic_replay_acquire(gnutls_anti_replay_t *out);
+RG_MUST_CHECK int quic_replay_acquire(gnutls_anti_replay_t *out);
 void quic_replay_release(void);
 
 /* tls.c */
-int quic_tls_init(struct quic_server *srv);
+RG_MUST_CHECK int quic_tls_init(struct quic_server *srv);
 /* At handshake completion: send a session ticket, count resumption and
  * early data. 0 or negative errno. */
 int quic_tls_handshake_done(struct quic_conn *c);
 void quic_tls_free(struct quic_server *srv);
-int quic_tls_session_new(struct quic_server *srv, struct quic_conn *c);
+RG_MUST_CHECK int quic_tls_session_new(struct quic_server *srv, struct quic_conn *c);
 
 /* conn.c */
 enum quic_conn_verdict {
@@ -145,7 +145,7 @@ enum quic_conn_verdict {
 	QUIC_CONN_REFUSED, /* new connection refused (no packet was sent) */
 	QUIC_CONN_RETRY,   /* ngtcp2 wants a Retry for this Initial */
 };
-int quic_conn_new(struct quic_server *srv, const struct ring_dgram *d,
+RG_MUST_CHECK int quic_conn_new(struct quic_server *srv, const struct ring_dgram *d,
                   const ngtcp2_pkt_hd *hd, const ngtcp2_cid *ocid,
                   ngtcp2_token_type token_type, struct quic_conn **out);
 enum quic_conn_verdict quic_conn_read(struct quic_conn *c, const struct ring_dgram *d);
@@ -156,7 +156,10 @@ void quic_conn_close(struct quic_conn *c, uint64_t app_error);
 void quic_conn_free(struct quic_conn *c);
 void quic_conn_schedule_now(struct quic_conn *c);
 size_t quic_addr_len(const rg_sockaddr *a);
-/* Send one ready-made datagram through srv->tx. -ENOBUFS when no space. */
+/* Send one ready-made datagram through srv->tx. -ENOBUFS when no space.
+ * Every failure is counted where it happens (QUIC_DROP_TX_FULL here,
+ * RING_DROP_SEND_ERR in the ring), and what is lost is lost as on the wire,
+ * so a caller may go on without looking at the result. */
 int quic_send_dgram(struct quic_server *srv, unsigned sock, const rg_sockaddr *to,
                     const rg_sockaddr *from, const uint8_t *pkt, size_t len);
 

@@ -45,7 +45,7 @@
 struct quic_tx_ops {
 	uint8_t *(*prep)(void *ctx, size_t cap);
 	int (*commit)(void *ctx, unsigned sock, const rg_sockaddr *to,
-	              const rg_sockaddr *from, size_t len, size_t seg);
+	              const rg_sockaddr *from, size_t len, size_t seg) RG_MUST_CHECK;
 };
 
 struct quic_tx {
@@ -127,12 +127,15 @@ void quic_stream_attach(struct quic_stream *s, const struct quic_handler_ops *op
 /* Submit the response header section. With `with_body` the body comes from
  * the attached handler's read(); without, the stream ends after the headers.
  * -EINVAL on bad arguments, -EALREADY when already responded, -ENOMEM. */
-int quic_stream_respond(struct quic_stream *s, unsigned status,
+RG_MUST_CHECK int quic_stream_respond(struct quic_stream *s, unsigned status,
                         const struct quic_header *hdrs, unsigned n, bool with_body);
 /* Response body data became available after read() said WOULDBLOCK. Safe to
  * call outside any callback: the connection is scheduled for writing, i.e.
- * quic_server_next_expiry() drops to 0. */
-int quic_stream_resume(struct quic_stream *s);
+ * quic_server_next_expiry() drops to 0. When nghttp3 cannot resume the
+ * stream (out of memory) the stream is reset with H3_INTERNAL_ERROR here, and
+ * its handler hears of it as of any reset: nothing is left for the caller to
+ * handle, and a stalled stream is never the outcome. */
+void quic_stream_resume(struct quic_stream *s);
 /* `n` request body bytes were processed: give the peer that much credit. */
 void quic_stream_consume(struct quic_stream *s, size_t n);
 /* Abort the exchange in both directions with an HTTP/3 error code. */
@@ -258,7 +261,7 @@ struct quic_server;
 
 /* Loads the vhosts' certificates (-ENOENT, -EINVAL for bad PEM, -EINVAL for
  * bad params), allocates the tables sized by max_conns. */
-int quic_server_create(const struct quic_params *p, struct quic_server **out);
+RG_MUST_CHECK int quic_server_create(const struct quic_params *p, struct quic_server **out);
 /* Frees every connection without sending anything. */
 void quic_server_destroy(struct quic_server *srv);
 
@@ -298,7 +301,7 @@ const struct quic_counters *quic_server_counters(const struct quic_server *srv);
  * connections accepted from now on; connections already accepted keep
  * theirs. On error (-ENOENT, -EINVAL for bad PEM or a key that does not
  * match) the running certificates stay. Reads files: slow path. */
-int quic_server_set_vhosts(struct quic_server *srv, const struct quic_vhost_params *vhosts,
+RG_MUST_CHECK int quic_server_set_vhosts(struct quic_server *srv, const struct quic_vhost_params *vhosts,
                            unsigned n);
 
 /* The built-in responder (responder.c): GET / small HTML, GET /bytes/N N

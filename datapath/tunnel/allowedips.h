@@ -51,7 +51,7 @@ struct allowedips_prefix {
 
 /* Allocate a pool of `max_nodes` nodes (2 per prefix is always enough).
  * 0, -EINVAL (max_nodes 0), -ENOMEM. */
-int allowedips_init(struct allowedips *t, size_t max_nodes);
+RG_MUST_CHECK int allowedips_init(struct allowedips *t, size_t max_nodes);
 void allowedips_free(struct allowedips *t);
 
 /* Map prefix ip/cidr to peer. Host bits past cidr are ignored (masked), as
@@ -59,7 +59,7 @@ void allowedips_free(struct allowedips *t);
  * that exists moves it to the new peer (WireGuard semantics: one prefix has
  * one owner). 0, -EINVAL (cidr too long for the family, unknown family,
  * peer NULL), -ENOSPC (pool exhausted; the table is unchanged). */
-int allowedips_insert(struct allowedips *t, const struct tunnel_ip *ip, uint8_t cidr, void *peer);
+RG_MUST_CHECK int allowedips_insert(struct allowedips *t, const struct tunnel_ip *ip, uint8_t cidr, void *peer);
 
 /* The peer of exactly the prefix ip/cidr (host bits ignored), or NULL. */
 void *allowedips_find(const struct allowedips *t, const struct tunnel_ip *ip, uint8_t cidr);

@@ -326,8 +326,8 @@ static uint64_t routes_fingerprint(const struct tunnel_engine *e, const struct t
 	return acc;
 }
 
-void tunnel_peer_configure(struct tunnel_engine *e, struct tunnel_peer *p, const struct tunnel_peer_config *cfg,
-                           uint64_t now)
+int tunnel_peer_configure(struct tunnel_engine *e, struct tunnel_peer *p, const struct tunnel_peer_config *cfg,
+                          uint64_t now)
 {
 	if (cfg->has_psk)
 		memcpy(p->psk, cfg->psk, sizeof(p->psk));
@@ -346,8 +346,17 @@ void tunnel_peer_configure(struct tunnel_engine *e, struct tunnel_peer *p, const
 		if (p->may_have_routes)
 			allowedips_remove_by_peer(&e->routes, p);
 		p->may_have_routes = cfg->n_allowed_ips > 0;
-		for (size_t i = 0; i < cfg->n_allowed_ips; i++)
-			(void)allowedips_insert(&e->routes, &cfg->allowed_ips[i].ip, cfg->allowed_ips[i].cidr, p);
+		for (size_t i = 0; i < cfg->n_allowed_ips; i++) {
+			int err = allowedips_insert(&e->routes, &cfg->allowed_ips[i].ip, cfg->allowed_ips[i].cidr, p);
+			if (err) {
+				/* Half a set of allowed IPs would route some of
+				 * the peer's traffic and drop the rest: none. */
+				allowedips_remove_by_peer(&e->routes, p);
+				p->may_have_routes = false;
+				p->routes_fp = 0;
+				return err;
+			}
+		}
 		p->routes_fp = fp;
 	}
 	if (cfg->endpoint.sa.sa_family == AF_INET || cfg->endpoint.sa.sa_family == AF_INET6) {
@@ -358,6 +367,7 @@ void tunnel_peer_configure(struct tunnel_engine *e, struct tunnel_peer *p, const
 	if (p->session)
 		timers_persistent_keepalive_set(&p->session->timers, now, p->persistent_keepalive);
 	tunnel_peer_sync(e, p, now);
+	return 0;
 }
 
 struct tunnel_peer *tunnel_peer_create(struct tunnel_engine *e, const struct tunnel_peer_config *cfg)
@@ -434,11 +444,12 @@ int tunnel_engine_add_initiator(struct tunnel_engine *e, const struct tunnel_pee
 	if (!p)
 		return -ENOSPC;
 	int err = tunnel_peer_move(e, p, &cfg->endpoint, now);
+	if (!err)
+		err = tunnel_peer_configure(e, p, cfg, now);
 	if (err) {
 		tunnel_peer_remove(e, p);
 		return err;
 	}
-	tunnel_peer_configure(e, p, cfg, now);
 	if (out)
 		*out = p;
 	return 0;
@@ -451,10 +462,11 @@ void tunnel_engine_authorization_changed(struct tunnel_engine *e, uint64_t now)
 		if (!p->in_use)
 			continue;
 		const struct tunnel_peer_config *cfg = e->is_authorized(e->auth_ctx, p->public_key, now);
-		if (!cfg)
-			tunnel_peer_remove(e, p); /* sessions and keys go at once */
-		else
-			tunnel_peer_configure(e, p, cfg, now);
+		/* Withdrawn, or its allowed IPs do not fit the trie (sized
+		 * for the configured peers, so only a reload that outgrew
+		 * the worker): sessions and keys go at once. */
+		if (!cfg || tunnel_peer_configure(e, p, cfg, now))
+			tunnel_peer_remove(e, p);
 	}
 }
 

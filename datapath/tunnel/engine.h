@@ -101,7 +101,7 @@ struct tunnel_peer_config {
 /* Fill c's static_static for the key pair (private_key, public_key). 0, or
  * -EINVAL when c's key is of small order (left unset: such a handshake
  * fails anyway). */
-int tunnel_peer_config_precompute(struct tunnel_peer_config *c, const uint8_t private_key[NOISE_PUBLIC_KEY_LEN],
+RG_MUST_CHECK int tunnel_peer_config_precompute(struct tunnel_peer_config *c, const uint8_t private_key[NOISE_PUBLIC_KEY_LEN],
                                   const uint8_t public_key[NOISE_PUBLIC_KEY_LEN]);
 
 /* The authorization layer: the config of the peer with static key `key`,
@@ -266,7 +266,7 @@ struct tunnel_engine {
 
 /* 0, -EINVAL (missing key, callback or capacity), -ENOMEM, or the rng's
  * error. On error nothing is left allocated. */
-int tunnel_engine_init(struct tunnel_engine *e, const struct tunnel_engine_config *cfg);
+RG_MUST_CHECK int tunnel_engine_init(struct tunnel_engine *e, const struct tunnel_engine_config *cfg);
 /* Wipes every secret, then frees. */
 void tunnel_engine_free(struct tunnel_engine *e);
 
@@ -310,7 +310,7 @@ void tunnel_engine_authorization_changed(struct tunnel_engine *e, uint64_t now);
  * handshake on the next tunnel_engine_handle_expiry(). *out (may be NULL)
  * is the peer. 0, -EINVAL (no endpoint), -EEXIST (key known), -ENOSPC,
  * -EAFNOSUPPORT. */
-int tunnel_engine_add_initiator(struct tunnel_engine *e, const struct tunnel_peer_config *cfg, uint64_t now,
+RG_MUST_CHECK int tunnel_engine_add_initiator(struct tunnel_engine *e, const struct tunnel_peer_config *cfg, uint64_t now,
                                 struct tunnel_peer **out);
 
 /* The peer with that static key, or NULL. A hash lookup. */
@@ -335,8 +335,9 @@ int tunnel_peer_initiate(struct tunnel_engine *e, struct tunnel_peer *p, uint64_
 int tunnel_peer_send_keepalive(struct tunnel_engine *e, struct tunnel_peer *p, uint64_t now);
 void tunnel_peer_flush(struct tunnel_engine *e, struct tunnel_peer *p, uint64_t now);
 struct tunnel_peer *tunnel_peer_create(struct tunnel_engine *e, const struct tunnel_peer_config *cfg);
-void tunnel_peer_configure(struct tunnel_engine *e, struct tunnel_peer *p, const struct tunnel_peer_config *cfg,
-                           uint64_t now);
+/* 0, or -ENOSPC when the allowed IPs do not fit the trie (p then has none). */
+RG_MUST_CHECK int tunnel_peer_configure(struct tunnel_engine *e, struct tunnel_peer *p,
+                                        const struct tunnel_peer_config *cfg, uint64_t now);
 void tunnel_peer_remove(struct tunnel_engine *e, struct tunnel_peer *p);
 /* p's initiation in flight, or NULL; _get takes one from the pool. */
 struct noise_handshake *tunnel_peer_hs(const struct tunnel_engine *e, const struct tunnel_peer *p);
@@ -344,6 +345,6 @@ struct noise_handshake *tunnel_peer_hs_get(struct tunnel_engine *e, struct tunne
 void tunnel_peer_hs_clear(struct tunnel_engine *e, struct tunnel_peer *p);
 /* The packet waiting for a handshake: mtu bytes, queued_len of them used. */
 uint8_t *tunnel_peer_queued(const struct tunnel_engine *e, const struct tunnel_peer *p);
-int tunnel_peer_move(struct tunnel_engine *e, struct tunnel_peer *p, const rg_sockaddr *to, uint64_t now);
+RG_MUST_CHECK int tunnel_peer_move(struct tunnel_engine *e, struct tunnel_peer *p, const rg_sockaddr *to, uint64_t now);
 
 #endif

@@ -104,8 +104,11 @@ static enum tunnel_rx_verdict rx_initiation(struct tunnel_engine *e, const rg_so
 			v = TUNNEL_RX_DROP_NO_ROOM;
 			goto out;
 		}
-		tunnel_peer_configure(e, p, cfg, now);
 		created = true;
+		if (tunnel_peer_configure(e, p, cfg, now)) {
+			v = TUNNEL_RX_DROP_NO_ROOM;
+			goto fail_peer;
+		}
 	}
 	enum noise_verdict nv = noise_initiation_accept(&hs, true, cfg->has_psk ? cfg->psk : NULL,
 	                                                p->have_timestamp ? p->last_timestamp : NULL);
@@ -182,7 +185,10 @@ static enum tunnel_rx_verdict rx_response(struct tunnel_engine *e, const rg_sock
 		return TUNNEL_RX_DROP_INTERNAL;
 	}
 	crypto_keypair_wipe(&kp);
-	(void)tunnel_peer_move(e, p, from, now);
+	/* p has a session (s) that only changes address: that fails only
+	 * when another session holds `from`, which tunnel_peer_move ends. */
+	if (tunnel_peer_move(e, p, from, now))
+		return TUNNEL_RX_DROP_NO_ROOM;
 	p->local = *local;
 	p->last_handshake = now;
 	timers_any_authenticated_packet_received(&s->timers, now);
@@ -248,8 +254,8 @@ static enum tunnel_rx_verdict rx_data(struct tunnel_engine *e, const rg_sockaddr
 		timers_handshake_complete(&s->timers, now);
 	}
 	/* Roaming (paper §2.1): the session follows the peer's address. */
-	if (!tunnel_sockaddr_equal(&s->remote, from))
-		(void)tunnel_peer_move(e, p, from, now);
+	if (!tunnel_sockaddr_equal(&s->remote, from) && tunnel_peer_move(e, p, from, now))
+		return TUNNEL_RX_DROP_NO_ROOM; /* cannot happen: see the response case */
 	p->local = *local;
 	timers_any_authenticated_packet_received(&s->timers, now);
 	struct timers_key cur;

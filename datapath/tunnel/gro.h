@@ -41,7 +41,7 @@ typedef void (*tun_gro_emit_fn)(void *ctx, const struct tun_vnet_hdr *h, const u
 
 struct tun_gro;
 
-int tun_gro_create(struct tun_gro **out);
+RG_MUST_CHECK int tun_gro_create(struct tun_gro **out);
 void tun_gro_free(struct tun_gro *g);
 /* Add one IP packet: merged into the pending run, or the run is flushed
  * and the packet starts a new one or (not a candidate) is emitted at once. */

@@ -66,7 +66,7 @@ struct ratelimit {
  * (0, 0: HANDSHAKES_PER_SECOND, HANDSHAKES_BURSTABLE). rng NULL: the
  * system generator, for the hash key. 0, -EINVAL (also a burst of four
  * seconds or more: the credit must fit 32 bits), -ENOMEM, rng error. */
-int ratelimit_init(struct ratelimit *rl, uint32_t entries, unsigned per_second, unsigned burst,
+RG_MUST_CHECK int ratelimit_init(struct ratelimit *rl, uint32_t entries, unsigned per_second, unsigned burst,
                    const struct crypto_rng *rng);
 void ratelimit_free(struct ratelimit *rl);
 

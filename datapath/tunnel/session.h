@@ -101,7 +101,7 @@ struct session_table {
 /* Room for `capacity` sessions. rng (NULL: crypto_rng_system) supplies
  * the indices, the hash key and the timer jitter seeds. 0, -EINVAL
  * (capacity 0 or above 2^26), -ENOMEM, or the rng's error. */
-int session_table_init(struct session_table *t, uint32_t capacity, const struct crypto_rng *rng);
+RG_MUST_CHECK int session_table_init(struct session_table *t, uint32_t capacity, const struct crypto_rng *rng);
 /* Wipes every key, then frees. */
 void session_table_free(struct session_table *t);
 
@@ -116,7 +116,7 @@ struct session *session_lookup_addr(const struct session_table *t, const rg_sock
 /* A new session for remote, with no keys, its timers initialised (a
  * random jitter seed). 0, -EEXIST (that address has one: look it up),
  * -ENOSPC (table full: the caller counts a drop), -EAFNOSUPPORT. */
-int session_create(struct session_table *t, const rg_sockaddr *remote, void *peer, struct session **out);
+RG_MUST_CHECK int session_create(struct session_table *t, const rg_sockaddr *remote, void *peer, struct session **out);
 
 /* Wipe its keys, release its indices and its address. */
 void session_remove(struct session_table *t, struct session *s);
@@ -124,7 +124,7 @@ void session_remove(struct session_table *t, struct session *s);
 /* Move a session to a new remote address (the peer roamed: paper §2.1
  * endpoint update after an authenticated packet). 0, -EEXIST (another
  * session has that address), -EAFNOSUPPORT. */
-int session_set_remote(struct session_table *t, struct session *s, const rg_sockaddr *remote);
+RG_MUST_CHECK int session_set_remote(struct session_table *t, struct session *s, const rg_sockaddr *remote);
 
 /* ---- deadlines ---- */
 
@@ -150,7 +150,7 @@ void session_timers_advance(struct session_table *t, uint64_t now,
  * installed (which takes it over) or session_index_release(). 0, -ENOSPC
  * (index table full), -EAGAIN (the rng kept giving taken values), or the
  * rng's error. A previous hs_index of s is released first. */
-int session_index_new(struct session_table *t, struct session *s, uint32_t *out);
+RG_MUST_CHECK int session_index_new(struct session_table *t, struct session *s, uint32_t *out);
 void session_index_release(struct session_table *t, uint32_t index);
 
 /* The session that owns our index `index` (from a data message or a
@@ -166,7 +166,7 @@ struct session *session_lookup_index(const struct session_table *t, uint32_t ind
  * and their indices released. The caller reports timers_session_derived
  * (and, as initiator, timers_handshake_complete). 0, -EINVAL (the index
  * is not s's). */
-int session_keypair_install(struct session_table *t, struct session *s, const struct crypto_keypair *kp,
+RG_MUST_CHECK int session_keypair_install(struct session_table *t, struct session *s, const struct crypto_keypair *kp,
                             uint64_t now);
 
 /* A data message authenticated with kp (after replay_update said OK).

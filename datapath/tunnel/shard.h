@@ -36,7 +36,7 @@ struct tunnel_shard;
 /* n_workers >= 1; peers: how many keys the owner map holds (at least);
  * ring_bytes: size of each hand-off ring (rounded up to a power of two).
  * 0, -EINVAL, -ENOMEM. */
-int tunnel_shard_create(unsigned n_workers, unsigned peers, size_t ring_bytes, struct tunnel_shard **out);
+RG_MUST_CHECK int tunnel_shard_create(unsigned n_workers, unsigned peers, size_t ring_bytes, struct tunnel_shard **out);
 /* After every worker stopped. */
 void tunnel_shard_destroy(struct tunnel_shard *s);
 unsigned tunnel_shard_workers(const struct tunnel_shard *s);
@@ -59,7 +59,7 @@ unsigned tunnel_shard_designated(const struct tunnel_shard *s, const uint8_t key
  * 1: queued, wake `to` (post a message on its channel); 0: queued, `to`
  * is already signalled; -ENOBUFS: the ring is full (drop, count);
  * -EMSGSIZE: larger than a quarter of the ring. */
-int tunnel_shard_push(struct tunnel_shard *s, unsigned from, unsigned to, const uint8_t *p, size_t len);
+RG_MUST_CHECK int tunnel_shard_push(struct tunnel_shard *s, unsigned from, unsigned to, const uint8_t *p, size_t len);
 /* Consumer `to` (its thread only), on the wake message: first ack (clears
  * the signal, so a push after it wakes again), then peek / pop until NULL. */
 void tunnel_shard_ack(struct tunnel_shard *s, unsigned from, unsigned to);

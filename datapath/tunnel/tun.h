@@ -47,17 +47,17 @@ struct tun_info {
  * 0, or negative errno (-ENOENT: no /dev/net/tun; -EINVAL: the device
  * exists with other flags, e.g. single queue or no vnet header; -EPERM).
  * On error no fd is left open. */
-int tun_open(const char *name, unsigned n, int *fds, struct tun_info *info);
+RG_MUST_CHECK int tun_open(const char *name, unsigned n, int *fds, struct tun_info *info);
 
 /* Address (4 or 16 bytes, prefix length) and MTU, then up. family 0: no
  * address. An address already there is fine. 0 or negative errno; *why
  * says which step failed. */
-int tun_link_set(const struct tun_info *info, int family, const uint8_t *addr, unsigned prefix, unsigned mtu,
+RG_MUST_CHECK int tun_link_set(const struct tun_info *info, int family, const uint8_t *addr, unsigned prefix, unsigned mtu,
                  const char **why);
 
 /* On reload: remove the old address (old_family 0: none), then add the new
  * one (family 0: none). Run on the control thread. 0 or negative errno. */
-int tun_addr_replace(unsigned ifindex, int old_family, const uint8_t *old_addr, unsigned old_prefix, int family,
+RG_MUST_CHECK int tun_addr_replace(unsigned ifindex, int old_family, const uint8_t *old_addr, unsigned old_prefix, int family,
                      const uint8_t *addr, unsigned prefix);
 
 /* Human-readable offload list ("csum,tso4,tso6,uso4,uso6") into buf. */

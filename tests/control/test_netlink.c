@@ -109,6 +109,15 @@ static void sh(const char *cmd)
 }
 
 /* Process events until the bound set is `want`, at most `ms`. */
+static void set_wants(struct nlwatch *nw, const struct nlwatch_want *w, unsigned n)
+{
+	int err = nlwatch_set_wants(nw, w, n);
+	if (err) {
+		printf("  nlwatch_set_wants: %s\n", strerror(-err));
+		failures++;
+	}
+}
+
 static void expect_within(struct nlwatch *nw, const char *step, const char *want, int ms)
 {
 	char have[1024];
@@ -148,7 +157,7 @@ int main(void)
 		{.kind = LISTENER_QUIC, .ifname = "rgt0", .port = 4433},
 		{.kind = LISTENER_TUNNEL, .ifname = "rgt1", .port = 51820},
 	};
-	nlwatch_set_wants(nw, w, 2);
+	set_wants(nw, w, 2);
 	expect(nw, "no addresses yet", "");
 	sh("ip addr add 10.99.0.1/24 dev rgt0");
 	expect(nw, "IPv4 address added", "10.99.0.1:4433");
@@ -180,9 +189,9 @@ int main(void)
 	sh("ip link add rgt1 type veth peer name rgt1p && ip link set rgt1p up && ip addr add 10.98.0.1/24 dev rgt1 && ip link set rgt1 up");
 	expect(nw, "second interface", "10.98.0.1:51820,10.99.0.3:4433");
 	/* reload drops a want: its addresses are unbound, the other stays */
-	nlwatch_set_wants(nw, w, 1);
+	set_wants(nw, w, 1);
 	expect(nw, "want removed", "10.99.0.3:4433");
-	nlwatch_set_wants(nw, NULL, 0);
+	set_wants(nw, NULL, 0);
 	expect(nw, "no wants", "");
 	nlwatch_close(nw);
 	for (int i = 0; i < n_bound; i++)

@@ -151,7 +151,7 @@ static void case_gso_refused(void)
 			memset(buf, (int)i, sizeof(buf));
 			CHECK(ring_send(r, (unsigned)s, &to, NULL, buf, sizeof(buf)) == 0, "send %u", i);
 		}
-		ring_flush(r);
+		CHECK(ring_flush(r) == 0, "flush");
 		turns(r, 20);
 		expect_dgrams(rx, 10, sizeof(buf));
 		CHECK(st->tx_gso_fallbacks == 1, "round %d: %llu fallbacks, want 1", round,
@@ -183,7 +183,7 @@ static void case_big_gso_buffer(void)
 			memset(p + i * SEG, (int)i, SEG);
 		CHECK(ring_send_commit(r, (unsigned)s, &to, NULL, N * SEG, SEG) == 0, "commit");
 	}
-	ring_flush(r);
+	CHECK(ring_flush(r) == 0, "flush");
 	turns(r, 20);
 	expect_dgrams(rx, N, SEG);
 	const struct ring_stats *st = ring_stats(r);
@@ -202,7 +202,7 @@ static void case_gro_tail(const char *ip)
 	struct ring *r = mk();
 	rg_sockaddr any = sa(ip, 0), a;
 	int s = ring_sock_add(r, ring_udp_open(&any, true));
-	ring_sock_addr(r, (unsigned)s, &a);
+	CHECK(ring_sock_addr(r, (unsigned)s, &a) == 0, "bound address");
 	enum { N = 30, SEG = 1200, TAIL = 333 };
 	static uint8_t buf[N * SEG + TAIL];
 	for (unsigned i = 0; i <= N; i++)

@@ -143,7 +143,7 @@ static int add_sock(struct ring *r, const char *ip, bool gro, rg_sockaddr *bound
 		printf("ring_sock_add: %s\n", strerror(-idx));
 		exit(1);
 	}
-	ring_sock_addr(r, (unsigned)idx, bound);
+	CHECK(ring_sock_addr(r, (unsigned)idx, bound) == 0, "bound address");
 	return idx;
 }
 
@@ -164,7 +164,7 @@ static void turns_until(struct ring *r, unsigned want)
 		ring_timer_set(r, ring_now() + 20000000ull);
 		ring_turn(r);
 	}
-	ring_flush(r);
+	CHECK(ring_flush(r) == 0, "flush");
 }
 
 static void turns_for(struct ring *r, uint64_t ns)
@@ -174,7 +174,7 @@ static void turns_for(struct ring *r, uint64_t ns)
 		ring_timer_set(r, ring_now() + 10000000ull);
 		ring_turn(r);
 	}
-	ring_flush(r);
+	CHECK(ring_flush(r) == 0, "flush");
 }
 
 /* Receive on a plain socket with a deadline; returns length or -1. */
@@ -245,7 +245,7 @@ static uint64_t send_sizes(const char *ip, const uint16_t *sizes, unsigned n)
 		memset(p, (int)(i & 0xff), sizes[i]);
 		CHECK(ring_send_commit(r, (unsigned)s, &to, NULL, sizes[i], 0) == 0, "commit %u", i);
 	}
-	ring_flush(r);
+	CHECK(ring_flush(r) == 0, "flush");
 	turns_for(r, 30000000ull); /* io_uring: reap the send completions */
 	static uint8_t buf[70000];
 	for (unsigned i = 0; i < n; i++) {
