@@ -33,10 +33,47 @@ enum { EP_SIGNAL = 1, EP_TICK, EP_ADMIN, EP_RESPONDER, EP_NETLINK, EP_FILES };
 /* ---- configuration ---- */
 
 /* Load the file (or the demo text) into a new configuration; errors into
- * *errors as text, one per line. */
+ * *errors as text, one per line. Under --strict a configuration with
+ * warnings is refused (-EINVAL), the warnings being its errors. */
 static int load_config(struct app *a, struct rg_config **out, char **errors)
 {
-	return appcfg_load(a->demo ? "demo.ini" : a->config_path, a->config_text, out, errors);
+	struct rg_config *cfg = NULL;
+	int err = appcfg_load(a->demo ? "demo.ini" : a->config_path, a->config_text, &cfg, errors);
+	if (err)
+		return err;
+	const char *const *w;
+	unsigned n = appcfg_warnings(cfg, &w);
+	if (a->strict && n) {
+		size_t len = 64;
+		for (unsigned i = 0; i < n; i++)
+			len += strlen(w[i]) + 1;
+		char *s = malloc(len);
+		if (s) {
+			size_t at = 0;
+			for (unsigned i = 0; i < n; i++)
+				at += (size_t)sprintf(s + at, "%s\n", w[i]);
+			sprintf(s + at, "--strict: %u warning%s, refused\n", n, n == 1 ? "" : "s");
+		}
+		*errors = s;
+		appcfg_free(cfg);
+		return -EINVAL;
+	}
+	*out = cfg;
+	return 0;
+}
+
+/* Warnings of a configuration that loaded: to the log at start and on
+ * reload (each names FILE:LINE), or plain to stderr for --validate. */
+static void warnings_report(const struct rg_config *cfg, bool plain)
+{
+	const char *const *w;
+	unsigned n = appcfg_warnings(cfg, &w);
+	for (unsigned i = 0; i < n; i++) {
+		if (plain)
+			fprintf(stderr, "%s\n", w[i]);
+		else
+			log_warn("%s", w[i]);
+	}
 }
 
 /* A worker_gen's parts, wiping the peers' secrets (psks, precomputed DH);
@@ -153,7 +190,14 @@ int app_validate(struct app *a)
 		demo_cleanup(a);
 		return 1;
 	}
-	printf("%s: configuration is valid\n", a->demo ? "demo" : a->config_path);
+	warnings_report(cfg, true);
+	const char *const *w;
+	unsigned n_warn = appcfg_warnings(cfg, &w);
+	if (n_warn)
+		printf("%s: configuration is valid, with %u warning%s\n", a->demo ? "demo" : a->config_path,
+		       n_warn, n_warn == 1 ? "" : "s");
+	else
+		printf("%s: configuration is valid\n", a->demo ? "demo" : a->config_path);
 	appcfg_free(cfg);
 	admin_close(a->responder);
 	demo_cleanup(a);
@@ -614,6 +658,7 @@ int app_start(struct app *a)
 	a->cfg = cfg;
 	if (!a->log_level_forced)
 		log_setup(appcfg_log_level(cfg), log_json_enabled());
+	warnings_report(cfg, false);
 
 	/* Bind everything first: a taken port or a missing permission is then
 	 * the one line on stderr, before any worker started. */
@@ -720,6 +765,7 @@ int app_reload(struct app *a, char **errors)
 	service_reloading();
 	int err = load_config(a, &cfg, errors);
 	if (!err) {
+		warnings_report(cfg, false);
 		unsigned n = a->workers_override ? a->workers_override : appcfg_workers(cfg);
 		if (n && n != a->n_workers)
 			log_warn("reload: workers = %u takes effect at the next start (running %u)", n,

@@ -31,6 +31,12 @@ void appcfg_free(struct rg_config *c)
 	ini_config_free(c);
 }
 
+unsigned appcfg_warnings(const struct rg_config *c, const char *const **out)
+{
+	*out = c->warnings;
+	return c->n_warnings;
+}
+
 static int push_listens(const struct rg_cfg_addr *l, unsigned n, enum listener_kind kind,
                         struct appcfg_listen **out, unsigned *count)
 {

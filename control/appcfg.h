@@ -19,6 +19,10 @@ struct appcfg_listen {
  * problem as "FILE:LINE: message" lines (malloc'ed). */
 int appcfg_load(const char *name, const char *text, struct rg_config **out, char **errors);
 void appcfg_free(struct rg_config *c);
+/* The configuration's warnings ("FILE:LINE: warning: ..."): keys that do
+ * not do what they say yet, secret files open to others. Count, *out
+ * pointing into c. */
+unsigned appcfg_warnings(const struct rg_config *c, const char *const **out);
 
 /* Every address listener (not `iface NAME:PORT` ones: the netlink binder
  * owns those) of [quic] and [tunnel]; *out malloc'ed. */

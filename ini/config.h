@@ -260,6 +260,12 @@ struct rg_config {
 	const struct rg_tunnel_cfg *tunnel; /* NULL: no [tunnel] section, tunnels off */
 	const struct rg_peer_cfg *peers;
 	unsigned n_peers;
+	/* What loads but does not do what it says, or is unsafe: keys parsed
+	 * and not implemented yet, secret files open to group or others. Each
+	 * "FILE:LINE: warning: ..." (also in the load's diag). Start-up and
+	 * reload log them; --strict treats them as errors. */
+	const char *const *warnings;
+	unsigned n_warnings;
 	void *arena;                   /* private: owns everything above */
 };
 
@@ -267,8 +273,10 @@ struct rg_config {
 
 /* Parse and check `path`. Returns 0 and sets *out to a new config, or a
  * negative errno and leaves *out alone: -EINVAL when the file has errors
- * (all of them appended to diag as "FILE:LINE: message"), -ENOENT/-EACCES/...
+ * (all of them appended to diag as "FILE:LINE: message", warnings among
+ * them as "FILE:LINE: warning: message"), -ENOENT/-EACCES/...
  * when it cannot be read (one "FILE:0: ..." message), -ENOMEM.
+ * On success diag gets the warnings only (as rg_config.warnings).
  * Reads the files the config names (certs, keys, token, peers_file).
  * diag may be NULL when messages are not wanted. */
 int ini_config_load_file(const char *path, struct rg_config **out, struct ini_diag *diag);

@@ -95,6 +95,8 @@ struct ini_load {
 	struct ini_arena *arena;
 	struct ini_diag *diag;     /* never NULL inside a load */
 	unsigned errors;           /* messages reported by this load */
+	const char **warns;        /* "FILE:LINE: warning: ..." in the arena, also in diag */
+	unsigned n_warns;
 	int oom;                   /* -ENOMEM once an allocation failed */
 
 	/* reader state */
@@ -111,6 +113,12 @@ struct ini_load {
 
 /* Report "FILE:LINE: message" for this load. */
 void ini_load_error(struct ini_load *L, unsigned line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Report "FILE:LINE: warning: message": the file loads, but something in
+ * it does not do what it says (or is unsafe). Kept in the config too
+ * (rg_config.warnings), so start-up and reload can log it and --strict can
+ * refuse it. */
+void ini_load_warn(struct ini_load *L, unsigned line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Run libinih over text[0..len) and build L->insts. 0 or -ENOMEM (syntax
  * and value errors are reported through L, not returned). */
@@ -162,6 +170,11 @@ int ini_file_key(const char *path, uint8_t key[RG_KEY_LEN], char *why);
 /* The admin token file: one token of >= 32 visible characters, trailing
  * newline trimmed; *token in the arena. 0 or -errno with why. */
 int ini_file_token(struct ini_arena *a, const char *path, const char **token, char *why);
+/* Is a secret file open to anyone but its owner (any group or other
+ * permission bit, what ssh refuses and wg warns about)? 1 (exposed) or 0
+ * (private) with *mode its permission bits; negative errno when it cannot
+ * be looked at (the read reports that). */
+int ini_file_secret_mode(const char *path, unsigned *mode);
 /* Certificate chain and private key (PEM) that gnutls accepts as a pair.
  * 0, or -errno with why and *bad_key set when the key file is at fault
  * (unreadable, not a key, or not the certificate's key). */
