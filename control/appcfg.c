@@ -347,10 +347,13 @@ int appcfg_tunnel_tun(const struct rg_config *c, struct appcfg_tun *out)
 		return -ENOENT;
 	out->name = c->tunnel->tun;
 	out->mtu = c->tunnel->mtu ? c->tunnel->mtu : 1420;
-	if (c->tunnel->has_address) {
-		out->family = c->tunnel->address.family;
-		memcpy(out->addr, c->tunnel->address.addr, out->family == AF_INET ? 4 : 16);
-		out->prefix = c->tunnel->address.prefix;
+	_Static_assert(2 * RG_CFG_MAX_TUN_ADDRS <= APPCFG_TUN_MAX_ADDRS, "appcfg_tun.addrs too small");
+	for (unsigned i = 0; i < c->tunnel->n_address && i < RG_CFG_MAX_TUN_ADDRS; i++) {
+		const struct rg_cidr *a = &c->tunnel->address[i];
+		struct nladdr *o = &out->addrs[out->n_addrs++];
+		o->family = a->family;
+		memcpy(o->addr, a->addr, a->family == AF_INET ? 4 : 16);
+		o->prefix = a->prefix;
 	}
 	return 0;
 }

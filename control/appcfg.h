@@ -4,6 +4,7 @@
 #define RG_APPCFG_H
 
 #include "control/log.h"
+#include "control/netlink.h"
 #include "datapath/worker.h"
 #include "ring/ring.h"
 
@@ -59,12 +60,14 @@ int appcfg_tunnel_peers(const struct rg_config *c, const struct tunnel_peer_conf
 struct proxy_conf;
 int appcfg_proxy_conf(const struct rg_config *c, unsigned n_workers, struct proxy_conf **out);
 
-/* [tunnel] tun / address / mtu. */
+/* [tunnel] tun / address / mtu. The address list of the config holds at
+ * most RG_CFG_MAX_TUN_ADDRS (16); twice that is room for what a reload
+ * could not remove next to what it added (nladdr_sync's *now). */
+#define APPCFG_TUN_MAX_ADDRS 32
 struct appcfg_tun {
 	const char *name;   /* NULL: no TUN device (the demo) */
-	int family;         /* of the address; 0: none */
-	uint8_t addr[16];
-	unsigned prefix;
+	struct nladdr addrs[APPCFG_TUN_MAX_ADDRS];
+	unsigned n_addrs;   /* 0: none */
 	unsigned mtu;       /* 1420 unless set */
 };
 /* -ENOENT without [tunnel]. name points into c. */

@@ -207,6 +207,30 @@ static void check_routes(struct ini_load *L)
 	}
 }
 
+/* [tunnel] address: each address once (the same address with two prefix
+ * lengths would be one address on the device, the second add replacing
+ * the first), and few enough for the control thread's fixed tables. Two
+ * IPv4 addresses in one subnet are fine: the second is a secondary. */
+static void check_tun_address(struct ini_load *L, struct ini_inst *in)
+{
+	struct rg_tunnel_cfg *t = in->obj;
+	char ip[INET6_ADDRSTRLEN];
+	if (t->n_address > RG_CFG_MAX_TUN_ADDRS)
+		ini_load_error(L, LINE(in, "address"), "address: %u addresses, at most %d", t->n_address,
+		               RG_CFG_MAX_TUN_ADDRS);
+	for (unsigned i = 1; i < t->n_address; i++) {
+		const struct rg_cidr *a = &t->address[i];
+		for (unsigned j = 0; j < i; j++) {
+			const struct rg_cidr *b = &t->address[j];
+			if (a->family == b->family && !memcmp(a->addr, b->addr, a->family == AF_INET ? 4 : 16)) {
+				inet_ntop(a->family, a->addr, ip, sizeof(ip));
+				ini_load_error(L, LINE(in, "address"), "address: %s given twice", ip);
+				break;
+			}
+		}
+	}
+}
+
 /* Load the tunnel's own key and its peers_file. */
 static void check_tunnel(struct ini_load *L, struct ini_inst *in)
 {
@@ -222,6 +246,7 @@ static void check_tunnel(struct ini_load *L, struct ini_inst *in)
 			check_secret_mode(L, in, "private_key_file", t->private_key_file);
 	}
 	check_listen_dups(L, in, t->listen, t->n_listen);
+	check_tun_address(L, in);
 	if (t->peers_file) {
 		char *text;
 		size_t len;
@@ -244,7 +269,9 @@ static void check_tunnel(struct ini_load *L, struct ini_inst *in)
 static void check_mtu(struct ini_load *L, struct ini_inst *tin)
 {
 	struct rg_tunnel_cfg *t = tin->obj;
-	bool v6 = t->has_address && t->address.family == AF_INET6;
+	bool v6 = false;
+	for (unsigned i = 0; i < t->n_address; i++)
+		v6 |= t->address[i].family == AF_INET6;
 	for (unsigned i = 0; i < L->n_insts && !v6; i++) {
 		if (L->insts[i]->sec != INI_SEC_PEER)
 			continue;

@@ -32,6 +32,7 @@
 #define RG_KEY_LEN 32         /* X25519 public/private keys, preshared keys */
 #define RG_CFG_MAX_CPUS 1024  /* `cpus` and `workers` upper bound */
 #define RG_CFG_MAX_WORKERS 1024
+#define RG_CFG_MAX_TUN_ADDRS 16 /* [tunnel] address list */
 
 /* ---- diagnostics ------------------------------------------------------ */
 
@@ -223,8 +224,11 @@ struct rg_tunnel_cfg {
 	const char *private_key_file;  /* required */
 	uint8_t private_key[RG_KEY_LEN]; /* its contents, decoded (secret) */
 	const char *tun;               /* TUN device name; NULL: no TUN device */
-	bool has_address;
-	struct rg_cidr address;        /* interface address and prefix, host bits kept */
+	/* The TUN device's own addresses with their prefixes, host bits kept:
+	 * a comma-separated list as wg-quick's Address (10.8.0.1/24, fd00::1/64),
+	 * so the device can be dual-stack. n_address == 0: none. */
+	const struct rg_cidr *address;
+	unsigned n_address;            /* 0..RG_CFG_MAX_TUN_ADDRS, no address twice */
 	unsigned mtu;                  /* 576..9000, default 1420 (>= 1280 with IPv6) */
 	const char *peers_file;        /* NULL: none */
 	struct rg_peer_list file_peers; /* its peers, loaded with the config (n = 0 if none) */

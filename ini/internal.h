@@ -25,8 +25,8 @@ enum ini_vtype {
 	INI_T_HOST,        /* const char *: DNS name (INI_F_WILDCARD: or *.suffix), lower-cased */
 	INI_T_ADDR,        /* struct rg_cfg_addr, IP literal and port */
 	INI_T_ADDR_LIST,   /* const struct rg_cfg_addr * + unsigned count at off2; iface allowed */
-	INI_T_CIDR,        /* struct rg_cidr, host bits kept; bool "has" at off2 */
-	INI_T_CIDR_LIST,   /* const struct rg_cidr * + unsigned count at off2; host bits cleared */
+	INI_T_CIDR_LIST,   /* const struct rg_cidr * + unsigned count at off2; host bits
+	                      cleared unless INI_F_HOST_BITS */
 	INI_T_CPUSET,      /* struct rg_cpuset */
 	INI_T_KEY,         /* uint8_t[RG_KEY_LEN] */
 	INI_T_ENUM,        /* an enum (int-sized), names[] */
@@ -39,12 +39,13 @@ enum ini_vtype {
 #define INI_F_REQUIRED 0x2u  /* no default: the section needs it */
 #define INI_F_EMPTY_OFF 0x4u /* an empty value means unset (NULL, none, off) */
 #define INI_F_WILDCARD 0x8u  /* INI_T_HOST: *.suffix allowed */
+#define INI_F_HOST_BITS 0x10u /* INI_T_CIDR_LIST: keep host bits (an interface's own addresses) */
 
 struct ini_key {
 	const char *name;
 	enum ini_vtype type;
 	size_t off;              /* the field in the section's struct */
-	size_t off2;             /* lists: unsigned count; INI_T_CIDR: bool has */
+	size_t off2;             /* lists: unsigned count */
 	unsigned flags;
 	const char *def;         /* default, parsed like a value from the file; NULL: none */
 	uint64_t min, max;       /* numeric ranges (in the field's unit) */

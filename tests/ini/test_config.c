@@ -3,6 +3,7 @@
  * "FILE:LINE:" and a recognizable message, several errors in one pass, and
  * the peers_file loader. Certificates, keys and token files are made at run
  * time (gnutls) in a temporary directory. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -313,8 +314,9 @@ static void test_full(void)
 	const struct rg_tunnel_cfg *t = c->tunnel;
 	CHECK(t && t->n_listen == 2 && t->listen[1].kind == RG_CFG_ADDR_IFACE && !strcmp(t->listen[1].iface, "wg-uplink"),
 	      "tunnel listen");
-	CHECK(t && t->private_key[0] == 3 && t->private_key[31] == 0x44 && !strcmp(t->tun, "rg0") && t->has_address &&
-	      t->address.family == AF_INET6 && t->address.prefix == 64 && t->address.addr[15] == 1 && t->mtu == 1280,
+	CHECK(t && t->private_key[0] == 3 && t->private_key[31] == 0x44 && !strcmp(t->tun, "rg0") && t->n_address == 1 &&
+	      t->address[0].family == AF_INET6 && t->address[0].prefix == 64 && t->address[0].addr[15] == 1 &&
+	      t->mtu == 1280,
 	      "tunnel values");
 	CHECK(t && t->file_peers.n == 2 && t->file_peers.peers[0].line == 3 && t->file_peers.peers[0].n_allowed_ips == 2 &&
 	      t->file_peers.peers[1].public_key[0] == 2, "peers_file loaded");
@@ -375,7 +377,7 @@ static void test_defaults(void)
 		      b->timeout_ms == 30000 && b->servers[0].weight == 1, "backend defaults");
 		CHECK(!strcmp(c->routes[0].path_prefix, "/") && !c->routes[0].allow_0rtt, "route defaults");
 		const struct rg_tunnel_cfg *t = c->tunnel;
-		CHECK(t->n_listen == 1 && t->listen[0].port == 51820 && !t->tun && !t->has_address && t->mtu == 1420 &&
+		CHECK(t->n_listen == 1 && t->listen[0].port == 51820 && !t->tun && !t->n_address && t->mtu == 1420 &&
 		      !t->peers_file && t->file_peers.n == 0, "tunnel defaults");
 		CHECK(c->peers[0].persistent_keepalive_s == 0 && !c->peers[0].endpoint &&
 		      !c->peers[0].preshared_key_file, "peer defaults");
@@ -677,6 +679,77 @@ static void test_files(void)
 	ini_diag_free(&d);
 }
 
+/* [tunnel] address: one CIDR as before, or a list (wg-quick's Address) so
+ * the TUN device can be dual-stack; host bits kept; each address once. */
+static void test_tun_address(void)
+{
+	static const struct {
+		const char *value;
+		int ok;
+		unsigned n;
+		const char *first, *last; /* "ADDR/PREFIX" */
+		const char *what;         /* error: part of the message */
+	} t[] = {
+		{"10.8.0.1/24", 1, 1, "10.8.0.1/24", "10.8.0.1/24", NULL},
+		{"10.8.0.1/24, fd00:8::1/64", 1, 2, "10.8.0.1/24", "fd00:8::1/64", NULL},
+		{"fd00:8::1/64,10.8.0.1/24", 1, 2, "fd00:8::1/64", "10.8.0.1/24", NULL},
+		{"10.8.0.1/24, 10.8.0.5/24, 10.9.0.1/16, fd00:8::1/64, fd00:9::7/48", 1, 5, "10.8.0.1/24",
+		 "fd00:9::7/48", NULL},
+		{"10.8.0.1", 1, 1, "10.8.0.1/32", "10.8.0.1/32", NULL},
+		{"", 1, 0, NULL, NULL, NULL},
+		{"10.8.0.1/24, 10.8.0.1/16", 0, 0, NULL, NULL, "10.8.0.1 given twice"},
+		{"fd00:8::1/64, fd00:8:0::1/128", 0, 0, NULL, NULL, "fd00:8::1 given twice"},
+		{"10.8.0.1/24,", 0, 0, NULL, NULL, "trailing ','"},
+		{"10.8.0.1/24, fd00:8::1/129", 0, 0, NULL, NULL, "bad prefix length"},
+		{"10.8.0.1/24 fd00:8::1/64", 0, 0, NULL, NULL, "bad prefix length"},
+		/* 17 addresses, the line under libinih's 200 characters */
+		{"10.0.0.1,10.0.0.2,10.0.0.3,10.0.0.4,10.0.0.5,10.0.0.6,10.0.0.7,10.0.0.8,10.0.0.9,10.0.0.10,10.0.0.11,"
+		 "10.0.0.12,10.0.0.13,10.0.0.14,10.0.0.15,10.0.0.16,10.0.0.17", 0, 0, NULL, NULL, "17 addresses, at most 16"},
+	};
+	for (unsigned i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		char conf[1024];
+		snprintf(conf, sizeof(conf), "[tunnel]\nprivate_key_file = @D@/tunnel.key\naddress = %s\n", t[i].value);
+		char *text = subst(conf);
+		struct rg_config *c = NULL;
+		struct ini_diag d;
+		ini_diag_init(&d);
+		int r = ini_config_load_string("t.ini", text, &c, &d);
+		free(text);
+		if (!t[i].ok) {
+			CHECK(r == -EINVAL && ini_diag_count(&d) == 1 && !strncmp(ini_diag_get(&d, 0), "t.ini:3: ", 9) &&
+			      strstr(ini_diag_get(&d, 0), t[i].what), "address = %s: want t.ini:3: ...%s...", t[i].value,
+			      t[i].what);
+		} else {
+			CHECK(r == 0 && c && c->tunnel->n_address == t[i].n, "address = %s: %u addresses", t[i].value,
+			      c ? c->tunnel->n_address : 0);
+			if (r == 0 && t[i].n) {
+				const struct rg_cidr *f = &c->tunnel->address[0], *l = &c->tunnel->address[t[i].n - 1];
+				char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN], fa[64], la[64];
+				inet_ntop(f->family, f->addr, a, sizeof(a));
+				inet_ntop(l->family, l->addr, b, sizeof(b));
+				snprintf(fa, sizeof(fa), "%s/%u", a, f->prefix);
+				snprintf(la, sizeof(la), "%s/%u", b, l->prefix);
+				CHECK(!strcmp(fa, t[i].first) && !strcmp(la, t[i].last), "address = %s: got %s .. %s", t[i].value,
+				      fa, la);
+			}
+		}
+		if (checks_failed)
+			ini_diag_print(&d, stderr);
+		ini_config_free(c);
+		ini_diag_free(&d);
+	}
+	/* An IPv6 address in the list asks for an IPv6 MTU (RFC 8200 section 5). */
+	char *text = subst("[tunnel]\nprivate_key_file = @D@/tunnel.key\naddress = 10.8.0.1/24, fd00::1/64\nmtu = 1000\n");
+	struct rg_config *c = NULL;
+	struct ini_diag d;
+	ini_diag_init(&d);
+	int r = ini_config_load_string("t.ini", text, &c, &d);
+	free(text);
+	CHECK(r == -EINVAL && ini_diag_count(&d) == 1 && strstr(ini_diag_get(&d, 0), "t.ini:4: mtu = 1000"),
+	      "IPv6 second in the list still needs mtu >= 1280");
+	ini_diag_free(&d);
+}
+
 /* Load text (after subst) as t.ini; it must load. Returns the config. */
 static struct rg_config *load_ok(const char *t, struct ini_diag *d)
 {
@@ -855,6 +928,7 @@ int main(void)
 	test_syntax();
 	test_files();
 	test_warnings();
+	test_tun_address();
 	test_demo_shape();
 	remove_fixtures();
 	printf("%d checks, %d failed\n", checks_run, checks_failed);
