@@ -52,7 +52,25 @@ expect_msg "start strict" "^$F:5: warning: algorithm = ip_hash"
 pid=$!; RG_PIDS+=("$pid")
 wait_for 20 grep -q "ready" "$RG_TMP/run.log" || { cat "$RG_TMP/run.log" >&2; fail "ringgate did not start"; }
 grep -q "$F:6: warning: health_check" "$RG_TMP/run.log" || { cat "$RG_TMP/run.log" >&2; fail "start: no warning logged"; }
+# A reload logs the warnings of the new file.
+sed -i 's/^algorithm = least_response_time/algorithm = random/' "$F"
+kill -HUP "$pid"
+wait_for 20 grep -q "$F:10: warning: algorithm = random" "$RG_TMP/run.log" ||
+	{ cat "$RG_TMP/run.log" >&2; fail "reload: no warning logged"; }
 rg_stop "$pid" "$RG_TMP/run.log" "start with warnings"
+
+# Under --strict a reload to a file with warnings is refused.
+cp "$F" "$RG_TMP/strict.ini"
+sed -i '/^algorithm\|^health_/d' "$RG_TMP/strict.ini"
+"$RG" --strict -c "$RG_TMP/strict.ini" --workers 1 >"$RG_TMP/strict.log" 2>&1 &
+pid=$!; RG_PIDS+=("$pid")
+wait_for 20 grep -q "ready" "$RG_TMP/strict.log" || { cat "$RG_TMP/strict.log" >&2; fail "--strict on a clean file did not start"; }
+echo "algorithm = ip_hash" >>"$RG_TMP/strict.ini"
+kill -HUP "$pid"
+wait_for 20 grep -q "reload refused" "$RG_TMP/strict.log" ||
+	{ cat "$RG_TMP/strict.log" >&2; fail "--strict: a reload with a warning was not refused"; }
+grep -q "strict.ini:.*: warning: algorithm = ip_hash" "$RG_TMP/strict.log" || fail "--strict reload: the warning is not named"
+rg_stop "$pid" "$RG_TMP/strict.log" "--strict reload"
 
 # Secret files: the token file, readable by group and others, then private.
 printf '%s\n' 0123456789abcdef0123456789abcdef0123 >"$RG_TMP/token"
