@@ -33,47 +33,10 @@ enum { EP_SIGNAL = 1, EP_TICK, EP_ADMIN, EP_RESPONDER, EP_NETLINK, EP_FILES };
 /* ---- configuration ---- */
 
 /* Load the file (or the demo text) into a new configuration; errors into
- * *errors as text, one per line. Under --strict a configuration with
- * warnings is refused (-EINVAL), the warnings being its errors. */
+ * *errors as text, one per line. --strict: warnings are errors. */
 static int load_config(struct app *a, struct rg_config **out, char **errors)
 {
-	struct rg_config *cfg = NULL;
-	int err = appcfg_load(a->demo ? "demo.ini" : a->config_path, a->config_text, &cfg, errors);
-	if (err)
-		return err;
-	const char *const *w;
-	unsigned n = appcfg_warnings(cfg, &w);
-	if (a->strict && n) {
-		size_t len = 64;
-		for (unsigned i = 0; i < n; i++)
-			len += strlen(w[i]) + 1;
-		char *s = malloc(len);
-		if (s) {
-			size_t at = 0;
-			for (unsigned i = 0; i < n; i++)
-				at += (size_t)sprintf(s + at, "%s\n", w[i]);
-			sprintf(s + at, "--strict: %u warning%s, refused\n", n, n == 1 ? "" : "s");
-		}
-		*errors = s;
-		appcfg_free(cfg);
-		return -EINVAL;
-	}
-	*out = cfg;
-	return 0;
-}
-
-/* Warnings of a configuration that loaded: to the log at start and on
- * reload (each names FILE:LINE), or plain to stderr for --validate. */
-static void warnings_report(const struct rg_config *cfg, bool plain)
-{
-	const char *const *w;
-	unsigned n = appcfg_warnings(cfg, &w);
-	for (unsigned i = 0; i < n; i++) {
-		if (plain)
-			fprintf(stderr, "%s\n", w[i]);
-		else
-			log_warn("%s", w[i]);
-	}
+	return appcfg_load(a->demo ? "demo.ini" : a->config_path, a->config_text, a->strict, out, errors);
 }
 
 /* A worker_gen's parts, wiping the peers' secrets (psks, precomputed DH);
@@ -190,7 +153,7 @@ int app_validate(struct app *a)
 		demo_cleanup(a);
 		return 1;
 	}
-	warnings_report(cfg, true);
+	appcfg_warnings_report(cfg, true);
 	const char *const *w;
 	unsigned n_warn = appcfg_warnings(cfg, &w);
 	if (n_warn)
@@ -693,7 +656,7 @@ int app_start(struct app *a)
 	a->cfg = cfg;
 	if (!a->log_level_forced)
 		log_setup(appcfg_log_level(cfg), log_json_enabled());
-	warnings_report(cfg, false);
+	appcfg_warnings_report(cfg, false);
 
 	/* Bind everything first: a taken port or a missing permission is then
 	 * the one line on stderr, before any worker started. */
@@ -757,21 +720,6 @@ int app_start(struct app *a)
 
 /* ---- reload ---- */
 
-/* The same addresses, in any order. */
-static bool tun_addrs_same(const struct appcfg_tun *x, const struct appcfg_tun *y)
-{
-	if (x->n_addrs != y->n_addrs)
-		return false;
-	for (unsigned i = 0; i < x->n_addrs; i++) {
-		bool found = false;
-		for (unsigned j = 0; j < y->n_addrs && !found; j++)
-			found = nladdr_equal(&x->addrs[i], &y->addrs[j]);
-		if (!found)
-			return false;
-	}
-	return true;
-}
-
 /* [tunnel] address: the TUN device takes the new list now: addresses that
  * left are removed, those that came are added, the others are left alone
  * (sessions stay; inner packets to or from a removed address stop). mtu:
@@ -783,7 +731,7 @@ static void tun_apply(struct app *a, const struct rg_config *cfg)
 		return;
 	if (t.mtu != a->tun_now.mtu)
 		log_warn("reload: [tunnel] mtu %u takes effect at the next start (running %u)", t.mtu, a->tun_now.mtu);
-	if (tun_addrs_same(&t, &a->tun_now))
+	if (appcfg_tun_addrs_same(&t, &a->tun_now))
 		return;
 	struct nladdr now[APPCFG_TUN_MAX_ADDRS];
 	unsigned n_now = 0;
@@ -807,7 +755,7 @@ int app_reload(struct app *a, char **errors)
 	service_reloading();
 	int err = load_config(a, &cfg, errors);
 	if (!err) {
-		warnings_report(cfg, false);
+		appcfg_warnings_report(cfg, false);
 		unsigned n = a->workers_override ? a->workers_override : appcfg_workers(cfg);
 		if (n && n != a->n_workers)
 			log_warn("reload: workers = %u takes effect at the next start (running %u)", n,

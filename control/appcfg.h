@@ -17,13 +17,18 @@ struct appcfg_listen {
 
 /* Parse and check. `text` non-NULL: parse it, naming it `name` in
  * messages; else read the file `name`. On failure *errors holds every
- * problem as "FILE:LINE: message" lines (malloc'ed). */
-int appcfg_load(const char *name, const char *text, struct rg_config **out, char **errors);
+ * problem as "FILE:LINE: message" lines (malloc'ed). strict (--strict): a
+ * configuration with warnings is refused (-EINVAL), the warnings and a
+ * closing "--strict: N warnings, refused" line being its errors. */
+int appcfg_load(const char *name, const char *text, bool strict, struct rg_config **out, char **errors);
 void appcfg_free(struct rg_config *c);
 /* The configuration's warnings ("FILE:LINE: warning: ..."): keys that do
  * not do what they say yet, secret files open to others. Count, *out
  * pointing into c. */
 unsigned appcfg_warnings(const struct rg_config *c, const char *const **out);
+/* Each warning to the log (start, reload: they name FILE:LINE), or with
+ * plain, one a line to stderr (--validate). */
+void appcfg_warnings_report(const struct rg_config *c, bool plain);
 
 /* Every address listener (not `iface NAME:PORT` ones: the netlink binder
  * owns those) of [quic] and [tunnel]; *out malloc'ed. */
@@ -72,6 +77,8 @@ struct appcfg_tun {
 };
 /* -ENOENT without [tunnel]. name points into c. */
 int appcfg_tunnel_tun(const struct rg_config *c, struct appcfg_tun *out);
+/* The same addresses, in any order. */
+bool appcfg_tun_addrs_same(const struct appcfg_tun *x, const struct appcfg_tun *y);
 /* Sessions each tunnel worker makes room for: any configured peer may land
  * on any worker, so twice the peers [peer] and peers_file name (room for
  * peers a reload adds), at least APPCFG_TUNNEL_MIN_SESSIONS, a power of
