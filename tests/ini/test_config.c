@@ -778,8 +778,7 @@ static bool has_warning(const struct rg_config *c, const struct ini_diag *d, uns
 		in_cfg |= all;
 	}
 	for (unsigned i = 0; i < ini_diag_count(d); i++)
-		in_diag |= c && i < c->n_warnings + 1 && !strncmp(ini_diag_get(d, i), pre, strlen(pre)) &&
-		           strstr(ini_diag_get(d, i), what[0]);
+		in_diag |= !strncmp(ini_diag_get(d, i), pre, strlen(pre)) && strstr(ini_diag_get(d, i), what[0]);
 	return in_cfg && in_diag;
 }
 
