@@ -34,10 +34,10 @@ enum { EP_SIGNAL = 1, EP_TICK, EP_ADMIN, EP_RESPONDER, EP_NETLINK, EP_FILES };
 /* ---- configuration ---- */
 
 /* Load the file (or the demo text) into a new configuration; errors into
- * *errors as text, one per line. */
+ * *errors as text, one per line. --strict: warnings are errors. */
 static int load_config(struct app *a, struct rg_config **out, char **errors)
 {
-	return appcfg_load(a->demo ? "demo.ini" : a->config_path, a->config_text, out, errors);
+	return appcfg_load(a->demo ? "demo.ini" : a->config_path, a->config_text, a->strict, out, errors);
 }
 
 /* A worker_gen's parts, wiping the peers' secrets (psks, precomputed DH);
@@ -170,7 +170,14 @@ int app_validate(struct app *a)
 		demo_cleanup(a);
 		return 1;
 	}
-	printf("%s: configuration is valid\n", a->demo ? "demo" : a->config_path);
+	appcfg_warnings_report(cfg, true);
+	const char *const *w;
+	unsigned n_warn = appcfg_warnings(cfg, &w);
+	if (n_warn)
+		printf("%s: configuration is valid, with %u warning%s\n", a->demo ? "demo" : a->config_path,
+		       n_warn, n_warn == 1 ? "" : "s");
+	else
+		printf("%s: configuration is valid\n", a->demo ? "demo" : a->config_path);
 	appcfg_free(cfg);
 	admin_close(a->responder);
 	demo_cleanup(a);
@@ -507,6 +514,35 @@ static int start_workers(struct app *a)
 	return 0;
 }
 
+static const char *tun_addr_str(const struct nladdr *x, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+	inet_ntop(x->family, x->addr, ip, sizeof(ip));
+	snprintf(buf, len, "%s/%u", ip, x->prefix);
+	return buf;
+}
+
+/* nladdr_sync's report: at start (nothing running yet) a failure is the
+ * one line on stderr; on reload each step goes to the log. */
+static void tun_addr_report(void *ctx, enum nladdr_op op, const struct nladdr *x, int err)
+{
+	struct app *a = ctx;
+	char s[INET6_ADDRSTRLEN + 8];
+	static const char *const verb[] = {"add", "remove", "add again"};
+	tun_addr_str(x, s, sizeof(s));
+	if (err && !a->n_workers)
+		fprintf(stderr, "ringgate: cannot %s address %s on TUN device %s: %s\n", verb[op], s, a->tun_name,
+		        strerror(-err));
+	else if (err)
+		log_error("reload: cannot %s address %s on %s: %s", verb[op], s, a->tun_name, strerror(-err));
+	else if (a->n_workers)
+		log_info("reload: %s address %s %s%s", a->tun_name, s,
+		         op == NLADDR_DEL ? "removed" : "added",
+		         op == NLADDR_READD ? " again (the kernel took it along with a removed primary)" : "");
+	else
+		log_info("TUN device %s: address %s", a->tun_name, s);
+}
+
 /* [tunnel]: the shared owner map and hand-off rings, and the TUN device
  * (one queue per worker, address, MTU, up), before privileges are dropped. */
 static int start_tunnel(struct app *a)
@@ -534,16 +570,22 @@ static int start_tunnel(struct app *a)
 		a->tun_fds = NULL;
 		return 2;
 	}
+	/* MTU and up first: a link below 1280 has no IPv6, so the MTU must be
+	 * in place before an IPv6 address can be. */
 	const char *why = "";
-	err = tun_link_set(&info, t.family, t.addr, t.prefix, t.mtu, &why);
+	err = tun_link_set(&info, 0, NULL, 0, t.mtu, &why);
 	if (err) {
 		fprintf(stderr, "ringgate: cannot set up TUN device %s (%s): %s\n", info.name, why, strerror(-err));
 		return 2;
 	}
 	snprintf(a->tun_name, sizeof(a->tun_name), "%s", info.name);
+	a->tun_ifindex = info.ifindex;
 	a->tun_now = t;
 	a->tun_now.name = NULL; /* points into the config, which reloads replace */
-	a->tun_ifindex = info.ifindex;
+	err = nladdr_sync(info.ifindex, NULL, 0, t.addrs, t.n_addrs, a->tun_now.addrs, &a->tun_now.n_addrs,
+	                  tun_addr_report, a);
+	if (err)
+		return 2; /* the failing address is on stderr */
 	char off[64];
 	log_info("TUN device %s: %u queues, mtu %u, offloads %s", info.name, a->n_target, t.mtu,
 	         tun_offload_str(info.offload, off, sizeof(off)));
@@ -635,6 +677,7 @@ int app_start(struct app *a)
 	a->cfg = cfg;
 	if (!a->log_level_forced)
 		log_setup(appcfg_log_level(cfg), log_json_enabled());
+	appcfg_warnings_report(cfg, false);
 
 	/* Bind everything first: a taken port or a missing permission is then
 	 * the one line on stderr, before any worker started. */
@@ -709,15 +752,10 @@ int app_start(struct app *a)
 
 /* ---- reload ---- */
 
-static bool tun_addr_same(const struct appcfg_tun *x, const struct appcfg_tun *y)
-{
-	return x->family == y->family && x->prefix == y->prefix &&
-	       (!x->family || !memcmp(x->addr, y->addr, x->family == AF_INET ? 4 : 16));
-}
-
-/* [tunnel] address: the TUN device takes the new one now (sessions stay;
- * inner packets to or from the old address stop); mtu: the workers'
- * buffers were sized for the old one, so at the next start. */
+/* [tunnel] address: the TUN device takes the new list now: addresses that
+ * left are removed, those that came are added, the others are left alone
+ * (sessions stay; inner packets to or from a removed address stop). mtu:
+ * the workers' buffers were sized for the old one, so at the next start. */
 static void tun_apply(struct app *a, const struct rg_config *cfg)
 {
 	struct appcfg_tun t;
@@ -725,23 +763,20 @@ static void tun_apply(struct app *a, const struct rg_config *cfg)
 		return;
 	if (t.mtu != a->tun_now.mtu)
 		log_warn("reload: [tunnel] mtu %u takes effect at the next start (running %u)", t.mtu, a->tun_now.mtu);
-	if (tun_addr_same(&t, &a->tun_now))
+	if (appcfg_tun_addrs_same(&t, &a->tun_now))
 		return;
-	const struct appcfg_tun *o = &a->tun_now;
-	int err = tun_addr_replace(a->tun_ifindex, o->family, o->addr, o->prefix, t.family, t.addr, t.prefix);
-	if (err) {
-		log_error("reload: cannot change the address of %s: %s", a->tun_name, strerror(-err));
-		return;
-	}
-	char was[INET6_ADDRSTRLEN] = "none", now[INET6_ADDRSTRLEN] = "none";
-	if (o->family)
-		inet_ntop(o->family, o->addr, was, sizeof(was));
-	if (t.family)
-		inet_ntop(t.family, t.addr, now, sizeof(now));
-	log_info("reload: %s address %s/%u -> %s/%u", a->tun_name, was, o->prefix, now, t.prefix);
-	a->tun_now.family = t.family;
-	memcpy(a->tun_now.addr, t.addr, sizeof(t.addr));
-	a->tun_now.prefix = t.prefix;
+	struct nladdr now[APPCFG_TUN_MAX_ADDRS];
+	unsigned n_now = 0;
+	/* *now has room for old + want: both are at most RG_CFG_MAX_TUN_ADDRS
+	 * from a config, and what could not be removed is dropped from the
+	 * tracked list beyond that (logged as it failed) */
+	struct nladdr old[APPCFG_TUN_MAX_ADDRS / 2];
+	unsigned n_old = a->tun_now.n_addrs < APPCFG_TUN_MAX_ADDRS / 2 ? a->tun_now.n_addrs : APPCFG_TUN_MAX_ADDRS / 2;
+	memcpy(old, a->tun_now.addrs, n_old * sizeof(old[0]));
+	if (nladdr_sync(a->tun_ifindex, old, n_old, t.addrs, t.n_addrs, now, &n_now, tun_addr_report, a))
+		log_error("reload: %s does not carry every [tunnel] address; the next reload tries again", a->tun_name);
+	memcpy(a->tun_now.addrs, now, n_now * sizeof(now[0]));
+	a->tun_now.n_addrs = n_now;
 }
 
 int app_reload(struct app *a, char **errors)
@@ -752,6 +787,7 @@ int app_reload(struct app *a, char **errors)
 	service_reloading();
 	int err = load_config(a, &cfg, errors);
 	if (!err) {
+		appcfg_warnings_report(cfg, false);
 		unsigned n = a->workers_override ? a->workers_override : appcfg_workers(cfg);
 		if (n && n != a->n_workers)
 			log_warn("reload: workers = %u takes effect at the next start (running %u)", n,

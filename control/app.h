@@ -35,6 +35,7 @@ struct app {
 	const char *config_path;
 	bool demo;
 	bool log_level_forced; /* --log-level given: the config's log_level is ignored */
+	bool strict; /* --strict: a configuration warning is an error (validate, start, reload) */
 	unsigned workers_override; /* 0: from the config */
 	enum ring_backend backend;
 

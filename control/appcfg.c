@@ -15,21 +15,61 @@
 #include "datapath/tunnel/engine.h"
 #include "ini/config.h"
 
-int appcfg_load(const char *name, const char *text, struct rg_config **out, char **errors)
+/* Every warning, then the verdict: the errors of a --strict load. */
+static char *strict_errors(const struct rg_config *c)
+{
+	size_t len = 64;
+	for (unsigned i = 0; i < c->n_warnings; i++)
+		len += strlen(c->warnings[i]) + 1;
+	char *s = malloc(len);
+	if (!s)
+		return NULL;
+	size_t at = 0;
+	for (unsigned i = 0; i < c->n_warnings; i++)
+		at += (size_t)snprintf(s + at, len - at, "%s\n", c->warnings[i]);
+	snprintf(s + at, len - at, "--strict: %u warning%s, refused\n", c->n_warnings, c->n_warnings == 1 ? "" : "s");
+	return s;
+}
+
+int appcfg_load(const char *name, const char *text, bool strict, struct rg_config **out, char **errors)
 {
 	struct ini_diag d;
+	struct rg_config *c = NULL;
 	ini_diag_init(&d);
-	int err = text ? ini_config_load_string(name, text, out, &d) : ini_config_load_file(name, out, &d);
+	int err = text ? ini_config_load_string(name, text, &c, &d) : ini_config_load_file(name, &c, &d);
 	*errors = NULL;
 	if (err && ini_diag_count(&d))
 		*errors = ini_diag_join(&d);
 	ini_diag_free(&d);
+	if (!err && strict && c->n_warnings) {
+		*errors = strict_errors(c);
+		ini_config_free(c);
+		return -EINVAL;
+	}
+	if (!err)
+		*out = c;
 	return err;
 }
 
 void appcfg_free(struct rg_config *c)
 {
 	ini_config_free(c);
+}
+
+unsigned appcfg_warnings(const struct rg_config *c, const char *const **out)
+{
+	*out = c->warnings;
+	return c->n_warnings;
+}
+
+void appcfg_warnings_report(const struct rg_config *c, bool plain)
+{
+	for (unsigned i = 0; i < c->n_warnings; i++) {
+		if (plain)
+			fprintf(stderr, "%s\n", c->warnings[i]);
+		else
+			log_warn("%s", c->warnings[i]);
+	}
 }
 
 static int push_listens(const struct rg_cfg_addr *l, unsigned n, enum listener_kind kind,
@@ -347,12 +387,29 @@ int appcfg_tunnel_tun(const struct rg_config *c, struct appcfg_tun *out)
 		return -ENOENT;
 	out->name = c->tunnel->tun;
 	out->mtu = c->tunnel->mtu ? c->tunnel->mtu : 1420;
-	if (c->tunnel->has_address) {
-		out->family = c->tunnel->address.family;
-		memcpy(out->addr, c->tunnel->address.addr, out->family == AF_INET ? 4 : 16);
-		out->prefix = c->tunnel->address.prefix;
+	_Static_assert(2 * RG_CFG_MAX_TUN_ADDRS <= APPCFG_TUN_MAX_ADDRS, "appcfg_tun.addrs too small");
+	for (unsigned i = 0; i < c->tunnel->n_address && i < RG_CFG_MAX_TUN_ADDRS; i++) {
+		const struct rg_cidr *a = &c->tunnel->address[i];
+		struct nladdr *o = &out->addrs[out->n_addrs++];
+		o->family = a->family;
+		memcpy(o->addr, a->addr, a->family == AF_INET ? 4 : 16);
+		o->prefix = a->prefix;
 	}
 	return 0;
+}
+
+bool appcfg_tun_addrs_same(const struct appcfg_tun *x, const struct appcfg_tun *y)
+{
+	if (x->n_addrs != y->n_addrs)
+		return false;
+	for (unsigned i = 0; i < x->n_addrs; i++) {
+		bool found = false;
+		for (unsigned j = 0; j < y->n_addrs && !found; j++)
+			found = nladdr_equal(&x->addrs[i], &y->addrs[j]);
+		if (!found)
+			return false;
+	}
+	return true;
 }
 
 unsigned appcfg_tunnel_peer_count(const struct rg_config *c)

@@ -4,6 +4,7 @@
 #define RG_APPCFG_H
 
 #include "control/log.h"
+#include "control/netlink.h"
 #include "datapath/worker.h"
 #include "ring/ring.h"
 
@@ -16,9 +17,19 @@ struct appcfg_listen {
 
 /* Parse and check. `text` non-NULL: parse it, naming it `name` in
  * messages; else read the file `name`. On failure *errors holds every
- * problem as "FILE:LINE: message" lines (malloc'ed). */
-RG_MUST_CHECK int appcfg_load(const char *name, const char *text, struct rg_config **out, char **errors);
+ * problem as "FILE:LINE: message" lines (malloc'ed). strict (--strict): a
+ * configuration with warnings is refused (-EINVAL), the warnings and a
+ * closing "--strict: N warnings, refused" line being its errors. */
+RG_MUST_CHECK int appcfg_load(const char *name, const char *text, bool strict, struct rg_config **out,
+                              char **errors);
 void appcfg_free(struct rg_config *c);
+/* The configuration's warnings ("FILE:LINE: warning: ..."): keys that do
+ * not do what they say yet, secret files open to others. Count, *out
+ * pointing into c. */
+unsigned appcfg_warnings(const struct rg_config *c, const char *const **out);
+/* Each warning to the log (start, reload: they name FILE:LINE), or with
+ * plain, one a line to stderr (--validate). */
+void appcfg_warnings_report(const struct rg_config *c, bool plain);
 
 /* Every address listener (not `iface NAME:PORT` ones: the netlink binder
  * owns those) of [quic] and [tunnel]; *out malloc'ed. */
@@ -55,16 +66,20 @@ RG_MUST_CHECK int appcfg_tunnel_peers(const struct rg_config *c, const struct tu
 struct proxy_conf;
 RG_MUST_CHECK int appcfg_proxy_conf(const struct rg_config *c, unsigned n_workers, struct proxy_conf **out);
 
-/* [tunnel] tun / address / mtu. */
+/* [tunnel] tun / address / mtu. The address list of the config holds at
+ * most RG_CFG_MAX_TUN_ADDRS (16); twice that is room for what a reload
+ * could not remove next to what it added (nladdr_sync's *now). */
+#define APPCFG_TUN_MAX_ADDRS 32
 struct appcfg_tun {
 	const char *name;   /* NULL: no TUN device (the demo) */
-	int family;         /* of the address; 0: none */
-	uint8_t addr[16];
-	unsigned prefix;
+	struct nladdr addrs[APPCFG_TUN_MAX_ADDRS];
+	unsigned n_addrs;   /* 0: none */
 	unsigned mtu;       /* 1420 unless set */
 };
 /* -ENOENT without [tunnel]. name points into c. */
 RG_MUST_CHECK int appcfg_tunnel_tun(const struct rg_config *c, struct appcfg_tun *out);
+/* The same addresses, in any order. */
+bool appcfg_tun_addrs_same(const struct appcfg_tun *x, const struct appcfg_tun *y);
 /* Sessions each tunnel worker makes room for: any configured peer may land
  * on any worker, so twice the peers [peer] and peers_file name (room for
  * peers a reload adds), at least APPCFG_TUNNEL_MIN_SESSIONS, a power of

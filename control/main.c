@@ -20,6 +20,9 @@ static void usage(FILE *f)
 	        "  -c, --config FILE     configuration file (default " DEFAULT_CONFIG ")\n"
 	        "      --demo            run on the embedded demo configuration (no file, no root)\n"
 	        "      --validate        check the configuration, print every problem, exit 0 if valid\n"
+	        "      --strict          every configuration warning is an error (exit 1 from --validate\n"
+	        "                        and at start, a refused reload): keys not implemented yet,\n"
+	        "                        secret files open to group or others\n"
 	        "      --workers N       override [appliance] workers\n"
 	        "      --log-level LEVEL error, warn, info or debug\n"
 	        "      --json-logs       one JSON object per log line\n"
@@ -32,11 +35,12 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_DEMO = 256, OPT_VALIDATE, OPT_WORKERS, OPT_LOG_LEVEL, OPT_JSON, OPT_BACKEND };
+	enum { OPT_DEMO = 256, OPT_VALIDATE, OPT_STRICT, OPT_WORKERS, OPT_LOG_LEVEL, OPT_JSON, OPT_BACKEND };
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"demo", no_argument, NULL, OPT_DEMO},
 		{"validate", no_argument, NULL, OPT_VALIDATE},
+		{"strict", no_argument, NULL, OPT_STRICT},
 		{"workers", required_argument, NULL, OPT_WORKERS},
 		{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 		{"json-logs", no_argument, NULL, OPT_JSON},
@@ -60,6 +64,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_VALIDATE:
 			validate = true;
+			break;
+		case OPT_STRICT:
+			a.strict = true;
 			break;
 		case OPT_WORKERS: {
 			char *end;

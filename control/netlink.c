@@ -440,3 +440,128 @@ void nlwatch_foreach_bound(const struct nlwatch *nw,
 		if (nw->bound[b].used && nw->bound[b].ok)
 			fn(arg, nw->bound[b].kind, &nw->bound[b].addr, nw->bound[b].ifname);
 }
+
+/* ---- interface addresses ---- */
+
+bool nladdr_equal(const struct nladdr *x, const struct nladdr *y)
+{
+	return x->family == y->family && x->prefix == y->prefix &&
+	       !memcmp(x->addr, y->addr, x->family == AF_INET ? 4 : 16);
+}
+
+static bool listed(const struct nladdr *a, const struct nladdr *list, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (nladdr_equal(a, &list[i]))
+			return true;
+	return false;
+}
+
+/* Would removing IPv4 primary p take a along as its secondary? The kernel
+ * files an address as a secondary of another with the same prefix length
+ * whose subnet holds it (net/ipv4/devinet.c). */
+static bool same_subnet4(const struct nladdr *p, const struct nladdr *a)
+{
+	if (p->family != AF_INET || a->family != AF_INET || p->prefix != a->prefix || p->prefix > 32)
+		return false;
+	uint32_t x, y;
+	memcpy(&x, p->addr, 4);
+	memcpy(&y, a->addr, 4);
+	uint32_t mask = p->prefix ? htonl(~0u << (32 - p->prefix)) : 0;
+	return (x & mask) == (y & mask);
+}
+
+/* One RTM_NEWADDR / RTM_DELADDR, answered by its ack. */
+static int addr_req(struct mnl_socket *nl, unsigned *seq, uint16_t type, unsigned ifindex, const struct nladdr *a)
+{
+	char buf[8192]; /* MNL_SOCKET_BUFFER_SIZE is not a constant expression */
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	/* REPLACE: an address already there is refreshed, not refused */
+	if (type == RTM_NEWADDR)
+		nlh->nlmsg_flags |= NLM_F_CREATE | NLM_F_REPLACE;
+	nlh->nlmsg_seq = ++*seq;
+	struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = (uint8_t)a->family;
+	ifa->ifa_prefixlen = (uint8_t)a->prefix;
+	ifa->ifa_index = ifindex;
+	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+	size_t len = a->family == AF_INET ? 4 : 16;
+	mnl_attr_put(nlh, IFA_LOCAL, len, a->addr);
+	mnl_attr_put(nlh, IFA_ADDRESS, len, a->addr);
+	if (a->family == AF_INET6 && type == RTM_NEWADDR)
+		mnl_attr_put_u32(nlh, IFA_FLAGS, IFA_F_NODAD);
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+	if (n < 0)
+		return -errno;
+	if (mnl_cb_run(buf, (size_t)n, *seq, mnl_socket_get_portid(nl), NULL, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+int nladdr_sync(unsigned ifindex, const struct nladdr *old, unsigned n_old, const struct nladdr *want,
+                unsigned n_want, struct nladdr *now, unsigned *n_now, nladdr_report_fn report, void *ctx)
+{
+	*n_now = 0;
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	if (!nl)
+		return -errno;
+	int first = 0;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		first = -errno;
+		mnl_socket_close(nl);
+		/* nothing changed: the link carries what it did */
+		for (unsigned i = 0; i < n_old; i++)
+			now[(*n_now)++] = old[i];
+		return first;
+	}
+	unsigned seq = (unsigned)time(NULL);
+	bool *lost = calloc(n_want ? n_want : 1, sizeof(*lost)); /* unchanged, taken along */
+	if (!lost) {
+		mnl_socket_close(nl);
+		for (unsigned i = 0; i < n_old; i++)
+			now[(*n_now)++] = old[i];
+		return -ENOMEM;
+	}
+	/* what left */
+	for (unsigned i = 0; i < n_old; i++) {
+		if (listed(&old[i], want, n_want))
+			continue;
+		int err = addr_req(nl, &seq, RTM_DELADDR, ifindex, &old[i]);
+		if (err == -EADDRNOTAVAIL || err == -ENOENT || err == -ENODEV)
+			err = 0; /* gone already */
+		if (report)
+			report(ctx, NLADDR_DEL, &old[i], err);
+		if (err) {
+			first = first ? first : err;
+			now[(*n_now)++] = old[i]; /* still there */
+			continue;
+		}
+		for (unsigned j = 0; j < n_want; j++)
+			if (listed(&want[j], old, n_old) && same_subnet4(&old[i], &want[j]))
+				lost[j] = true;
+	}
+	/* what came, and what the kernel may have taken along */
+	for (unsigned j = 0; j < n_want; j++) {
+		bool kept = listed(&want[j], old, n_old);
+		if (kept && !lost[j]) {
+			now[(*n_now)++] = want[j];
+			continue;
+		}
+		int err = addr_req(nl, &seq, RTM_NEWADDR, ifindex, &want[j]);
+		if (err == -EEXIST)
+			err = 0;
+		if (report)
+			report(ctx, kept ? NLADDR_READD : NLADDR_ADD, &want[j], err);
+		if (err)
+			first = first ? first : err;
+		else
+			now[(*n_now)++] = want[j];
+	}
+	free(lost);
+	mnl_socket_close(nl);
+	return first;
+}

@@ -55,4 +55,43 @@ void nlwatch_foreach_bound(const struct nlwatch *nw,
                                       const char *ifname),
                            void *arg);
 
+/* ---- interface addresses: [tunnel] address on the TUN device ----
+ *
+ * Separate from the watcher: a few rtnetlink requests on a socket of their
+ * own, run on the control thread at start and on reload. */
+
+struct nladdr {
+	int family;       /* AF_INET or AF_INET6 */
+	uint8_t addr[16]; /* 4 or 16 bytes, network order */
+	unsigned prefix;
+};
+
+/* Same family, address and prefix length. */
+bool nladdr_equal(const struct nladdr *x, const struct nladdr *y);
+
+enum nladdr_op {
+	NLADDR_ADD = 0, /* an address that came */
+	NLADDR_DEL,     /* an address that left */
+	NLADDR_READD,   /* an unchanged IPv4 address the kernel took along with a removed primary */
+};
+/* Told the outcome of each step (err 0 or negative errno), for the log. */
+typedef void (*nladdr_report_fn)(void *ctx, enum nladdr_op op, const struct nladdr *a, int err);
+
+/* Make link `ifindex` carry `want` where it carried `old` (what this
+ * process put there before; n_old 0 at start). Addresses in both lists are
+ * left alone; those only in old are removed, then those only in want are
+ * added. Removal comes first because a new IPv4 address in the subnet of
+ * one on the link becomes its secondary, and removing a primary removes
+ * its secondaries too (net.ipv4.conf.*.promote_secondaries is off by
+ * default); for the same reason an unchanged IPv4 address that shares the
+ * subnet and prefix of a removed one is added again (NLADDR_READD). IPv6
+ * addresses are added without duplicate address detection: usable at once
+ * on a point-to-point TUN. An address already there, or already gone, is
+ * not an error. Every step is tried whatever the earlier ones gave.
+ * *now (room for n_old + n_want) gets what the link carries of both lists
+ * afterwards (want's that are there, and old's that could not be removed):
+ * the `old` of the next call. Returns 0 or the first negative errno. */
+int nladdr_sync(unsigned ifindex, const struct nladdr *old, unsigned n_old, const struct nladdr *want,
+                unsigned n_want, struct nladdr *now, unsigned *n_now, nladdr_report_fn report, void *ctx);
+
 #endif

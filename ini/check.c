@@ -13,6 +13,22 @@
 
 #define LINE(in, key) ini_schema_key_line((in), (key))
 
+/* A file holding a secret (key, token) must be its owner's alone: warn as
+ * wg ("is world accessible") and ssh ("UNPROTECTED PRIVATE KEY FILE") do.
+ * Only a warning, so that a key shared with a group on purpose still
+ * loads; --strict refuses it. A file that cannot be read is reported by
+ * the read itself. */
+static void check_secret_mode(struct ini_load *L, struct ini_inst *in, const char *key, const char *path)
+{
+	unsigned mode;
+	if (ini_file_secret_mode(path, &mode) == 1)
+		ini_load_warn(L, LINE(in, key),
+		              "%s: %.200s holds a secret and is accessible by %s (mode %04o): chmod 600 it",
+		              key, path,
+		              (mode & 070) && (mode & 07) ? "group and others" : (mode & 070) ? "group" : "others",
+		              mode);
+}
+
 static void check_appliance(struct ini_load *L, struct ini_inst *in)
 {
 	struct rg_appliance_cfg *a = in->obj;
@@ -25,6 +41,8 @@ static void check_appliance(struct ini_load *L, struct ini_inst *in)
 			L->oom = r;
 		else if (r)
 			ini_load_error(L, LINE(in, "admin_token_file"), "admin_token_file: %s", why);
+		else
+			check_secret_mode(L, in, "admin_token_file", a->admin_token_file);
 	} else if (!a->admin_loopback) {
 		ini_addr_format(&a->admin, buf, sizeof(buf));
 		ini_load_error(L, LINE(in, "admin"),
@@ -78,6 +96,8 @@ static void check_vhost(struct ini_load *L, struct ini_inst *in, const struct rg
 			L->oom = r;
 		else if (r)
 			ini_load_error(L, LINE(in, bad_key ? "key" : "cert"), "%s: %s", bad_key ? "key" : "cert", why);
+		if (!r || !bad_key)
+			check_secret_mode(L, in, "key", v->key);
 	}
 	check_listen_dups(L, in, v->listen, v->n_listen);
 	for (unsigned i = 0; i < v->n_listen; i++) {
@@ -92,10 +112,40 @@ static void check_vhost(struct ini_load *L, struct ini_inst *in, const struct rg
 	}
 }
 
+/* Keys of [backend] that parse but are not built yet (the load-balancing
+ * work will build them): say so, and what runs instead, rather than fall
+ * back in silence. What runs instead is control/appcfg.c lb_of() and the
+ * passive check of datapath/proxy/proxy.c ex_connected(). */
+static void check_backend_unbuilt(struct ini_load *L, struct ini_inst *in)
+{
+	struct rg_backend_cfg *b = in->obj;
+	switch (b->algorithm) {
+	case RG_LB_RANDOM:
+	case RG_LB_IP_HASH:
+	case RG_LB_LEAST_RESPONSE_TIME:
+		ini_load_warn(L, LINE(in, "algorithm"),
+		              "algorithm = %s is not implemented yet: [backend %s] uses weighted_round_robin instead",
+		              ini_lb_algorithm_name(b->algorithm), b->name);
+		break;
+	case RG_LB_LEAST_CONNECTIONS:
+	case RG_LB_ROUND_ROBIN:
+	case RG_LB_WEIGHTED_ROUND_ROBIN:
+		break;
+	}
+	if (b->health_check)
+		ini_load_warn(L, LINE(in, "health_check"),
+		              "health_check = %s is not implemented yet: no probe is sent; [backend %s] only rests "
+		              "a server whose connect fails (for 5 s)", b->health_check, b->name);
+	if (ini_schema_key_given(in, "health_interval") && !ini_schema_key_bad(in, "health_interval"))
+		ini_load_warn(L, LINE(in, "health_interval"),
+		              "health_interval is not implemented yet (no health probes are sent): it has no effect");
+}
+
 static void check_backend(struct ini_load *L, struct ini_inst *in)
 {
 	struct rg_backend_cfg *b = in->obj;
 	char buf[80];
+	check_backend_unbuilt(L, in);
 	/* A server line with a bad value was reported on its own line. */
 	if (!b->n_servers && !ini_schema_key_given(in, "server"))
 		ini_load_error(L, in->line, "[backend %s] needs at least one 'server'", b->name);
@@ -157,6 +207,30 @@ static void check_routes(struct ini_load *L)
 	}
 }
 
+/* [tunnel] address: each address once (the same address with two prefix
+ * lengths would be one address on the device, the second add replacing
+ * the first), and few enough for the control thread's fixed tables. Two
+ * IPv4 addresses in one subnet are fine: the second is a secondary. */
+static void check_tun_address(struct ini_load *L, struct ini_inst *in)
+{
+	struct rg_tunnel_cfg *t = in->obj;
+	char ip[INET6_ADDRSTRLEN];
+	if (t->n_address > RG_CFG_MAX_TUN_ADDRS)
+		ini_load_error(L, LINE(in, "address"), "address: %u addresses, at most %d", t->n_address,
+		               RG_CFG_MAX_TUN_ADDRS);
+	for (unsigned i = 1; i < t->n_address; i++) {
+		const struct rg_cidr *a = &t->address[i];
+		for (unsigned j = 0; j < i; j++) {
+			const struct rg_cidr *b = &t->address[j];
+			if (a->family == b->family && !memcmp(a->addr, b->addr, a->family == AF_INET ? 4 : 16)) {
+				inet_ntop(a->family, a->addr, ip, sizeof(ip));
+				ini_load_error(L, LINE(in, "address"), "address: %s given twice", ip);
+				break;
+			}
+		}
+	}
+}
+
 /* Load the tunnel's own key and its peers_file. */
 static void check_tunnel(struct ini_load *L, struct ini_inst *in)
 {
@@ -168,8 +242,11 @@ static void check_tunnel(struct ini_load *L, struct ini_inst *in)
 		r = ini_file_key(t->private_key_file, t->private_key, why);
 		if (r)
 			ini_load_error(L, LINE(in, "private_key_file"), "private_key_file: %s", why);
+		else
+			check_secret_mode(L, in, "private_key_file", t->private_key_file);
 	}
 	check_listen_dups(L, in, t->listen, t->n_listen);
+	check_tun_address(L, in);
 	if (t->peers_file) {
 		char *text;
 		size_t len;
@@ -192,7 +269,9 @@ static void check_tunnel(struct ini_load *L, struct ini_inst *in)
 static void check_mtu(struct ini_load *L, struct ini_inst *tin)
 {
 	struct rg_tunnel_cfg *t = tin->obj;
-	bool v6 = t->has_address && t->address.family == AF_INET6;
+	bool v6 = false;
+	for (unsigned i = 0; i < t->n_address; i++)
+		v6 |= t->address[i].family == AF_INET6;
 	for (unsigned i = 0; i < L->n_insts && !v6; i++) {
 		if (L->insts[i]->sec != INI_SEC_PEER)
 			continue;
@@ -217,6 +296,8 @@ static void check_peer(struct ini_load *L, struct ini_inst *in)
 		p->has_preshared_key = !ini_file_key(p->preshared_key_file, p->preshared_key, why);
 		if (!p->has_preshared_key)
 			ini_load_error(L, LINE(in, "preshared_key_file"), "preshared_key_file: %s", why);
+		else
+			check_secret_mode(L, in, "preshared_key_file", p->preshared_key_file);
 	}
 }
 

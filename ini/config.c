@@ -39,6 +39,8 @@ static int assemble(struct ini_load *L, struct rg_config **out)
 		return -ENOMEM;
 	c->source = L->file;
 	c->arena = L->arena;
+	c->warnings = L->warns;
+	c->n_warnings = L->n_warns;
 	struct ini_inst *in = ini_load_find(L, INI_SEC_APPLIANCE);
 	c->appliance = *(struct rg_appliance_cfg *)in->obj;
 	in = ini_load_find(L, INI_SEC_QUIC);

@@ -32,6 +32,7 @@
 #define RG_KEY_LEN 32         /* X25519 public/private keys, preshared keys */
 #define RG_CFG_MAX_CPUS 1024  /* `cpus` and `workers` upper bound */
 #define RG_CFG_MAX_WORKERS 1024
+#define RG_CFG_MAX_TUN_ADDRS 16 /* [tunnel] address list */
 
 /* ---- diagnostics ------------------------------------------------------ */
 
@@ -223,8 +224,11 @@ struct rg_tunnel_cfg {
 	const char *private_key_file;  /* required */
 	uint8_t private_key[RG_KEY_LEN]; /* its contents, decoded (secret) */
 	const char *tun;               /* TUN device name; NULL: no TUN device */
-	bool has_address;
-	struct rg_cidr address;        /* interface address and prefix, host bits kept */
+	/* The TUN device's own addresses with their prefixes, host bits kept:
+	 * a comma-separated list as wg-quick's Address (10.8.0.1/24, fd00::1/64),
+	 * so the device can be dual-stack. n_address == 0: none. */
+	const struct rg_cidr *address;
+	unsigned n_address;            /* 0..RG_CFG_MAX_TUN_ADDRS, no address twice */
 	unsigned mtu;                  /* 576..9000, default 1420 (>= 1280 with IPv6) */
 	const char *peers_file;        /* NULL: none */
 	struct rg_peer_list file_peers; /* its peers, loaded with the config (n = 0 if none) */
@@ -260,6 +264,12 @@ struct rg_config {
 	const struct rg_tunnel_cfg *tunnel; /* NULL: no [tunnel] section, tunnels off */
 	const struct rg_peer_cfg *peers;
 	unsigned n_peers;
+	/* What loads but does not do what it says, or is unsafe: keys parsed
+	 * and not implemented yet, secret files open to group or others. Each
+	 * "FILE:LINE: warning: ..." (also in the load's diag). Start-up and
+	 * reload log them; --strict treats them as errors. */
+	const char *const *warnings;
+	unsigned n_warnings;
 	void *arena;                   /* private: owns everything above */
 };
 
@@ -267,8 +277,10 @@ struct rg_config {
 
 /* Parse and check `path`. Returns 0 and sets *out to a new config, or a
  * negative errno and leaves *out alone: -EINVAL when the file has errors
- * (all of them appended to diag as "FILE:LINE: message"), -ENOENT/-EACCES/...
+ * (all of them appended to diag as "FILE:LINE: message", warnings among
+ * them as "FILE:LINE: warning: message"), -ENOENT/-EACCES/...
  * when it cannot be read (one "FILE:0: ..." message), -ENOMEM.
+ * On success diag gets the warnings only (as rg_config.warnings).
  * Reads the files the config names (certs, keys, token, peers_file).
  * diag may be NULL when messages are not wanted. */
 int ini_config_load_file(const char *path, struct rg_config **out, struct ini_diag *diag);

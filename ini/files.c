@@ -89,6 +89,15 @@ const char *ini_file_strerror(int err)
 	return strerror(-err);
 }
 
+int ini_file_secret_mode(const char *path, unsigned *mode)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return -errno;
+	*mode = (unsigned)(st.st_mode & 07777);
+	return (st.st_mode & (S_IRWXG | S_IRWXO)) ? 1 : 0;
+}
+
 static void why_errno(char *why, const char *path, int err)
 {
 	snprintf(why, INI_WHY_MAX, "cannot read %.96s: %s", path, ini_file_strerror(err));

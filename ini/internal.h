@@ -25,8 +25,8 @@ enum ini_vtype {
 	INI_T_HOST,        /* const char *: DNS name (INI_F_WILDCARD: or *.suffix), lower-cased */
 	INI_T_ADDR,        /* struct rg_cfg_addr, IP literal and port */
 	INI_T_ADDR_LIST,   /* const struct rg_cfg_addr * + unsigned count at off2; iface allowed */
-	INI_T_CIDR,        /* struct rg_cidr, host bits kept; bool "has" at off2 */
-	INI_T_CIDR_LIST,   /* const struct rg_cidr * + unsigned count at off2; host bits cleared */
+	INI_T_CIDR_LIST,   /* const struct rg_cidr * + unsigned count at off2; host bits
+	                      cleared unless INI_F_HOST_BITS */
 	INI_T_CPUSET,      /* struct rg_cpuset */
 	INI_T_KEY,         /* uint8_t[RG_KEY_LEN] */
 	INI_T_ENUM,        /* an enum (int-sized), names[] */
@@ -39,12 +39,13 @@ enum ini_vtype {
 #define INI_F_REQUIRED 0x2u  /* no default: the section needs it */
 #define INI_F_EMPTY_OFF 0x4u /* an empty value means unset (NULL, none, off) */
 #define INI_F_WILDCARD 0x8u  /* INI_T_HOST: *.suffix allowed */
+#define INI_F_HOST_BITS 0x10u /* INI_T_CIDR_LIST: keep host bits (an interface's own addresses) */
 
 struct ini_key {
 	const char *name;
 	enum ini_vtype type;
 	size_t off;              /* the field in the section's struct */
-	size_t off2;             /* lists: unsigned count; INI_T_CIDR: bool has */
+	size_t off2;             /* lists: unsigned count */
 	unsigned flags;
 	const char *def;         /* default, parsed like a value from the file; NULL: none */
 	uint64_t min, max;       /* numeric ranges (in the field's unit) */
@@ -95,6 +96,8 @@ struct ini_load {
 	struct ini_arena *arena;
 	struct ini_diag *diag;     /* never NULL inside a load */
 	unsigned errors;           /* messages reported by this load */
+	const char **warns;        /* "FILE:LINE: warning: ..." in the arena, also in diag */
+	unsigned n_warns;
 	int oom;                   /* -ENOMEM once an allocation failed */
 
 	/* reader state */
@@ -111,6 +114,12 @@ struct ini_load {
 
 /* Report "FILE:LINE: message" for this load. */
 void ini_load_error(struct ini_load *L, unsigned line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Report "FILE:LINE: warning: message": the file loads, but something in
+ * it does not do what it says (or is unsafe). Kept in the config too
+ * (rg_config.warnings), so start-up and reload can log it and --strict can
+ * refuse it. */
+void ini_load_warn(struct ini_load *L, unsigned line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Run libinih over text[0..len) and build L->insts. 0 or -ENOMEM (syntax
  * and value errors are reported through L, not returned). */
@@ -162,6 +171,11 @@ int ini_file_key(const char *path, uint8_t key[RG_KEY_LEN], char *why);
 /* The admin token file: one token of >= 32 visible characters, trailing
  * newline trimmed; *token in the arena. 0 or -errno with why. */
 int ini_file_token(struct ini_arena *a, const char *path, const char **token, char *why);
+/* Is a secret file open to anyone but its owner (any group or other
+ * permission bit, what ssh refuses and wg warns about)? 1 (exposed) or 0
+ * (private) with *mode its permission bits; negative errno when it cannot
+ * be looked at (the read reports that). */
+int ini_file_secret_mode(const char *path, unsigned *mode);
 /* Certificate chain and private key (PEM) that gnutls accepts as a pair.
  * 0, or -errno with why and *bad_key set when the key file is at fault
  * (unreadable, not a key, or not the certificate's key). */

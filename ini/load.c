@@ -37,6 +37,27 @@ void ini_load_error(struct ini_load *L, unsigned line, const char *fmt, ...)
 		L->oom = -ENOMEM;
 }
 
+void ini_load_warn(struct ini_load *L, unsigned line, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (ini_diag_addf(L->diag, L->file, line, "warning: %s", msg)) {
+		L->oom = -ENOMEM;
+		return;
+	}
+	const char *w = ini_arena_strdup(L->arena, ini_diag_get(L->diag, ini_diag_count(L->diag) - 1));
+	const char **v = w ? ini_arena_grow(L->arena, L->warns, L->n_warns, sizeof(*v)) : NULL;
+	if (!v) {
+		L->oom = -ENOMEM;
+		return;
+	}
+	v[L->n_warns++] = w;
+	L->warns = v;
+}
+
 struct ini_inst *ini_load_find(const struct ini_load *L, enum ini_sec_id sec)
 {
 	for (unsigned i = 0; i < L->n_insts; i++)

@@ -163,7 +163,10 @@ static const struct ini_key tunnel_keys[] = {
 	{"listen", INI_T_ADDR_LIST, F(T, listen), F(T, n_listen), 0, "0.0.0.0:51820", 0, 0, NULL, NULL},
 	{"private_key_file", INI_T_PATH, F(T, private_key_file), NOFF, INI_F_REQUIRED, NULL, 0, 0, NULL, NULL},
 	{"tun", INI_T_STRING, F(T, tun), NOFF, INI_F_EMPTY_OFF, NULL, 0, 0, NULL, check_ifname},
-	{"address", INI_T_CIDR, F(T, address), F(T, has_address), INI_F_EMPTY_OFF, NULL, 0, 0, NULL, NULL},
+	/* A list, as wg-quick's Address: a dual-stack TUN (check.c: no repeats, at
+	 * most RG_CFG_MAX_TUN_ADDRS). */
+	{"address", INI_T_CIDR_LIST, F(T, address), F(T, n_address), INI_F_EMPTY_OFF | INI_F_HOST_BITS, NULL, 0, 0,
+	 NULL, NULL},
 	/* 576 is IPv4's minimum; check.c asks for 1280 once IPv6 is in play. */
 	{"mtu", INI_T_UINT, F(T, mtu), NOFF, 0, "1420", 576, 9000, NULL, NULL},
 	{"peers_file", INI_T_PATH, F(T, peers_file), NOFF, INI_F_EMPTY_OFF, NULL, 0, 0, NULL, NULL},
@@ -407,11 +410,6 @@ static int set_value(struct ini_load *L, void *obj, const struct ini_key *k, con
 	}
 	case INI_T_ADDR:
 		return ini_value_addr(value, false, FIELD(obj, k->off, struct rg_cfg_addr), why);
-	case INI_T_CIDR:
-		if (ini_value_cidr(value, false, FIELD(obj, k->off, struct rg_cidr), why))
-			return -EINVAL;
-		*FIELD(obj, k->off2, bool) = true;
-		return 0;
 	case INI_T_CPUSET:
 		return ini_value_cpuset(value, FIELD(obj, k->off, struct rg_cpuset), why);
 	case INI_T_KEY:
@@ -436,7 +434,7 @@ static int set_value(struct ini_load *L, void *obj, const struct ini_key *k, con
 					return -EINVAL;
 				r = list_append(L, obj, k, &a, sizeof(a));
 			} else if (k->type == INI_T_CIDR_LIST) {
-				if (ini_value_cidr(item, true, &c, why))
+				if (ini_value_cidr(item, !(k->flags & INI_F_HOST_BITS), &c, why))
 					return -EINVAL;
 				r = list_append(L, obj, k, &c, sizeof(c));
 			} else {

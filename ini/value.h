@@ -29,6 +29,8 @@ int ini_value_duration(const char *s, uint64_t *ms, char *why);
 /* <number>[unit], unit k | m | g | t (powers of 1024, any case, optional
  * trailing b); a bare number is bytes. */
 int ini_value_size(const char *s, uint64_t *bytes, char *why);
+/* A port: decimal 1..65535, nothing else (the part after ':'). */
+int ini_value_port(const char *s, uint16_t *port, char *why);
 /* 1.2.3.4:443, [::1]:443, and with allow_iface `iface NAME:PORT`. */
 int ini_value_addr(const char *s, bool allow_iface, struct rg_cfg_addr *out, char *why);
 /* host:port or [v6]:port, host a DNS name or an IP literal. host gets the

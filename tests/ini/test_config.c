@@ -3,6 +3,7 @@
  * "FILE:LINE:" and a recognizable message, several errors in one pass, and
  * the peers_file loader. Certificates, keys and token files are made at run
  * time (gnutls) in a temporary directory. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,8 +35,14 @@ static void put(const char *name, const void *data, size_t len)
 	char path[256];
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	FILE *f = fopen(path, "w");
-	if (!f || fwrite(data, 1, len, f) != len || fclose(f))
+	/* Private, as keys should be: test_warnings() opens some up itself. */
+	if (!f || fchmod(fileno(f), 0600) || fwrite(data, 1, len, f) != len || fclose(f))
 		die(path);
+}
+
+static void fixture_path(char *path, size_t n, const char *name)
+{
+	snprintf(path, n, "%s/%s", dir, name);
 }
 
 static void puts_file(const char *name, const char *text)
@@ -133,7 +140,8 @@ static void remove_fixtures(void)
 {
 	static const char *const names[] = {"cert.pem", "key.pem", "other.key", "garbage.pem", "tunnel.key",
 	                                    "psk.key", "bad.key", "token", "short.token", "space.token",
-	                                    "peers", "peers_bad", "peers_dup", "unreadable", "t.ini"};
+	                                    "peers", "peers_bad", "peers_dup", "unreadable", "t.ini",
+	                                    "open.key", "open.token", "open.psk", "open.pem"};
 	char path[256];
 	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
@@ -264,7 +272,11 @@ static void test_full(void)
 		ini_diag_free(&d);
 		return;
 	}
-	CHECK(ini_diag_count(&d) == 0, "no messages");
+	/* health_check and health_interval (lines 34, 35) are not built yet. */
+	CHECK(ini_diag_count(&d) == 2 && c->n_warnings == 2 && !strncmp(c->warnings[0], "full.ini:34: warning: ", 22) &&
+	      !strncmp(c->warnings[1], "full.ini:35: warning: ", 22), "two warnings, no errors");
+	if (ini_diag_count(&d) != 2)
+		ini_diag_print(&d, stderr);
 	CHECK(!strcmp(c->source, "full.ini"), "source");
 	const struct rg_appliance_cfg *a = &c->appliance;
 	CHECK(a->workers == 4 && !a->cpus.all && rg_cpuset_has(&a->cpus, 8) && !rg_cpuset_has(&a->cpus, 4), "appliance");
@@ -302,8 +314,9 @@ static void test_full(void)
 	const struct rg_tunnel_cfg *t = c->tunnel;
 	CHECK(t && t->n_listen == 2 && t->listen[1].kind == RG_CFG_ADDR_IFACE && !strcmp(t->listen[1].iface, "wg-uplink"),
 	      "tunnel listen");
-	CHECK(t && t->private_key[0] == 3 && t->private_key[31] == 0x44 && !strcmp(t->tun, "rg0") && t->has_address &&
-	      t->address.family == AF_INET6 && t->address.prefix == 64 && t->address.addr[15] == 1 && t->mtu == 1280,
+	CHECK(t && t->private_key[0] == 3 && t->private_key[31] == 0x44 && !strcmp(t->tun, "rg0") && t->n_address == 1 &&
+	      t->address[0].family == AF_INET6 && t->address[0].prefix == 64 && t->address[0].addr[15] == 1 &&
+	      t->mtu == 1280,
 	      "tunnel values");
 	CHECK(t && t->file_peers.n == 2 && t->file_peers.peers[0].line == 3 && t->file_peers.peers[0].n_allowed_ips == 2 &&
 	      t->file_peers.peers[1].public_key[0] == 2, "peers_file loaded");
@@ -364,7 +377,7 @@ static void test_defaults(void)
 		      b->timeout_ms == 30000 && b->servers[0].weight == 1, "backend defaults");
 		CHECK(!strcmp(c->routes[0].path_prefix, "/") && !c->routes[0].allow_0rtt, "route defaults");
 		const struct rg_tunnel_cfg *t = c->tunnel;
-		CHECK(t->n_listen == 1 && t->listen[0].port == 51820 && !t->tun && !t->has_address && t->mtu == 1420 &&
+		CHECK(t->n_listen == 1 && t->listen[0].port == 51820 && !t->tun && !t->n_address && t->mtu == 1420 &&
 		      !t->peers_file && t->file_peers.n == 0, "tunnel defaults");
 		CHECK(c->peers[0].persistent_keepalive_s == 0 && !c->peers[0].endpoint &&
 		      !c->peers[0].preshared_key_file, "peer defaults");
@@ -477,7 +490,8 @@ static const struct bad bads[] = {
 	/* cross-checks */
 	{"[backend b]\nserver=10.0.0.1:1\n[route r]\nhost = a.b\nbackend = nope\n", "t.ini:5:",
 	 "backend = nope: no [backend nope]"},
-	{"[backend empty]\nalgorithm = random\n", "t.ini:1:", "[backend empty] needs at least one 'server'"},
+	/* and a warning for algorithm = random (not built yet) */
+	{"[backend empty]\nalgorithm = random\n", "t.ini:1:", "[backend empty] needs at least one 'server'", 2},
 	{"[backend a]\nserver = 10.0.0.1:80\nserver = 169.254.169.254:80\n", "t.ini:3:", "link-local"},
 	{"[backend a]\nserver = [fe80::1]:80\n", "t.ini:2:", "cloud metadata"},
 	{"[backend a]\nserver = [::ffff:169.254.169.254]:80\n", "t.ini:2:", "link-local"},
@@ -665,6 +679,224 @@ static void test_files(void)
 	ini_diag_free(&d);
 }
 
+/* [tunnel] address: one CIDR as before, or a list (wg-quick's Address) so
+ * the TUN device can be dual-stack; host bits kept; each address once. */
+static void test_tun_address(void)
+{
+	static const struct {
+		const char *value;
+		int ok;
+		unsigned n;
+		const char *first, *last; /* "ADDR/PREFIX" */
+		const char *what;         /* error: part of the message */
+	} t[] = {
+		{"10.8.0.1/24", 1, 1, "10.8.0.1/24", "10.8.0.1/24", NULL},
+		{"10.8.0.1/24, fd00:8::1/64", 1, 2, "10.8.0.1/24", "fd00:8::1/64", NULL},
+		{"fd00:8::1/64,10.8.0.1/24", 1, 2, "fd00:8::1/64", "10.8.0.1/24", NULL},
+		{"10.8.0.1/24, 10.8.0.5/24, 10.9.0.1/16, fd00:8::1/64, fd00:9::7/48", 1, 5, "10.8.0.1/24",
+		 "fd00:9::7/48", NULL},
+		{"10.8.0.1", 1, 1, "10.8.0.1/32", "10.8.0.1/32", NULL},
+		{"", 1, 0, NULL, NULL, NULL},
+		{"10.8.0.1/24, 10.8.0.1/16", 0, 0, NULL, NULL, "10.8.0.1 given twice"},
+		{"fd00:8::1/64, fd00:8:0::1/128", 0, 0, NULL, NULL, "fd00:8::1 given twice"},
+		{"10.8.0.1/24,", 0, 0, NULL, NULL, "trailing ','"},
+		{"10.8.0.1/24, fd00:8::1/129", 0, 0, NULL, NULL, "bad prefix length"},
+		{"10.8.0.1/24 fd00:8::1/64", 0, 0, NULL, NULL, "bad prefix length"},
+		/* 17 addresses, the line under libinih's 200 characters */
+		{"10.0.0.1,10.0.0.2,10.0.0.3,10.0.0.4,10.0.0.5,10.0.0.6,10.0.0.7,10.0.0.8,10.0.0.9,10.0.0.10,10.0.0.11,"
+		 "10.0.0.12,10.0.0.13,10.0.0.14,10.0.0.15,10.0.0.16,10.0.0.17", 0, 0, NULL, NULL, "17 addresses, at most 16"},
+	};
+	for (unsigned i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		char conf[1024];
+		snprintf(conf, sizeof(conf), "[tunnel]\nprivate_key_file = @D@/tunnel.key\naddress = %s\n", t[i].value);
+		char *text = subst(conf);
+		struct rg_config *c = NULL;
+		struct ini_diag d;
+		ini_diag_init(&d);
+		int r = ini_config_load_string("t.ini", text, &c, &d);
+		free(text);
+		if (!t[i].ok) {
+			CHECK(r == -EINVAL && ini_diag_count(&d) == 1 && !strncmp(ini_diag_get(&d, 0), "t.ini:3: ", 9) &&
+			      strstr(ini_diag_get(&d, 0), t[i].what), "address = %s: want t.ini:3: ...%s...", t[i].value,
+			      t[i].what);
+		} else {
+			CHECK(r == 0 && c && c->tunnel->n_address == t[i].n, "address = %s: %u addresses", t[i].value,
+			      c ? c->tunnel->n_address : 0);
+			if (r == 0 && t[i].n) {
+				const struct rg_cidr *f = &c->tunnel->address[0], *l = &c->tunnel->address[t[i].n - 1];
+				char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN], fa[64], la[64];
+				inet_ntop(f->family, f->addr, a, sizeof(a));
+				inet_ntop(l->family, l->addr, b, sizeof(b));
+				snprintf(fa, sizeof(fa), "%s/%u", a, f->prefix);
+				snprintf(la, sizeof(la), "%s/%u", b, l->prefix);
+				CHECK(!strcmp(fa, t[i].first) && !strcmp(la, t[i].last), "address = %s: got %s .. %s", t[i].value,
+				      fa, la);
+			}
+		}
+		if (checks_failed)
+			ini_diag_print(&d, stderr);
+		ini_config_free(c);
+		ini_diag_free(&d);
+	}
+	/* An IPv6 address in the list asks for an IPv6 MTU (RFC 8200 section 5). */
+	char *text = subst("[tunnel]\nprivate_key_file = @D@/tunnel.key\naddress = 10.8.0.1/24, fd00::1/64\nmtu = 1000\n");
+	struct rg_config *c = NULL;
+	struct ini_diag d;
+	ini_diag_init(&d);
+	int r = ini_config_load_string("t.ini", text, &c, &d);
+	free(text);
+	CHECK(r == -EINVAL && ini_diag_count(&d) == 1 && strstr(ini_diag_get(&d, 0), "t.ini:4: mtu = 1000"),
+	      "IPv6 second in the list still needs mtu >= 1280");
+	ini_diag_free(&d);
+}
+
+/* Load text (after subst) as t.ini; it must load. Returns the config. */
+static struct rg_config *load_ok(const char *t, struct ini_diag *d)
+{
+	char *text = subst(t);
+	struct rg_config *c = NULL;
+	ini_diag_init(d);
+	int r = ini_config_load_string("t.ini", text, &c, d);
+	free(text);
+	CHECK(r == 0 && c, "loads (r=%d): %s", r, t);
+	if (r)
+		ini_diag_print(d, stderr);
+	return c;
+}
+
+/* Is there a warning "t.ini:LINE: warning: ..." holding every one of
+ * `what` (NULL-terminated), in the config and in the diag alike? */
+static bool has_warning(const struct rg_config *c, const struct ini_diag *d, unsigned line, const char *const *what)
+{
+	char pre[64];
+	snprintf(pre, sizeof(pre), "t.ini:%u: warning: ", line);
+	bool in_cfg = false, in_diag = false;
+	for (unsigned i = 0; c && i < c->n_warnings; i++) {
+		bool all = !strncmp(c->warnings[i], pre, strlen(pre));
+		for (const char *const *w = what; all && *w; w++)
+			all = strstr(c->warnings[i], *w) != NULL;
+		in_cfg |= all;
+	}
+	for (unsigned i = 0; i < ini_diag_count(d); i++)
+		in_diag |= !strncmp(ini_diag_get(d, i), pre, strlen(pre)) && strstr(ini_diag_get(d, i), what[0]);
+	return in_cfg && in_diag;
+}
+
+/* Keys that parse but are not built yet, and secret files open to group
+ * or others: each loads with a "FILE:LINE: warning:" (issue 15), never in
+ * silence. */
+static void test_warnings(void)
+{
+	struct ini_diag d;
+	struct rg_config *c;
+	static const char *const algos[] = {"random", "ip_hash", "least_response_time"};
+	for (unsigned i = 0; i < 3; i++) {
+		char t[256];
+		snprintf(t, sizeof(t), "[backend a]\nserver = 10.0.0.1:80\nalgorithm = %s\n", algos[i]);
+		c = load_ok(t, &d);
+		const char *const w[] = {"algorithm", algos[i], "not implemented", "weighted_round_robin", NULL};
+		CHECK(c && c->n_warnings == 1 && has_warning(c, &d, 3, w), "algorithm = %s warns at line 3", algos[i]);
+		if (c && c->n_warnings != 1)
+			ini_diag_print(&d, stderr);
+		ini_config_free(c);
+		ini_diag_free(&d);
+	}
+	c = load_ok("[backend a]\nserver = 10.0.0.1:80\nhealth_check = /healthz\nhealth_interval = 2s\n"
+	            "algorithm = round_robin\n", &d);
+	const char *const hc[] = {"health_check = /healthz", "not implemented", "connect fails", NULL};
+	const char *const hi[] = {"health_interval", "not implemented", NULL};
+	CHECK(c && c->n_warnings == 2 && has_warning(c, &d, 3, hc) && has_warning(c, &d, 4, hi),
+	      "health_check and health_interval warn at lines 3, 4");
+	ini_config_free(c);
+	ini_diag_free(&d);
+	/* What is built does not warn. */
+	c = load_ok("[backend a]\nserver = 10.0.0.1:80\nalgorithm = least_connections\n[backend b]\n"
+	            "server = 10.0.0.2:80\nalgorithm = weighted_round_robin\n", &d);
+	CHECK(c && c->n_warnings == 0 && ini_diag_count(&d) == 0, "built algorithms do not warn");
+	ini_config_free(c);
+	ini_diag_free(&d);
+
+	/* Secret files: private ones are quiet, open ones warn at their key's
+	 * line naming the file and its mode. */
+	char path[256], *text;
+	static const struct {
+		const char *name, *from;
+		unsigned mode;
+		const char *who;
+	} open_files[] = {
+		{"open.token", "0123456789abcdef0123456789abcdef0123\n", 0640, "group (mode 0640)"},
+		{"open.key", NULL, 0644, "group and others (mode 0644)"},
+		{"open.psk", NULL, 0604, "others (mode 0604)"},
+	};
+	for (unsigned i = 0; i < 3; i++) {
+		char line[64];
+		snprintf(line, sizeof(line), "%s\n", keys[3]);
+		puts_file(open_files[i].name, open_files[i].from ? open_files[i].from : line);
+		fixture_path(path, sizeof(path), open_files[i].name);
+		CHECK(chmod(path, open_files[i].mode) == 0, "chmod %s", path);
+	}
+	/* the vhost key: a copy of key.pem, opened up */
+	{
+		char kp[256], *pem;
+		fixture_path(kp, sizeof(kp), "key.pem");
+		FILE *f = fopen(kp, "r");
+		pem = calloc(1, 8192);
+		if (!f || !pem || !fread(pem, 1, 8191, f))
+			die("read key.pem");
+		fclose(f);
+		puts_file("open.pem", pem);
+		free(pem);
+		fixture_path(path, sizeof(path), "open.pem");
+		CHECK(chmod(path, 0644) == 0, "chmod open.pem");
+	}
+	static const char priv[] =
+		"[appliance]\nadmin_token_file = @D@/token\n"                   /* 1-2 */
+		"[quic]\n[vhost a.example]\ncert = @D@/cert.pem\nkey = @D@/key.pem\n" /* 3-6 */
+		"[tunnel]\nprivate_key_file = @D@/tunnel.key\n"                 /* 7-8 */
+		"[peer p]\npublic_key = @K1@\npreshared_key_file = @D@/psk.key\n"; /* 9-11 */
+	c = load_ok(priv, &d);
+	CHECK(c && c->n_warnings == 0 && ini_diag_count(&d) == 0, "private secret files: no warning");
+	ini_config_free(c);
+	ini_diag_free(&d);
+	static const char open[] =
+		"[appliance]\nadmin_token_file = @D@/open.token\n"
+		"[quic]\n[vhost a.example]\ncert = @D@/cert.pem\nkey = @D@/open.pem\n"
+		"[tunnel]\nprivate_key_file = @D@/open.key\n"
+		"[peer p]\npublic_key = @K1@\npreshared_key_file = @D@/open.psk\n";
+	c = load_ok(open, &d);
+	text = subst("@D@/");
+	char p2[300], p6[300], p8[300], p11[300];
+	snprintf(p2, sizeof(p2), "%sopen.token", text);
+	snprintf(p6, sizeof(p6), "%sopen.pem", text);
+	snprintf(p8, sizeof(p8), "%sopen.key", text);
+	snprintf(p11, sizeof(p11), "%sopen.psk", text);
+	free(text);
+	const char *const w2[] = {"admin_token_file", p2, open_files[0].who, NULL};
+	const char *const w6[] = {"key", p6, "group and others (mode 0644)", NULL};
+	const char *const w8[] = {"private_key_file", p8, open_files[1].who, NULL};
+	const char *const w11[] = {"preshared_key_file", p11, open_files[2].who, NULL};
+	CHECK(c && c->n_warnings == 4, "4 open secret files, 4 warnings (%u)", c ? c->n_warnings : 0);
+	CHECK(has_warning(c, &d, 2, w2), "admin_token_file warns at line 2");
+	CHECK(has_warning(c, &d, 6, w6), "vhost key warns at line 6");
+	CHECK(has_warning(c, &d, 8, w8), "private_key_file warns at line 8");
+	CHECK(has_warning(c, &d, 11, w11), "preshared_key_file warns at line 11");
+	if (checks_failed)
+		ini_diag_print(&d, stderr);
+	ini_config_free(c);
+	ini_diag_free(&d);
+
+	/* With an error too, the warning is still in the list, in line order. */
+	text = subst("[tunnel]\nprivate_key_file = @D@/open.key\nmtu = 1\n");
+	struct rg_config *bad = NULL;
+	ini_diag_init(&d);
+	int r = ini_config_load_string("t.ini", text, &bad, &d);
+	free(text);
+	CHECK(r == -EINVAL && !bad && ini_diag_count(&d) == 2 &&
+	      !strncmp(ini_diag_get(&d, 0), "t.ini:2: warning: private_key_file", 34) &&
+	      !strncmp(ini_diag_get(&d, 1), "t.ini:3: mtu", 12), "warning and error together, in order");
+	ini_diag_free(&d);
+}
+
 /* The embedded --demo configuration of control/demo.c, in shape. */
 static void test_demo_shape(void)
 {
@@ -694,6 +926,8 @@ int main(void)
 	test_many_errors();
 	test_syntax();
 	test_files();
+	test_warnings();
+	test_tun_address();
 	test_demo_shape();
 	remove_fixtures();
 	printf("%d checks, %d failed\n", checks_run, checks_failed);

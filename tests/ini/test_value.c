@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ini/value.h"
@@ -160,6 +161,60 @@ static void test_addr(void)
 	CHECK(!ini_addr_is_link_local(&a), "169.253 not link-local");
 }
 
+/* Ports, also ones too long for a uint64_t: each is copied into a buffer
+ * of its own size, so a read before its first byte (s[-1] once the digit
+ * count came back as -1 for overflow) is a heap-buffer-overflow under
+ * ASan, and the message must say "out of range", not "bad port". */
+static void test_port(void)
+{
+	static const struct {
+		const char *in;
+		int ok;
+		uint16_t port;
+		const char *why; /* a part of the message when it fails */
+	} t[] = {
+		{"1", 1, 1, NULL}, {"443", 1, 443, NULL}, {"65535", 1, 65535, NULL}, {"00080", 1, 80, NULL},
+		{"0", 0, 0, "out of range"}, {"65536", 0, 0, "out of range"},
+		{"99999999999", 0, 0, "out of range"},
+		{"18446744073709551615", 0, 0, "out of range"}, /* UINT64_MAX itself */
+		{"18446744073709551616", 0, 0, "out of range"}, /* 20 digits, overflows */
+		{"99999999999999999999", 0, 0, "out of range"},
+		{"123456789012345678901234567890", 0, 0, "out of range"},
+		{"", 0, 0, "bad port"}, {"-1", 0, 0, "bad port"}, {"+80", 0, 0, "bad port"},
+		{"80 ", 0, 0, "bad port"}, {"8o", 0, 0, "bad port"}, {"0x50", 0, 0, "bad port"},
+		{"99999999999999999999x", 0, 0, NULL},
+	};
+	char why[INI_WHY_MAX];
+	for (unsigned i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		size_t n = strlen(t[i].in) + 1;
+		char *s = malloc(n);
+		if (!s)
+			abort();
+		memcpy(s, t[i].in, n);
+		uint16_t port = 7;
+		why[0] = 0;
+		int r = ini_value_port(s, &port, why);
+		free(s);
+		if (t[i].ok) {
+			CHECK(r == 0 && port == t[i].port, "port '%s' -> %u (%s)", t[i].in, port, why);
+		} else {
+			CHECK(r == -EINVAL && port == 7, "port '%s' should fail", t[i].in);
+			CHECK(!t[i].why || strstr(why, t[i].why), "port '%s': '%s' should say '%s'", t[i].in, why,
+			      t[i].why);
+		}
+	}
+	/* The same through the address parsers. */
+	struct rg_cfg_addr a;
+	char host[256];
+	uint16_t port;
+	CHECK(ini_value_addr("1.2.3.4:99999999999999999999", false, &a, why) == -EINVAL &&
+	      strstr(why, "out of range"), "addr with a 20-digit port: %s", why);
+	CHECK(ini_value_addr("[::1]:99999999999999999999", false, &a, why) == -EINVAL &&
+	      strstr(why, "out of range"), "v6 addr with a 20-digit port: %s", why);
+	CHECK(ini_value_host_port("h.example:99999999999999999999", host, sizeof(host), &port, why) == -EINVAL &&
+	      strstr(why, "out of range"), "endpoint with a 20-digit port: %s", why);
+}
+
 static void test_host_port(void)
 {
 	char why[INI_WHY_MAX], host[256];
@@ -310,6 +365,7 @@ int main(void)
 	test_size();
 	test_uint();
 	test_addr();
+	test_port();
 	test_host_port();
 	test_cidr();
 	test_cpuset();

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Real traffic through ringgate's TUN device, in two network namespaces
-# joined by a veth pair (10.200.0.1 | 10.200.0.2; tunnel 10.8.0.1 | 10.8.0.2).
+# joined by a veth pair (10.200.0.1 | 10.200.0.2; a dual-stack tunnel,
+# 10.8.0.1 | 10.8.0.2 and fd00:8::1 | fd00:8::2, from one `address` list).
 # Side A is always ringgate (2 workers: TUN packets and sessions are sharded
 # between them). Side B, by mode:
 #   wggo-client     a stock wireguard-go client initiates to ringgate
@@ -8,7 +9,9 @@
 #   rg2rg           another ringgate initiates to ringgate
 # Checks: ping both ways, 20 MB over TCP each way with a SHA-256 compared
 # (A -> B goes through A's TUN reads: TSO super-packets segmented by
-# ringgate), and GET /peers on ringgate showing the peer with bytes both ways.
+# ringgate), the same over inner IPv6 (ping6, 4 MB each way), GET /peers on
+# ringgate showing the peer with bytes both ways, and reloads that change
+# the address list (IPv4, IPv6, an IPv4 secondary whose primary leaves).
 # Usage: tun.sh RINGGATE MODE [RINGGATE ARGS...] (e.g. --ring-backend epoll)
 . "$(dirname "$0")/../lib.sh"
 RG=$(realpath "$1") MODE=$2 XFER=$(realpath "$(dirname "$0")/xfer.py")
@@ -64,28 +67,37 @@ start_wggo() { # IFNAME
 	wait_for 10 nb ip link show "$1" || { cat wggo.log >&2; fail "wireguard-go did not create $1"; }
 }
 
+# Ringgate A's TUN is dual-stack from one `address` list (wg-quick's
+# Address); wireguard-go's gets its addresses by hand.
+A_ADDR="10.8.0.1/24, fd00:8::1/64" A_ALLOWED="10.8.0.2/32, fd00:8::2/128"
+wggo_addr() { # IFNAME
+	nb ip addr add 10.8.0.2/24 dev "$1" && nb ip addr add fd00:8::2/64 dev "$1" nodad &&
+		nb ip link set "$1" mtu 1420 up || fail "addresses of $1"
+}
+
 case $MODE in
 wggo-client)
-	rg_conf 10.200.0.1:51820 a.key rga$$ 10.8.0.1/24 "$bpub" 10.8.0.2/32 >a.ini
+	rg_conf 10.200.0.1:51820 a.key rga$$ "$A_ADDR" "$bpub" "$A_ALLOWED" >a.ini
 	start_rg $A a a.ini
 	start_wggo wgb$$
-	nb wg set wgb$$ private-key "$RG_TMP/b.key" peer "$apub" endpoint 10.200.0.1:51820 allowed-ips 10.8.0.0/24 ||
+	nb wg set wgb$$ private-key "$RG_TMP/b.key" peer "$apub" endpoint 10.200.0.1:51820 allowed-ips 10.8.0.0/24,fd00:8::/64 ||
 		fail "wg set"
-	nb ip addr add 10.8.0.2/24 dev wgb$$ && nb ip link set wgb$$ mtu 1420 up
+	wggo_addr wgb$$
 	first=nb
 	;;
 wggo-responder)
-	rg_conf 10.200.0.1:51820 a.key rga$$ 10.8.0.1/24 "$bpub" 10.8.0.2/32 10.200.0.2:51821 >a.ini
+	rg_conf 10.200.0.1:51820 a.key rga$$ "$A_ADDR" "$bpub" "$A_ALLOWED" 10.200.0.2:51821 >a.ini
 	start_wggo wgb$$
-	nb wg set wgb$$ private-key "$RG_TMP/b.key" listen-port 51821 peer "$apub" allowed-ips 10.8.0.0/24 ||
+	nb wg set wgb$$ private-key "$RG_TMP/b.key" listen-port 51821 peer "$apub" allowed-ips 10.8.0.0/24,fd00:8::/64 ||
 		fail "wg set"
-	nb ip addr add 10.8.0.2/24 dev wgb$$ && nb ip link set wgb$$ mtu 1420 up
+	wggo_addr wgb$$
 	start_rg $A a a.ini
 	first=na
 	;;
 rg2rg)
-	rg_conf 10.200.0.1:51820 a.key rga$$ 10.8.0.1/24 "$bpub" 10.8.0.2/32 >a.ini
-	rg_conf 10.200.0.2:51820 b.key rgb$$ 10.8.0.2/24 "$apub" 10.8.0.0/24 10.200.0.1:51820 >b.ini
+	rg_conf 10.200.0.1:51820 a.key rga$$ "$A_ADDR" "$bpub" "$A_ALLOWED" >a.ini
+	rg_conf 10.200.0.2:51820 b.key rgb$$ "10.8.0.2/24, fd00:8::2/64" "$apub" "10.8.0.0/24, fd00:8::/64" \
+		10.200.0.1:51820 >b.ini
 	start_rg $A a a.ini
 	start_rg $B b b.ini
 	first=nb
@@ -110,6 +122,13 @@ wait_for 15 pings || { dump; fail "no ping through the tunnel ($MODE)"; }
 na ping -c 3 -i 0.2 -W 2 10.8.0.2 >/dev/null || fail "ping A -> B"
 nb ping -c 3 -i 0.2 -W 2 10.8.0.1 >/dev/null || fail "ping B -> A"
 note "${SECONDS}s $MODE: ping both ways"
+# inner IPv6: the address list gave A's TUN fd00:8::1/64 next to 10.8.0.1/24
+na ip -o -6 addr show dev rga$$ | grep -q "inet6 fd00:8::1/64" ||
+	{ na ip addr show dev rga$$ >&2; fail "fd00:8::1/64 of the address list is not on the TUN device"; }
+na ip -o -4 addr show dev rga$$ | grep -q "inet 10.8.0.1/24" || fail "10.8.0.1/24 of the address list is not on the TUN"
+na ping -6 -c 3 -i 0.2 -W 2 fd00:8::2 >/dev/null || { dump; fail "ping6 A -> B"; }
+nb ping -6 -c 3 -i 0.2 -W 2 fd00:8::1 >/dev/null || { dump; fail "ping6 B -> A"; }
+note "${SECONDS}s $MODE: ping6 both ways"
 
 head -c $((20 << 20)) /dev/urandom >data
 # xfer SENDER_NS RECEIVER_NS RECEIVER_ADDR PORT [FLOWS]
@@ -130,6 +149,10 @@ xfer() {
 }
 xfer $B $A 10.8.0.1 5001
 xfer $A $B 10.8.0.2 5002
+# TCP over inner IPv6, each way, the bytes checked
+head -c $((4 << 20)) /dev/urandom >data
+xfer $B $A fd00:8::1 5011
+xfer $A $B fd00:8::2 5012
 # Several flows at once: a TUN queue is picked by the flow's hash, so some
 # packets are read on the worker that does not hold the session and are
 # handed over (until the kernel's automq steers the flow to the queue its
@@ -195,7 +218,7 @@ assert len(p) == 1, "peer missing"
 p = p[0]
 assert p["rx_bytes"] > 20 << 20 and p["tx_bytes"] > 20 << 20, "bytes"
 assert p["last_handshake"] > 0 and p["endpoint"] and p["worker"] is not None, "handshake"
-assert p["allowed_ips"] == ["10.8.0.2/32"], "allowed ips"
+assert p["allowed_ips"] == ["10.8.0.2/32", "fd00:8::2/128"], "allowed ips"
 PY
 note "${SECONDS}s $MODE: /peers $peers"
 
@@ -217,21 +240,46 @@ hs1=$(msum 'ringgate_tunnel_rx_total\{.*verdict="handshake"') s1=$(msum '^ringga
 (( hs1 == hs0 && s1 == s0 )) || fail "the reload dropped sessions: handshakes $hs0 -> $hs1, sessions $s0 -> $s1"
 note "${SECONDS}s $MODE: reload under traffic: 40 pings, 0% loss, $s1 sessions kept"
 
-# a reload that changes [tunnel] address: the TUN device takes the new one
-# at once and drops the old; changed back, the tunnel carries traffic again
-has_addr() { na ip -o -4 addr show dev rga$$ | grep -q "inet $1/24"; }
-readdress() { # FROM TO
-	sed "s|^address = $1/24|address = $2/24|" a.ini >a.new && mv a.new a.ini
+# reloads that change the [tunnel] address list: the TUN device then
+# carries exactly the new list (addresses that left removed, those that
+# came added), and an address in both lists is left alone (no log line for
+# it). Link-local fe80:: addresses are the kernel's, not ours.
+tun_addrs() { na ip -o addr show dev rga$$ | awk '$3 ~ /^inet/ && $4 !~ /^fe80/ { print $4 }' | sort | xargs; }
+set_address() { # LIST, as written in the file
+	sed "s|^address = .*|address = $1|" a.ini >a.new && mv a.new a.ini
+	local want lines
+	want=$(tr ',' '\n' <<<"$1" | tr -d ' ' | sort | xargs)
+	lines=$(wc -l <a.log)
 	g0=$(generation)
 	kill -HUP "$RGA_PID"
 	wait_for 5 newgen || { tail -5 a.log >&2; fail "SIGHUP: no new generation after $g0"; }
-	wait_for 5 has_addr "$2" || { na ip addr show dev rga$$ >&2; tail -5 a.log >&2; fail "address $2 not set by the reload"; }
-	! has_addr "$1" || fail "address $1 still on the TUN device after the reload"
+	carries() { [[ $(tun_addrs) == "$want" ]]; }
+	wait_for 5 carries || { tail -8 a.log >&2; fail "reload to '$1': the TUN carries '$(tun_addrs)', want '$want'"; }
+	tail -n +$((lines + 1)) a.log >reload.log
 }
-readdress 10.8.0.1 10.8.0.11
-readdress 10.8.0.11 10.8.0.1
-na ping -c 3 -i 0.2 -W 2 10.8.0.2 >readdress.out 2>&1 || { cat readdress.out >&2; fail "ping after the address came back"; }
-note "${SECONDS}s $MODE: reload changed the TUN address to 10.8.0.11 and back, pings pass"
+has_addr4() { na ip -o -4 addr show dev rga$$ | grep -q "inet $1/"; }
+unchanged() { # ADDR/PREFIX: the last reload logged nothing about it
+	! grep -q "address $1 " reload.log || { cat reload.log >&2; fail "the reload touched $1, in both lists"; }
+}
+# 1: another IPv6 address, and 10.8.0.5 joins as a secondary of 10.8.0.1
+# (same /24); 10.8.0.1 is in both lists
+set_address "10.8.0.1/24, 10.8.0.5/24, fd00:8::11/64"
+unchanged 10.8.0.1/24
+nb ping -6 -c 3 -i 0.2 -W 2 fd00:8::11 >readdress.out 2>&1 || { cat readdress.out >&2; fail "ping6 to the new fd00:8::11"; }
+! nb ping -6 -c 1 -W 1 fd00:8::1 >/dev/null 2>&1 || fail "fd00:8::1 still answers after the reload removed it"
+note "${SECONDS}s $MODE: reload changed the TUN's IPv6 address to fd00:8::11 (answers ping6, fd00:8::1 gone), 10.8.0.1 left alone"
+# 2: the primary 10.8.0.1 leaves; the kernel takes its secondaries along,
+# but 10.8.0.5 is in both lists and must stay
+set_address "10.8.0.5/24, fd00:8::11/64"
+unchanged fd00:8::11/64
+nb ping -c 3 -i 0.2 -W 2 10.8.0.5 >readdress.out 2>&1 || { cat readdress.out >&2; fail "ping 10.8.0.5 after its primary left"; }
+! has_addr4 10.8.0.1 || fail "10.8.0.1 still on the TUN device after the reload removed it"
+note "${SECONDS}s $MODE: 10.8.0.5 outlived the removal of its primary 10.8.0.1"
+# 3: the original list again, the tunnel carries both families
+set_address "$A_ADDR"
+na ping -c 3 -i 0.2 -W 2 10.8.0.2 >readdress.out 2>&1 || { cat readdress.out >&2; fail "ping after the list came back"; }
+nb ping -6 -c 3 -i 0.2 -W 2 fd00:8::1 >readdress.out 2>&1 || { cat readdress.out >&2; fail "ping6 after the list came back"; }
+note "${SECONDS}s $MODE: the original address list is back, ping and ping6 pass"
 
 # roaming: the wireguard-go client moves to new source ports. The kernel's
 # reuseport hash alone would send some of them to the other worker (which
