@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every [quic] key reloads (issue 15): after POST /reload, new connections
+# --validate refuses an ALPN ringgate does not serve. Every [quic] key
+# reloads (issue 15): after POST /reload, new connections
 # take the new retry, backlog, anti_port_scan, qlog_dir and idle_timeout
 # (seen in the Retry and drop counters and in the qlog's transport
 # parameters); an ALPN ringgate cannot serve, and a [quic] section removed,
@@ -28,6 +29,13 @@ cert = $RG_TMP/a.pem
 key = $RG_TMP/a.key
 INI
 }
+# --validate refuses an ALPN ringgate cannot serve (it serves h3 only):
+# offered first, it broke every h3 client
+write_config "alpn = hq-interop, h3"
+"$RG" --validate -c rg.ini >out 2>&1 && { cat out >&2; fail "--validate accepted alpn = hq-interop, h3"; }
+grep -q "rg.ini:7: alpn: .*hq-interop" out || { cat out >&2; fail "--validate does not name rg.ini:7 alpn hq-interop"; }
+write_config "alpn = h3"
+"$RG" --validate -c rg.ini >out 2>&1 || { cat out >&2; fail "--validate refused alpn = h3"; }
 write_config ""
 "$RG" -c rg.ini 2>log &
 pid=$!
