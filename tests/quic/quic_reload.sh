@@ -7,6 +7,7 @@
 # are refused with 400 naming them while the old configuration serves on.
 # Args: ringgate ringgatectl h3client
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/common.sh" # find_gtlsclient
 in_private_netns "$@"
 RG=$(realpath "$1") CTL=$(realpath "$2")
 [[ -n ${3:-} && -x $3 ]] || skip "no h3client (libcurl with HTTP/3)"
@@ -104,6 +105,36 @@ get localhost || fail "HTTP/3 with idle_timeout = 7s"
 wait_for 3 compgen -G "q2/*.sqlog" || fail "the new qlog_dir is not used"
 wait_for 3 grep -qE '"max_idle_timeout": ?7000[,}]' q2/*.sqlog ||
 	{ grep -o '"max_idle_timeout":[^,]*' q2/*.sqlog >&2; fail "idle_timeout = 7s reloaded, not in the transport parameters"; }
+
+# zero_rtt: on after a reload, a resumed connection's early data is
+# accepted; off again, refused (gtlsclient, from ngtcp2, sends 0-RTT)
+if GTLS=$(find_gtlsclient); then
+	mkdir -p st
+	gtls() { # NAME ARGS...
+		local name=$1 rc=0
+		shift
+		timeout 30 "$GTLS" --exit-on-all-streams-close --no-quic-dump --no-http-dump \
+			--session-file=st/sess --tp-file=st/tp "$@" 127.0.0.1 4433 https://localhost:4433/ \
+			>"$name.log" 2>&1 || rc=$?
+		[[ $rc == 0 ]] || { tail -20 "$name.log" >&2; fail "gtlsclient $name exited $rc"; }
+	}
+	zrtt() { metric_sum $ADMIN/metrics "ringgate_quic_0rtt_$1_total"; }
+	above() { (( $(zrtt "$1") > $2 )); }
+	reload_quic "zero_rtt = on"
+	gtls z1 --wait-for-ticket
+	[[ -s st/sess ]] || fail "no session ticket saved"
+	gtls z2
+	grep -q 'type=0RTT' z2.log || fail "gtlsclient sent no 0-RTT"
+	wait_for 3 above accepted 0 || fail "zero_rtt = on reloaded, 0-RTT not accepted"
+	acc=$(zrtt accepted) rej=$(zrtt rejected)
+	reload_quic "zero_rtt = off"
+	gtls z3
+	wait_for 3 above rejected "$rej" || fail "zero_rtt = off reloaded, 0-RTT not refused"
+	[[ $(zrtt accepted) == "$acc" ]] || fail "zero_rtt = off reloaded, 0-RTT still accepted"
+	note "zero_rtt: accepted $acc, then rejected $(zrtt rejected)"
+else
+	note "gtlsclient not installed (ngtcp2-client): zero_rtt reload not checked"
+fi
 
 # an ALPN ringgate does not serve: 400 naming the key, nothing changes
 g=$(gen)
