@@ -112,8 +112,10 @@ static int reload_check(struct app *a, const struct rg_config *cfg, char **error
 	const char *file = a->demo ? "demo.ini" : a->config_path;
 	if (!a->cfg || !a->cfg->quic == !cfg->quic)
 		return 0;
-	if (asprintf(errors, "%s:%u: [quic] cannot be %s by a reload: restart ringgate\n", file,
-	             cfg->quic ? cfg->quic->line : 0, cfg->quic ? "added" : "removed") < 0)
+	int n = cfg->quic ? asprintf(errors, "%s:%u: [quic] cannot be added by a reload: restart ringgate\n", file,
+	                             cfg->quic->line)
+	                  : asprintf(errors, "%s: [quic] cannot be removed by a reload: restart ringgate\n", file);
+	if (n < 0)
 		*errors = NULL;
 	return -EINVAL;
 }
