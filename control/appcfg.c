@@ -212,6 +212,7 @@ int appcfg_quic_params(const struct rg_config *c, struct quic_params *p,
 		for (unsigned j = 0; j < vc->n_listen; j++) {
 			const struct rg_cfg_addr *l = &vc->listen[j];
 			if (l->kind == RG_CFG_ADDR_INET) {
+				_Static_assert(sizeof(*la) >= sizeof(l->sa), "rg_sockaddr holds a config address");
 				memcpy(la, &l->sa, sizeof(l->sa));
 				la++;
 				continue;
