@@ -26,6 +26,7 @@
 #include "datapath/quic/quic.h"
 #include "datapath/tunnel/shard.h"
 #include "datapath/tunnel/tun.h"
+#include "ini/config.h"
 
 #define TICK_NS (200ull * 1000 * 1000)
 
@@ -97,6 +98,37 @@ static int routes_build(struct worker_gen *wg)
 	return 0;
 }
 
+/* [vhost] listen = iface NAME:PORT: the interface's addresses come and go
+ * (netlink), the vhost binding does not follow them: it is enforced by
+ * port (appcfg_quic_params). Said at every start and reload. */
+static void vhost_iface_warn(const struct rg_config *cfg)
+{
+	for (unsigned i = 0; i < cfg->n_vhosts; i++)
+		for (unsigned j = 0; j < cfg->vhosts[i].n_listen; j++)
+			if (cfg->vhosts[i].listen[j].kind == RG_CFG_ADDR_IFACE)
+				log_warn("[vhost %s] listen = iface %s:%u is enforced by port only: the name is "
+				         "served on every [quic] listener with port %u",
+				         cfg->vhosts[i].name, cfg->vhosts[i].listen[j].iface,
+				         cfg->vhosts[i].listen[j].port, cfg->vhosts[i].listen[j].port);
+}
+
+/* What a reload cannot change. Every [quic] key reloads (the workers take
+ * them for new connections, quic_server_set_params; new listen addresses
+ * are bound like any listener), but the QUIC servers themselves are made
+ * at start: a [quic] section cannot appear or go. */
+static int reload_check(struct app *a, const struct rg_config *cfg, char **errors)
+{
+	const char *file = a->demo ? "demo.ini" : a->config_path;
+	if (!a->cfg || !a->cfg->quic == !cfg->quic)
+		return 0;
+	int n = cfg->quic ? asprintf(errors, "%s:%u: [quic] cannot be added by a reload: restart ringgate\n", file,
+	                             cfg->quic->line)
+	                  : asprintf(errors, "%s: [quic] cannot be removed by a reload: restart ringgate\n", file);
+	if (n < 0)
+		*errors = NULL;
+	return -EINVAL;
+}
+
 /* Build the generation of cfg and hand it to the workers. On failure
  * nothing was published and cfg is still the caller's. */
 RG_MUST_CHECK static int publish(struct app *a, struct rg_config *cfg)
@@ -113,6 +145,7 @@ RG_MUST_CHECK static int publish(struct app *a, struct rg_config *cfg)
 	if (appcfg_quic_params(cfg, &qp, &qv) == 0) {
 		wg->quic_vhosts = qv; /* the strings live in cfg, as long as g */
 		wg->n_quic_vhosts = qp.n_vhosts;
+		wg->quic = qp; /* the workers take the reloadable part */
 	}
 	struct tunnel_peer_config *tp = NULL;
 	const struct gen *cur = atomic_load(&a->pub.current);
@@ -132,6 +165,7 @@ RG_MUST_CHECK static int publish(struct app *a, struct rg_config *cfg)
 		free(g);
 		return err;
 	}
+	vhost_iface_warn(cfg);
 	g->cfg = cfg;
 	g->priv = wg;
 	g->destroy = gen_free;
@@ -786,6 +820,8 @@ int app_reload(struct app *a, char **errors)
 	*errors = NULL;
 	service_reloading();
 	int err = load_config(a, &cfg, errors);
+	if (!err && (err = reload_check(a, cfg, errors)) != 0)
+		appcfg_free(cfg);
 	if (!err) {
 		appcfg_warnings_report(cfg, false);
 		unsigned n = a->workers_override ? a->workers_override : appcfg_workers(cfg);

@@ -1,5 +1,6 @@
 #include "control/appcfg.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <sched.h>
@@ -232,17 +233,44 @@ int appcfg_quic_params(const struct rg_config *c, struct quic_params *p,
 	*vhosts = NULL;
 	if (!c->quic)
 		return -ENOENT;
-	struct quic_vhost_params *v = calloc(c->n_vhosts ? c->n_vhosts : 1, sizeof(*v));
+	/* one block: the vhosts, then their listen addresses (two per iface
+	 * entry), so that free(*vhosts) frees all */
+	size_t n_addr = 0;
+	for (unsigned i = 0; i < c->n_vhosts; i++)
+		n_addr += 2 * (size_t)c->vhosts[i].n_listen;
+	size_t head = (c->n_vhosts ? c->n_vhosts : 1) * sizeof(struct quic_vhost_params);
+	head = (head + _Alignof(rg_sockaddr) - 1) / _Alignof(rg_sockaddr) * _Alignof(rg_sockaddr);
+	struct quic_vhost_params *v = calloc(1, head + n_addr * sizeof(rg_sockaddr));
 	if (!v)
 		return -ENOMEM;
+	rg_sockaddr *la = (rg_sockaddr *)((char *)v + head);
 	for (unsigned i = 0; i < c->n_vhosts; i++) {
-		v[i].name = c->vhosts[i].name;
-		v[i].cert_file = c->vhosts[i].cert;
-		v[i].key_file = c->vhosts[i].key;
+		const struct rg_vhost_cfg *vc = &c->vhosts[i];
+		v[i].name = vc->name;
+		v[i].cert_file = vc->cert;
+		v[i].key_file = vc->key;
+		v[i].listen = la;
+		for (unsigned j = 0; j < vc->n_listen; j++) {
+			const struct rg_cfg_addr *l = &vc->listen[j];
+			if (l->kind == RG_CFG_ADDR_INET) {
+				_Static_assert(sizeof(*la) >= sizeof(l->sa), "rg_sockaddr holds a config address");
+				memcpy(la, &l->sa, sizeof(l->sa));
+				la++;
+				continue;
+			}
+			/* `iface NAME:PORT`: the interface's addresses follow
+			 * netlink, so the binding is by port on either family
+			 * (app.c warns about it) */
+			la->in4 = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons(l->port)};
+			la[1].in6 = (struct sockaddr_in6){.sin6_family = AF_INET6, .sin6_port = htons(l->port)};
+			la += 2;
+		}
+		v[i].n_listen = (unsigned)(la - v[i].listen);
 	}
 	p->vhosts = v;
 	p->n_vhosts = c->n_vhosts;
-	p->alpn = c->quic->n_alpn ? c->quic->alpn[0] : "h3";
+	p->alpn = c->quic->alpn; /* checked by ini/check.c: all served */
+	p->n_alpn = c->quic->n_alpn;
 	p->idle_timeout_ns = c->quic->idle_timeout_ms * 1000000ull;
 	p->backlog = c->quic->backlog;
 	p->anti_port_scan = c->quic->anti_port_scan;

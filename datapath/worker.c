@@ -459,8 +459,9 @@ static void proxy_log_cb(void *ctx, int level, const char *msg)
 	wlog(ctx, (enum log_level)level, "%s", msg);
 }
 
-/* A reload reached this worker: new certificates for new connections
- * (existing ones keep theirs). Runs on the worker thread, rarely. */
+/* A reload reached this worker: new certificates, vhost bindings and
+ * [quic] settings for new connections (existing ones keep theirs). Runs on
+ * the worker thread, rarely. */
 static void gen_switched(struct worker *w)
 {
 	const struct worker_gen *wg = w->gen ? w->gen->priv : NULL;
@@ -471,10 +472,10 @@ static void gen_switched(struct worker *w)
 	}
 	if (!w->quic || !wg || !wg->quic_vhosts)
 		return;
-	int err = quic_server_set_vhosts(w->quic, wg->quic_vhosts, wg->n_quic_vhosts);
+	int err = quic_server_set_params(w->quic, &wg->quic);
 	if (err)
-		wlog(w, LOG_ERROR, "worker %u: new certificates not loaded, the old ones stay: %s", w->id,
-		     strerror(-err));
+		wlog(w, LOG_ERROR, "worker %u: new [quic] settings and certificates not taken, the old ones stay: %s",
+		     w->id, strerror(-err));
 }
 
 static void start_done(struct worker *w, int err)

@@ -125,6 +125,10 @@ struct worker_params {
 struct worker_gen {
 	const struct quic_vhost_params *quic_vhosts; /* NULL when no [quic] */
 	unsigned n_quic_vhosts;
+	/* The [quic] settings a reload may change (quic_server_set_params),
+	 * vhosts = quic_vhosts; the strings live in the generation's config.
+	 * Meaningful only with quic_vhosts. */
+	struct quic_params quic;
 	/* The tunnel's authorized peers ([peer] sections and peers_file),
 	 * sorted by public key for bsearch: the engine's is_authorized. */
 	const struct tunnel_peer_config *tunnel_peers;

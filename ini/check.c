@@ -80,6 +80,15 @@ static void check_quic(struct ini_load *L, struct ini_inst *in)
 {
 	struct rg_quic_cfg *q = in->obj;
 	check_listen_dups(L, in, q->listen, q->n_listen);
+	/* Only what the datapath speaks may be offered: a client that
+	 * negotiated anything else would get nothing (datapath/quic
+	 * quic_alpn_served() is the table; hq-interop is not implemented). */
+	if (q->n_alpn > 8)
+		ini_load_error(L, LINE(in, "alpn"), "alpn: at most 8 protocols");
+	for (unsigned i = 0; i < q->n_alpn; i++)
+		if (strcmp(q->alpn[i], "h3") != 0)
+			ini_load_error(L, LINE(in, "alpn"), "alpn: ringgate does not serve '%.64s' (it serves h3)",
+			               q->alpn[i]);
 	if (!ini_load_find(L, INI_SEC_VHOST))
 		ini_load_error(L, in->line, "[quic] needs at least one [vhost NAME] with a certificate");
 }

@@ -192,7 +192,14 @@ static int cb_recv_tx_key(ngtcp2_conn *conn, ngtcp2_encryption_level level, void
 	/* 1-RTT keys: the server may speak HTTP/3 from here (0.5-RTT). */
 	if (level != NGTCP2_ENCRYPTION_LEVEL_1RTT)
 		return 0;
-	return quic_h3_setup(user_data) < 0 ? NGTCP2_ERR_CALLBACK_FAILURE : 0;
+	/* the application the ALPN negotiated (tls.c post_client_hello) */
+	switch (((struct quic_conn *)user_data)->app) {
+	case QUIC_APP_H3:
+		return quic_h3_setup(user_data) < 0 ? NGTCP2_ERR_CALLBACK_FAILURE : 0;
+	case QUIC_APP_NONE:
+		break;
+	}
+	return NGTCP2_ERR_CALLBACK_FAILURE;
 }
 
 static int cb_recv_stream_data(ngtcp2_conn *conn, uint32_t flags, int64_t id, uint64_t offset,
@@ -381,6 +388,8 @@ int quic_conn_new(struct quic_server *srv, const struct ring_dgram *d,
 	c->state = QUIC_CONN_HANDSHAKE;
 	c->deadline = UINT64_MAX;
 	c->peer = d->peer;
+	c->local = d->local;
+	c->anti_port_scan = srv->p.anti_port_scan;
 	ngtcp2_ccerr_default(&c->last_error);
 
 	rc = new_scid(c, &scid, NULL);
@@ -649,7 +658,7 @@ enum quic_conn_verdict quic_conn_read(struct quic_conn *c, const struct ring_dgr
 	case NGTCP2_ERR_CRYPTO:
 		if (c->sni_refused) {
 			srv->ctr.sni_refused++;
-			if (srv->p.anti_port_scan) {
+			if (c->anti_port_scan) {
 				/* Nothing was sent yet: vanish. */
 				srv->ctr.drops[QUIC_DROP_ANTI_PORT_SCAN]++;
 				quic_conn_free(c);

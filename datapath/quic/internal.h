@@ -36,6 +36,8 @@ enum quic_conn_state {
 struct quic_vhost {
 	char *name;
 	gnutls_certificate_credentials_t cred;
+	rg_sockaddr *listen; /* n_listen 0: every listener */
+	unsigned n_listen;
 };
 
 /* The vhosts' credentials, loaded together. A reload makes a new set; a
@@ -61,6 +63,10 @@ struct quic_conn {
 	struct quic_vhost_set *vset;     /* referenced for the connection's life */
 	const struct quic_vhost *vhost;  /* chosen by SNI in the client hello */
 	bool sni_refused;
+	bool anti_port_scan;             /* the server's setting when accepted */
+	rg_sockaddr local;               /* where the first Initial was sent to:
+	                                    picks the vhosts bound there */
+	enum quic_app app;               /* from the negotiated ALPN */
 	bool in_write;                   /* re-entrancy guard for resume() */
 	ngtcp2_cid odcid;                /* client's first DCID, in the table
 	                                    until the handshake completes */
@@ -101,7 +107,10 @@ struct quic_stream {
 
 struct quic_server {
 	struct quic_params p;
-	char alpn[32];
+	/* ALPN ids offered to new connections, in preference order */
+	char alpn_ids[QUIC_ALPN_MAX][QUIC_ALPN_MAX_LEN + 1];
+	gnutls_datum_t alpn[QUIC_ALPN_MAX];
+	unsigned n_alpn;
 	uint8_t static_secret[QUIC_STATIC_SECRET_LEN];
 	struct quic_vhost_set *vset; /* for new connections */
 	gnutls_priority_t prio;

@@ -147,6 +147,14 @@ struct quic_vhost_params {
 	const char *name;      /* SNI name, exact match (case-insensitive) */
 	const char *cert_file; /* PEM chain */
 	const char *key_file;  /* PEM key */
+	/* The listeners this name is served on ([vhost] listen), matched
+	 * against the local address a client's first datagram was sent to
+	 * (port and family always; the address unless the entry's is the
+	 * wildcard). Elsewhere the name is unknown, exactly as a name no
+	 * vhost has: refused with unrecognized_name, or silently with
+	 * anti_port_scan. n_listen 0: every listener. Copied. */
+	const rg_sockaddr *listen;
+	unsigned n_listen;
 };
 
 enum quic_retry_mode {
@@ -159,7 +167,12 @@ struct quic_params {
 	const struct quic_vhost_params *vhosts; /* the first is the default for
 	                                           clients that send no SNI */
 	unsigned n_vhosts;
-	const char *alpn;          /* NULL: "h3" */
+	/* ALPN protocol ids offered, in the server's order of preference
+	 * (RFC 7301 3.2: the server picks the first of these the client
+	 * also offers); each must be one quic_alpn_served() accepts.
+	 * n_alpn 0: {"h3"}. Copied. */
+	const char *const *alpn;
+	unsigned n_alpn;
 	uint64_t idle_timeout_ns;  /* 0: 30 s */
 	unsigned backlog;          /* handshakes in progress; 0: 1024 */
 	unsigned max_conns;        /* 0: 4096 */
@@ -296,6 +309,30 @@ void quic_server_drain(struct quic_server *srv, uint64_t now, const struct quic_
 unsigned quic_server_active_streams(const struct quic_server *srv);
 
 const struct quic_counters *quic_server_counters(const struct quic_server *srv);
+
+/* The application protocols ringgate speaks over QUIC, by ALPN id. */
+enum quic_app {
+	QUIC_APP_NONE = 0,
+	QUIC_APP_H3, /* "h3", RFC 9114 */
+};
+/* The protocol an ALPN id names, QUIC_APP_NONE when ringgate does not
+ * serve it (e.g. "hq-interop": HTTP/0.9 over QUIC is not implemented). */
+enum quic_app quic_alpn_served(const char *id, size_t len);
+/* At most this many ALPN ids, each at most QUIC_ALPN_MAX_LEN bytes (the
+ * limits of gnutls_alpn_set_protocols). */
+#define QUIC_ALPN_MAX 8
+#define QUIC_ALPN_MAX_LEN 32
+
+/* Reload of the [quic] settings that can change while running: alpn,
+ * idle_timeout_ns, backlog, retry, anti_port_scan, zero_rtt, qlog_dir, and
+ * the vhosts (certificates and listen bindings, as quic_server_set_vhosts).
+ * Connections accepted from now on take the new values; connections
+ * already accepted keep theirs (their transport parameters, ALPN, vhost
+ * and qlog file were fixed at their first Initial). The other fields of
+ * `p` are ignored: they are fixed for the life of the server. On error
+ * (-EINVAL bad params, -ENOENT/-EINVAL certificates, -ENOMEM) nothing
+ * changed. Reads files: slow path. */
+int quic_server_set_params(struct quic_server *srv, const struct quic_params *p);
 
 /* Reload: load the vhosts' certificates again (new files, new names) for
  * connections accepted from now on; connections already accepted keep

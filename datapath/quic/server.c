@@ -46,6 +46,105 @@ const char *quic_drop_name(enum quic_drop d)
 	return (unsigned)d < QUIC_DROP_MAX ? quic_drop_names[d] : "?";
 }
 
+enum quic_app quic_alpn_served(const char *id, size_t len)
+{
+	/* The one table of what ringgate speaks over QUIC: h3.c serves it
+	 * (hq-interop, HTTP/0.9 over QUIC, is not implemented) */
+	static const struct {
+		const char *id;
+		enum quic_app app;
+	} served[] = {
+		{"h3", QUIC_APP_H3},
+	};
+	for (size_t i = 0; i < sizeof(served) / sizeof(served[0]); i++)
+		if (len == strlen(served[i].id) && memcmp(id, served[i].id, len) == 0)
+			return served[i].app;
+	return QUIC_APP_NONE;
+}
+
+/* The reloadable settings, checked before anything changes. */
+static int params_check(const struct quic_params *p)
+{
+	if (p->n_alpn > QUIC_ALPN_MAX || (p->n_alpn && !p->alpn))
+		return -EINVAL;
+	for (unsigned i = 0; i < p->n_alpn; i++) {
+		size_t len = p->alpn[i] ? strlen(p->alpn[i]) : 0;
+		if (!len || len > QUIC_ALPN_MAX_LEN || quic_alpn_served(p->alpn[i], len) == QUIC_APP_NONE)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* Take the reloadable settings of p (checked) for connections accepted
+ * from now on; defaults for the zeros. */
+static int params_apply(struct quic_server *srv, const struct quic_params *p)
+{
+	char *qlog = NULL;
+
+	if (p->qlog_dir && p->qlog_dir[0]) {
+		qlog = strdup(p->qlog_dir);
+		if (!qlog)
+			return -ENOMEM;
+	}
+	/* The anti-replay window is taken the first time 0-RTT is on and
+	 * kept until the server goes: sessions in their handshake may point
+	 * to it, and turning zero_rtt off only stops offering early data. */
+	if (p->zero_rtt && !srv->anti_replay) {
+		int rc = quic_replay_acquire(&srv->anti_replay);
+		if (rc < 0) {
+			free(qlog);
+			return rc;
+		}
+	}
+	free(srv->qlog_dir);
+	srv->qlog_dir = qlog;
+	srv->n_alpn = 0;
+	for (unsigned i = 0; i < p->n_alpn; i++) {
+		snprintf(srv->alpn_ids[i], sizeof(srv->alpn_ids[i]), "%s", p->alpn[i]);
+		srv->alpn[i].data = (unsigned char *)srv->alpn_ids[i];
+		srv->alpn[i].size = (unsigned)strlen(srv->alpn_ids[i]);
+		srv->n_alpn++;
+	}
+	if (!srv->n_alpn) {
+		snprintf(srv->alpn_ids[0], sizeof(srv->alpn_ids[0]), "h3");
+		srv->alpn[0].data = (unsigned char *)srv->alpn_ids[0];
+		srv->alpn[0].size = 2;
+		srv->n_alpn = 1;
+	}
+	srv->p.alpn = NULL; /* the copy in srv is used */
+	srv->p.n_alpn = 0;
+	srv->p.idle_timeout_ns = p->idle_timeout_ns ? p->idle_timeout_ns : 30 * NGTCP2_SECONDS;
+	srv->p.backlog = p->backlog ? p->backlog : 1024;
+	srv->p.retry = p->retry;
+	srv->p.anti_port_scan = p->anti_port_scan;
+	srv->p.zero_rtt = p->zero_rtt;
+	srv->p.qlog_dir = NULL; /* the copy in srv is used */
+	return 0;
+}
+
+int quic_server_set_params(struct quic_server *srv, const struct quic_params *p)
+{
+	struct quic_vhost_set *s;
+	int rc;
+
+	if (!p || !p->vhosts || !p->n_vhosts)
+		return -EINVAL;
+	rc = params_check(p);
+	if (rc < 0)
+		return rc;
+	rc = quic_vset_load(p->vhosts, p->n_vhosts, &s);
+	if (rc < 0)
+		return rc; /* the running set and settings stay */
+	rc = params_apply(srv, p);
+	if (rc < 0) {
+		quic_vset_put(s);
+		return rc;
+	}
+	quic_vset_put(srv->vset);
+	srv->vset = s;
+	return 0;
+}
+
 int quic_server_create(const struct quic_params *p, struct quic_server **out)
 {
 	uint8_t key[QUIC_CID_HASH_KEY_LEN];
@@ -53,18 +152,12 @@ int quic_server_create(const struct quic_params *p, struct quic_server **out)
 	int rc;
 
 	if (!p || !p->vhosts || p->n_vhosts == 0 || !p->static_secret ||
-	    p->worker_id >= QUIC_CID_MAX_WORKERS || (p->alpn && strlen(p->alpn) >= 32))
+	    p->worker_id >= QUIC_CID_MAX_WORKERS || params_check(p) < 0)
 		return -EINVAL;
 	srv = calloc(1, sizeof(*srv));
 	if (!srv)
 		return -ENOMEM;
 	srv->p = *p;
-	snprintf(srv->alpn, sizeof(srv->alpn), "%s", p->alpn ? p->alpn : "h3");
-	srv->p.alpn = srv->alpn;
-	if (!srv->p.idle_timeout_ns)
-		srv->p.idle_timeout_ns = 30 * NGTCP2_SECONDS;
-	if (!srv->p.backlog)
-		srv->p.backlog = 1024;
 	if (!srv->p.max_conns)
 		srv->p.max_conns = 4096;
 	if (!srv->p.stateless_reset_rate)
@@ -75,14 +168,11 @@ int quic_server_create(const struct quic_params *p, struct quic_server **out)
 	}
 	memcpy(srv->static_secret, p->static_secret, QUIC_STATIC_SECRET_LEN);
 	srv->reset_tokens = srv->p.stateless_reset_rate;
-	if (p->qlog_dir && p->qlog_dir[0]) {
-		srv->qlog_dir = strdup(p->qlog_dir);
-		if (!srv->qlog_dir) {
-			free(srv);
-			return -ENOMEM;
-		}
+	rc = params_apply(srv, p);
+	if (rc < 0) {
+		free(srv);
+		return rc;
 	}
-	srv->p.qlog_dir = NULL; /* the copy in srv is used */
 
 	rc = quic_tls_init(srv);
 	srv->p.vhosts = NULL; /* copied: the caller's array may go */

@@ -18,12 +18,15 @@
  * 0-RTT (RFC 9001 4.6): with zero_rtt on, tickets allow early data
  * (max_early_data_size 0xffffffff, RFC 9001 4.6.1) and gnutls accepts it
  * when the ticket's age fits the anti-replay window and the ClientHello is
- * new to the process (replay.c). The server's transport parameters are
- * the same for the life of the process (compile-time limits and the
- * config's idle timeout), and so is the ticket key: a ticket never meets a
- * server whose limits are lower than the ones it was issued under, which
- * is what RFC 9000 7.4.1 asks of a server accepting 0-RTT.
+ * new to the process (replay.c). The limits a client remembers for 0-RTT
+ * (RFC 9000 7.4.1: flow control, stream counts, active_connection_id_limit)
+ * are compile-time constants, and the ticket key lives as long as the
+ * process: a ticket never meets a server whose limits are lower than the
+ * ones it was issued under. max_idle_timeout, which a reload may change,
+ * is not among the remembered parameters. A reload that turns zero_rtt off
+ * only stops accepting early data in new handshakes.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +65,7 @@ void quic_vset_put(struct quic_vhost_set *s)
 		if (s->v[i].cred)
 			gnutls_certificate_free_credentials(s->v[i].cred);
 		free(s->v[i].name);
+		free(s->v[i].listen);
 	}
 	free(s);
 }
@@ -87,6 +91,15 @@ int quic_vset_load(const struct quic_vhost_params *vp, unsigned n, struct quic_v
 			break;
 		}
 		s->n = i + 1;
+		if (vp[i].n_listen) {
+			v->listen = malloc(sizeof(*v->listen) * vp[i].n_listen);
+			if (!v->listen || !vp[i].listen) {
+				rv = v->listen ? -EINVAL : -ENOMEM;
+				break;
+			}
+			memcpy(v->listen, vp[i].listen, sizeof(*v->listen) * vp[i].n_listen);
+			v->n_listen = vp[i].n_listen;
+		}
 		rv = gnutls_certificate_allocate_credentials(&v->cred);
 		if (rv < 0) {
 			v->cred = NULL;
@@ -130,11 +143,7 @@ int quic_tls_init(struct quic_server *srv)
 			return -EIO;
 	}
 	srv->p.ticket_key = NULL; /* the copy in srv is used */
-	if (srv->p.zero_rtt) {
-		rv = quic_replay_acquire(&srv->anti_replay);
-		if (rv < 0)
-			return rv;
-	}
+	/* the anti-replay window was taken with the settings (server.c) */
 	return quic_vset_load(srv->p.vhosts, srv->p.n_vhosts, &srv->vset);
 }
 
@@ -162,10 +171,41 @@ int quic_server_set_vhosts(struct quic_server *srv, const struct quic_vhost_para
 	return 0;
 }
 
-static const struct quic_vhost *vhost_find(const struct quic_vhost_set *set, const char *name)
+/* Is `local` (where the client sent its first Initial) one of the
+ * listeners v is bound to? The sockets are IPV6_V6ONLY, so the family
+ * always matches the listener's; a wildcard entry (0.0.0.0, [::]) is the
+ * wildcard listener, which receives for every local address. */
+static bool vhost_bound(const struct quic_vhost *v, const rg_sockaddr *local)
+{
+	static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
+
+	if (!v->n_listen)
+		return true;
+	for (unsigned i = 0; i < v->n_listen; i++) {
+		const rg_sockaddr *l = &v->listen[i];
+
+		if (l->sa.sa_family != local->sa.sa_family)
+			continue;
+		if (l->sa.sa_family == AF_INET && l->in4.sin_port == local->in4.sin_port &&
+		    (l->in4.sin_addr.s_addr == htonl(INADDR_ANY) ||
+		     l->in4.sin_addr.s_addr == local->in4.sin_addr.s_addr))
+			return true;
+		if (l->sa.sa_family == AF_INET6 && l->in6.sin6_port == local->in6.sin6_port &&
+		    (!memcmp(&l->in6.sin6_addr, &any6, sizeof(any6)) ||
+		     !memcmp(&l->in6.sin6_addr, &local->in6.sin6_addr, sizeof(any6))))
+			return true;
+	}
+	return false;
+}
+
+/* name NULL: the client sent no SNI; the first vhost served on this
+ * listener answers. A name served only on other listeners is unknown
+ * here ([vhost] listen). */
+static const struct quic_vhost *vhost_find(const struct quic_vhost_set *set, const char *name,
+                                           const rg_sockaddr *local)
 {
 	for (unsigned i = 0; i < set->n; i++)
-		if (strcasecmp(set->v[i].name, name) == 0)
+		if ((!name || strcasecmp(set->v[i].name, name) == 0) && vhost_bound(&set->v[i], local))
 			return &set->v[i];
 	return NULL;
 }
@@ -187,11 +227,11 @@ static int post_client_hello(gnutls_session_t session)
 		        rv == 0 ? name : "(none)");
 	if (rv == 0 && type == GNUTLS_NAME_DNS) {
 		name[len] = 0;
-		c->vhost = vhost_find(c->vset, name);
-	} else if (!srv->p.anti_port_scan) {
+		c->vhost = vhost_find(c->vset, name, &c->local);
+	} else if (!c->anti_port_scan) {
 		/* No SNI (e.g. a client that dialled an IP address): the first
-		 * vhost serves it, unless names are mandatory. */
-		c->vhost = &c->vset->v[0];
+		 * vhost of this listener serves it, unless names are mandatory. */
+		c->vhost = vhost_find(c->vset, NULL, &c->local);
 	}
 	if (!c->vhost) {
 		c->sni_refused = true;
@@ -201,9 +241,13 @@ static int post_client_hello(gnutls_session_t session)
 	if (rv < 0)
 		return rv;
 	/* GNUTLS_ALPN_MANDATORY already fails a handshake without a common
-	 * protocol; make sure the one chosen is ours (RFC 9001 8.1). */
-	if (gnutls_alpn_get_selected_protocol(session, &alpn) != 0 ||
-	    alpn.size != strlen(srv->alpn) || memcmp(alpn.data, srv->alpn, alpn.size) != 0)
+	 * protocol (RFC 9001 8.1); gnutls picked the first of our list the
+	 * client offers (GNUTLS_ALPN_SERVER_PRECEDENCE, RFC 7301 3.2). The
+	 * connection speaks what was negotiated. */
+	if (gnutls_alpn_get_selected_protocol(session, &alpn) != 0)
+		return GNUTLS_E_NO_APPLICATION_PROTOCOL;
+	c->app = quic_alpn_served((const char *)alpn.data, alpn.size);
+	if (c->app == QUIC_APP_NONE)
 		return GNUTLS_E_NO_APPLICATION_PROTOCOL;
 	return 0;
 }
@@ -254,13 +298,13 @@ int quic_tls_handshake_done(struct quic_conn *c)
 
 int quic_tls_session_new(struct quic_server *srv, struct quic_conn *c)
 {
-	gnutls_datum_t alpn = { (unsigned char *)srv->alpn, (unsigned)strlen(srv->alpn) };
 	gnutls_datum_t tkey = { srv->ticket_key, sizeof(srv->ticket_key) };
 	unsigned flags = GNUTLS_SERVER | GNUTLS_NO_AUTO_SEND_TICKET | GNUTLS_NO_END_OF_EARLY_DATA;
 	gnutls_session_t s;
 	int rv;
 
-	if (srv->anti_replay)
+	bool early = srv->p.zero_rtt && srv->anti_replay;
+	if (early)
 		flags |= GNUTLS_ENABLE_EARLY_DATA;
 	rv = gnutls_init(&s, flags);
 	if (rv < 0)
@@ -273,7 +317,7 @@ int quic_tls_session_new(struct quic_server *srv, struct quic_conn *c)
 		goto fail;
 	/* the ticket lifetime, and gnutls' key rotation period */
 	gnutls_db_set_cache_expiration(s, QUIC_TICKET_LIFETIME_S);
-	if (srv->anti_replay) {
+	if (early) {
 		gnutls_anti_replay_enable(s, srv->anti_replay);
 		/* RFC 9001 4.6.1: the only value allowed in QUIC */
 		rv = gnutls_record_set_max_early_data_size(s, 0xffffffffu);
@@ -291,7 +335,7 @@ int quic_tls_session_new(struct quic_server *srv, struct quic_conn *c)
 	rv = gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, srv->vset->v[0].cred);
 	if (rv < 0)
 		goto fail;
-	rv = gnutls_alpn_set_protocols(s, &alpn, 1,
+	rv = gnutls_alpn_set_protocols(s, srv->alpn, srv->n_alpn,
 	                               GNUTLS_ALPN_MANDATORY | GNUTLS_ALPN_SERVER_PRECEDENCE);
 	if (rv < 0)
 		goto fail;

@@ -199,7 +199,7 @@ static const char full[] =
 	"# QUIC\n"
 	"[quic]\n"
 	"listen = 0.0.0.0:443, [::]:443, iface eth0:8443\n"
-	"alpn = h3, h3-29\n"
+	"alpn = h3\n"
 	"retry = on\n"
 	"zero_rtt = yes\n"
 	"anti_port_scan = true\n"
@@ -287,7 +287,7 @@ static void test_full(void)
 	const struct rg_quic_cfg *q = c->quic;
 	CHECK(q && q->n_listen == 3 && q->listen[2].kind == RG_CFG_ADDR_IFACE && !strcmp(q->listen[2].iface, "eth0") &&
 	      q->listen[2].port == 8443 && q->listen[1].sa.sa.sa_family == AF_INET6, "quic listen");
-	CHECK(q && q->n_alpn == 2 && !strcmp(q->alpn[1], "h3-29"), "alpn");
+	CHECK(q && q->n_alpn == 1 && !strcmp(q->alpn[0], "h3"), "alpn");
 	CHECK(q && q->retry == RG_QUIC_RETRY_ON && q->zero_rtt && q->anti_port_scan && q->backlog == 4096 &&
 	      q->idle_timeout_ms == 250 && q->qlog_dir && q->line == 11, "quic values");
 
@@ -460,6 +460,9 @@ static const struct bad bads[] = {
 	{"[quic]\nlisten = 0.0.0.0:443, 0.0.0.0:443\n[vhost a.example]\ncert = @D@/cert.pem\nkey = @D@/key.pem\n",
 	 "t.ini:2:", "0.0.0.0:443 given twice"},
 	{VHQ "alpn = h3 x\n", "t.ini:5:", "not an ALPN protocol id"},
+	/* only what the datapath serves (HTTP/0.9 and draft h3 are not) */
+	{VHQ "alpn = hq-interop, h3\n", "t.ini:5:", "does not serve 'hq-interop'"},
+	{VHQ "alpn = h3, h3-29\n", "t.ini:5:", "does not serve 'h3-29'"},
 	{"[backend a]\nserver = 10.0.0.1:80\nalgorithm = fastest\n", "t.ini:3:", "least_connections | round_robin"},
 	{"[backend a]\nserver = 10.0.0.1:80 bogus=1\n", "t.ini:2:", "unknown server attribute 'bogus'"},
 	{"[backend a]\nserver = 10.0.0.1:80 weight=0\n", "t.ini:2:", "weight=0: out of range 1..65535"},
