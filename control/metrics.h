@@ -5,8 +5,11 @@
  * name without the "ringgate_" prefix, counter or gauge, help text, and the
  * offsetof() of a uint64_t in struct worker_stats (offsetof reaches through
  * the nested structs: quic.requests, proxy.conns_open, ring.tx_runs).
- * Adding a counter is: the field in its module's counters struct (copied
- * into struct worker_stats word by word by worker.c), then one row here.
+ * Adding a counter is: the field in its module's counters struct, then one
+ * row here. struct ring_stats, quic_counters and proxy_counters are copied
+ * into struct worker_stats whole (worker.c stats_publish), so a field added
+ * to them needs nothing else; only a word of struct worker_stats itself
+ * (the TUN queue's, the tunnel gauges) is set there by name.
  * tests/control/test_metrics.c fails while a uint64_t of struct
  * worker_stats is neither in the table nor in its "not exported" list.
  *
