@@ -58,7 +58,7 @@ path_prefix = /api
 backend = a
 INI
 for p in 9101 9103; do
-	wait_for 10 curl -s -o /dev/null http://127.0.0.1:$p/ || fail "backend on $p did not start"
+	wait_for 30 curl -s -o /dev/null http://127.0.0.1:$p/ || fail "backend on $p did not start"
 done
 # the file server itself gives the secret away to a raw ".." (the hole the
 # route must not open)

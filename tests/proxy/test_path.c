@@ -111,6 +111,7 @@ static void test_corpus(void)
 			continue;
 		CHECK(n == strlen(corpus[i].out) && !strcmp(out, corpus[i].out), "\"%s\" -> \"%s\", want \"%s\"",
 		      corpus[i].in, out, corpus[i].out);
+		CHECK(n <= strlen(corpus[i].in), "\"%s\" grew", corpus[i].in); /* path.h: cap = len + 1 */
 		/* idempotent: the result normalizes to itself */
 		{
 			char again[256];
