@@ -71,7 +71,7 @@ RG_PIDS+=("$RGPID")
 wait_for 10 curl -sf $ADMIN/health || { cat rg.log >&2; fail "ringgate did not start"; }
 
 h3() { "$H3" --cacert "$RG_TMP/restricted.test.crt" --resolve restricted.test:4433:127.0.0.1 \
-	--connect-timeout 5 --path-as-is "$@"; }
+	--connect-timeout 20 --path-as-is "$@"; }
 U=https://restricted.test:4433
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 SECRET=$(sha www/secret.txt)
