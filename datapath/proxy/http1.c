@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+_Static_assert(HTTP1_MAX_HEADERS <= 64, "http1_resp.cl_fields is a 64-bit mask");
+
 enum {
 	S_STATUS = 0, /* reading the status line */
 	S_HEADERS,    /* reading field lines */
@@ -55,6 +57,7 @@ void http1_resp_init(struct http1_resp *p, bool head_request)
 	p->state = S_STATUS;
 	p->head_request = head_request;
 	p->conn_close = p->conn_keep_alive = p->saw_te = false;
+	p->cl_fields = 0;
 	p->left = 0;
 	p->hlen = 0;
 	p->line_start = 0;
@@ -237,12 +240,14 @@ static enum http1_error headers_done(struct http1_resp *p)
 	bool chunked = false;
 	enum http1_error e;
 
+	p->cl_fields = 0;
 	for (unsigned i = 0; i < p->n_headers; i++) {
 		const struct http1_field *f = &p->headers[i];
 
 		if (http1_name_is(f->name, f->name_len, "content-length")) {
 			if ((e = add_content_length(p, f->value, f->value_len)) != HTTP1_OK)
 				return e;
+			p->cl_fields |= (uint64_t)1 << i; /* i < HTTP1_MAX_HEADERS == 64 */
 		} else if (http1_name_is(f->name, f->name_len, "transfer-encoding")) {
 			p->saw_te = true;
 			chunked = last_coding_chunked(f->value, f->value_len); /* the last field's last coding */
@@ -254,15 +259,19 @@ static enum http1_error headers_done(struct http1_resp *p)
 		}
 	}
 	p->keep_alive = p->minor >= 1 ? !p->conn_close : (p->conn_keep_alive && !p->conn_close);
+	/* RFC 9112 6.3 rule 3: both Transfer-Encoding and Content-Length
+	 * "ought to be handled as an error"; forwarded, Content-Length goes
+	 * (http1_resp_h3_headers leaves it out), and the connection is not
+	 * reused: the backend and we may disagree on where the message ends,
+	 * whatever the status or method. */
+	if (p->saw_te && p->content_length >= 0)
+		p->keep_alive = false;
 	if (p->head_request || p->status == 204 || p->status == 304) {
 		p->framing = HTTP1_BODY_NONE;
 		p->state = S_BODY_LEN;
 		p->left = 0;
 	} else if (p->saw_te) {
-		/* Transfer-Encoding overrides Content-Length; such a message
-		 * may be smuggling, so the connection is not reused. */
-		if (p->content_length >= 0)
-			p->keep_alive = false;
+		/* Transfer-Encoding overrides Content-Length (rule 3 above) */
 		p->content_length = -1;
 		if (chunked) {
 			p->framing = HTTP1_BODY_CHUNKED;
@@ -523,6 +532,10 @@ unsigned http1_resp_h3_headers(struct http1_resp *p, struct quic_header *out, un
 		bool named = false;
 
 		if (hop_by_hop(f->name, f->name_len))
+			continue;
+		/* RFC 9112 6.3 rule 3: with Transfer-Encoding, Content-Length
+		 * is removed before forwarding (marked by headers_done) */
+		if (p->saw_te && (p->cl_fields >> i & 1))
 			continue;
 		/* RFC 9110 7.6.1: fields named in Connection are hop-by-hop too */
 		for (unsigned j = 0; j < p->n_headers && !named; j++)

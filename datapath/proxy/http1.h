@@ -82,6 +82,7 @@ struct http1_resp {
 	uint8_t state;
 	bool head_request;
 	bool conn_close, conn_keep_alive, saw_te;
+	uint64_t cl_fields;          /* bit i: headers[i] is Content-Length */
 	uint64_t left;               /* body or chunk bytes still expected */
 	size_t hlen;                 /* bytes in hbuf */
 	size_t line_start;           /* start of the line being read in hbuf */
@@ -110,7 +111,9 @@ const char *http1_error_name(enum http1_error e);
 
 /* The response's fields for HTTP/3: names lower-cased in place, hop-by-hop
  * fields (Connection and those it names, Keep-Alive, Proxy-Connection, TE,
- * Trailer, Transfer-Encoding, Upgrade) left out. Fills up to `max`,
+ * Trailer, Transfer-Encoding, Upgrade) left out, and Content-Length left
+ * out when Transfer-Encoding came with it (RFC 9112 6.3 rule 3; such a
+ * response also clears keep_alive). Fills up to `max`,
  * returns how many; *dropped counts the fields that did not fit. */
 unsigned http1_resp_h3_headers(struct http1_resp *p, struct quic_header *out, unsigned max,
                                unsigned *dropped);

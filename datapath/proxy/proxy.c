@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "datapath/proxy/internal.h"
+#include "datapath/proxy/path.h"
 
 #define H3_INTERNAL_ERROR 0x0102 /* RFC 9114 8.1 */
 
@@ -622,6 +623,12 @@ int proxy_request(void *ctx, struct quic_stream *s, const struct quic_request *r
 {
 	struct proxy *px = ctx;
 	struct exchange *ex = calloc(1, sizeof(*ex));
+	/* the normalized target: never longer than the raw one, and one that
+	 * does not fit here would not fit the serialized head either (431) */
+	char path[PROXY_HEAD_MAX];
+	struct quic_request fwd = *req;
+	enum proxy_path_verdict pv;
+	size_t plen;
 	int route;
 	int64_t blen;
 	ssize_t n;
@@ -638,6 +645,21 @@ int proxy_request(void *ctx, struct quic_stream *s, const struct quic_request *r
 	ex->has_body = req->has_body;
 	ex->body_ended = !req->has_body;
 	quic_stream_attach(s, &ex_ops, ex);
+
+	/* Routed and forwarded alike: one reading of the target (path.h). */
+	pv = proxy_path_normalize(req->path, strlen(req->path), path, sizeof(path), &plen);
+	if (pv == PROXY_PATH_TOO_LONG) {
+		answer(ex, 431, "request header fields too large\n");
+		return 0;
+	}
+	if (pv != PROXY_PATH_OK) {
+		px->ctr.bad_target++;
+		proxy_log(px, 3, "proxy: worker %u: 400: %s", px->worker_id, proxy_path_verdict_name(pv));
+		answer(ex, 400, "bad request\n");
+		return 0;
+	}
+	fwd.path = path;
+	req = &fwd;
 
 	route = px->set ? proxy_route_match(px->conf, host_of(req), req->path) : -1;
 	if (route < 0) {

@@ -12,7 +12,8 @@
  * HTTP/3 as pointers into the upstream receive buffers, read at most
  * PROXY_RESP_WINDOW ahead of the client's acknowledgements.
  *
- * Answers made here: 404 no route, 413 request body over
+ * Answers made here: 400 request target refused by the normalization
+ * (path.h; routing and forwarding use the normalized target), 404 no route, 413 request body over
  * PROXY_MAX_REQUEST_BODY (no INI key yet), 431 request head too large,
  * 502 backend refused, closed or sent garbage, 503 no server available
  * (all down or at max_conns), 504 backend timeout. A backend failing after
@@ -40,6 +41,7 @@ struct proxy_counters {
 	uint64_t unavailable;       /* 503 */
 	uint64_t gateway_timeout;   /* 504 */
 	uint64_t too_large;         /* 413 and 431 */
+	uint64_t bad_target;        /* 400: request target refused (path.h) */
 	uint64_t upstream_resets;   /* stream reset after the headers went out */
 	uint64_t conns_opened, conns_reused, conns_failed;
 	uint64_t conns_open;        /* gauge */

@@ -12,6 +12,11 @@ usage: backend.py PORT NAME
   GET  /close-mid    promises 100000 bytes, sends 1000, closes
   GET  /close-early  closes without an answer
   GET  /garbage      a malformed status line
+  GET  /te-cl        "Content-Length: 100" and "Transfer-Encoding: chunked"
+                     with a 5-byte chunked body "hello" (RFC 9112 6.3 rule 3)
+  GET  /conn         200 "<client port>\n"; with $CONNLOG set, every request
+                     appends "<client port> <path>" to that file (which
+                     connection of the proxy carried it)
   anything else      200 "NAME PATH\n" (which backend answered)
 Keep-alive (HTTP/1.1) throughout.
 """
@@ -77,6 +82,18 @@ class H(BaseHTTPRequestHandler):
 
     def do_GET(self):
         p = self.route()
+        if os.environ.get("CONNLOG"):
+            with open(os.environ["CONNLOG"], "a") as f:
+                f.write("%d %s\n" % (self.client_address[1], self.path))
+        if p == "/te-cl":
+            self.send_response(200)
+            self.send_header("Content-Length", "100")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.write(b"5\r\nhello\r\n0\r\n\r\n")
+            return
+        if p == "/conn":
+            return self.reply(b"%d\n" % self.client_address[1])
         if p.startswith("/bytes/"):
             return self.send_bytes(int(p[7:]))
         if p.startswith("/chunked/"):

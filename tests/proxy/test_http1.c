@@ -256,6 +256,67 @@ static void test_h3_headers(void)
 	CHECK(n == 1 && dropped == 1, "limit: n %u dropped %u", n, dropped);
 }
 
+/* RFC 9112 6.3 rule 3: a response with Transfer-Encoding and
+ * Content-Length reaches HTTP/3 without Content-Length (a client would
+ * check the body against it), and its connection is not reused. Only
+ * Content-Length: the other fields stay. */
+static void test_te_drops_cl(void)
+{
+	static const struct {
+		const char *name, *head;
+		bool head_req;
+		bool want_cl; /* content-length forwarded */
+		bool want_keep;
+	} t[] = {
+		{"CL then TE", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n",
+		 false, false, false},
+		{"TE then CL", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\ncontent-LENGTH: 100\r\n\r\n",
+		 false, false, false},
+		{"two CL and TE", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: 1\r\nContent-Length: 5\r\n"
+		                  "Transfer-Encoding: gzip, chunked\r\n\r\n",
+		 false, false, false},
+		{"TE not chunked", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: gzip\r\nX-A: 1\r\n\r\n",
+		 false, false, false},
+		{"HEAD with both", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n",
+		 true, false, false},
+		{"204 with both", "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n",
+		 false, false, false},
+		{"CL alone", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nX-A: 1\r\n\r\n", false, true, true},
+		{"HEAD, CL alone", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nX-A: 1\r\n\r\n", true, true, true},
+	};
+
+	for (unsigned i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		static struct http1_resp p;
+		struct http1_out out;
+		struct quic_header h[8];
+		unsigned dropped, n;
+		bool cl = false, xa = false;
+
+		http1_resp_init(&p, t[i].head_req);
+		http1_resp_feed(&p, (const uint8_t *)t[i].head, strlen(t[i].head), &out);
+		CHECK(out.ev == HTTP1_HEADERS, "%s: headers", t[i].name);
+		n = http1_resp_h3_headers(&p, h, 8, &dropped);
+		for (unsigned k = 0; k < n; k++) {
+			cl |= h[k].name_len == 14 && !memcmp(h[k].name, "content-length", 14);
+			xa |= h[k].name_len == 3 && !memcmp(h[k].name, "x-a", 3);
+		}
+		CHECK(cl == t[i].want_cl, "%s: content-length %s", t[i].name, cl ? "forwarded" : "dropped");
+		CHECK(xa, "%s: x-a lost", t[i].name);
+		CHECK(p.keep_alive == t[i].want_keep, "%s: keep_alive %d", t[i].name, p.keep_alive);
+	}
+	/* the integration case: CL 100, chunked body of 5 bytes; the body is
+	 * the chunked one, and the message ends with it */
+	{
+		static const char m[] = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n"
+		                        "5\r\nhello\r\n0\r\n\r\n";
+		struct result r;
+
+		run(m, sizeof(m) - 1, NULL, 0, false, false, &r);
+		CHECK(r.done && !r.error && r.body_len == 5 && !memcmp(r.body, "hello", 5) && !r.keep_alive,
+		      "CL 100 + chunked 5: done %d body %zu keep %d", r.done, r.body_len, r.keep_alive);
+	}
+}
+
 static void test_serialize(void)
 {
 	static const struct quic_header hdrs[] = {
@@ -319,6 +380,7 @@ int main(void)
 	test_good();
 	test_bad();
 	test_h3_headers();
+	test_te_drops_cl();
 	test_serialize();
 	if (checks_failed) {
 		fprintf(stderr, "%d failures\n", checks_failed);

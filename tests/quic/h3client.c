@@ -5,12 +5,13 @@
  *
  *   h3client [--cacert F | --insecure] [--resolve H:P:A] [--count N]
  *            [--parallel P] [--post-file F] [--connect-timeout S] [--quiet]
- *            [--verbose] URL...
+ *            [--verbose] [--path-as-is] URL...
  *
  * Each transfer prints "<status> <bytes> <sha256>" (unless --quiet); the
  * last line is "summary ok=N failed=M" plus a count per status. Exit 0 when
  * every transfer finished at the HTTP level (any status), 1 otherwise, 77
- * when libcurl has no HTTP/3.
+ * when libcurl has no HTTP/3. --path-as-is sends "/../" and "/./" as
+ * given (libcurl removes them by default), for the proxy's path tests.
  */
 #include <getopt.h>
 #include <stdbool.h>
@@ -59,12 +60,13 @@ int main(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "connect-timeout", required_argument, NULL, 't' },
+		{ "path-as-is", no_argument, NULL, 'a' },
 		{ 0 },
 	};
 	const char *cacert = NULL, *post = NULL;
 	struct curl_slist *resolve = NULL;
 	long connect_timeout = 0;
-	bool insecure = false, quiet = false, verbose = false;
+	bool insecure = false, quiet = false, verbose = false, as_is = false;
 	unsigned count = 1, parallel = 1, total, started = 0, done = 0, ok = 0, failed = 0;
 	unsigned status_count[600] = { 0 };
 	curl_off_t post_size = 0;
@@ -84,6 +86,7 @@ int main(int argc, char **argv)
 		case 'q': quiet = true; break;
 		case 'v': verbose = true; break;
 		case 't': connect_timeout = atol(optarg); break;
+		case 'a': as_is = true; break;
 		default:
 			fprintf(stderr, "usage: h3client [options] URL...\n");
 			return 2;
@@ -135,6 +138,8 @@ int main(int argc, char **argv)
 				curl_easy_setopt(x->e, CURLOPT_CONNECTTIMEOUT, connect_timeout);
 			if (verbose)
 				curl_easy_setopt(x->e, CURLOPT_VERBOSE, 1L);
+			if (as_is)
+				curl_easy_setopt(x->e, CURLOPT_PATH_AS_IS, 1L);
 			if (resolve)
 				curl_easy_setopt(x->e, CURLOPT_RESOLVE, resolve);
 			if (cacert)
