@@ -84,6 +84,8 @@ const struct metric_desc metrics_worker[] = {
 	ONE("quic_connections_handshaking", GAUGE, "QUIC connections still in handshake.", quic.conns_handshaking),
 	ONE("http_requests_total", COUNTER, "HTTP/3 requests received.", quic.requests),
 	ONE("proxy_requests_total", COUNTER, "HTTP/3 requests handed to the reverse proxy.", proxy.requests),
+	FIX("proxy_errors_total", COUNTER, "Answers the proxy made itself, by status.", proxy.bad_target,
+	    "status=\"400\""),
 	FIX("proxy_errors_total", COUNTER, "Answers the proxy made itself, by status.", proxy.no_route,
 	    "status=\"404\""),
 	FIX("proxy_errors_total", COUNTER, "Answers the proxy made itself, by status.", proxy.too_large,
