@@ -28,8 +28,10 @@ run_build() { # dir, meson setup args...
 	local re=()
 	[[ -f $dir/build.ninja ]] && re=(--reconfigure)
 	meson setup "${re[@]}" "$dir" "$@" >"$dir.setup.log" 2>&1 || { tail -30 "$dir.setup.log"; return 1; }
-	# -j2: the machine has two cores.
-	meson compile -C "$dir" -j 2 >"$dir.compile.log" 2>&1 || { tail -50 "$dir.compile.log"; return 1; }
+	# -j2: the machine has two cores. -k0: one run shows every warning
+	# that -Dwerror=true turned into an error, not only the first.
+	meson compile -C "$dir" -j 2 --ninja-args=-k0 >"$dir.compile.log" 2>&1 ||
+		{ grep -q 'error:' "$dir.compile.log" && grep -B2 -A6 'error:' "$dir.compile.log" | tail -50 || tail -50 "$dir.compile.log"; return 1; }
 }
 
 # The main suite under ASan + UBSan.
