@@ -11,9 +11,6 @@ MKMAN=$(realpath "$2")
 KEYS=$(realpath "$3")
 D=$RG_TMP/dest
 
-meson install -C "$BUILD" --no-rebuild --destdir "$D" >"$RG_TMP/install.log" 2>&1 ||
-	{ tail -20 "$RG_TMP/install.log" >&2; fail "meson install --destdir failed"; }
-
 # Where meson says each file goes (absolute, without DESTDIR).
 meson introspect --installed "$BUILD" >"$RG_TMP/installed.json" || fail "meson introspect --installed"
 where() { # basename -> install path, or nothing
@@ -25,9 +22,14 @@ declare -A path
 for f in ringgate ringgatectl ringgate.service ringgate.conf ringgate.ini ringgate.8 ringgatectl.8 ringgate.ini.5; do
 	p=$(where "$f")
 	[[ -n $p ]] || fail "nothing installs $f"
-	[[ -s $D$p ]] || fail "$f: $D$p missing or empty after meson install"
 	path[$f]=$p
 	note "$f -> $p"
+done
+meson install -C "$BUILD" --no-rebuild --destdir "$D" >"$RG_TMP/install.log" 2>&1 ||
+	{ tail -20 "$RG_TMP/install.log" >&2; fail "meson install --destdir failed"; }
+
+for f in "${!path[@]}"; do
+	[[ -s $D${path[$f]} ]] || fail "$f: $D${path[$f]} missing or empty after meson install"
 done
 [[ -x $D${path[ringgate]} && -x $D${path[ringgatectl]} ]] || fail "programs not executable"
 [[ ${path[ringgate.8]} == */man8/ringgate.8 && ${path[ringgatectl.8]} == */man8/ringgatectl.8 &&

@@ -37,7 +37,7 @@ for s, k in sorted(schema - doc):
 for s, k in sorted(doc - schema):
     print(f"[{s}] {k}: in INTERFACE.md, not in ini/schema.c", file=sys.stderr)
     bad = True
-print(f"# {len(schema)} keys in both", file=sys.stderr)
+print(f"# {len(schema & doc)} keys in both, {len(schema ^ doc)} in one only", file=sys.stderr)
 sys.exit(1 if bad else 0)
 PY
 echo "interface_keys: ok"
