@@ -58,9 +58,10 @@ if [[ ! -e $root/.ringgate-ready ]]; then
 fi
 cp -f /etc/resolv.conf "$root/etc/resolv.conf"
 
-# The checkout, without build directories or .git.
-rm -rf --one-file-system "$root/src"
+# The checkout, without .git; build directories made in the root before
+# (/src/build) are kept, so a second run builds incrementally.
 mkdir -p "$root/src"
+find "$root/src" -mindepth 1 -maxdepth 1 ! -name build -exec rm -rf --one-file-system {} +
 git -C "$top" ls-files -z --cached --others --exclude-standard |
 	(cd "$top" && xargs -0 tar -cf - --no-recursion --ignore-failed-read) | tar -xf - -C "$root/src"
 
