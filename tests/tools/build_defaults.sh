@@ -6,10 +6,13 @@
 # Usage: build_defaults.sh SOURCE_DIR
 . "$(dirname "$0")/../lib.sh"
 SRC=$(realpath "$1")
-v=$(meson introspect --buildoptions "$SRC/meson.build" 2>/dev/null |
-	python3 -c 'import json,sys; print([o["value"] for o in json.load(sys.stdin) if o["name"] == "werror"][0])') ||
+read -r v etc < <(meson introspect --buildoptions "$SRC/meson.build" 2>/dev/null |
+	python3 -c 'import json,sys; o = {x["name"]: x["value"] for x in json.load(sys.stdin)}; print(o["werror"], o["sysconfdir"])') ||
 	fail "meson introspect --buildoptions"
-note "default werror: $v"
+note "default werror: $v, sysconfdir: $etc"
 [[ $v == False ]] || fail "werror defaults to $v: a user's meson setup fails on any new compiler warning"
+# ringgate reads /etc/ringgate/ringgate.ini and ringgatectl
+# /etc/ringgate/admin.token by default: install the example config there.
+[[ $etc == /etc ]] || fail "sysconfdir defaults to $etc, not /etc where the programs look"
 grep -q -- '-Dwerror=true' "$SRC/tools/test.sh" || fail "CI (tools/test.sh) does not build with -Dwerror=true"
 echo "build_defaults: ok"

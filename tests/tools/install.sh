@@ -19,7 +19,7 @@ for dst in json.load(open(sys.argv[1])).values():
     if os.path.basename(dst) == sys.argv[2]: print(dst); break' "$RG_TMP/installed.json" "$1"
 }
 declare -A path
-for f in ringgate ringgatectl ringgate.service ringgate.conf ringgate.ini ringgate.8 ringgatectl.8 ringgate.ini.5; do
+for f in ringgate ringgatectl ringgate.service ringgate.conf ringgate.8 ringgatectl.8 ringgate.ini.5; do
 	p=$(where "$f")
 	[[ -n $p ]] || fail "nothing installs $f"
 	path[$f]=$p
@@ -28,15 +28,28 @@ done
 meson install -C "$BUILD" --no-rebuild --destdir "$D" >"$RG_TMP/install.log" 2>&1 ||
 	{ tail -20 "$RG_TMP/install.log" >&2; fail "meson install --destdir failed"; }
 
+# The example configuration (installed by a script, so not in the list)
+# goes to SYSCONFDIR/ringgate (/etc by default, where the programs look).
+etc=$(meson introspect --buildoptions "$BUILD" | python3 -c 'import json,sys,os
+o = {x["name"]: x["value"] for x in json.load(sys.stdin)}
+print(os.path.join(o["prefix"], o["sysconfdir"]))') || fail "meson introspect --buildoptions"
+path[ringgate.ini]=$etc/ringgate/ringgate.ini
+note "ringgate.ini -> ${path[ringgate.ini]}"
 for f in "${!path[@]}"; do
 	[[ -s $D${path[$f]} ]] || fail "$f: $D${path[$f]} missing or empty after meson install"
 done
+# A second install keeps the operator's configuration.
+echo "; mine" >>"$D${path[ringgate.ini]}"
+meson install -C "$BUILD" --no-rebuild --destdir "$D" >"$RG_TMP/install2.log" 2>&1 ||
+	{ tail -20 "$RG_TMP/install2.log" >&2; fail "second meson install failed"; }
+[[ $(tail -1 "$D${path[ringgate.ini]}") == "; mine" ]] || fail "a second meson install overwrote ringgate.ini"
+cmp -s "$D${path[ringgate.ini]}.example" "$BUILD/tools/ringgate.ini" || fail "no ringgate.ini.example beside the kept file"
+sed -i '$d' "$D${path[ringgate.ini]}"
 [[ -x $D${path[ringgate]} && -x $D${path[ringgatectl]} ]] || fail "programs not executable"
 [[ ${path[ringgate.8]} == */man8/ringgate.8 && ${path[ringgatectl.8]} == */man8/ringgatectl.8 &&
 	${path[ringgate.ini.5]} == */man5/ringgate.ini.5 ]] || fail "man pages in the wrong sections"
 [[ ${path[ringgate.service]} == */systemd/system/ringgate.service ]] || fail "unit not in a systemd unit dir"
 [[ ${path[ringgate.conf]} == */sysusers.d/ringgate.conf ]] || fail "sysusers entry not in sysusers.d"
-[[ ${path[ringgate.ini]} == */ringgate/ringgate.ini ]] || fail "example config not in SYSCONFDIR/ringgate"
 
 # ---- the unit ---------------------------------------------------------------
 U=$D${path[ringgate.service]}
