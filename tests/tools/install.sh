@@ -56,7 +56,7 @@ U=$D${path[ringgate.service]}
 grep -q "^ExecStart=${path[ringgate]} -c ${path[ringgate.ini]}\$" "$U" ||
 	fail "unit does not run the installed binary on the installed config: $(grep ^ExecStart= "$U")"
 grep -q '^Type=notify$' "$U" || fail "unit: Type=notify missing"
-grep -q '^ExecReload=/bin/kill -HUP \$MAINPID$' "$U" || fail "unit: ExecReload does not send HUP"
+grep -Eq '^ExecReload=(/usr)?(/bin/)?kill -(HUP|SIGHUP|s HUP) \$MAINPID$' "$U" || fail "unit: ExecReload does not send HUP"
 for d in ProtectSystem=strict NoNewPrivileges=yes ProtectHome=yes PrivateTmp=yes; do
 	grep -qx "$d" "$U" || fail "unit: $d missing"
 done
@@ -72,7 +72,7 @@ command -v systemd-analyze >/dev/null || fail "systemd-analyze missing (package 
 bin=$(dirname "${path[ringgate]}")
 mkdir -p "$RG_TMP/unit"
 sed "s|=$bin/|=$D$bin/|g" "$U" >"$RG_TMP/unit/ringgate.service"
-out=$(cd "$RG_TMP/unit" && MANPATH=$D${path[ringgate.8]%/man8/*} SYSTEMD_LOG_LEVEL=notice \
+out=$(cd "$RG_TMP/unit" && SYSTEMD_LOG_TARGET=console MANPATH=$D${path[ringgate.8]%/man8/*} SYSTEMD_LOG_LEVEL=notice \
 	systemd-analyze verify --man=yes ./ringgate.service 2>&1)
 rc=$?
 note "systemd-analyze verify: rc=$rc ${out:+output:}"
