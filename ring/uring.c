@@ -294,9 +294,11 @@ static void on_send(struct ring *r, struct io_uring_cqe *cqe, uint64_t ud)
 /* Submit what is queued and wait: for one completion, or (min_wait) for
  * up to wait_batch of them but no longer than wait_batch_us once the first
  * is there, or until the deadline. One io_uring_enter either way.
- * liburing 2.3 cannot pass min_wait_usec (its io_uring_getevents_arg calls
- * the field `pad`), so the SQ tail is published and the kernel entered
- * here, as io_uring_submit_and_wait_timeout does. */
+ * liburing 2.3 has no call that passes min_wait_usec (its
+ * io_uring_getevents_arg calls the field `pad`; 2.8 renamed it), so the SQ
+ * tail is published and the kernel entered here, as
+ * io_uring_submit_and_wait_timeout does. ring/meson.build tells which name
+ * the installed header uses. */
 static int enter_wait(struct ring *r, unsigned want, struct __kernel_timespec *ts)
 {
 	struct io_uring_sq *sq = &r->ur.sq;
@@ -311,8 +313,13 @@ static int enter_wait(struct ring *r, unsigned want, struct __kernel_timespec *t
 	};
 	if (!r->min_wait && want > 1)
 		want = 1;
-	if (r->min_wait && want > 1)
-		arg.pad = r->o.wait_batch_us; /* min_wait_usec since 6.12 */
+	if (r->min_wait && want > 1) {
+#ifdef RG_HAVE_GETEVENTS_MIN_WAIT_USEC
+		arg.min_wait_usec = r->o.wait_batch_us;
+#else
+		arg.pad = r->o.wait_batch_us; /* min_wait_usec since kernel 6.12 */
+#endif
+	}
 	int ret = io_uring_enter2((unsigned)r->ur.ring_fd, submit, want,
 	                          IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, (sigset_t *)&arg,
 	                          sizeof(arg));

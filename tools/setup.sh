@@ -1,39 +1,86 @@
 #!/usr/bin/env bash
-# Installs everything ringgate needs to build, test and benchmark on Debian 12.
-# Idempotent: when every package is present it only checks and returns.
+# Installs everything ringgate needs to build, test and benchmark, on
+# Debian 12 (bookworm) or Debian 13 (trixie).
+# Idempotent: when every package is present it only checks and returns
+# (one dpkg-query call, well under a second).
 # Usage: tools/setup.sh [--build-only]
+#
+# Each release takes what it lacks from its own backports and never from
+# another release's: bookworm needs bookworm-backports for ngtcp2 >= 1.11,
+# nghttp3 >= 1.8 and meson >= 1.7; trixie has all three itself, and adding
+# bookworm-backports there makes apt mix releases (its ngtcp2 conflicts with
+# trixie's; apt exits 100).
 set -euo pipefail
 
-# Packages for building the appliance.
+codename=${RINGGATE_SETUP_CODENAME:-}
+if [[ -z $codename && -r /etc/os-release ]]; then
+  codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+fi
+
+# Packages for building the appliance, the same name on both releases.
 build_pkgs=(
   build-essential pkg-config ninja-build
   liburing-dev libgnutls28-dev libmnl-dev libinih-dev zlib1g-dev libzstd-dev
   libssl-dev libsodium-dev libsystemd-dev libcap-dev
 )
-# From bookworm-backports: ngtcp2 >= 1.11, nghttp3 >= 1.8, meson >= 1.7.
-bpo_build_pkgs=(meson libngtcp2-dev libngtcp2-crypto-gnutls-dev libnghttp3-dev)
-# Packages only the test suite and benchmarks need.
+# Packages only the test suite and benchmarks need. systemd gives
+# systemd-analyze (tests/tools/install.sh verifies the unit), groff and
+# man-db render the man pages there.
 test_pkgs=(
-  clang llvm libclang-rt-14-dev iproute2 iputils-ping wireguard-tools python3 curl
+  clang llvm iproute2 iputils-ping wireguard-tools python3 curl
   iperf3 procps psmisc openssl prometheus chromium
-  caddy nginx linux-perf util-linux
+  caddy nginx linux-perf util-linux systemd groff-base man-db
 )
 # caddy (HTTP/3 reverse proxy, quic-go) and nginx (the HTTP/1.1 backend) are
 # the comparison of `bench/run quic`; their services are never started here.
-bpo_test_pkgs=(wireguard-go ngtcp2-client ngtcp2-server libcurl4-gnutls-dev libcurl3-gnutls)
+
+case $codename in
+bookworm)
+  bpo=bookworm-backports
+  bpo_build_pkgs=(meson libngtcp2-dev libngtcp2-crypto-gnutls-dev libnghttp3-dev)
+  # clang 14's libFuzzer and sanitizer runtimes.
+  test_pkgs+=(libclang-rt-14-dev)
+  bpo_test_pkgs=(wireguard-go ngtcp2-client ngtcp2-server libcurl4-gnutls-dev libcurl3-gnutls)
+  min_meson=1.7
+  ;;
+trixie)
+  bpo=trixie-backports
+  # ngtcp2 1.11, nghttp3 1.8 and meson 1.7 are in trixie itself.
+  build_pkgs+=(meson libngtcp2-dev libngtcp2-crypto-gnutls-dev libnghttp3-dev)
+  # Nothing is needed from trixie-backports yet (the OpenSSL backend of
+  # issue 20 will want libngtcp2-crypto-ossl-dev from there, together with
+  # the libngtcp2-dev it matches).
+  bpo_build_pkgs=()
+  # clang 19's runtimes: llvm-defaults names them libclang-rt-dev here.
+  test_pkgs+=(libclang-rt-dev wireguard-go ngtcp2-client ngtcp2-server libcurl4-gnutls-dev
+    libcurl3t64-gnutls)
+  bpo_test_pkgs=()
+  min_meson=1.7
+  ;;
+*)
+  echo "setup: Debian 12 (bookworm) or 13 (trixie) expected; this is '${codename:-unknown}'." >&2
+  echo "setup: set RINGGATE_SETUP_CODENAME=bookworm|trixie to use one of their package lists." >&2
+  exit 1
+  ;;
+esac
 
 want=("${build_pkgs[@]}" "${bpo_build_pkgs[@]}")
 if [[ "${1:-}" != "--build-only" ]]; then
   want+=("${test_pkgs[@]}" "${bpo_test_pkgs[@]}")
 fi
 
+# One dpkg-query for all: a package it does not know is simply not listed.
+declare -A have=()
+while read -r name status; do
+  [[ $status == "install ok installed" ]] && have[$name]=1
+done < <(dpkg-query -W -f='${Package} ${Status}\n' "${want[@]}" 2>/dev/null || true)
 missing=()
 for p in "${want[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  [[ -n ${have[$p]:-} ]] || missing+=("$p")
 done
-# meson from bookworm itself is 1.0: check the version, not only presence.
-if dpkg --compare-versions "$(dpkg-query -W -f='${Version}' meson 2>/dev/null || echo 0)" lt 1.7; then
-  missing+=(meson)
+# bookworm's own meson is 1.0: check the version, not only presence.
+if dpkg --compare-versions "$(dpkg-query -W -f='${Version}' meson 2>/dev/null || echo 0)" lt "$min_meson"; then
+  [[ " ${missing[*]} " == *" meson "* ]] || missing+=(meson)
 fi
 if [[ ${#missing[@]} -eq 0 ]]; then
   exit 0
@@ -43,11 +90,16 @@ SUDO=""
 if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 
-bpo=/etc/apt/sources.list.d/bookworm-backports.list
-if ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
-  echo "deb http://deb.debian.org/debian bookworm-backports main" | $SUDO tee "$bpo" >/dev/null
+bpo_set=" ${bpo_build_pkgs[*]} ${bpo_test_pkgs[*]} "
+plain=() back=()
+for p in "${missing[@]}"; do
+  if [[ "$bpo_set" == *" $p "* ]]; then back+=("$p"); else plain+=("$p"); fi
+done
+if [[ ${#back[@]} -gt 0 ]] &&
+  ! grep -rqs "^[^#]*$bpo" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+  echo "deb http://deb.debian.org/debian $bpo main" | $SUDO tee "/etc/apt/sources.list.d/$bpo.list" >/dev/null
 fi
-echo "setup: installing ${missing[*]}" >&2
+echo "setup ($codename): installing ${missing[*]}" >&2
 # Packages such as prometheus would start their daemon on install: only
 # their tools are wanted, so service starts are refused during the install.
 if [[ ! -e /usr/sbin/policy-rc.d ]]; then
@@ -56,14 +108,9 @@ if [[ ! -e /usr/sbin/policy-rc.d ]]; then
   trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
 fi
 $SUDO apt-get update -qq
-bpo_set=" ${bpo_build_pkgs[*]} ${bpo_test_pkgs[*]} "
-plain=() back=()
-for p in "${missing[@]}"; do
-  if [[ "$bpo_set" == *" $p "* ]]; then back+=("$p"); else plain+=("$p"); fi
-done
 if [[ ${#plain[@]} -gt 0 ]]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${plain[@]}"
 fi
 if [[ ${#back[@]} -gt 0 ]]; then
-  $SUDO apt-get install -y -qq --no-install-recommends -t bookworm-backports "${back[@]}"
+  $SUDO apt-get install -y -qq --no-install-recommends -t "$bpo" "${back[@]}"
 fi

@@ -4,8 +4,16 @@
 # real peers, fuzz smoke runs with clang's libFuzzer), and end with one line
 # "N passed, N failed, N skipped".
 #
+# Every build here passes -Dwerror=true: a user's `meson setup` does not
+# (werror is off by default so that a newer compiler's new warning cannot
+# stop their build), CI does, so the warnings are seen here first. Besides
+# the suite's ASan and fuzz builds, gcc and clang each compile (no tests
+# run) release, debugoptimized and release with LTO; a build that fails
+# counts as a failure in the last line.
+#
 # Environment: RINGGATE_TEST_ARGS adds arguments to `meson test` (e.g. a
-# --suite); RINGGATE_NO_FUZZ=1 skips the libFuzzer build.
+# --suite); RINGGATE_NO_FUZZ=1 skips the libFuzzer build;
+# RINGGATE_NO_MATRIX=1 skips the compile-only builds.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -16,17 +24,18 @@ status=0
 logs=()
 run_build() { # dir, meson setup args...
 	local dir=$1; shift
-	if [[ -f $dir/build.ninja ]]; then
-		meson setup --reconfigure "$dir" "$@" >/dev/null || return 1
-	else
-		meson setup "$dir" "$@" >/dev/null || return 1
-	fi
-	# -j2: the machine has two cores.
-	meson compile -C "$dir" -j 2 >"$dir.compile.log" 2>&1 || { tail -50 "$dir.compile.log"; return 1; }
+	mkdir -p "$(dirname "$dir")"
+	local re=()
+	[[ -f $dir/build.ninja ]] && re=(--reconfigure)
+	meson setup "${re[@]}" "$dir" "$@" >"$dir.setup.log" 2>&1 || { tail -30 "$dir.setup.log"; return 1; }
+	# -j2: the machine has two cores. -k0: one run shows every warning
+	# that -Dwerror=true turned into an error, not only the first.
+	meson compile -C "$dir" -j 2 --ninja-args=-k0 >"$dir.compile.log" 2>&1 ||
+		{ grep -q 'error:' "$dir.compile.log" && grep -B2 -A6 'error:' "$dir.compile.log" | tail -50 || tail -50 "$dir.compile.log"; return 1; }
 }
 
 # The main suite under ASan + UBSan.
-if run_build build/asan -Dbuildtype=debug -Db_sanitize=address,undefined; then
+if run_build build/asan -Dwerror=true -Dbuildtype=debug -Db_sanitize=address,undefined; then
 	# shellcheck disable=SC2086
 	meson test -C build/asan --print-errorlogs --num-processes 2 ${RINGGATE_TEST_ARGS:-} || status=1
 	logs+=(build/asan/meson-logs/testlog.json)
@@ -38,7 +47,7 @@ fi
 
 # libFuzzer targets, built with clang and run for a bounded time each.
 if [[ -z ${RINGGATE_NO_FUZZ:-} ]]; then
-	if CC=clang run_build build/fuzz -Dbuildtype=debug -Dfuzz=true \
+	if CC=clang run_build build/fuzz -Dwerror=true -Dbuildtype=debug -Dfuzz=true \
 		-Db_sanitize=address,undefined -Db_lundef=false; then
 		meson test -C build/fuzz --suite fuzz --print-errorlogs --num-processes 2 || status=1
 		logs+=(build/fuzz/meson-logs/testlog.json)
@@ -47,6 +56,24 @@ if [[ -z ${RINGGATE_NO_FUZZ:-} ]]; then
 		status=1
 		build_failed=$(( ${build_failed:-0} + 1 ))
 	fi
+fi
+
+# Compile-only builds: two compilers, three optimised build types.
+if [[ -z ${RINGGATE_NO_MATRIX:-} ]]; then
+	for cc in gcc clang; do
+		for bt in release debugoptimized release-lto; do
+			args=(-Dwerror=true -Dbuildtype="${bt%-lto}")
+			[[ $bt == *-lto ]] && args+=(-Db_lto=true)
+			t0=$SECONDS
+			if CC=$cc run_build "build/ci-$cc-$bt" "${args[@]}"; then
+				echo "build $cc $bt (werror): ok in $((SECONDS - t0)) s"
+			else
+				echo "build $cc $bt (werror): FAILED after $((SECONDS - t0)) s (build/ci-$cc-$bt.compile.log)"
+				status=1
+				build_failed=$(( ${build_failed:-0} + 1 ))
+			fi
+		done
+	done
 fi
 
 python3 - "${build_failed:-0}" "${logs[@]}" <<'PY'
