@@ -214,7 +214,6 @@ static const char *type_word(enum ini_vtype t)
 	case INI_T_HOST: return "host";
 	case INI_T_ADDR: return "address:port";
 	case INI_T_ADDR_LIST: return "listen-list";
-	case INI_T_CIDR: return "prefix";
 	case INI_T_CIDR_LIST: return "prefix-list";
 	case INI_T_CPUSET: return "cpu-list";
 	case INI_T_KEY: return "base64-key";
