@@ -142,7 +142,7 @@ const struct metric_desc metrics_worker[] = {
 	ONE("tun_segments_total", COUNTER, "Inner packets after segmentation of TUN reads.", tun_segments),
 	ONE("tun_writes_total", COUNTER, "Writes to the TUN queue (a coalesced super-packet is one).", tun_writes),
 	ONE("tun_write_bytes_total", COUNTER, "Bytes written to the TUN queue.", tun_write_bytes),
-	ONE("tun_sync_writes_total", COUNTER, "TUN writes done with writev: every ring slot was busy.",
+	ONE("tun_sync_writes_total", COUNTER, "TUN writes done with writev(2) by the worker: all of them, in order.",
 	    tun_sync_writes),
 	ONE("tun_coalesced_writes_total", COUNTER,
 	    "TUN writes that were TCP super-packets of coalesced decrypted segments.", tun_coalesced_writes),

@@ -73,7 +73,7 @@ struct worker_stats {
 	uint64_t tun_segments;                /* inner packets after segmentation */
 	uint64_t tun_writes, tun_write_bytes; /* writes (a super-packet is one) */
 	uint64_t tun_errors;                  /* reads or writes the kernel refused */
-	uint64_t tun_sync_writes;             /* written with writev: every ring write slot was busy */
+	uint64_t tun_sync_writes;             /* written with writev(2) by the worker: all */
 	uint64_t tun_coalesced_writes;        /* of tun_writes, TCP super-packets (coalesced segments) */
 	uint64_t tun_coalesced_segments;      /* decrypted segments merged into those */
 	uint64_t handoff_out, handoff_in;     /* TUN reads handed to / taken from other workers */

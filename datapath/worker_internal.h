@@ -13,7 +13,6 @@
 #include "datapath/worker.h"
 
 #define WORKER_MAX_SOCKS 256
-#define TUN_WRITE_SLOTS 1024
 #define MAX_INITIATED 64
 #define STATS_PERIOD_NS (100ull * 1000 * 1000)
 

@@ -353,8 +353,7 @@ int tunnel_start(struct worker *w)
 		err = -ENOMEM;
 	if (!err && w->tun_fd >= 0) {
 		w->seg_scratch = malloc(TUN_READ_BUF);
-		err = w->seg_scratch ? tun_queue_create(w->ring, w->tun_fd, w->tunnel->mtu, TUN_WRITE_SLOTS,
-		                                        on_tun_read, w, &w->tunq)
+		err = w->seg_scratch ? tun_queue_create(w->ring, w->tun_fd, w->tunnel->mtu, on_tun_read, w, &w->tunq)
 		                     : -ENOMEM;
 		if (!err)
 			w->tun_fd = -1; /* the queue's now */

@@ -226,7 +226,6 @@ struct tun_slot {
 	struct ring_io io;
 	struct tun_queue *q;
 	uint8_t *buf;
-	unsigned idx;
 };
 
 struct tun_queue {
@@ -237,14 +236,6 @@ struct tun_queue {
 	void *ctx;
 	bool stopping;
 	struct tun_slot rd[TUN_QUEUE_READS];
-	struct tun_slot *wr;
-	unsigned n_wr;
-	unsigned *free_wr; /* stack of free write slot indices */
-	unsigned n_free;
-	/* slots for coalesced super-packets (up to 64 KB each) */
-	struct tun_slot big[TUN_GSO_SLOTS];
-	unsigned free_big[TUN_GSO_SLOTS];
-	unsigned n_free_big;
 	struct tun_gro *gro;
 	int emit_err; /* the first error of the writes tun_gro emitted */
 	uint8_t *mem;
@@ -286,51 +277,16 @@ static void read_done(struct ring *r, struct ring_io *io, int res)
 	read_arm(q, s);
 }
 
-static void write_done(struct ring *r, struct ring_io *io, int res)
+int tun_queue_create(struct ring *r, int fd, unsigned mtu, tun_read_fn on_read, void *ctx, struct tun_queue **out)
 {
-	(void)r;
-	struct tun_slot *s = io->user;
-	struct tun_queue *q = s->q;
-	if (res < 0 || (size_t)res != s->io.len)
-		q->st.tx_errors++;
-	if (s >= q->big && s < q->big + TUN_GSO_SLOTS)
-		q->free_big[q->n_free_big++] = s->idx;
-	else
-		q->free_wr[q->n_free++] = s->idx;
-}
-
-/* n slots with buffers of `size` bytes carved from mem; free_stack (may be
- * NULL) becomes a stack of all their indices, lowest on top. Returns the
- * memory after them. */
-static uint8_t *slots_init(struct tun_queue *q, struct tun_slot *s, unsigned n, uint8_t *mem, size_t size,
-                           unsigned *free_stack)
-{
-	for (unsigned i = 0; i < n; i++, mem += size) {
-		s[i].q = q;
-		s[i].buf = mem;
-		s[i].idx = i;
-		if (free_stack)
-			free_stack[i] = n - 1 - i;
-	}
-	return mem;
-}
-
-int tun_queue_create(struct ring *r, int fd, unsigned mtu, unsigned write_slots, tun_read_fn on_read, void *ctx,
-                     struct tun_queue **out)
-{
-	if (!write_slots || !mtu)
+	if (!mtu)
 		return -EINVAL;
 	struct tun_queue *q = calloc(1, sizeof(*q));
 	if (!q)
 		return -ENOMEM;
-	size_t wsz = (TUN_VNET_HDR_LEN + mtu + 63) & ~(size_t)63;
-	q->mem = malloc((size_t)(TUN_QUEUE_READS + TUN_GSO_SLOTS) * TUN_READ_BUF + (size_t)write_slots * wsz);
-	q->wr = calloc(write_slots, sizeof(*q->wr));
-	q->free_wr = calloc(write_slots, sizeof(*q->free_wr));
-	if (!q->mem || !q->wr || !q->free_wr || tun_gro_create(&q->gro)) {
+	q->mem = malloc((size_t)TUN_QUEUE_READS * TUN_READ_BUF);
+	if (!q->mem || tun_gro_create(&q->gro)) {
 		free(q->mem);
-		free(q->wr);
-		free(q->free_wr);
 		free(q);
 		return -ENOMEM;
 	}
@@ -339,7 +295,6 @@ int tun_queue_create(struct ring *r, int fd, unsigned mtu, unsigned write_slots,
 	q->mtu = mtu;
 	q->on_read = on_read;
 	q->ctx = ctx;
-	q->n_wr = write_slots;
 	/* io_uring waits for readiness itself on a blocking fd; epoll needs
 	 * EAGAIN to know when to wait (tun.h). */
 	int fl = fcntl(fd, F_GETFL);
@@ -350,57 +305,40 @@ int tun_queue_create(struct ring *r, int fd, unsigned mtu, unsigned write_slots,
 			fl &= ~O_NONBLOCK;
 		fcntl(fd, F_SETFL, fl);
 	}
-	uint8_t *p = q->mem;
-	p = slots_init(q, q->rd, TUN_QUEUE_READS, p, TUN_READ_BUF, NULL);
-	p = slots_init(q, q->wr, write_slots, p, wsz, q->free_wr);
-	q->n_free = write_slots;
-	slots_init(q, q->big, TUN_GSO_SLOTS, p, TUN_READ_BUF, q->free_big);
-	q->n_free_big = TUN_GSO_SLOTS;
-	for (unsigned i = 0; i < TUN_QUEUE_READS; i++)
+	for (unsigned i = 0; i < TUN_QUEUE_READS; i++) {
+		q->rd[i].q = q;
+		q->rd[i].buf = q->mem + (size_t)i * TUN_READ_BUF;
 		read_arm(q, &q->rd[i]);
+	}
 	*out = q;
 	return 0;
 }
 
-/* Write vnet header vh and pkt[0..len): from a free slot of the pool
- * (big: the super-packet pool), or at once with writev(2) when every slot
- * is in flight. */
-static int write_vnet(struct tun_queue *q, const uint8_t *vh, const uint8_t *pkt, size_t len, bool big)
+/* Write vnet header vh and pkt[0..len) now, with writev(2) from this
+ * thread: every TUN write goes this way, so writes reach the device in the
+ * order tun_gro emits them, which gro.h promises and TCP needs (a segment
+ * that overtakes others reads as loss: three duplicate ACKs halve the
+ * window, RFC 5681 section 3.2). Writes through the ring could not keep
+ * that order: a pool of slots needs a way out when every slot is in
+ * flight, and writing at once overtook the slots still queued. A TUN write
+ * does not wait: the kernel hands the packet to its stack in this call
+ * (tun_get_user), and the queue's send buffer is INT_MAX unless
+ * TUNSETSNDBUF lowers it; -EAGAIN (epoll backend, non-blocking fd) would
+ * mean the device refused, and the packet is dropped and counted like any
+ * other refusal. Writing from pkt itself also saves the copy into a slot. */
+static int write_vnet(struct tun_queue *q, const uint8_t *vh, const uint8_t *pkt, size_t len)
 {
-	unsigned *free_ix = big ? q->free_big : q->free_wr;
-	unsigned *n_free = big ? &q->n_free_big : &q->n_free;
-	if (!*n_free) {
-		/* Every slot is in flight: one receive turn can decrypt more
-		 * packets than the pool holds (512 GRO buffers of 64 KB). A
-		 * TUN write does not block (the packet goes to the stack's
-		 * backlog), so write it now rather than drop it. */
-		struct iovec iov[2] = {{(void *)vh, TUN_VNET_HDR_LEN}, {(void *)pkt, len}};
-		q->st.tx_sync++;
-		ssize_t n = writev(q->fd, iov, 2);
-		if (n != (ssize_t)(TUN_VNET_HDR_LEN + len)) {
-			q->st.tx_errors++;
-			return n < 0 ? -errno : -EIO;
-		}
-		q->st.tx_writes++;
-		q->st.tx_bytes += len;
-		return 0;
-	}
-	struct tun_slot *s = big ? &q->big[free_ix[--*n_free]] : &q->wr[free_ix[--*n_free]];
-	memcpy(s->buf, vh, TUN_VNET_HDR_LEN);
-	memcpy(s->buf + TUN_VNET_HDR_LEN, pkt, len);
-	s->io.op = RING_IO_WRITE;
-	s->io.fd = q->fd;
-	s->io.buf = s->buf;
-	s->io.len = TUN_VNET_HDR_LEN + len;
-	s->io.done = write_done;
-	s->io.user = s;
-	int err = ring_io_submit(q->ring, &s->io);
-	if (err) {
-		free_ix[(*n_free)++] = s->idx;
+	struct iovec iov[2] = {{(void *)vh, TUN_VNET_HDR_LEN}, {(void *)pkt, len}};
+	ssize_t n;
+	do
+		n = writev(q->fd, iov, 2);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)(TUN_VNET_HDR_LEN + len)) {
 		q->st.tx_errors++;
-		return err;
+		return n < 0 ? -errno : -EIO;
 	}
 	q->st.tx_writes++;
+	q->st.tx_sync++;
 	q->st.tx_bytes += len;
 	return 0;
 }
@@ -412,7 +350,7 @@ static void gro_emit(void *ctx, const struct tun_vnet_hdr *h, const uint8_t *pkt
 	struct tun_queue *q = ctx;
 	uint8_t vh[TUN_VNET_HDR_LEN];
 	tun_vnet_hdr_write(vh, h);
-	int err = write_vnet(q, vh, pkt, len, nseg > 1);
+	int err = write_vnet(q, vh, pkt, len);
 	if (!err && nseg > 1) {
 		q->st.tx_gro_writes++;
 		q->st.tx_gro_segs += nseg;
@@ -445,22 +383,12 @@ void tun_queue_stop(struct tun_queue *q)
 	q->stopping = true;
 	for (unsigned i = 0; i < TUN_QUEUE_READS; i++)
 		ring_io_cancel(q->ring, &q->rd[i].io);
-	for (unsigned i = 0; i < q->n_wr; i++)
-		ring_io_cancel(q->ring, &q->wr[i].io);
-	for (unsigned i = 0; i < TUN_GSO_SLOTS; i++)
-		ring_io_cancel(q->ring, &q->big[i].io);
 }
 
 bool tun_queue_busy(const struct tun_queue *q)
 {
 	for (unsigned i = 0; i < TUN_QUEUE_READS; i++)
 		if (ring_io_busy(&q->rd[i].io))
-			return true;
-	for (unsigned i = 0; i < q->n_wr; i++)
-		if (ring_io_busy(&q->wr[i].io))
-			return true;
-	for (unsigned i = 0; i < TUN_GSO_SLOTS; i++)
-		if (ring_io_busy(&q->big[i].io))
 			return true;
 	return false;
 }
@@ -471,8 +399,6 @@ void tun_queue_free(struct tun_queue *q)
 		return;
 	close(q->fd);
 	free(q->mem);
-	free(q->wr);
-	free(q->free_wr);
 	tun_gro_free(q->gro);
 	free(q);
 }

@@ -13,9 +13,10 @@
  *
  *  - Worker thread: struct tun_queue drives one queue on the worker's ring
  *    with the ring's stream I/O: TUN_QUEUE_READS reads always in flight (each
- *    buffer holds a whole 64 KB super-packet behind its vnet header), and
- *    writes from a fixed pool of packet slots (no allocation after
- *    tun_queue_create). Not thread-safe: one queue, one worker.
+ *    buffer holds a whole 64 KB super-packet behind its vnet header). Writes
+ *    are writev(2) calls from the worker, in order (tun_queue_write). No
+ *    allocation after tun_queue_create. Not thread-safe: one queue, one
+ *    worker.
  *
  * Every queue fd is non-blocking on the epoll backend (which retries on
  * EAGAIN) and blocking on io_uring, where the kernel waits for readiness
@@ -33,8 +34,6 @@
 
 #define TUN_QUEUE_READS 8
 #define TUN_READ_BUF (TUN_VNET_HDR_LEN + 65536)
-/* Write slots for coalesced super-packets (gro.h), TUN_READ_BUF each. */
-#define TUN_GSO_SLOTS 8
 
 /* What TUNSETOFFLOAD accepted (TUN_F_* bits of linux/if_tun.h). */
 struct tun_info {
@@ -74,30 +73,30 @@ struct tun_queue_stats {
 	uint64_t tx_writes, tx_bytes;      /* writes (a super-packet is one) */
 	uint64_t tx_gro_writes;            /* of them, coalesced super-packets */
 	uint64_t tx_gro_segs;              /* the segments merged into those */
-	uint64_t tx_sync;                  /* written by a plain writev: every slot was in flight */
+	uint64_t tx_sync;                  /* written by writev(2) in the worker: since every
+	                                      write is, equal to tx_writes (kept for /metrics) */
 	uint64_t rx_errors, tx_errors;     /* the kernel refused */
 };
 
 struct tun_queue;
 
-/* Take fd (the queue owns and closes it), start the reads. write_slots
- * packets of up to mtu bytes may be in flight at once. */
-int tun_queue_create(struct ring *r, int fd, unsigned mtu, unsigned write_slots, tun_read_fn on_read, void *ctx,
-                     struct tun_queue **out);
+/* Take fd (the queue owns and closes it), start the reads. Packets
+ * written are at most mtu bytes. 0, -EINVAL (mtu 0), -ENOMEM. */
+int tun_queue_create(struct ring *r, int fd, unsigned mtu, tun_read_fn on_read, void *ctx, struct tun_queue **out);
 /* Hand one IP packet to the queue's coalescer (gro.h): consecutive TCP
  * segments of one flow become one super-packet with a GSO vnet header,
  * anything else goes as it came with a zero vnet header (checksums of
  * decrypted packets are complete). The pending run is written when a
  * packet cannot extend it and by tun_queue_flush(), to be called at the
- * end of every loop turn. Each write is copied into a slot and submitted
- * on the ring; when every slot is in flight it is written at once with
- * writev(2) instead (counted in tx_sync). 0, -EMSGSIZE, -ENOBUFS
+ * end of every loop turn. Each write is a writev(2) made in the call, so
+ * the device receives the packets in the order they were handed over, under
+ * any load (a TUN write does not wait: tun.c). 0, -EMSGSIZE, -ENOBUFS
  * (stopping), or the error of a write this call made (which may be of an
  * earlier packet's run). */
 int tun_queue_write(struct tun_queue *q, const uint8_t *pkt, size_t len);
 /* Write the pending coalesced run, if any. 0 or the write's error. */
 int tun_queue_flush(struct tun_queue *q);
-/* Stop: cancel every read and write in flight. Turn the ring until
+/* Stop: cancel every read in flight. Turn the ring until
  * tun_queue_busy() is false, then tun_queue_free(). */
 void tun_queue_stop(struct tun_queue *q);
 bool tun_queue_busy(const struct tun_queue *q);

@@ -153,7 +153,7 @@ void metrics_legacy_render(FILE *b, const struct metrics_proc *p, const struct w
 	PER_WORKER("tun_writes_total", "counter", "Writes to the TUN queue (a coalesced super-packet is one).",
 	           st[i].tun_writes);
 	PER_WORKER("tun_write_bytes_total", "counter", "Bytes written to the TUN queue.", st[i].tun_write_bytes);
-	PER_WORKER("tun_sync_writes_total", "counter", "TUN writes done with writev: every ring slot was busy.",
+	PER_WORKER("tun_sync_writes_total", "counter", "TUN writes done with writev(2) by the worker: all of them, in order.",
 	           st[i].tun_sync_writes);
 	PER_WORKER("tun_coalesced_writes_total", "counter",
 	           "TUN writes that were TCP super-packets of coalesced decrypted segments.", st[i].tun_coalesced_writes);

@@ -53,6 +53,11 @@ struct tally {
 	int fds[WORKERS];
 	struct sockaddr_in addr;
 	unsigned steered, wrong, lost, spread[WORKERS];
+	/* The socket the kernel's 4-tuple hash names for each source: where
+	 * its first hashed datagram went (the hash is keyed by a boot-time
+	 * secret, so it is learned, not computed); -1: none yet. */
+	int hashed_at[SOURCES];
+	unsigned rehashed, off_hash; /* later hashed datagrams: on that socket, elsewhere */
 };
 
 /* Send len bytes from src to the group; which socket got it, -1: none. */
@@ -86,12 +91,32 @@ static void expect_at(struct tally *t, int src, const void *m, size_t len, int w
 		t->wrong++;
 }
 
-/* A datagram the kernel's hash places. */
-static void expect_hashed(struct tally *t, int src, const void *m, size_t len)
+static void tally_init(struct tally *t)
 {
-	int got = deliver(t, src, m, len);
-	if (got >= 0)
+	memset(t, 0, sizeof(*t));
+	for (int s = 0; s < SOURCES; s++)
+		t->hashed_at[s] = -1;
+}
+
+/* A datagram from source s that the program leaves to the kernel's hash:
+ * it must reach the socket the hash names for s, the same for every such
+ * datagram of s (a program that returned a socket of its own choosing,
+ * e.g. 0 or a byte of the payload, would be caught here). Returns the
+ * socket, -1: lost. */
+static int expect_hashed(struct tally *t, const int *src, int s, const void *m, size_t len)
+{
+	int got = deliver(t, src[s], m, len);
+	if (got < 0)
+		return -1;
+	if (t->hashed_at[s] < 0) {
+		t->hashed_at[s] = got;
 		t->spread[got]++;
+	} else if (got == t->hashed_at[s]) {
+		t->rehashed++;
+	} else {
+		t->off_hash++;
+	}
+	return got;
 }
 
 static unsigned sockets_used(const struct tally *t)
@@ -104,7 +129,8 @@ static unsigned sockets_used(const struct tally *t)
 
 static void tunnel(const int *src)
 {
-	struct tally t = {0};
+	struct tally t;
+	tally_init(&t);
 	if (group(t.fds, &t.addr)) {
 		CHECK(0, "tunnel sockets");
 		return;
@@ -129,23 +155,39 @@ static void tunnel(const int *src)
 			}
 		/* an initiation: its sender index says nothing about us */
 		uint8_t init[148] = {1};
-		expect_hashed(&t, src[s], init, sizeof(init));
+		expect_hashed(&t, src, s, init, sizeof(init));
 	}
 	CHECK(!t.lost, "tunnel: %u datagrams lost", t.lost);
 	CHECK(t.steered == SOURCES * WORKERS * 3 && !t.wrong, "tunnel: %u to the index's worker, %u elsewhere",
 	      t.steered, t.wrong);
 	/* 32 sources over 4 sockets by hash: all on one socket has odds 4^-31 */
 	CHECK(sockets_used(&t) > 1, "initiations spread by hash over %u sockets", sockets_used(&t));
-	uint8_t past[32] = {4, 0, 0, 0, 200};
-	CHECK(deliver(&t, src[0], past, sizeof(past)) >= 0, "index past the group: delivered by hash");
-	printf("tunnel: %u steered, initiations on %u sockets\n", t.steered, sockets_used(&t));
+	/* From every source, datagrams the program must leave to the hash:
+	 * an index naming a worker past the group, a type the program does not
+	 * know, a second initiation with other bytes. Each must land where
+	 * that source's initiation did. */
+	for (int s = 0; s < SOURCES; s++) {
+		uint8_t past[32] = {4, 0, 0, 0, (uint8_t)(WORKERS + s)};
+		uint8_t unknown[32] = {(uint8_t)(5 + s), 0, 0, 0, (uint8_t)(s % WORKERS)};
+		uint8_t init2[148] = {1, 0, 0, 0, (uint8_t)s, 1, 2, 3, (uint8_t)(s % WORKERS)};
+		expect_hashed(&t, src, s, past, sizeof(past));
+		expect_hashed(&t, src, s, unknown, sizeof(unknown));
+		expect_hashed(&t, src, s, init2, sizeof(init2));
+	}
+	CHECK(!t.lost, "tunnel: %u datagrams lost", t.lost);
+	CHECK(t.rehashed == 3 * SOURCES && !t.off_hash,
+	      "tunnel: past-the-group index, unknown type, initiation: %u on the socket the hash names, %u elsewhere",
+	      t.rehashed, t.off_hash);
+	printf("tunnel: %u steered, initiations on %u sockets, %u more on the hash's socket, %u elsewhere\n",
+	       t.steered, sockets_used(&t), t.rehashed, t.off_hash);
 	for (int i = 0; i < WORKERS; i++)
 		close(t.fds[i]);
 }
 
 static void quic(const int *src)
 {
-	struct tally t = {0};
+	struct tally t;
+	tally_init(&t);
 	if (group(t.fds, &t.addr)) {
 		CHECK(0, "quic sockets");
 		return;
@@ -168,17 +210,33 @@ static void quic(const int *src)
 		}
 		/* a client's first Initial: its own 8-octet DCID */
 		uint8_t init[1200] = {0xc0, 0, 0, 0, 1, 8, 0x0f, 0, 1, 2, 3, 4, 5, 6};
-		expect_hashed(&t, src[s], init, sizeof(init));
+		expect_hashed(&t, src, s, init, sizeof(init));
 	}
 	CHECK(!t.lost, "quic: %u datagrams lost", t.lost);
 	CHECK(t.steered == SOURCES * WORKERS * 2 && !t.wrong, "quic: %u to the CID's worker, %u elsewhere", t.steered,
 	      t.wrong);
 	CHECK(sockets_used(&t) > 1, "first Initials spread by hash over %u sockets", sockets_used(&t));
-	uint8_t foreign[64] = {0x41, 0x99, 0, 1};
-	CHECK(deliver(&t, src[0], foreign, sizeof(foreign)) >= 0, "foreign CID: delivered by hash");
-	uint8_t past[64] = {0x41, QUIC_CID_LEN - 1, 0x7f, 0xff};
-	CHECK(deliver(&t, src[0], past, sizeof(past)) >= 0, "worker past the group: delivered by hash");
-	printf("quic: %u steered, first Initials on %u sockets\n", t.steered, sockets_used(&t));
+	/* From every source: a CID not of our shape (short and long header),
+	 * our shape naming a worker past the group, a long header whose DCID
+	 * length is not ours. Each must land where that source's first
+	 * Initial did. */
+	for (int s = 0; s < SOURCES; s++) {
+		uint8_t foreign[64] = {0x41, 0x99, 0, (uint8_t)(s % WORKERS)};
+		uint8_t past[64] = {0x41, QUIC_CID_LEN - 1, 0x7f, (uint8_t)(0xff - s)};
+		uint8_t lforeign[1200] = {0xe0, 0, 0, 0, 1, QUIC_CID_LEN, 0x42, 0, (uint8_t)(s % WORKERS)};
+		uint8_t lshort[1200] = {0xe0, 0, 0, 0, 1, 4, QUIC_CID_LEN - 1, 0, (uint8_t)(s % WORKERS)};
+		expect_hashed(&t, src, s, foreign, sizeof(foreign));
+		expect_hashed(&t, src, s, past, sizeof(past));
+		expect_hashed(&t, src, s, lforeign, sizeof(lforeign));
+		expect_hashed(&t, src, s, lshort, sizeof(lshort));
+	}
+	CHECK(!t.lost, "quic: %u datagrams lost", t.lost);
+	CHECK(t.rehashed == 4 * SOURCES && !t.off_hash,
+	      "quic: foreign CIDs, worker past the group, other DCID length: %u on the socket the hash names, "
+	      "%u elsewhere",
+	      t.rehashed, t.off_hash);
+	printf("quic: %u steered, first Initials on %u sockets, %u more on the hash's socket, %u elsewhere\n",
+	       t.steered, sockets_used(&t), t.rehashed, t.off_hash);
 	for (int i = 0; i < WORKERS; i++)
 		close(t.fds[i]);
 }

@@ -2,21 +2,39 @@
  * (tunnel_engine_recv), reached at every depth. Each input builds a fresh
  * pair of engines, A (initiator) and B (responder, A's key authorized),
  * with a deterministic random source, so every input replays alone. The
- * first byte picks what B receives:
+ * first byte picks what B receives (bits 0-2):
  *   0  the rest of the input, raw (type, length and MAC checks)
  *   1  A's real handshake initiation with the input XORed over it
  *   2  after a completed handshake, A's real data message, XORed likewise
  *   3  after a completed handshake, a data message with B's live receiver
  *      index and the input as counter and ciphertext (replay, AEAD paths)
+ *   4  A's real initiation with the input XORed over the fields before
+ *      mac1, then mac1 (and mac2, when B is under load and A took B's
+ *      cookie) recomputed with A's cookie maker: past the MAC checks into
+ *      the Noise handshake (WireGuard paper 5.4.2, 5.4.4)
+ *   5  after a completed handshake, the input as the plaintext of a data
+ *      message sealed with A's live keypair: past the AEAD into the inner
+ *      packet checks (IP header, allowed IPs, keepalive)
+ *   6  B's real handshake response to A's initiation, XORed over the
+ *      fields before mac1, MACs recomputed with B's cookie maker, given to
+ *      A (the initiator's consume path)
+ *   7  as 5, with the first four input bytes choosing the counters of two
+ *      sealed messages (replay window, paper 5.4.6, RFC 6479)
  * and bit 7 puts B under load (cookie replies, mac2 checks). Anything B
  * answers is fed back to A, so A's response and cookie paths run too.
+ * Modes 4-7 build what the fuzzer cannot guess (MACs and AEAD tags under
+ * keys it never sees) around the fuzzed bytes; without them no input gets
+ * past the mac1 check or the AEAD tag.
  * Every datagram must come back as a verdict: no crash, no leak, no
  * undefined behaviour (ASan + UBSan). */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "crypto/cookie.h"
+#include "crypto/keypair.h"
 #include "datapath/tunnel/engine.h"
+#include "datapath/tunnel/session.h"
 #include "tests/tunnel/check.h"
 
 #define NET_MAX 16
@@ -127,6 +145,52 @@ static void xor_over(uint8_t *b, size_t len, const uint8_t *in, size_t n)
 		b[in[i] % len] ^= in[i + 1];
 }
 
+/* The handshake message queued first for `to`, copied into dg (at most
+ * cap bytes); its length, 0: none. */
+static size_t take(struct fnode *to, uint8_t *dg, size_t cap)
+{
+	for (unsigned i = 0; i < n_net; i++)
+		if (net[i].to == to && net[i].len <= cap) {
+			memcpy(dg, net[i].bytes, net[i].len);
+			return net[i].len;
+		}
+	return 0;
+}
+
+/* Fuzzed fields of a real handshake message (len bytes in dg), then the
+ * sender's MACs over them, so the receiver's mac1 (and, with a cookie,
+ * mac2) check passes and the Noise code sees the fuzzed fields. */
+static void remac(struct fnode *from, struct fnode *to, uint8_t *dg, size_t len, const uint8_t *in, size_t n)
+{
+	xor_over(dg, len - sizeof(struct message_macs), in, n);
+	struct tunnel_peer *p = tunnel_peer_find(&from->e, tunnel_engine_public_key(&to->e));
+	if (p)
+		cookie_maker_add_macs(&p->cookie, dg, len, now);
+}
+
+/* Seal plain[0..n) as a data message from A to B with A's live keypair,
+ * at `counter` (UINT64_MAX: the keypair's next). Returns its length, 0:
+ * no keypair. */
+static size_t seal(uint8_t *dg, size_t cap, const uint8_t *plain, size_t n, uint64_t counter)
+{
+	struct tunnel_peer *p = tunnel_peer_find(&node_a->e, tunnel_engine_public_key(&node_b->e));
+	struct session_keypair *kp = p && p->session ? session_keypair_for_send(p->session, now) : NULL;
+	if (!kp || MESSAGE_DATA_MIN_LEN + n > cap)
+		return 0;
+	if (counter != UINT64_MAX)
+		kp->kp.send_counter = counter;
+	memcpy(dg + MESSAGE_DATA_HEADER_LEN, plain, n);
+	size_t len = 0;
+	if (crypto_keypair_seal(&kp->kp, node_a->e.aead, dg, n, &len))
+		return 0;
+	return len;
+}
+
+static uint16_t le16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -144,14 +208,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	authorize(&b, &a, "10.9.0.1", false);
 	if (tunnel_engine_add_initiator(&a.e, &a.auth, now, NULL))
 		abort();
-	unsigned mode = data[0] & 3;
+	unsigned mode = data[0] & 7;
 	if (data[0] & 0x80)
 		tunnel_engine_set_under_load(&b.e, true);
 	const uint8_t *in = data + 1;
 	size_t n = size - 1;
-	uint8_t pkt[256], dg[DGRAM_MAX];
+	uint8_t pkt[256], dg[DGRAM_MAX + MESSAGE_DATA_MIN_LEN];
 
-	if (mode >= 2) { /* complete a handshake and one data exchange */
+	if (mode == 2 || mode == 3 || mode == 5 || mode == 7) { /* complete a handshake and one data exchange */
 		tunnel_engine_send(&a.e, pkt, ip4(pkt, 32), now, wall + now);
 		pump();
 		pump();
@@ -182,6 +246,54 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			n_net = 0;
 			tunnel_engine_recv(&b.e, &a.addr, &b.addr, dg, 8 + n, now, wall + now);
 		}
+		break;
+	}
+	case 4: {
+		n_net = 0;
+		tunnel_engine_send(&a.e, pkt, ip4(pkt, 48), now, wall + now);
+		size_t len = take(&b, dg, sizeof(dg));
+		if (!len)
+			break;
+		if (data[0] & 0x80)
+			pump(); /* B under load answers with a cookie reply; A takes the cookie */
+		n_net = 0;
+		remac(&a, &b, dg, len, in, n);
+		tunnel_engine_recv(&b.e, &a.addr, &b.addr, dg, len, now, wall + now);
+		break;
+	}
+	case 5: {
+		size_t len = seal(dg, sizeof(dg), in, n, UINT64_MAX);
+		if (len)
+			tunnel_engine_recv(&b.e, &a.addr, &b.addr, dg, len, now, wall + now);
+		break;
+	}
+	case 6: {
+		n_net = 0;
+		tunnel_engine_send(&a.e, pkt, ip4(pkt, 48), now, wall + now);
+		size_t len = take(&b, dg, sizeof(dg));
+		n_net = 0;
+		if (!len)
+			break;
+		tunnel_engine_recv(&b.e, &a.addr, &b.addr, dg, len, now, wall + now);
+		len = take(&a, dg, sizeof(dg)); /* B's response (or cookie reply) */
+		n_net = 0;
+		if (!len)
+			break;
+		remac(&b, &a, dg, len, in, n);
+		tunnel_engine_recv(&a.e, &b.addr, &a.addr, dg, len, now, wall + now);
+		break;
+	}
+	case 7: {
+		if (n < 4)
+			break;
+		/* a valid message first (the window moves), then the fuzzed
+		 * counter with the fuzzed plaintext */
+		size_t len = seal(dg, sizeof(dg), in + 4, n - 4, le16(in));
+		if (len)
+			tunnel_engine_recv(&b.e, &a.addr, &b.addr, dg, len, now, wall + now);
+		len = seal(dg, sizeof(dg), in + 4, n - 4, le16(in + 2));
+		if (len)
+			tunnel_engine_recv(&b.e, &a.addr, &b.addr, dg, len, now, wall + now);
 		break;
 	}
 	}
