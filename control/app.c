@@ -607,7 +607,7 @@ static int start_tunnel(struct app *a)
 	/* MTU and up first: a link below 1280 has no IPv6, so the MTU must be
 	 * in place before an IPv6 address can be. */
 	const char *why = "";
-	err = tun_link_set(&info, 0, NULL, 0, t.mtu, &why);
+	err = tun_link_set(&info, t.mtu, &why);
 	if (err) {
 		fprintf(stderr, "ringgate: cannot set up TUN device %s (%s): %s\n", info.name, why, strerror(-err));
 		return 2;

@@ -137,54 +137,7 @@ static int nl_talk(struct mnl_socket *nl, struct nlmsghdr *nlh)
 	return 0;
 }
 
-/* RTM_NEWADDR (create or replace) or RTM_DELADDR of one address. */
-static int addr_request(struct mnl_socket *nl, uint16_t type, unsigned ifindex, int family, const uint8_t *addr,
-                        unsigned prefix)
-{
-	char buf[512];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = type;
-	if (type == RTM_NEWADDR)
-		nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
-	struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
-	ifa->ifa_family = (uint8_t)family;
-	ifa->ifa_prefixlen = (uint8_t)prefix;
-	ifa->ifa_index = ifindex;
-	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
-	size_t alen = family == AF_INET ? 4 : 16;
-	mnl_attr_put(nlh, IFA_LOCAL, alen, addr);
-	mnl_attr_put(nlh, IFA_ADDRESS, alen, addr);
-	if (family == AF_INET6 && type == RTM_NEWADDR)
-		mnl_attr_put_u32(nlh, IFA_FLAGS, IFA_F_NODAD); /* usable at once */
-	return nl_talk(nl, nlh);
-}
-
-int tun_addr_replace(unsigned ifindex, int old_family, const uint8_t *old_addr, unsigned old_prefix, int family,
-                     const uint8_t *addr, unsigned prefix)
-{
-	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-	if (!nl)
-		return -errno;
-	int err = mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0 ? -errno : 0;
-	/* The old one first: a new IPv4 address in the same subnet would be a
-	 * secondary of the old, and removing a primary removes its secondaries
-	 * (unless promote_secondaries is set). */
-	if (!err && old_family) {
-		err = addr_request(nl, RTM_DELADDR, ifindex, old_family, old_addr, old_prefix);
-		if (err == -EADDRNOTAVAIL || err == -ENOENT)
-			err = 0; /* somebody removed it already */
-	}
-	if (!err && family) {
-		err = addr_request(nl, RTM_NEWADDR, ifindex, family, addr, prefix);
-		if (err == -EEXIST)
-			err = 0;
-	}
-	mnl_socket_close(nl);
-	return err;
-}
-
-int tun_link_set(const struct tun_info *info, int family, const uint8_t *addr, unsigned prefix, unsigned mtu,
-                 const char **why)
+int tun_link_set(const struct tun_info *info, unsigned mtu, const char **why)
 {
 	*why = "netlink socket";
 	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
@@ -196,14 +149,6 @@ int tun_link_set(const struct tun_info *info, int family, const uint8_t *addr, u
 		goto out;
 	}
 	char buf[8192]; /* MNL_SOCKET_BUFFER_SIZE is a VLA size */
-	if (family) {
-		*why = "address";
-		err = addr_request(nl, RTM_NEWADDR, info->ifindex, family, addr, prefix);
-		if (err == -EEXIST)
-			err = 0;
-		if (err)
-			goto out;
-	}
 	*why = "mtu and up";
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = RTM_NEWLINK;

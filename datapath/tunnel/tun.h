@@ -8,8 +8,8 @@
  *    header (TUNSETVNETHDRSZ) and the offloads the kernel accepts
  *    (TUNSETOFFLOAD, probed from the widest set down: CSUM + TSO4/6 +
  *    USO4/6, then without USO, then CSUM alone, then none). tun_link_set()
- *    gives the link its address and MTU and brings it up through rtnetlink
- *    (libmnl).
+ *    gives the link its MTU and brings it up through rtnetlink (libmnl);
+ *    its addresses are set by the control thread (control/netlink.c).
  *
  *  - Worker thread: struct tun_queue drives one queue on the worker's ring
  *    with the ring's stream I/O: TUN_QUEUE_READS reads always in flight (each
@@ -48,16 +48,10 @@ struct tun_info {
  * On error no fd is left open. */
 RG_MUST_CHECK int tun_open(const char *name, unsigned n, int *fds, struct tun_info *info);
 
-/* Address (4 or 16 bytes, prefix length) and MTU, then up. family 0: no
- * address. An address already there is fine. 0 or negative errno; *why
- * says which step failed. */
-RG_MUST_CHECK int tun_link_set(const struct tun_info *info, int family, const uint8_t *addr, unsigned prefix, unsigned mtu,
-                 const char **why);
-
-/* On reload: remove the old address (old_family 0: none), then add the new
- * one (family 0: none). Run on the control thread. 0 or negative errno. */
-RG_MUST_CHECK int tun_addr_replace(unsigned ifindex, int old_family, const uint8_t *old_addr, unsigned old_prefix, int family,
-                     const uint8_t *addr, unsigned prefix);
+/* MTU (0: leave it), then up. The device's addresses are the control
+ * thread's (control/netlink.c nladdr_sync). 0 or negative errno; *why says
+ * which step failed. */
+RG_MUST_CHECK int tun_link_set(const struct tun_info *info, unsigned mtu, const char **why);
 
 /* Human-readable offload list ("csum,tso4,tso6,uso4,uso6") into buf. */
 const char *tun_offload_str(unsigned offload, char *buf, size_t len);
