@@ -20,7 +20,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
-#include <time.h>
 
 #include <sodium.h>
 
@@ -39,16 +38,19 @@ static unsigned replay_refs;
 static gnutls_anti_replay_t replay_ar;
 static uint8_t replay_key[crypto_generichash_KEYBYTES];
 static struct replay_slot replay_tab[REPLAY_SLOTS];
+/* The wall clock of the server that opened the window (quic_params.wall):
+ * one record, one clock. */
+static struct quic_wall_clock replay_clock;
 
 static int replay_add(void *ptr, time_t exp_time, const gnutls_datum_t *key,
                       const gnutls_datum_t *data)
 {
-	uint64_t now = (uint64_t)time(NULL), idx;
+	const struct quic_wall_clock *clk = ptr;
+	uint64_t now = clk->now(clk->ctx), idx;
 	struct replay_slot *free_slot = NULL;
 	uint8_t h[16];
 	int rv = 0;
 
-	(void)ptr;
 	(void)data;
 	pthread_mutex_lock(&replay_mu);
 	crypto_generichash(h, sizeof(h), key->data, key->size, replay_key, sizeof(replay_key));
@@ -74,7 +76,7 @@ out:
 	return rv;
 }
 
-int quic_replay_acquire(gnutls_anti_replay_t *out)
+int quic_replay_acquire(const struct quic_wall_clock *clk, gnutls_anti_replay_t *out)
 {
 	int rc = 0;
 
@@ -88,7 +90,8 @@ int quic_replay_acquire(gnutls_anti_replay_t *out)
 		memset(replay_tab, 0, sizeof(replay_tab));
 		gnutls_anti_replay_set_window(replay_ar, QUIC_ANTI_REPLAY_WINDOW_S * 1000);
 		gnutls_anti_replay_set_add_function(replay_ar, replay_add);
-		gnutls_anti_replay_set_ptr(replay_ar, NULL);
+		replay_clock = *clk;
+		gnutls_anti_replay_set_ptr(replay_ar, &replay_clock);
 	}
 	replay_refs++;
 	*out = replay_ar;
