@@ -24,6 +24,7 @@
 #include "crypto/wgkey.h"
 #include "crypto/x25519.h"
 #include "datapath/proxy/route.h"
+#include "datapath/quic/quic.h"
 #include "datapath/tunnel/allowedips.h"
 #include "ini/config.h"
 #include "tests/check.h"
@@ -400,6 +401,66 @@ static void test_fail(void)
 	ini_config_free(c);
 }
 
+/* A deterministic source that counts its calls. */
+static int rng_fill(void *ctx, void *buf, size_t n)
+{
+	unsigned *calls = ctx;
+	memset(buf, 0x5a + (int)(*calls)++, n);
+	return 0;
+}
+
+/* The workers' servers take the generation's credentials and read no
+ * file: with the certificate files gone, a server is still created and
+ * reloaded from generations built while they were there; the credentials
+ * outlive the generation as long as a server holds them (LeakSanitizer:
+ * and are freed with the last). The server draws its randomness from
+ * quic_params.rng. */
+static void test_worker_creds(void)
+{
+	static const unsigned peers[] = {0};
+	struct rg_config *c = load("t0.key", peers, 1);
+	struct worker_gen *g1 = NULL, *g2 = NULL;
+	int r = build(c, NULL, NULL, &g1);
+	if (!r)
+		r = build(c, g1, NULL, &g2);
+	CHECK(r == 0 && g1 && g2, "two builds (r=%d)", r);
+	if (!g1 || !g2)
+		goto out;
+	char pem[512], saved[512];
+	path_of(pem, sizeof(pem), "a.pem");
+	path_of(saved, sizeof(saved), "a.pem.saved");
+	if (rename(pem, saved))
+		die("rename");
+	static const uint8_t secret[QUIC_STATIC_SECRET_LEN] = {1};
+	unsigned calls = 0;
+	struct quic_params qp = g1->quic;
+	qp.static_secret = secret;
+	qp.worker_id = 0;
+	qp.n_workers = 1;
+	qp.rng = (struct quic_rng){.fill = rng_fill, .ctx = &calls};
+	struct quic_server *srv = NULL;
+	r = quic_server_create(&qp, &srv);
+	CHECK(r == 0 && srv, "server from the generation's credentials, no file read (r=%d)", r);
+	CHECK(calls > 0, "randomness from quic_params.rng (%u calls)", calls);
+	gen_build_free(g1); /* the server keeps its reference */
+	g1 = NULL;
+	if (srv) {
+		struct quic_params rp = g2->quic;
+		r = quic_server_set_params(srv, &rp);
+		CHECK(r == 0, "reload from the next generation's credentials (r=%d)", r);
+		rp.vset = NULL; /* the files: gone */
+		r = quic_server_set_params(srv, &rp);
+		CHECK(r == -ENOENT, "without them the files are read, and missing (r=%d)", r);
+		quic_server_destroy(srv);
+	}
+	if (rename(saved, pem))
+		die("rename back");
+out:
+	gen_build_free(g2);
+	gen_build_free(g1);
+	ini_config_free(c);
+}
+
 int main(void)
 {
 	if (gnutls_global_init() < 0)
@@ -409,6 +470,7 @@ int main(void)
 	test_dh_reuse();
 	test_same();
 	test_fail();
+	test_worker_creds();
 	cleanup();
 	gnutls_global_deinit();
 	return check_report("genbuild");
