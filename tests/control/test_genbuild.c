@@ -461,6 +461,75 @@ out:
 	ini_config_free(c);
 }
 
+/* Fake send side: keeps the last datagram. */
+struct fake_tx {
+	uint8_t buf[2048];
+	size_t len;
+	unsigned n;
+};
+
+static uint8_t *ftx_prep(void *ctx, size_t cap)
+{
+	struct fake_tx *t = ctx;
+	return cap <= sizeof(t->buf) ? t->buf : NULL;
+}
+
+static int ftx_commit(void *ctx, unsigned sock, const rg_sockaddr *to, const rg_sockaddr *from, size_t len,
+                      size_t seg)
+{
+	struct fake_tx *t = ctx;
+	(void)sock, (void)to, (void)from, (void)seg;
+	t->len = len;
+	t->n++;
+	return 0;
+}
+
+/* With the randomness passed in, a server's answers are reproducible: two
+ * servers seeded alike answer an unknown version with the same Version
+ * Negotiation packet, greased version included (RFC 9000 6.3). */
+static void test_quic_rng(void)
+{
+	static const unsigned peers[] = {0};
+	struct rg_config *c = load("t0.key", peers, 1);
+	struct worker_gen *g = NULL;
+	int r = build(c, NULL, NULL, &g);
+	CHECK(r == 0 && g, "build (r=%d)", r);
+	static const uint8_t secret[QUIC_STATIC_SECRET_LEN] = {2};
+	static const struct quic_tx_ops ops = {.prep = ftx_prep, .commit = ftx_commit};
+	struct fake_tx out[2] = {0};
+	for (unsigned k = 0; g && k < 2; k++) {
+		unsigned calls = 0;
+		struct quic_params qp = g->quic;
+		qp.static_secret = secret;
+		qp.n_workers = 1;
+		qp.rng = (struct quic_rng){.fill = rng_fill, .ctx = &calls};
+		struct quic_server *srv = NULL;
+		if (quic_server_create(&qp, &srv)) {
+			CHECK(0, "server %u", k);
+			continue;
+		}
+		/* a long header of version 0x1a2a3a4a, padded like an Initial */
+		uint8_t pkt[1200] = {0xc0, 0x1a, 0x2a, 0x3a, 0x4a, 8, 1, 2, 3, 4, 5, 6, 7, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9};
+		struct ring_dgram d = {.data = pkt, .len = sizeof(pkt)};
+		d.peer.in4 = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons(5555),
+		                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		d.local.in4 = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons(4433),
+		                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		struct quic_tx tx = {.ops = &ops, .ctx = &out[k]};
+		quic_server_recv(srv, &d, 1, 1000000000ull, &tx);
+		quic_server_destroy(srv);
+	}
+	CHECK(out[0].n == 1 && out[1].n == 1, "one Version Negotiation each (%u, %u)", out[0].n, out[1].n);
+	CHECK(out[0].len == out[1].len && out[0].len > 8 && !memcmp(out[0].buf, out[1].buf, out[0].len),
+	      "byte for byte the same");
+	/* the versions close the packet: the greased one, then QUIC v1 */
+	static const uint8_t tail[8] = {0x5a, 0x5a, 0x5a, 0x5a, 0, 0, 0, 1};
+	CHECK(out[0].len >= 8 && !memcmp(out[0].buf + out[0].len - 8, tail, 8),
+	      "greased version from the seeded source");
+	gen_build_free(g);
+	ini_config_free(c);
+}
+
 int main(void)
 {
 	if (gnutls_global_init() < 0)
@@ -471,6 +540,7 @@ int main(void)
 	test_same();
 	test_fail();
 	test_worker_creds();
+	test_quic_rng();
 	cleanup();
 	gnutls_global_deinit();
 	return check_report("genbuild");
