@@ -162,8 +162,10 @@ struct quic_vhost_params {
  * bindings copied. Built once per configuration generation by the control
  * thread and then shared read-only by every worker's server: gnutls
  * credentials may be used by many sessions in many threads once set up
- * (gnutls manual, "Thread safety": credentials are shared read-only, only
- * a session is single-threaded). A connection holds a reference for its
+ * (gnutls manual, "Thread safety": read-only access to the credentials
+ * structures is thread-safe, a session belongs to one thread at a time;
+ * the known exception, PKCS#11 objects, does not apply to keys read from
+ * PEM files). A connection holds a reference for its
  * life, so the count is atomic: the last worker to let go frees it. */
 struct quic_vhost_set;
 /* Read each cert/key pair once. -EINVAL (bad params, bad PEM, a key that
