@@ -73,9 +73,27 @@ static void vhost_iface_warn(const struct rg_config *cfg, const struct appcfg_di
 				             cfg->vhosts[i].listen[j].port, cfg->vhosts[i].listen[j].port);
 }
 
+/* The set failed to load: name the vhost that fails, with its FILE:LINE
+ * (loading them one at a time: slow, but only on this way out). */
+static void vhost_blame(const struct rg_config *cfg, const struct quic_vhost_params *qv, unsigned n,
+                        const struct appcfg_diag *diag)
+{
+	for (unsigned i = 0; i < n && i < cfg->n_vhosts; i++) {
+		struct quic_vhost_set *one = NULL;
+		int err = quic_vset_load(&qv[i], 1, &one);
+		quic_vset_put(one);
+		if (err) {
+			appcfg_diagf(diag, LOG_ERROR, "%s:%u: [vhost %s] cert %s, key %s: %s", cfg->source,
+			             cfg->vhosts[i].line, qv[i].name, qv[i].cert_file, qv[i].key_file,
+			             err == -ENOENT ? "cannot read the file" : "not a valid certificate and matching key");
+			return;
+		}
+	}
+}
+
 /* [quic]: the reloadable settings, and every vhost's certificate and key
  * read once into credentials the workers share (quic.h quic_vset_load). */
-static int quic_build(const struct rg_config *cfg, struct worker_gen *wg)
+static int quic_build(const struct rg_config *cfg, const struct appcfg_diag *diag, struct worker_gen *wg)
 {
 	struct quic_params qp;
 	struct quic_vhost_params *qv = NULL;
@@ -86,7 +104,10 @@ static int quic_build(const struct rg_config *cfg, struct worker_gen *wg)
 	wg->quic = qp;
 	if (!qp.n_vhosts)
 		return 0; /* ini/check.c refuses [quic] without a vhost; the worker skips it */
-	return quic_vset_load(qv, qp.n_vhosts, &wg->quic.vset);
+	int err = quic_vset_load(qv, qp.n_vhosts, &wg->quic.vset);
+	if (err)
+		vhost_blame(cfg, qv, qp.n_vhosts, diag);
+	return err;
 }
 
 int gen_build(const struct rg_config *cfg, const struct gen_build_in *in, struct worker_gen **out)
@@ -95,7 +116,7 @@ int gen_build(const struct rg_config *cfg, const struct gen_build_in *in, struct
 	struct worker_gen *wg = calloc(1, sizeof(*wg));
 	if (!wg)
 		return -ENOMEM;
-	int err = quic_build(cfg, wg);
+	int err = quic_build(cfg, &in->diag, wg);
 	if (err)
 		goto fail;
 	struct tunnel_peer_config *tp = NULL;

@@ -378,8 +378,11 @@ static void test_fail(void)
 	path_of(saved, sizeof(saved), "b.key.saved");
 	if (rename(p, saved))
 		die("rename");
-	int r = build(c, NULL, NULL, &wg);
+	struct diag_log dl = {0};
+	int r = build(c, NULL, &dl, &wg);
 	CHECK(r == -ENOENT && wg == NULL, "missing key: -ENOENT (r=%d)", r);
+	CHECK(dl.n == 1 && strstr(dl.last, "gen.ini:6: [vhost b.example] cert ") && strstr(dl.last, "cannot read"),
+	      "the failing vhost named at its line: '%s'", dl.last);
 	put_file("b.key", "not a key\n", 0600);
 	wg = (struct worker_gen *)&wg;
 	r = build(c, NULL, NULL, &wg);
