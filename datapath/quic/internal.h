@@ -143,6 +143,12 @@ void quic_heap_remove(struct quic_server *srv, struct quic_conn *c);
 /* replay.c: the process-wide 0-RTT anti-replay window, reference counted. */
 RG_MUST_CHECK int quic_replay_acquire(const struct quic_wall_clock *clk, gnutls_anti_replay_t *out);
 void quic_replay_release(void);
+/* gnutls' add function (a ClientHello of early data seen, valid until
+ * exp_time, wall-clock seconds; 0: the window from now): 0 when new,
+ * GNUTLS_E_DB_ENTRY_EXISTS for a replay within its validity,
+ * GNUTLS_E_DB_ERROR when the table is full or no window is open. Now is
+ * the acquiring server's quic_params.wall. */
+int quic_replay_record(const gnutls_datum_t *key, time_t exp_time);
 
 /* tls.c */
 RG_MUST_CHECK int quic_tls_init(struct quic_server *srv);

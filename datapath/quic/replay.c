@@ -42,17 +42,19 @@ static struct replay_slot replay_tab[REPLAY_SLOTS];
  * one record, one clock. */
 static struct quic_wall_clock replay_clock;
 
-static int replay_add(void *ptr, time_t exp_time, const gnutls_datum_t *key,
-                      const gnutls_datum_t *data)
+int quic_replay_record(const gnutls_datum_t *key, time_t exp_time)
 {
-	const struct quic_wall_clock *clk = ptr;
-	uint64_t now = clk->now(clk->ctx), idx;
+	uint64_t now, idx;
 	struct replay_slot *free_slot = NULL;
 	uint8_t h[16];
 	int rv = 0;
 
-	(void)data;
 	pthread_mutex_lock(&replay_mu);
+	if (!replay_refs) {
+		rv = GNUTLS_E_DB_ERROR; /* no window open */
+		goto out;
+	}
+	now = replay_clock.now(replay_clock.ctx);
 	crypto_generichash(h, sizeof(h), key->data, key->size, replay_key, sizeof(replay_key));
 	memcpy(&idx, h, sizeof(idx));
 	for (unsigned i = 0; i < REPLAY_PROBE; i++) {
@@ -74,6 +76,15 @@ static int replay_add(void *ptr, time_t exp_time, const gnutls_datum_t *key,
 out:
 	pthread_mutex_unlock(&replay_mu);
 	return rv;
+}
+
+/* gnutls' add function; ptr is &replay_clock, which record reads. */
+static int replay_add(void *ptr, time_t exp_time, const gnutls_datum_t *key,
+                      const gnutls_datum_t *data)
+{
+	(void)ptr;
+	(void)data;
+	return quic_replay_record(key, exp_time);
 }
 
 int quic_replay_acquire(const struct quic_wall_clock *clk, gnutls_anti_replay_t *out)

@@ -24,6 +24,7 @@
 #include "crypto/wgkey.h"
 #include "crypto/x25519.h"
 #include "datapath/proxy/route.h"
+#include "datapath/quic/internal.h" /* quic_replay_record */
 #include "datapath/quic/quic.h"
 #include "datapath/tunnel/allowedips.h"
 #include "ini/config.h"
@@ -533,6 +534,34 @@ static void test_quic_rng(void)
 	ini_config_free(c);
 }
 
+static uint64_t fake_wall(void *ctx)
+{
+	return *(const uint64_t *)ctx;
+}
+
+/* The 0-RTT anti-replay record reads the wall clock it was given, not
+ * time(NULL): a ClientHello recorded until t=1010 is a replay at t=1005
+ * and new again at t=1011. */
+static void test_replay_clock(void)
+{
+	uint64_t t = 1000;
+	struct quic_wall_clock clk = {.now = fake_wall, .ctx = &t};
+	gnutls_anti_replay_t ar = NULL;
+	int r = quic_replay_acquire(&clk, &ar);
+	CHECK(r == 0 && ar, "window opened (r=%d)", r);
+	if (r)
+		return;
+	uint8_t k[16] = "client hello 1";
+	gnutls_datum_t key = {k, sizeof(k)};
+	CHECK(quic_replay_record(&key, 1010) == 0, "first time: new");
+	t = 1005;
+	CHECK(quic_replay_record(&key, 1010) == GNUTLS_E_DB_ENTRY_EXISTS, "at 1005: a replay");
+	t = 1011;
+	CHECK(quic_replay_record(&key, 1020) == 0, "at 1011: expired, new again");
+	quic_replay_release();
+	CHECK(quic_replay_record(&key, 1030) == GNUTLS_E_DB_ERROR, "no window: refused");
+}
+
 int main(void)
 {
 	if (gnutls_global_init() < 0)
@@ -544,6 +573,7 @@ int main(void)
 	test_fail();
 	test_worker_creds();
 	test_quic_rng();
+	test_replay_clock();
 	cleanup();
 	gnutls_global_deinit();
 	return check_report("genbuild");
