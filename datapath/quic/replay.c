@@ -12,8 +12,10 @@
  *
  * The table: open addressing over a fixed array (no allocation), entries
  * are a 128-bit hash of gnutls' key (BLAKE2b via libsodium, keyed per
- * process) and an expiry in wall-clock seconds (gnutls' exp_time). Expired
- * entries are reused. When a probe run finds no free slot the ClientHello
+ * process) and an expiry in wall-clock seconds (gnutls' exp_time). "Now"
+ * is the wall clock passed in by the server that opened the window
+ * (quic_params.wall; time(NULL) by default), never read here, so a test
+ * runs the record on fake time. Expired entries are reused. When a probe run finds no free slot the ClientHello
  * is refused as if it were a replay: early data fails closed, the
  * handshake goes on in 1-RTT.
  */
