@@ -20,6 +20,7 @@
 #include "control/app.h"
 #include "control/appcfg.h"
 #include "control/filewatch.h"
+#include "control/genbuild.h"
 #include "control/log.h"
 #include "control/netlink.h"
 #include "control/service.h"
@@ -41,75 +42,17 @@ static int load_config(struct app *a, struct rg_config **out, char **errors)
 	return appcfg_load(a->demo ? "demo.ini" : a->config_path, a->config_text, a->strict, out, errors);
 }
 
-/* A worker_gen's parts, wiping the peers' secrets (psks, precomputed DH);
- * its config stays with the caller. */
-static void gen_free_parts(struct worker_gen *wg)
-{
-	if (!wg)
-		return;
-	free((void *)wg->quic_vhosts);
-	if (wg->tunnel_peers)
-		explicit_bzero((void *)wg->tunnel_peers, sizeof(*wg->tunnel_peers) * wg->n_tunnel_peers);
-	proxy_conf_free(wg->proxy);
-	if (wg->tunnel_routes) {
-		allowedips_free(wg->tunnel_routes);
-		free(wg->tunnel_routes);
-	}
-	free((void *)wg->tunnel_peers);
-	free(wg->tunnel_prefixes);
-	free(wg);
-}
-
 static void gen_free(struct gen *g)
 {
-	gen_free_parts(g->priv);
+	gen_build_free(g->priv);
 	appcfg_free((struct rg_config *)g->cfg);
 	free(g);
 }
 
-/* The generation's allowed IPs -> peer config: which peer (and so which
- * worker) a TUN packet is for (worker.c tun_target). */
-static int routes_build(struct worker_gen *wg)
+static void diag_log(void *ctx, enum log_level level, const char *msg)
 {
-	size_t n_pfx = 0;
-	for (unsigned i = 0; i < wg->n_tunnel_peers; i++)
-		n_pfx += wg->tunnel_peers[i].n_allowed_ips;
-	if (!n_pfx)
-		return 0;
-	struct allowedips *t = calloc(1, sizeof(*t));
-	if (!t || allowedips_init(t, 2 * n_pfx + 2)) {
-		free(t);
-		return -ENOMEM;
-	}
-	for (unsigned i = 0; i < wg->n_tunnel_peers; i++) {
-		const struct tunnel_peer_config *pc = &wg->tunnel_peers[i];
-		for (size_t j = 0; j < pc->n_allowed_ips; j++) {
-			/* sized for every prefix above: a failure is a bug, and a
-			 * table missing routes must not be published */
-			int err = allowedips_insert(t, &pc->allowed_ips[j].ip, pc->allowed_ips[j].cidr, (void *)pc);
-			if (err) {
-				allowedips_free(t);
-				free(t);
-				return err;
-			}
-		}
-	}
-	wg->tunnel_routes = t;
-	return 0;
-}
-
-/* [vhost] listen = iface NAME:PORT: the interface's addresses come and go
- * (netlink), the vhost binding does not follow them: it is enforced by
- * port (appcfg_quic_params). Said at every start and reload. */
-static void vhost_iface_warn(const struct rg_config *cfg)
-{
-	for (unsigned i = 0; i < cfg->n_vhosts; i++)
-		for (unsigned j = 0; j < cfg->vhosts[i].n_listen; j++)
-			if (cfg->vhosts[i].listen[j].kind == RG_CFG_ADDR_IFACE)
-				log_warn("[vhost %s] listen = iface %s:%u is enforced by port only: the name is "
-				         "served on every [quic] listener with port %u",
-				         cfg->vhosts[i].name, cfg->vhosts[i].listen[j].iface,
-				         cfg->vhosts[i].listen[j].port, cfg->vhosts[i].listen[j].port);
+	(void)ctx;
+	log_msg(level, "%s", msg);
 }
 
 /* What a reload cannot change. Every [quic] key reloads (the workers take
@@ -129,43 +72,27 @@ static int reload_check(struct app *a, const struct rg_config *cfg, char **error
 	return -EINVAL;
 }
 
-/* Build the generation of cfg and hand it to the workers. On failure
- * nothing was published and cfg is still the caller's. */
+/* Build the generation of cfg (genbuild.h; the one in force lends its
+ * peers' DH), publish it, wake the workers. On failure nothing was
+ * published and cfg is still the caller's; on success the generation owns
+ * cfg. */
 RG_MUST_CHECK static int publish(struct app *a, struct rg_config *cfg)
 {
-	struct gen *g = calloc(1, sizeof(*g));
-	struct worker_gen *wg = calloc(1, sizeof(*wg));
-	if (!g || !wg) {
-		free(g);
-		free(wg);
-		return -ENOMEM;
-	}
-	struct quic_params qp;
-	struct quic_vhost_params *qv = NULL;
-	if (appcfg_quic_params(cfg, &qp, &qv) == 0) {
-		wg->quic_vhosts = qv; /* the strings live in cfg, as long as g */
-		wg->n_quic_vhosts = qp.n_vhosts;
-		wg->quic = qp; /* the workers take the reloadable part */
-	}
-	struct tunnel_peer_config *tp = NULL;
 	const struct gen *cur = atomic_load(&a->pub.current);
-	const struct worker_gen *old = cur ? cur->priv : NULL;
-	if (appcfg_tunnel_peers(cfg, old ? old->tunnel_peers : NULL, old ? old->n_tunnel_peers : 0, &tp,
-	                        &wg->n_tunnel_peers, &wg->tunnel_prefixes)) {
-		gen_free_parts(wg);
-		free(g);
+	struct gen_build_in in = {
+		.prev = cur ? cur->priv : NULL,
+		.n_workers = a->n_target,
+		.diag = {.fn = diag_log},
+	};
+	struct worker_gen *wg = NULL;
+	struct gen *g = calloc(1, sizeof(*g));
+	if (!g)
 		return -ENOMEM;
-	}
-	wg->tunnel_peers = tp;
-	int err = appcfg_proxy_conf(cfg, a->n_target, &wg->proxy);
-	if (!err)
-		err = routes_build(wg);
+	int err = gen_build(cfg, &in, &wg);
 	if (err) {
-		gen_free_parts(wg);
 		free(g);
 		return err;
 	}
-	vhost_iface_warn(cfg);
 	g->cfg = cfg;
 	g->priv = wg;
 	g->destroy = gen_free;
@@ -493,19 +420,19 @@ static int start_workers(struct app *a)
 	}
 	unsigned n = a->n_target;
 	a->workers = calloc(n, sizeof(*a->workers));
-	if (!a->workers || gen_pub_init(&a->pub, n)) {
+	if (!a->workers) {
 		fprintf(stderr, "ringgate: out of memory\n");
 		return 2;
 	}
 	struct appcfg_tun tun;
 	unsigned tun_mtu = appcfg_tunnel_tun(a->cfg, &tun) ? 0 : tun.mtu; /* -ENOENT: no [tunnel] */
-	struct quic_params qp;
-	struct quic_vhost_params *qv = NULL;
-	bool quic = appcfg_quic_params(a->cfg, &qp, &qv) == 0;
+	/* the published generation's [quic]: its credentials, loaded once */
+	const struct worker_gen *wg = atomic_load(&a->pub.current)->priv;
+	struct quic_params qp = wg->quic;
+	bool quic = wg->quic_vhosts != NULL;
 	if (quic) {
 		if (getrandom(a->quic_secret, sizeof(a->quic_secret), 0) != sizeof(a->quic_secret)) {
 			fprintf(stderr, "ringgate: no randomness for the QUIC token key\n");
-			free(qv);
 			return 2;
 		}
 		qp.static_secret = a->quic_secret;
@@ -535,12 +462,10 @@ static int start_workers(struct app *a)
 		err = worker_start(&p, &a->workers[i]);
 		if (err) {
 			fprintf(stderr, "ringgate: cannot start worker %u: %s\n", i, strerror(-err));
-			free(qv);
 			return 2;
 		}
 		a->n_workers++;
 	}
-	free(qv);
 	log_info("%u workers on the %s backend", n, ring_backend_name(worker_backend(a->workers[0])));
 	if (a->tunnel_capacity)
 		log_info("tunnel: %u peers configured, room for %u sessions per worker", appcfg_tunnel_peer_count(a->cfg),
@@ -740,21 +665,26 @@ int app_start(struct app *a)
 		return 2;
 	}
 	rc = start_tunnel(a);
-	if (!rc)
-		rc = start_workers(a);
+	if (!rc && gen_pub_init(&a->pub, a->n_target)) {
+		fprintf(stderr, "ringgate: out of memory\n");
+		rc = 2;
+	}
+	/* The first generation before the workers: they start with its
+	 * credentials instead of each reading the PEM files. */
+	if (!rc && (err = publish(a, cfg)) != 0) {
+		fprintf(stderr, "ringgate: cannot build the configuration for the workers: %s\n", strerror(-err));
+		rc = 2;
+	}
 	if (rc) {
 		listeners_next_free(a, &nx, true);
 		appcfg_free(cfg);
 		a->cfg = NULL;
 		return rc;
 	}
-	err = publish(a, cfg);
-	if (err) {
-		fprintf(stderr, "ringgate: cannot build the configuration for the workers: %s\n", strerror(-err));
+	rc = start_workers(a); /* from here the generation owns cfg */
+	if (rc) {
 		listeners_next_free(a, &nx, true);
-		appcfg_free(cfg);
-		a->cfg = NULL;
-		return 2;
+		return rc;
 	}
 	char s[80];
 	log_info("admin API on http://%s/ (%s)", addr_str(&a->admin_addr, s, sizeof(s)),

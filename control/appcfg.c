@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -306,8 +307,20 @@ static void cidr_to_prefix(const struct rg_cidr *c, struct allowedips_prefix *p)
 	p->cidr = c->prefix;
 }
 
+void appcfg_diagf(const struct appcfg_diag *d, enum log_level level, const char *fmt, ...)
+{
+	if (!d || !d->fn)
+		return;
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	d->fn(d->ctx, level, msg);
+}
+
 /* host:port of a [peer] endpoint (this side initiates) into *out. */
-static void endpoint_resolve(const struct rg_peer_cfg *pc, rg_sockaddr *out)
+static void endpoint_resolve(const struct rg_peer_cfg *pc, const struct appcfg_diag *diag, rg_sockaddr *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (pc->endpoint_is_addr) {
@@ -321,8 +334,8 @@ static void endpoint_resolve(const struct rg_peer_cfg *pc, rg_sockaddr *out)
 	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICSERV}, *res = NULL;
 	int err = getaddrinfo(pc->endpoint_host, port, &hints, &res);
 	if (err || !res) {
-		log_warn("[peer %s] endpoint %s does not resolve (%s): it stays responder-only", pc->name,
-		         pc->endpoint, gai_strerror(err));
+		appcfg_diagf(diag, LOG_WARN, "[peer %s] endpoint %s does not resolve (%s): it stays responder-only",
+		             pc->name, pc->endpoint, gai_strerror(err));
 		return;
 	}
 	if (res->ai_addrlen <= sizeof(*out))
@@ -331,7 +344,8 @@ static void endpoint_resolve(const struct rg_peer_cfg *pc, rg_sockaddr *out)
 }
 
 int appcfg_tunnel_peers(const struct rg_config *c, const struct tunnel_peer_config *prev, unsigned n_prev,
-                        struct tunnel_peer_config **peers, unsigned *n, struct allowedips_prefix **prefixes)
+                        const struct appcfg_diag *diag, struct tunnel_peer_config **peers, unsigned *n,
+                        struct allowedips_prefix **prefixes)
 {
 	*peers = NULL;
 	*prefixes = NULL;
@@ -364,7 +378,7 @@ int appcfg_tunnel_peers(const struct rg_config *c, const struct tunnel_peer_conf
 		for (unsigned j = 0; j < pc->n_allowed_ips; j++)
 			cidr_to_prefix(&pc->allowed_ips[j], &x[at++]);
 		if (pc->endpoint)
-			endpoint_resolve(pc, &p[k].endpoint);
+			endpoint_resolve(pc, diag, &p[k].endpoint);
 		p[k].persistent_keepalive = (uint16_t)pc->persistent_keepalive_s;
 	}
 	for (unsigned i = 0; i < fp->n; i++, k++) {
@@ -398,7 +412,8 @@ int appcfg_tunnel_peers(const struct rg_config *c, const struct tunnel_peer_conf
 				char b64[WGKEY_B64_LEN + 1];
 				if (wgkey_to_base64(p[i].public_key, b64))
 					b64[0] = 0;
-				log_warn("tunnel peer %s: the public key is of small order; its handshakes will fail", b64);
+				appcfg_diagf(diag, LOG_WARN,
+				             "tunnel peer %s: the public key is of small order; its handshakes will fail", b64);
 			}
 		}
 	}

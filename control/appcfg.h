@@ -10,6 +10,15 @@
 
 struct rg_config;
 
+/* Where a builder's messages go (control/genbuild.h): the log on the
+ * control thread, a buffer in a test. fn NULL: nowhere. */
+struct appcfg_diag {
+	void (*fn)(void *ctx, enum log_level level, const char *msg);
+	void *ctx;
+};
+void appcfg_diagf(const struct appcfg_diag *d, enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 struct appcfg_listen {
 	enum listener_kind kind;
 	rg_sockaddr addr;
@@ -51,7 +60,7 @@ RG_MUST_CHECK int appcfg_quic_params(const struct rg_config *c, struct quic_para
                        struct quic_vhost_params **vhosts);
 /* The tunnel's authorized peers, sorted by key; NULL/0 without [tunnel].
  * A [peer] endpoint is resolved here (getaddrinfo, numeric port); one that
- * does not resolve leaves the peer responder-only, said in the log.
+ * does not resolve leaves the peer responder-only, said through diag.
  * *prefixes is the storage the peers' allowed_ips point into; free both.
  * Each peer's static-static DH (engine.h) is computed here, or taken from
  * prev (the generation in force, sorted; may be NULL) when it has the key
@@ -59,7 +68,8 @@ RG_MUST_CHECK int appcfg_quic_params(const struct rg_config *c, struct quic_para
 struct tunnel_peer_config;
 struct allowedips_prefix;
 RG_MUST_CHECK int appcfg_tunnel_peers(const struct rg_config *c, const struct tunnel_peer_config *prev, unsigned n_prev,
-                        struct tunnel_peer_config **peers, unsigned *n, struct allowedips_prefix **prefixes);
+                        const struct appcfg_diag *diag, struct tunnel_peer_config **peers, unsigned *n,
+                        struct allowedips_prefix **prefixes);
 /* The reverse proxy's routes and backends for workers that many workers
  * (stats slots); *out NULL when there is no [route]. Strings are copied:
  * the conf does not point into c. 0 or -ENOMEM. */

@@ -85,9 +85,9 @@ static ngtcp2_conn *get_conn(ngtcp2_crypto_conn_ref *ref)
 
 static void cb_rand(uint8_t *dest, size_t len, const ngtcp2_rand_ctx *ctx)
 {
-	(void)ctx;
-	/* Packet number skips and PATH_CHALLENGE padding: not secret. */
-	if (gnutls_rnd(GNUTLS_RND_NONCE, dest, len) < 0)
+	/* Packet number skips and PATH_CHALLENGE padding: not secret. The
+	 * server's source (quic_params.rng), set in settings.rand_ctx. */
+	if (quic_rand(ctx->native_handle, dest, len) < 0)
 		abort(); /* the CSPRNG failing leaves nothing safe to do */
 }
 
@@ -98,7 +98,7 @@ static int new_scid(struct quic_conn *c, ngtcp2_cid *cid, uint8_t *token)
 	int tries;
 
 	for (tries = 0; tries < 4; tries++) {
-		if (gnutls_rnd(GNUTLS_RND_RANDOM, nonce, sizeof(nonce)) < 0)
+		if (quic_rand(srv, nonce, sizeof(nonce)) < 0)
 			return -EIO;
 		cid->datalen = QUIC_CID_LEN;
 		quic_cid_encode(cid->data, srv->p.worker_id, nonce);
@@ -398,6 +398,7 @@ int quic_conn_new(struct quic_server *srv, const struct ring_dgram *d,
 
 	ngtcp2_settings_default(&settings);
 	settings.initial_ts = srv->now;
+	settings.rand_ctx.native_handle = srv;
 	settings.token = hd->token;
 	settings.tokenlen = hd->tokenlen;
 	settings.token_type = token_type;

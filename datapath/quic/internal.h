@@ -2,6 +2,7 @@
 #ifndef RG_QUIC_INTERNAL_H
 #define RG_QUIC_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include <gnutls/gnutls.h>
@@ -40,18 +41,16 @@ struct quic_vhost {
 	unsigned n_listen;
 };
 
-/* The vhosts' credentials, loaded together. A reload makes a new set; a
- * connection keeps a reference to the set it was accepted with, so its
- * handshake never sees credentials freed under it. Worker-local: plain
- * counter. */
+/* The vhosts' credentials, loaded together (quic.h). A reload makes a new
+ * set; a connection keeps a reference to the set it was accepted with, so
+ * its handshake never sees credentials freed under it. Shared by the
+ * workers of a generation: atomic counter. */
 struct quic_vhost_set {
-	unsigned refs; /* the server's current set, plus one per connection */
+	_Atomic unsigned refs; /* the generation's, each server's current set,
+	                          plus one per connection */
 	unsigned n;
 	struct quic_vhost v[];
 };
-
-RG_MUST_CHECK int quic_vset_load(const struct quic_vhost_params *vp, unsigned n, struct quic_vhost_set **out);
-void quic_vset_put(struct quic_vhost_set *s);
 
 struct quic_conn {
 	struct quic_server *srv;
@@ -130,14 +129,26 @@ struct quic_server {
 	uint64_t now;
 };
 
+/* n random bytes from the server's source (quic_params.rng); 0 or -EIO. */
+static inline int quic_rand(const struct quic_server *srv, void *buf, size_t n)
+{
+	return srv->p.rng.fill(srv->p.rng.ctx, buf, n) < 0 ? -EIO : 0;
+}
+
 /* heap.c: the worker's min-heap of connection deadlines */
 RG_MUST_CHECK int quic_heap_push(struct quic_server *srv, struct quic_conn *c);
 void quic_heap_update(struct quic_server *srv, struct quic_conn *c, uint64_t deadline);
 void quic_heap_remove(struct quic_server *srv, struct quic_conn *c);
 
 /* replay.c: the process-wide 0-RTT anti-replay window, reference counted. */
-RG_MUST_CHECK int quic_replay_acquire(gnutls_anti_replay_t *out);
+RG_MUST_CHECK int quic_replay_acquire(const struct quic_wall_clock *clk, gnutls_anti_replay_t *out);
 void quic_replay_release(void);
+/* gnutls' add function (a ClientHello of early data seen, valid until
+ * exp_time, wall-clock seconds; 0: the window from now): 0 when new,
+ * GNUTLS_E_DB_ENTRY_EXISTS for a replay within its validity,
+ * GNUTLS_E_DB_ERROR when the table is full or no window is open. Now is
+ * the acquiring server's quic_params.wall. */
+int quic_replay_record(const gnutls_datum_t *key, time_t exp_time);
 
 /* tls.c */
 RG_MUST_CHECK int quic_tls_init(struct quic_server *srv);

@@ -157,6 +157,45 @@ struct quic_vhost_params {
 	unsigned n_listen;
 };
 
+/* The vhosts' credentials, loaded together (quic_vset_load): one
+ * gnutls_certificate_credentials_t per vhost, with its name and listen
+ * bindings copied. Built once per configuration generation by the control
+ * thread and then shared read-only by every worker's server: gnutls
+ * credentials may be used by many sessions in many threads once set up
+ * (gnutls manual, "Thread safety": read-only access to the credentials
+ * structures is thread-safe, a session belongs to one thread at a time;
+ * the known exception, PKCS#11 objects, does not apply to keys read from
+ * PEM files). A connection holds a reference for its
+ * life, so the count is atomic: the last worker to let go frees it. */
+struct quic_vhost_set;
+/* Read each cert/key pair once. -EINVAL (bad params, bad PEM, a key that
+ * does not match), -ENOENT (a missing file), -ENOMEM; nothing leaked. */
+RG_MUST_CHECK int quic_vset_load(const struct quic_vhost_params *vp, unsigned n, struct quic_vhost_set **out);
+/* Another reference (any thread). Returns s. */
+struct quic_vhost_set *quic_vset_get(struct quic_vhost_set *s);
+/* Drop one reference (any thread); the last frees. NULL is fine. */
+void quic_vset_put(struct quic_vhost_set *s);
+unsigned quic_vset_count(const struct quic_vhost_set *s);
+/* Vhost i's name and credentials (a gnutls_certificate_credentials_t). */
+const char *quic_vset_name(const struct quic_vhost_set *s, unsigned i);
+const void *quic_vset_cred(const struct quic_vhost_set *s, unsigned i);
+
+/* Randomness and wall clock of a server (STYLE.md convention 1: they come
+ * in at init, so a test can make them deterministic). fill: n random
+ * bytes into buf, 0 or -errno. NULL fill: gnutls_rnd. */
+struct quic_rng {
+	int (*fill)(void *ctx, void *buf, size_t n);
+	void *ctx;
+};
+/* Wall-clock seconds since the epoch: the 0-RTT anti-replay record's
+ * expiry (replay.c; gnutls gives expiries in the same clock). NULL now:
+ * time(NULL). The window is shared by every server of the process, so the
+ * first server to turn 0-RTT on sets it for all. */
+struct quic_wall_clock {
+	uint64_t (*now)(void *ctx);
+	void *ctx;
+};
+
 enum quic_retry_mode {
 	QUIC_RETRY_OFF = 0,
 	QUIC_RETRY_ON,   /* every new connection validates its address first */
@@ -167,6 +206,12 @@ struct quic_params {
 	const struct quic_vhost_params *vhosts; /* the first is the default for
 	                                           clients that send no SNI */
 	unsigned n_vhosts;
+	/* Non-NULL: the credentials already loaded for these vhosts (a
+	 * configuration generation's); the server takes a reference and reads
+	 * no file, and vhosts may be NULL. NULL: the server loads vhosts' files. */
+	struct quic_vhost_set *vset;
+	struct quic_rng rng;         /* fixed at create */
+	struct quic_wall_clock wall; /* fixed at create */
 	/* ALPN protocol ids offered, in the server's order of preference
 	 * (RFC 7301 3.2: the server picks the first of these the client
 	 * also offers); each must be one quic_alpn_served() accepts.
@@ -272,8 +317,8 @@ const char *quic_drop_name(enum quic_drop d);
 
 struct quic_server;
 
-/* Loads the vhosts' certificates (-ENOENT, -EINVAL for bad PEM, -EINVAL for
- * bad params), allocates the tables sized by max_conns. */
+/* Takes p->vset or loads the vhosts' certificates (-ENOENT, -EINVAL for
+ * bad PEM, -EINVAL for bad params), allocates the tables sized by max_conns. */
 RG_MUST_CHECK int quic_server_create(const struct quic_params *p, struct quic_server **out);
 /* Frees every connection without sending anything. */
 void quic_server_destroy(struct quic_server *srv);
@@ -331,7 +376,8 @@ enum quic_app quic_alpn_served(const char *id, size_t len);
  * and qlog file were fixed at their first Initial). The other fields of
  * `p` are ignored: they are fixed for the life of the server. On error
  * (-EINVAL bad params, -ENOENT/-EINVAL certificates, -ENOMEM) nothing
- * changed. Reads files: slow path. */
+ * changed. With p->vset its credentials are taken (no file is read);
+ * else the files are read: slow path. */
 int quic_server_set_params(struct quic_server *srv, const struct quic_params *p);
 
 /* Reload: load the vhosts' certificates again (new files, new names) for

@@ -12,15 +12,16 @@
  *
  * The table: open addressing over a fixed array (no allocation), entries
  * are a 128-bit hash of gnutls' key (BLAKE2b via libsodium, keyed per
- * process) and an expiry in wall-clock seconds (gnutls' exp_time). Expired
- * entries are reused. When a probe run finds no free slot the ClientHello
+ * process) and an expiry in wall-clock seconds (gnutls' exp_time). "Now"
+ * is the wall clock passed in by the server that opened the window
+ * (quic_params.wall; time(NULL) by default), never read here, so a test
+ * runs the record on fake time. Expired entries are reused. When a probe run finds no free slot the ClientHello
  * is refused as if it were a replay: early data fails closed, the
  * handshake goes on in 1-RTT.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
-#include <time.h>
 
 #include <sodium.h>
 
@@ -39,18 +40,23 @@ static unsigned replay_refs;
 static gnutls_anti_replay_t replay_ar;
 static uint8_t replay_key[crypto_generichash_KEYBYTES];
 static struct replay_slot replay_tab[REPLAY_SLOTS];
+/* The wall clock of the server that opened the window (quic_params.wall):
+ * one record, one clock. */
+static struct quic_wall_clock replay_clock;
 
-static int replay_add(void *ptr, time_t exp_time, const gnutls_datum_t *key,
-                      const gnutls_datum_t *data)
+int quic_replay_record(const gnutls_datum_t *key, time_t exp_time)
 {
-	uint64_t now = (uint64_t)time(NULL), idx;
+	uint64_t now, idx;
 	struct replay_slot *free_slot = NULL;
 	uint8_t h[16];
 	int rv = 0;
 
-	(void)ptr;
-	(void)data;
 	pthread_mutex_lock(&replay_mu);
+	if (!replay_refs) {
+		rv = GNUTLS_E_DB_ERROR; /* no window open */
+		goto out;
+	}
+	now = replay_clock.now(replay_clock.ctx);
 	crypto_generichash(h, sizeof(h), key->data, key->size, replay_key, sizeof(replay_key));
 	memcpy(&idx, h, sizeof(idx));
 	for (unsigned i = 0; i < REPLAY_PROBE; i++) {
@@ -74,7 +80,16 @@ out:
 	return rv;
 }
 
-int quic_replay_acquire(gnutls_anti_replay_t *out)
+/* gnutls' add function; ptr is &replay_clock, which record reads. */
+static int replay_add(void *ptr, time_t exp_time, const gnutls_datum_t *key,
+                      const gnutls_datum_t *data)
+{
+	(void)ptr;
+	(void)data;
+	return quic_replay_record(key, exp_time);
+}
+
+int quic_replay_acquire(const struct quic_wall_clock *clk, gnutls_anti_replay_t *out)
 {
 	int rc = 0;
 
@@ -88,7 +103,8 @@ int quic_replay_acquire(gnutls_anti_replay_t *out)
 		memset(replay_tab, 0, sizeof(replay_tab));
 		gnutls_anti_replay_set_window(replay_ar, QUIC_ANTI_REPLAY_WINDOW_S * 1000);
 		gnutls_anti_replay_set_add_function(replay_ar, replay_add);
-		gnutls_anti_replay_set_ptr(replay_ar, NULL);
+		replay_clock = *clk;
+		gnutls_anti_replay_set_ptr(replay_ar, &replay_clock);
 	}
 	replay_refs++;
 	*out = replay_ar;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <gnutls/crypto.h>
 #include <ngtcp2/ngtcp2_crypto.h>
@@ -63,6 +64,20 @@ enum quic_app quic_alpn_served(const char *id, size_t len)
 }
 
 /* The reloadable settings, checked before anything changes. */
+/* The defaults of quic_params.rng and .wall. GNUTLS_RND_RANDOM for every
+ * use: the same source serves CID nonces and the CID hash key. */
+static int rng_gnutls(void *ctx, void *buf, size_t n)
+{
+	(void)ctx;
+	return gnutls_rnd(GNUTLS_RND_RANDOM, buf, n) < 0 ? -EIO : 0;
+}
+
+static uint64_t wall_time(void *ctx)
+{
+	(void)ctx;
+	return (uint64_t)time(NULL);
+}
+
 static int params_check(const struct quic_params *p)
 {
 	if (p->n_alpn > QUIC_ALPN_MAX || (p->n_alpn && !p->alpn))
@@ -90,7 +105,7 @@ static int params_apply(struct quic_server *srv, const struct quic_params *p)
 	 * kept until the server goes: sessions in their handshake may point
 	 * to it, and turning zero_rtt off only stops offering early data. */
 	if (p->zero_rtt && !srv->anti_replay) {
-		int rc = quic_replay_acquire(&srv->anti_replay);
+		int rc = quic_replay_acquire(&srv->p.wall, &srv->anti_replay);
 		if (rc < 0) {
 			free(qlog);
 			return rc;
@@ -127,13 +142,14 @@ int quic_server_set_params(struct quic_server *srv, const struct quic_params *p)
 	struct quic_vhost_set *s;
 	int rc;
 
-	if (!p || !p->vhosts || !p->n_vhosts)
+	if (!p || (!p->vset && (!p->vhosts || !p->n_vhosts)))
 		return -EINVAL;
 	rc = params_check(p);
 	if (rc < 0)
 		return rc;
-	rc = quic_vset_load(p->vhosts, p->n_vhosts, &s);
-	if (rc < 0)
+	if (p->vset)
+		s = quic_vset_get(p->vset); /* the generation's: no file read */
+	else if ((rc = quic_vset_load(p->vhosts, p->n_vhosts, &s)) < 0)
 		return rc; /* the running set and settings stay */
 	rc = params_apply(srv, p);
 	if (rc < 0) {
@@ -151,7 +167,7 @@ int quic_server_create(const struct quic_params *p, struct quic_server **out)
 	struct quic_server *srv;
 	int rc;
 
-	if (!p || !p->vhosts || p->n_vhosts == 0 || !p->static_secret ||
+	if (!p || (!p->vset && (!p->vhosts || p->n_vhosts == 0)) || !p->static_secret ||
 	    p->worker_id >= QUIC_CID_MAX_WORKERS || params_check(p) < 0)
 		return -EINVAL;
 	srv = calloc(1, sizeof(*srv));
@@ -160,6 +176,10 @@ int quic_server_create(const struct quic_params *p, struct quic_server **out)
 	srv->p = *p;
 	if (!srv->p.max_conns)
 		srv->p.max_conns = 4096;
+	if (!srv->p.rng.fill)
+		srv->p.rng = (struct quic_rng){.fill = rng_gnutls};
+	if (!srv->p.wall.now)
+		srv->p.wall = (struct quic_wall_clock){.now = wall_time};
 	if (!srv->p.stateless_reset_rate)
 		srv->p.stateless_reset_rate = 100;
 	if (!srv->p.on_request) {
@@ -178,7 +198,7 @@ int quic_server_create(const struct quic_params *p, struct quic_server **out)
 	srv->p.vhosts = NULL; /* copied: the caller's array may go */
 	if (rc < 0)
 		goto err;
-	if (gnutls_rnd(GNUTLS_RND_RANDOM, key, sizeof(key)) < 0) {
+	if (quic_rand(srv, key, sizeof(key)) < 0) {
 		rc = -EIO;
 		goto err;
 	}
@@ -289,8 +309,7 @@ static void send_version_negotiation(struct quic_server *srv, const struct ring_
 	uint8_t unused;
 	ngtcp2_ssize n;
 
-	if (gnutls_rnd(GNUTLS_RND_NONCE, &unused, 1) < 0 ||
-	    gnutls_rnd(GNUTLS_RND_NONCE, &sv[0], sizeof(sv[0])) < 0)
+	if (quic_rand(srv, &unused, 1) < 0 || quic_rand(srv, &sv[0], sizeof(sv[0])) < 0)
 		return;
 	/* RFC 9000 6.3: a reserved version 0x?a?a?a?a greases the list. */
 	sv[0] = (sv[0] & 0xf0f0f0f0u) | 0x0a0a0a0au;
@@ -337,7 +356,7 @@ static void send_stateless_reset(struct quic_server *srv, const struct ring_dgra
 	ngtcp2_cid_init(&cid, vc->dcid, vc->dcidlen);
 	if (ngtcp2_crypto_generate_stateless_reset_token(token, srv->static_secret,
 	                                                 sizeof(srv->static_secret), &cid) != 0 ||
-	    gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd)) < 0)
+	    quic_rand(srv, rnd, sizeof(rnd)) < 0)
 		return;
 	n = ngtcp2_pkt_write_stateless_reset(buf, len, token, rnd, len - sizeof(token));
 	if (n > 0 && quic_send_dgram(srv, d->sock, &d->peer, &d->local, buf, (size_t)n) >= 0)
@@ -352,7 +371,7 @@ static void send_retry(struct quic_server *srv, const struct ring_dgram *d, cons
 	ngtcp2_cid scid;
 	ngtcp2_ssize tlen, n;
 
-	if (gnutls_rnd(GNUTLS_RND_RANDOM, nonce, sizeof(nonce)) < 0)
+	if (quic_rand(srv, nonce, sizeof(nonce)) < 0)
 		return;
 	scid.datalen = QUIC_CID_LEN;
 	quic_cid_encode(scid.data, srv->p.worker_id, nonce);

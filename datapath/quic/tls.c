@@ -57,9 +57,32 @@ static int gnutls_errno(int rv)
 	}
 }
 
+struct quic_vhost_set *quic_vset_get(struct quic_vhost_set *s)
+{
+	/* relaxed: taking a reference needs one already held */
+	atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+	return s;
+}
+
+unsigned quic_vset_count(const struct quic_vhost_set *s)
+{
+	return s->n;
+}
+
+const char *quic_vset_name(const struct quic_vhost_set *s, unsigned i)
+{
+	return i < s->n ? s->v[i].name : NULL;
+}
+
+const void *quic_vset_cred(const struct quic_vhost_set *s, unsigned i)
+{
+	return i < s->n ? s->v[i].cred : NULL;
+}
+
 void quic_vset_put(struct quic_vhost_set *s)
 {
-	if (!s || --s->refs)
+	/* acq_rel: every use by another thread happens before the free */
+	if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	for (unsigned i = 0; i < s->n; i++) {
 		if (s->v[i].cred)
@@ -77,7 +100,7 @@ int quic_vset_load(const struct quic_vhost_params *vp, unsigned n, struct quic_v
 	struct quic_vhost_set *s = calloc(1, sizeof(*s) + n * sizeof(s->v[0]));
 	if (!s)
 		return -ENOMEM;
-	s->refs = 1;
+	atomic_init(&s->refs, 1);
 	int rv = 0;
 	for (unsigned i = 0; i < n; i++) {
 		struct quic_vhost *v = &s->v[i];
@@ -144,6 +167,12 @@ int quic_tls_init(struct quic_server *srv)
 	}
 	srv->p.ticket_key = NULL; /* the copy in srv is used */
 	/* the anti-replay window was taken with the settings (server.c) */
+	if (srv->p.vset) {
+		/* loaded once by the generation's builder: no file read here */
+		srv->vset = quic_vset_get(srv->p.vset);
+		srv->p.vset = NULL; /* srv->vset is the one in use */
+		return 0;
+	}
 	return quic_vset_load(srv->p.vhosts, srv->p.n_vhosts, &srv->vset);
 }
 
@@ -342,8 +371,7 @@ int quic_tls_session_new(struct quic_server *srv, struct quic_conn *c)
 	gnutls_handshake_set_post_client_hello_function(s, post_client_hello);
 	gnutls_session_set_ptr(s, &c->conn_ref);
 	c->tls = s;
-	c->vset = srv->vset;
-	c->vset->refs++;
+	c->vset = quic_vset_get(srv->vset);
 	return 0;
 fail:
 	gnutls_deinit(s);
