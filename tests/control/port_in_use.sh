@@ -37,7 +37,8 @@ check 8082 "admin port"
 # No permission: a privileged port as an unprivileged user.
 if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
 	chmod 755 "$RG_TMP"
-	wg genkey >"$RG_TMP/tunnel.key" && chmod 644 "$RG_TMP/tunnel.key"
+	# the user's own key, private to it (0644 would add a warning line)
+	wg genkey >"$RG_TMP/tunnel.key" && chown nobody "$RG_TMP/tunnel.key" && chmod 600 "$RG_TMP/tunnel.key"
 	cat >"$RG_TMP/priv.ini" <<INI
 [appliance]
 workers = 1
