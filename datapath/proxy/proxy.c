@@ -560,9 +560,6 @@ static void ex_acked(void *h, struct quic_stream *s, uint64_t n)
 		parse(ex);
 }
 
-const uint64_t proxy_latency_bounds_us[PROXY_LATENCY_BUCKETS - 1] = {
-	1000, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000,
-};
 
 static void latency_count(struct proxy_counters *ctr, uint64_t us)
 {
