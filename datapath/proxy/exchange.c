@@ -195,6 +195,7 @@ static void connect_next(struct proxy_exchange *ex, uint64_t now, struct pex_act
 	}
 	ex->srv = (unsigned)pick;
 	ex->attempts++;
+	ex->conn = true; /* the driver holds (or is getting) a connection */
 	ex->deadline = now + PEX_CONNECT_TIMEOUT_NS;
 	act->flags |= PEX_A_CONNECT;
 	act->server = (unsigned)pick;
@@ -431,6 +432,7 @@ void pex_connect_failed(struct proxy_exchange *ex, int err, bool refused, uint64
 		act->why = "connect failed; server down for a while";
 	}
 	ex->tried |= (uint64_t)1 << (ex->srv & 63);
+	release_conn(ex, false, act);
 	connect_next(ex, now, act);
 	act_done(ex, act);
 }

@@ -153,7 +153,7 @@ struct proxy_exchange {
 	uint64_t deadline;
 	bool head_req, has_body, body_ended, chunked;
 	bool responded, with_body, resp_done, blocked, paused, write_failed;
-	bool conn, reused;          /* holds an upstream connection; was it reused */
+	bool conn, reused;          /* holds (or is getting) an upstream connection; was it reused */
 	bool writing, req_done;
 
 	/* request */

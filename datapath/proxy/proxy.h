@@ -51,6 +51,12 @@ struct proxy_counters {
 	 * bounds proxy_latency_bounds_us (the last bucket is +Inf). */
 	uint64_t latency_buckets[PROXY_LATENCY_BUCKETS];
 	uint64_t latency_sum_us, latency_count;
+	/* The worker's pools (gauges): objects allocated (kept for reuse) and
+	 * the most in use at once. Only a pool's growth allocates: a steady
+	 * load keeps these flat. */
+	uint64_t pool_exchanges, pool_exchanges_high;
+	uint64_t pool_bodies, pool_bodies_high;   /* request body rings */
+	uint64_t pool_chunks, pool_chunks_high;   /* upstream receive chunks */
 };
 
 struct proxy;
