@@ -269,9 +269,10 @@ static void write_more(struct proxy_exchange *ex, struct pex_act *act)
 
 void pex_init(struct proxy_exchange *ex, struct pex_env *env)
 {
-	/* the head buffer and the parser are written before they are read:
-	 * clearing only the rest keeps the 35 KB of them out of each request */
-	memset(ex, 0, offsetof(struct proxy_exchange, rp));
+	/* the segments, the parser and the head buffer are written before
+	 * they are read: clearing only the rest keeps their 41 KB out of
+	 * each request */
+	memset(ex, 0, offsetof(struct proxy_exchange, segs));
 	ex->env = env;
 	ex->deadline = PEX_NO_DEADLINE;
 	ex->state = PEX_FREE;

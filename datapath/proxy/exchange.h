@@ -166,8 +166,7 @@ struct proxy_exchange {
 	bool chunk_open, final_queued;
 
 	/* response */
-	struct pex_seg segs[PEX_SEGS];
-	unsigned seg_ack, seg_sent, seg_end; /* free-running indices */
+	unsigned seg_ack, seg_sent, seg_end; /* free-running indices into segs */
 	size_t ack_off;
 	uint64_t unacked;
 
@@ -176,6 +175,8 @@ struct proxy_exchange {
 	size_t local_left;
 	char cl[24];
 
+	/* Not cleared by pex_init (written before read): */
+	struct pex_seg segs[PEX_SEGS];
 	struct http1_resp rp;
 	char head[PEX_HEAD_MAX];
 };
