@@ -11,25 +11,30 @@
  * failed, upstream bytes read, upstream write completed, client pulled /
  * acked body bytes, client gone, timeout.
  *
- * Actions (flags, several may come at once, in this order of execution):
+ * Actions (flags; several may come at once: carry them out in this order,
+ * the response head before the bytes fed after it):
+ *   act->release[] buffer tags (given to pex_read) no body segment uses any more
+ *   act->failed_server  a server to count a failure for (-1: none)
+ *   act->consume   request body bytes the client may be credited for
  *   PEX_A_RELEASE  detach the upstream connection: keep it idle when
  *                  act->reuse, else close it (a write in flight still owns
  *                  the exchange's buffers: see pex_busy())
+ *   PEX_A_RESPOND  send the response head act->status, act->hdrs[0 .. n_hdrs)
+ *                  to the client; body follows (pex_pull) when with_body
+ *   PEX_A_RESET    abort the client's stream (the head went out already)
  *   PEX_A_CONNECT  get a connection to server act->server of the backend
  *                  (an idle one or a new connect), then pex_connected() or
  *                  pex_connect_failed()
- *   PEX_A_WRITE    writev act->iov[0 .. n_iov) upstream, then pex_written()
+ *   PEX_A_WRITE    writev act->iov[0 .. n_iov) upstream (copy the iovecs:
+ *                  they live in act), then pex_written()
  *   PEX_A_READ     keep a read in flight on the connection, then pex_read()
  *   PEX_A_FEED     call pex_read() again with the bytes it did not consume
  *                  (after a response head, or when the window reopened),
  *                  with none (len 0) when all were
- *   PEX_A_RESPOND  send the response head act->status, act->hdrs[0 .. n_hdrs)
- *                  to the client; body follows (pex_pull) when with_body
  *   PEX_A_RESUME   body bytes are ready for the client: pex_pull() has data
- *   PEX_A_RESET    abort the client's stream (the head went out already)
- *   act->consume   request body bytes the client may be credited for
- *   act->release[] buffer tags (given to pex_read) no body segment uses any more
- *   act->deadline  the exchange's single deadline, UINT64_MAX for none
+ *   act->deadline  the exchange's single deadline, UINT64_MAX for none (a
+ *                  nested event may move it: ex->deadline is the current one)
+ *   act->why       a short reason for the driver's log, or NULL
  *
  * Memory: the exchange embeds its request head buffer and the response
  * parser; the request body ring (PEX_REQ_BUF) comes from a per-worker
