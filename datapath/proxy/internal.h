@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "datapath/proxy/exchange.h"
 #include "datapath/proxy/http1.h"
 #include "datapath/proxy/proxy.h"
 #include "datapath/proxy/route.h"
@@ -17,21 +18,16 @@
 
 #define PROXY_CHUNK 65536            /* upstream receive buffer */
 #define PROXY_CHUNK_MIN_ROOM 2048    /* less room left: read into a fresh chunk */
-#define PROXY_CHUNKS_CACHED 256      /* free chunks kept per worker */
-#define PROXY_RESP_WINDOW (4 * 1024 * 1024) /* response bytes read ahead of the client's acks */
-#define PROXY_SEGS 256               /* body segments handed out, not yet acked */
-/* Request body bytes held between QUIC and the backend. The peer may send
- * a whole stream window before we consume anything, so this must be at
- * least the QUIC stream window (QUIC_STREAM_WINDOW, 256 KiB). */
-#define PROXY_REQ_BUF (256 * 1024)
-#define PROXY_HEAD_MAX (HTTP1_MAX_HEADER_BYTES + 1024) /* serialized request head */
-#define PROXY_CONNECT_TIMEOUT_NS (5ull * 1000000000)
 #define PROXY_IDLE_TIMEOUT_NS (15ull * 1000000000)   /* keep-alive connection unused */
-#define PROXY_DOWN_NS (5ull * 1000000000)            /* passive health: a failed server rests */
+/* Per-worker pool bounds (grown on demand, kept at their high-water mark;
+ * sizes and marks are on /metrics). Past them a request gets 503 (body
+ * buffers) or is refused (exchanges), and a read waits for a free chunk. */
+#define PROXY_MAX_EXCHANGES 16384    /* ~41 KiB each: head buffer and parser embedded */
+#define PROXY_MAX_BODY_BUFS 512      /* PEX_REQ_BUF (256 KiB) each */
+#define PROXY_MAX_CHUNKS 4096        /* PROXY_CHUNK each; a response window is 64 of them */
 
 struct chunk {
-	unsigned refs;
-	struct chunk *next; /* free list */
+	unsigned refs; /* the connection reading into it + each body segment */
 	uint8_t data[PROXY_CHUNK];
 };
 
@@ -49,9 +45,8 @@ struct pserver {
 };
 
 struct pbackend {
-	enum proxy_lb lb;
-	uint64_t timeout_ns;
-	unsigned first, n;    /* servers[first .. first+n) of the set */
+	struct pex_backend pb; /* what the exchange sees: lb, timeout, the states */
+	unsigned first, n;     /* servers[first .. first+n) of the set */
 };
 
 /* A worker's pools for one configuration generation. When a reload
@@ -88,7 +83,7 @@ struct uconn {
 	struct exchange *wex;   /* holds a reference while a write is in flight */
 	struct uconn *all_next, **all_pprev;
 	struct uconn *idle_next, **idle_pprev;
-	struct twheel_timer timer; /* connect, response or idle deadline */
+	struct twheel_timer timer; /* idle deadline (the exchange owns the others) */
 	bool reused;               /* has carried a request before */
 	bool eof;                  /* the backend closed its side */
 };
@@ -98,12 +93,13 @@ struct proxy {
 	unsigned worker_id;
 	proxy_log_fn log;
 	void *log_ctx;
-	struct twheel wheel;
+	struct twheel wheel;       /* connections' idle deadlines */
+	struct twheel xwheel;      /* exchanges' deadlines */
 	struct uconn *conns;       /* every connection */
 	struct pset *set;          /* for the conf in force */
 	const struct proxy_conf *conf;
-	struct chunk *free_chunks;
-	unsigned n_free_chunks;
+	struct pex_pool exs, bufs, chunks;
+	struct pex_env env;
 	unsigned n_conns, n_exchanges, io_pending;
 	struct proxy_counters ctr;
 };
@@ -114,7 +110,7 @@ void chunk_put(struct proxy *px, struct chunk *c);
 void pset_put(struct pset *set);
 /* An idle connection to srv, or a new one connecting (NULL on error with
  * *err set). The exchange is attached; proxy.c hears back through
- * ex_connected / ex_conn_failed / ex_read / ex_written. */
+ * ex_connected / ex_read / ex_written. */
 struct uconn *uconn_get(struct pserver *srv, struct exchange *ex, int *err);
 /* Done with the connection: back to the pool when `reuse`, else closed. */
 void uconn_release(struct uconn *c, bool reuse);
@@ -126,7 +122,7 @@ void uconn_timer(struct uconn *c, uint64_t deadline);
 void uconn_close_all(struct proxy *px);
 /* The connect succeeded: BUSY, reading. */
 void uconn_connected(struct uconn *c);
-/* Its deadline passed (from the wheel). */
+/* Its idle deadline passed (from the wheel). */
 void uconn_expired(struct uconn *c);
 void uconn_close_idle(struct pserver *srv);
 void proxy_log(struct proxy *px, int level, const char *fmt, ...)
@@ -135,8 +131,10 @@ void proxy_log(struct proxy *px, int level, const char *fmt, ...)
 /* proxy.c, called by upstream.c */
 void ex_connected(struct exchange *ex, int res);
 void ex_read(struct exchange *ex, int res);
+/* A write of ex's completed (on its connection, or on one it released). */
 void ex_written(struct exchange *ex, int res);
-void ex_timeout(struct exchange *ex);
 void ex_put(struct exchange *ex);
+/* Pool sizes and high-water marks into the counters. */
+void proxy_pool_stats(struct proxy *px);
 
 #endif

@@ -1,16 +1,18 @@
 /* proxy: the HTTP/3 -> HTTP/1.1 reverse proxy of one worker.
  *
  * A struct proxy belongs to one worker thread and uses that worker's ring
- * for its backend connections (ring_io_*) and its own timer wheel for
- * connect, response and idle deadlines; the worker folds
- * proxy_next_expiry() into its single ring timeout. proxy_request() is the
- * quic server's on_request.
+ * for its backend connections (ring_io_*, upstream.c) and its own timer
+ * wheels for the exchanges' deadlines and the idle connections'; the
+ * worker folds proxy_next_expiry() into its single ring timeout.
+ * proxy_request() is the quic server's on_request. The exchange itself is
+ * sans-IO (exchange.h); proxy.c is its HTTP/3 driver.
  *
- * Memory per exchange is bounded: the request body passes through a
- * buffer of one QUIC stream window (credit goes back to the client only
+ * Memory per exchange is bounded and comes from per-worker pools (no
+ * malloc per request once they are warm): the request body passes through
+ * a buffer of one QUIC stream window (credit goes back to the client only
  * once bytes were written to the backend), the response body is handed to
  * HTTP/3 as pointers into the upstream receive buffers, read at most
- * PROXY_RESP_WINDOW ahead of the client's acknowledgements.
+ * PEX_RESP_WINDOW ahead of the client's acknowledgements.
  *
  * Answers made here: 400 request target refused by the normalization
  * (path.h; routing and forwarding use the normalized target), 404 no route, 413 request body over
@@ -51,6 +53,12 @@ struct proxy_counters {
 	 * bounds proxy_latency_bounds_us (the last bucket is +Inf). */
 	uint64_t latency_buckets[PROXY_LATENCY_BUCKETS];
 	uint64_t latency_sum_us, latency_count;
+	/* The worker's pools (gauges): objects allocated (kept for reuse) and
+	 * the most in use at once. Only a pool's growth allocates: a steady
+	 * load keeps these flat. */
+	uint64_t pool_exchanges, pool_exchanges_high;
+	uint64_t pool_bodies, pool_bodies_high;   /* request body rings */
+	uint64_t pool_chunks, pool_chunks_high;   /* upstream receive chunks */
 };
 
 struct proxy;

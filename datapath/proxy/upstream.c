@@ -3,9 +3,9 @@
  *
  * A connection is CONNECTING, BUSY (attached to one exchange), IDLE (in its
  * server's pool) or CLOSING (waiting for the I/O in flight to finish before
- * the fd is closed and the memory freed). Its one timer is the connect
- * deadline, then the response deadline (set by proxy.c), then the idle
- * deadline. */
+ * the fd is closed and the memory freed). Its one timer is the idle
+ * deadline; the connect and response deadlines are the exchange's
+ * (exchange.h). Receive chunks come from the worker's bounded pool. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -33,18 +33,12 @@ void proxy_log(struct proxy *px, int level, const char *fmt, ...)
 
 struct chunk *chunk_get(struct proxy *px)
 {
-	struct chunk *c = px->free_chunks;
+	struct chunk *c = pex_pool_get(&px->chunks);
 
-	if (c) {
-		px->free_chunks = c->next;
-		px->n_free_chunks--;
-	} else {
-		c = malloc(sizeof(*c));
-		if (!c)
-			return NULL;
-	}
+	if (!c)
+		return NULL;
 	c->refs = 1;
-	c->next = NULL;
+	proxy_pool_stats(px);
 	return c;
 }
 
@@ -52,13 +46,7 @@ void chunk_put(struct proxy *px, struct chunk *c)
 {
 	if (!c || --c->refs)
 		return;
-	if (px->n_free_chunks < PROXY_CHUNKS_CACHED) {
-		c->next = px->free_chunks;
-		px->free_chunks = c;
-		px->n_free_chunks++;
-	} else {
-		free(c);
-	}
+	pex_pool_put(&px->chunks, c);
 }
 
 void pset_put(struct pset *set)
@@ -176,10 +164,12 @@ static void on_write(struct ring *r, struct ring_io *io, int res)
 		closing_done(c);
 	else if (c->state == UC_CONNECTING)
 		ex_connected(c->ex, res); /* may close c */
-	else if (c->ex)
-		ex_written(c->ex, res);
-	if (wex)
+	if (wex) {
+		/* also when c was released meanwhile: the exchange's buffers
+		 * are free only once the kernel is done with them */
+		ex_written(wex, res);
 		ex_put(wex);
+	}
 }
 
 void uconn_read(struct uconn *c)
@@ -283,8 +273,7 @@ struct uconn *uconn_get(struct pserver *srv, struct exchange *ex, int *err)
 	px->n_conns++;
 	px->ctr.conns_opened++;
 	px->ctr.conns_open++;
-	uconn_timer(c, ring_now() + PROXY_CONNECT_TIMEOUT_NS);
-	return c;
+	return c; /* the connect deadline is the exchange's */
 }
 
 /* The connect finished: from now on the connection always reads. */
@@ -315,12 +304,10 @@ void uconn_release(struct uconn *c, bool reuse)
 	uconn_timer(c, ring_now() + PROXY_IDLE_TIMEOUT_NS);
 }
 
-/* A connection's deadline passed. */
+/* An idle connection's deadline passed (busy ones have no timer). */
 void uconn_expired(struct uconn *c)
 {
-	if (c->ex && (c->state == UC_CONNECTING || c->state == UC_BUSY))
-		ex_timeout(c->ex); /* releases c */
-	else
+	if (!c->ex)
 		uc_close(c);
 }
 

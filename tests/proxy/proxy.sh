@@ -242,6 +242,11 @@ promtool check metrics <metrics.txt || fail "promtool check metrics refused /met
 awk '$1 ~ /^ringgate_http_request_duration_seconds_count/ { s += $2 } END { exit !(s >= 7000) }' metrics.txt ||
 	{ grep request_duration metrics.txt >&2; fail "the latency histogram missed requests"; }
 grep -q '^ringgate_http_request_duration_seconds_bucket{worker="0",le="+Inf"}' metrics.txt || fail "no +Inf bucket"
+# no allocation per request: the exchange pool stays at the concurrency's
+# high-water mark (tens per worker), not the 7000 requests it served
+awk '$1 ~ /^ringgate_proxy_pool_objects\{.*pool="exchange"/ { s += $2 } END { exit !(s > 0 && s <= 400) }' metrics.txt ||
+	{ grep proxy_pool metrics.txt >&2; fail "the exchange pool does not bound the requests' memory"; }
+grep proxy_pool metrics.txt | grep -v '^#' >&2
 
 # graceful stop: a request in flight when SIGTERM comes finishes; meanwhile
 # /health says 503 and a new connection is not accepted; then exit 0
