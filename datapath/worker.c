@@ -175,14 +175,17 @@ static void on_recv(void *ctx, struct ring *r, struct ring_dgram *d, unsigned n)
 /* One deadline for the ring: the earliest of the protocol cores'. */
 static void arm_timer(struct worker *w)
 {
-	uint64_t next = UINT64_MAX;
-	if (w->quic)
+	uint64_t next = RG_NO_DEADLINE; /* every core answers in that convention */
+	if (w->quic) {
 		next = quic_server_next_expiry(w->quic);
+		/* the flush left connections queued (send batch full): do not
+		 * sleep, write them next turn once the batch went out */
+		if (quic_server_wants_write(w->quic))
+			next = 0;
+	}
 	if (w->tunnel) {
-		/* 0 is "nothing armed" (engine.h), not the earliest deadline:
-		 * taken as a deadline it made idle workers spin */
 		uint64_t t = tunnel_engine_next_expiry(w->tunnel);
-		if (t && t < next)
+		if (t < next)
 			next = t;
 	}
 	if (w->proxy) {
@@ -197,7 +200,7 @@ static void arm_timer(struct worker *w)
 	 * worker then goes idle */
 	if (w->snap_dirty && w->snap_at + STATS_PERIOD_NS < next)
 		next = w->snap_at + STATS_PERIOD_NS;
-	ring_timer_set(w->ring, next == UINT64_MAX ? 0 : (next ? next : 1));
+	ring_timer_set(w->ring, next);
 }
 
 static void sock_add(struct worker *w, int fd, unsigned kind)
@@ -577,6 +580,10 @@ static void *worker_main(void *arg)
 		 * was coalescing (tun.h) before the ring submits and waits */
 		if (w->tunq && tun_queue_flush(w->tunq))
 			w->st.drops[DP_DROP_TUN_WRITE]++;
+		/* and the QUIC connections that have something to send, each
+		 * once for the whole turn (quic.h: write-now list) */
+		if (w->quic)
+			quic_server_flush(w->quic, ring_now(), &w->tx);
 		arm_timer(w);
 		err = ring_turn(w->ring);
 		if (err && err != -EINTR) {

@@ -543,7 +543,7 @@ void tunnel_peer_service(struct tunnel_engine *e, struct tunnel_peer *p, uint64_
 	for (int pass = 0; pass < 4 && p->in_use && p->session; pass++) {
 		struct session *s = p->session;
 		uint64_t next = timers_next_expiry(&s->timers);
-		if (!next || next > now)
+		if (next > now) /* RG_NO_DEADLINE included */
 			break;
 		unsigned act = timers_handle_expiry(&s->timers, now);
 		if (act & TIMERS_ACT_GIVE_UP) {

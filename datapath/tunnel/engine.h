@@ -287,7 +287,7 @@ enum tunnel_tx_verdict tunnel_engine_send(struct tunnel_engine *e, const uint8_t
                                           uint64_t wall_ns);
 
 /* The earliest deadline of any peer (ns; never later than the true one,
- * possibly earlier), 0 when nothing is armed. O(1): sessions with a
+ * possibly earlier), RG_NO_DEADLINE when nothing is armed. O(1): sessions with a
  * deadline sit in a timer wheel (session.h), so a worker with thousands of
  * idle peers may call it every loop turn. */
 uint64_t tunnel_engine_next_expiry(struct tunnel_engine *e);

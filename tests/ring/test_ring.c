@@ -475,6 +475,12 @@ static void case_deadline(void)
 	ring_timer_set(r, 1);
 	ring_turn(r);
 	CHECK(timer_calls == 1, "past deadline did not fire at once");
+	/* 0 is a real deadline, the earliest: due at once (RG_NO_DEADLINE,
+	 * not 0, is "none") */
+	timer_calls = 0;
+	ring_timer_set(r, 0);
+	ring_turn(r);
+	CHECK(timer_calls == 1, "deadline 0 did not fire at once");
 	ring_destroy(r);
 }
 
