@@ -1,5 +1,6 @@
 #include "datapath/worker_internal.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <linux/filter.h>
 #include <pthread.h>
@@ -254,34 +255,117 @@ static void sock_del(struct worker *w, int fd)
 	}
 }
 
-/* ---- QUIC hand-off between workers ----
- * Server CIDs name their worker (datapath/quic/cid.h). A datagram that the
- * kernel steered to another worker (NAT rebinding, migration, a reuseport
- * group that changed) is copied to the owner over its channel; the owner
- * reads it as its own, answering from its socket for the same local
- * address. Bounded by the owner's channel: full means dropped (counted by
- * the QUIC server as handoffs_dropped; QUIC recovers the loss). */
+/* ---- hand-off between workers (datapath/handoff.h) ----
+ * Server CIDs name their worker (datapath/quic/cid.h), tunnel receiver
+ * indexes and the shard's owner map name theirs. A datagram or TUN read that
+ * reached another worker (NAT rebinding, migration, a roamed peer, a
+ * reuseport group that changed) is copied into the ring of that pair; the
+ * owner reads it as its own, answering from its socket for the same local
+ * address. Bounded by the ring: full means dropped and counted by the
+ * caller (QUIC and the tunnel recover the loss). */
 
-int handoff_post(struct worker *w, const struct ring_dgram *d, unsigned owner, uint32_t type)
+int handoff_send(struct worker *w, unsigned owner, enum handoff_kind kind, unsigned sock,
+                 const rg_sockaddr *peer, const rg_sockaddr *local, const uint8_t *data, size_t len)
 {
-	if (!w->peers || owner >= w->n_peers)
+	if (!w->mesh || owner >= w->n_peers)
 		return -ENOENT;
 	struct worker *to = __atomic_load_n(&w->peers[owner], __ATOMIC_ACQUIRE);
 	if (!to || to == w)
-		return -ENOENT;
-	struct handoff *h = malloc(sizeof(*h) + d->len);
-	if (!h)
+		return -ENOENT; /* not started (or stopped): nobody to wake */
+	int r = handoff_push(w->mesh->m, w->id, owner, kind, sock, peer, local, data, len);
+	if (r == 1) {
+		struct ring_msg m = {.type = WORKER_MSG_HANDOFF, .u32 = w->id};
+		/* -EAGAIN, a full channel: loses nothing, the messages in it
+		 * wake `to`, which reads its set of senders on every wake-up */
+		int err = ring_chan_send(to->chan, &m);
+		assert(!err || err == -EAGAIN);
+		(void)err;
+	}
+	return r < 0 ? r : 0;
+}
+
+int handoff_post(struct worker *w, const struct ring_dgram *d, unsigned owner, enum handoff_kind kind)
+{
+	return handoff_send(w, owner, kind, d->sock, &d->peer, &d->local, d->data, d->len);
+}
+
+static void quic_handoff_recv(struct worker *w, struct ring_dgram *d, uint64_t now);
+
+/* The senders that signalled, each ring drained: datagrams as if read
+ * here, TUN reads to the local tunnel path. Only those senders: a worker
+ * of 64 does not scan 63 rings per wake-up. */
+static void handoff_in(struct worker *w)
+{
+	if (!w->mesh)
+		return;
+	struct handoff_mesh *m = w->mesh->m;
+	unsigned from[64], n;
+	uint64_t now = ring_now();
+	while ((n = handoff_senders(m, w->id, from, 64)) > 0) {
+		for (unsigned i = 0; i < n; i++) {
+			const struct handoff_item *it;
+			handoff_ack(m, from[i], w->id);
+			while ((it = handoff_peek(m, from[i], w->id)) != NULL) {
+				/* the consumer owns the record until the pop: the
+				 * protocol cores may decrypt in place */
+				struct ring_dgram d = {.data = (uint8_t *)it->data, .len = it->len,
+				                       .peer = it->peer, .local = it->local};
+				switch ((enum handoff_kind)it->kind) {
+				case HANDOFF_QUIC_DGRAM:
+					quic_handoff_recv(w, &d, now);
+					break;
+				case HANDOFF_TUNNEL_DGRAM:
+					tunnel_handoff_recv(w, &d);
+					break;
+				case HANDOFF_TUN_PACKET:
+					tunnel_tun_handoff_recv(w, d.data, d.len, now);
+					break;
+				}
+				handoff_pop(m, from[i], w->id);
+			}
+		}
+	}
+}
+
+/* The group's one mesh: created by the first worker of the group to start
+ * (worker_start runs on the control thread, one worker after the other),
+ * referenced by the others, freed by the last worker_stop (the group is
+ * joined before any worker is freed). */
+static int mesh_join(struct worker *w)
+{
+	if (!w->peers || w->n_peers < 2)
+		return 0;
+	for (unsigned i = 0; i < w->n_peers; i++) {
+		struct worker *p = i == w->id ? NULL : __atomic_load_n(&w->peers[i], __ATOMIC_ACQUIRE);
+		if (p && p->mesh) {
+			atomic_fetch_add(&p->mesh->refs, 1);
+			w->mesh = p->mesh;
+			return 0;
+		}
+	}
+	struct worker_mesh *wm = calloc(1, sizeof(*wm));
+	if (!wm)
 		return -ENOMEM;
-	h->d = *d;
-	h->d.data = h->data;
-	memcpy(h->data, d->data, d->len);
-	struct ring_msg m = {.type = type, .ptr = h};
-	int err = ring_chan_send(to->chan, &m);
+	/* a TUN read (64 KiB + vnet header) must fit a quarter of a ring;
+	 * the pages of idle pairs are never touched */
+	size_t bytes = w->n_peers <= 8 ? (4u << 20) : (1u << 20);
+	int err = handoff_mesh_create(w->n_peers, bytes, &wm->m);
 	if (err) {
-		free(h);
+		free(wm);
 		return err;
 	}
+	atomic_store(&wm->refs, 1);
+	w->mesh = wm;
 	return 0;
+}
+
+static void mesh_leave(struct worker *w)
+{
+	if (w->mesh && atomic_fetch_sub(&w->mesh->refs, 1) == 1) {
+		handoff_mesh_destroy(w->mesh->m);
+		free(w->mesh);
+	}
+	w->mesh = NULL;
 }
 
 int worker_quic_steer(int fd, unsigned n_workers)
@@ -325,7 +409,7 @@ int worker_steer_attach(int fd, struct sock_filter *code, unsigned short len)
 
 static int quic_handoff_send(void *ctx, const struct ring_dgram *d, unsigned owner)
 {
-	return handoff_post(ctx, d, owner, WORKER_MSG_QUIC_DGRAM);
+	return handoff_post(ctx, d, owner, HANDOFF_QUIC_DGRAM);
 }
 
 /* This worker's QUIC socket for the address a datagram was sent to: the
@@ -360,45 +444,26 @@ int sock_for(const struct worker *w, const rg_sockaddr *local, unsigned kind)
 	return wildcard;
 }
 
-static void handoff_flush(struct worker *w, struct handoff **h, unsigned n)
+/* A QUIC datagram another worker handed over: read as if it came in on our
+ * socket for the same local address. */
+static void quic_handoff_recv(struct worker *w, struct ring_dgram *d, uint64_t now)
 {
-	struct ring_dgram d[HANDOFF_BATCH];
-	unsigned k = 0;
-	for (unsigned i = 0; i < n; i++) {
-		int sock = w->quic ? sock_for(w, &h[i]->d.local, LISTENER_QUIC) : -1;
-		if (sock < 0) {
-			w->st.drops[DP_DROP_HANDOFF_NO_SOCK]++;
-			continue;
-		}
-		d[k] = h[i]->d;
-		d[k].sock = (uint16_t)sock;
-		k++;
+	int sock = w->quic ? sock_for(w, &d->local, LISTENER_QUIC) : -1;
+	if (sock < 0) {
+		w->st.drops[DP_DROP_HANDOFF_NO_SOCK]++;
+		return;
 	}
-	if (k)
-		quic_server_recv_handoff(w->quic, d, k, ring_now(), &w->tx);
-	for (unsigned i = 0; i < n; i++)
-		free(h[i]);
+	d->sock = (uint16_t)sock;
+	quic_server_recv_handoff(w->quic, d, 1, now, &w->tx);
 }
 
 static void on_chan(void *ctx, struct ring *r)
 {
 	struct worker *w = ctx;
 	struct ring_msg m;
-	struct handoff *ho[HANDOFF_BATCH];
-	unsigned n_ho = 0;
 	(void)r;
 	while (ring_chan_recv(w->chan, &m) == 1) {
 		switch (m.type) {
-		case WORKER_MSG_TUNNEL_DGRAM:
-			tunnel_handoff_recv(w, m.ptr);
-			break;
-		case WORKER_MSG_QUIC_DGRAM:
-			ho[n_ho++] = m.ptr;
-			if (n_ho == HANDOFF_BATCH) {
-				handoff_flush(w, ho, n_ho);
-				n_ho = 0;
-			}
-			break;
 		case WORKER_MSG_STOP:
 			w->stop = true;
 			break;
@@ -420,14 +485,14 @@ static void on_chan(void *ctx, struct ring *r)
 			sock_del(w, (int)m.u64);
 			break;
 		case WORKER_MSG_HANDOFF:
-			break; /* every hand-off ring is drained below */
+			break; /* the senders that signalled are drained below */
 		default:
 			wlog(w, LOG_WARN, "worker %u: unknown message %u", w->id, m.type);
 		}
 	}
-	handoff_drain(w);
-	if (n_ho)
-		handoff_flush(w, ho, n_ho);
+	/* on every wake-up, not only on WORKER_MSG_HANDOFF: a wake-up message
+	 * refused by a full channel is covered by the messages that filled it */
+	handoff_in(w);
 }
 
 static void on_timer(void *ctx, struct ring *r, uint64_t now)
@@ -648,7 +713,11 @@ int worker_start(const struct worker_params *p, struct worker **out)
 	}
 	w->peers = p->peers;
 	w->n_peers = p->n_peers;
-	if (w->has_quic && w->peers && w->n_peers > 1) {
+	if (mesh_join(w) != 0) {
+		free(w);
+		return -ENOMEM;
+	}
+	if (w->has_quic && w->mesh) {
 		w->quic_params.on_foreign = quic_handoff_send;
 		w->quic_params.foreign_ctx = w;
 	}
@@ -697,6 +766,7 @@ fail_thread:
 fail_chan:
 	pthread_cond_destroy(&w->start_cv);
 	pthread_mutex_destroy(&w->start_mu);
+	mesh_leave(w);
 	free(w);
 	return err;
 }
@@ -750,11 +820,9 @@ void worker_stop(struct worker *w)
 	/* gone from the group: a later worker_stop of a peer skips it */
 	if (w->peers && w->id < w->n_peers && w->peers[w->id] == w)
 		__atomic_store_n(&w->peers[w->id], NULL, __ATOMIC_RELEASE);
-	/* hand-offs that arrived after the loop ended */
-	struct ring_msg m;
-	while (ring_chan_recv(w->chan, &m) == 1)
-		if (m.type == WORKER_MSG_QUIC_DGRAM || m.type == WORKER_MSG_TUNNEL_DGRAM)
-			free(m.ptr);
+	/* hand-offs that arrived after the loop ended are in the mesh: it
+	 * goes with the group's last worker */
+	mesh_leave(w);
 	if (w->tun_fd >= 0)
 		close(w->tun_fd);
 	free(w->peer_snap);

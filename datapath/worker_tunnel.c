@@ -203,45 +203,22 @@ static void on_tun_read(void *ctx, uint8_t *buf, size_t len)
 		tun_local(w, buf, len, ring_now());
 		return;
 	}
-	int r = tunnel_shard_push(w->shard, w->id, to, buf, len);
-	if (r < 0) {
+	if (handoff_send(w, to, HANDOFF_TUN_PACKET, 0, NULL, NULL, buf, len) < 0) {
+		/* full ring, or the owner not running: its session lives
+		 * there, so the packet is dropped and counted */
 		w->st.drops[DP_DROP_HANDOFF_FULL]++;
 		return;
 	}
 	w->st.handoff_out++;
-	if (r == 1) {
-		struct ring_msg m = {.type = WORKER_MSG_HANDOFF, .u32 = w->id};
-		struct ring_chan *c = tunnel_shard_ctx(w->shard, to);
-		/* -EAGAIN, a full channel: the worker is being woken anyway
-		 * and looks at every hand-off ring on each channel wake-up
-		 * (handoff_drain); nothing else can fail */
-		if (c) {
-			int err = ring_chan_send(c, &m);
-			assert(!err || err == -EAGAIN);
-			(void)err;
-		}
-	}
 }
 
-/* Every packet other workers queued for us. */
-void handoff_drain(struct worker *w)
+/* A TUN read another worker handed over (handoff.h): its peer is ours. */
+void tunnel_tun_handoff_recv(struct worker *w, uint8_t *p, size_t len, uint64_t now)
 {
-	if (!w->shard || !w->tunnel)
+	if (!w->tunnel)
 		return;
-	unsigned n = tunnel_shard_workers(w->shard);
-	uint64_t now = ring_now();
-	for (unsigned from = 0; from < n; from++) {
-		if (from == w->id)
-			continue;
-		tunnel_shard_ack(w->shard, from, w->id);
-		uint8_t *p;
-		size_t len;
-		while ((p = tunnel_shard_peek(w->shard, from, w->id, &len)) != NULL) {
-			w->st.handoff_in++;
-			tun_local(w, p, len, now);
-			tunnel_shard_pop(w->shard, from, w->id);
-		}
-	}
+	w->st.handoff_in++;
+	tun_local(w, p, len, now);
 }
 
 /* Open this worker's initiator socket of a family (ephemeral port). */
@@ -359,8 +336,6 @@ int tunnel_start(struct worker *w)
 		if (!err)
 			w->tun_fd = -1; /* the queue's now */
 	}
-	if (!err && w->shard)
-		tunnel_shard_set_ctx(w->shard, w->id, w->chan);
 	if (err) {
 		free(w->seg_scratch);
 		w->seg_scratch = NULL;
@@ -429,22 +404,20 @@ static int tunnel_owner(const struct worker *w, const struct ring_dgram *d)
 
 /* A tunnel datagram another worker received for one of our sessions: as
  * if it had come in here, replies leaving by our socket for its address. */
-void tunnel_handoff_recv(struct worker *w, struct handoff *h)
+void tunnel_handoff_recv(struct worker *w, struct ring_dgram *d)
 {
-	int sock = w->tunnel ? sock_for(w, &h->d.local, LISTENER_TUNNEL) : -1;
+	int sock = w->tunnel ? sock_for(w, &d->local, LISTENER_TUNNEL) : -1;
 	if (sock < 0) {
 		w->st.drops[DP_DROP_HANDOFF_NO_SOCK]++;
-		free(h);
 		return;
 	}
 	w->st.tunnel_handoffs_in++;
 	w->cur_sock = sock;
-	enum tunnel_rx_verdict v = tunnel_engine_recv(w->tunnel, &h->d.peer, &h->d.local, h->d.data, h->d.len,
+	enum tunnel_rx_verdict v = tunnel_engine_recv(w->tunnel, &d->peer, &d->local, d->data, d->len,
 	                                              ring_now(), wall_ns());
 	if ((v == TUNNEL_RX_HANDSHAKE || v == TUNNEL_RX_KEEPALIVE) && w->shard)
-		claim_remote(w, &h->d.peer);
+		claim_remote(w, &d->peer);
 	w->cur_sock = -1;
-	free(h);
 }
 
 /* A batch of datagrams from the tunnel sockets: ours to the engine, those
@@ -455,7 +428,7 @@ void tunnel_recv(struct worker *w, struct ring_dgram *d, unsigned n, uint64_t no
 	for (unsigned i = 0; i < n; i++) {
 		int owner = tunnel_owner(w, &d[i]);
 		if (owner >= 0) {
-			if (handoff_post(w, &d[i], (unsigned)owner, WORKER_MSG_TUNNEL_DGRAM) == 0)
+			if (handoff_post(w, &d[i], (unsigned)owner, HANDOFF_TUNNEL_DGRAM) == 0)
 				w->st.tunnel_handoffs_out++;
 			else
 				w->st.tunnel_handoffs_dropped++;
