@@ -727,7 +727,6 @@ int worker_start(const struct worker_params *p, struct worker **out)
 	}
 	w->tunnel_sock[0] = w->tunnel_sock[1] = -1;
 	w->init_sock[0] = w->init_sock[1] = -1;
-	w->cur_sock = -1;
 	w->tunnel_mtu = p->tunnel_mtu;
 	w->tunnel_capacity = p->tunnel_capacity ? p->tunnel_capacity : 4096;
 	w->shard = p->shard;

@@ -42,7 +42,6 @@ struct worker {
 	bool has_tunnel;
 	struct tunnel_engine *tunnel;
 	int tunnel_sock[2]; /* a tunnel socket per family (0: IPv4, 1: IPv6), -1: none */
-	int cur_sock;       /* the socket of the datagram being handled, -1: none */
 	unsigned tunnel_mtu;
 	unsigned tunnel_capacity;
 	struct tunnel_shard *shard; /* NULL: no [tunnel] */

@@ -85,14 +85,17 @@ unsigned worker_peers_read(const struct worker *w, struct worker_peer_stat *out,
 
 static int initiator_sock(struct worker *w, const rg_sockaddr *to, const rg_sockaddr *from);
 
-static void tunnel_send(void *ctx, const rg_sockaddr *to, const rg_sockaddr *from, const uint8_t *bytes,
-                        size_t len)
+static void tunnel_send(void *ctx, int sock, const rg_sockaddr *to, const rg_sockaddr *from,
+                        const uint8_t *bytes, size_t len)
 {
 	struct worker *w = ctx;
-	/* a reply leaves by the socket the request came in on; what timers
-	 * send goes out by the tunnel socket of the peer's family */
+	/* a reply, and whatever goes to a peer that reached us, leaves by the
+	 * socket the peer reached (the engine hands it back); an initiation
+	 * to a configured endpoint by our initiator socket, else the tunnel
+	 * socket of the peer's family */
 	int fam = to->sa.sa_family == AF_INET6;
-	int sock = w->cur_sock >= 0 ? w->cur_sock : initiator_sock(w, to, from);
+	if (sock < 0 || sock >= WORKER_MAX_SOCKS || w->kind_of[sock] != LISTENER_TUNNEL)
+		sock = initiator_sock(w, to, from);
 	if (sock < 0)
 		sock = w->tunnel_sock[fam];
 	if (sock < 0) {
@@ -412,12 +415,10 @@ void tunnel_handoff_recv(struct worker *w, struct ring_dgram *d)
 		return;
 	}
 	w->st.tunnel_handoffs_in++;
-	w->cur_sock = sock;
-	enum tunnel_rx_verdict v = tunnel_engine_recv(w->tunnel, &d->peer, &d->local, d->data, d->len,
+	enum tunnel_rx_verdict v = tunnel_engine_recv(w->tunnel, sock, &d->peer, &d->local, d->data, d->len,
 	                                              ring_now(), wall_ns());
 	if ((v == TUNNEL_RX_HANDSHAKE || v == TUNNEL_RX_KEEPALIVE) && w->shard)
 		claim_remote(w, &d->peer);
-	w->cur_sock = -1;
 }
 
 /* A batch of datagrams from the tunnel sockets: ours to the engine, those
@@ -434,11 +435,9 @@ void tunnel_recv(struct worker *w, struct ring_dgram *d, unsigned n, uint64_t no
 				w->st.tunnel_handoffs_dropped++;
 			continue;
 		}
-		w->cur_sock = d[i].sock;
-		enum tunnel_rx_verdict v =
-			tunnel_engine_recv(w->tunnel, &d[i].peer, &d[i].local, d[i].data, d[i].len, now, wall);
+		enum tunnel_rx_verdict v = tunnel_engine_recv(w->tunnel, d[i].sock, &d[i].peer, &d[i].local,
+		                                              d[i].data, d[i].len, now, wall);
 		if ((v == TUNNEL_RX_HANDSHAKE || v == TUNNEL_RX_KEEPALIVE) && w->shard)
 			claim_remote(w, &d[i].peer);
 	}
-	w->cur_sock = -1;
 }

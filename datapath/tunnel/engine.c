@@ -381,6 +381,7 @@ struct tunnel_peer *tunnel_peer_create(struct tunnel_engine *e, const struct tun
 		return NULL;
 	struct tunnel_peer *p = &e->peers[id];
 	memset(p, 0, sizeof(*p));
+	p->sock = -1; /* not reached yet */
 	memcpy(p->public_key, cfg->public_key, NOISE_PUBLIC_KEY_LEN);
 	(void)cookie_maker_init(&p->cookie, p->public_key); /* fails only on NULL */
 	p->in_use = true;
@@ -520,7 +521,7 @@ int tunnel_peer_initiate(struct tunnel_engine *e, struct tunnel_peer *p, uint64_
 	err = cookie_maker_add_macs(&p->cookie, &msg, sizeof(msg), now);
 	if (err)
 		goto fail;
-	e->out.send_datagram(e->out.ctx, &s->remote, &p->local, (const uint8_t *)&msg, sizeof(msg));
+	e->out.send_datagram(e->out.ctx, p->sock, &s->remote, &p->local, (const uint8_t *)&msg, sizeof(msg));
 	timers_handshake_initiated(&s->timers, now);
 	timers_any_authenticated_packet_sent(&s->timers, now);
 	tunnel_peer_sync(e, p, now);

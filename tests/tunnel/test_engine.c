@@ -61,10 +61,25 @@ static rg_sockaddr sa4(const char *ip, uint16_t port)
 	return a;
 }
 
-static void send_cb(void *ctx, const rg_sockaddr *to, const rg_sockaddr *from, const uint8_t *bytes, size_t len)
+/* Sends that carried the socket of the datagram that reached the node
+ * (node_sock), and sends that carried another one: the engine hands the
+ * socket back in its send action instead of an ambient "current socket". */
+static unsigned sends_with_sock, sends_wrong_sock;
+
+static int node_sock(const struct node *n)
+{
+	return 40 + (int)(n->name[0] & 0x1f);
+}
+
+static void send_cb(void *ctx, int sock, const rg_sockaddr *to, const rg_sockaddr *from, const uint8_t *bytes,
+                    size_t len)
 {
 	struct node *n = ctx;
 	(void)from;
+	if (sock == node_sock(n))
+		sends_with_sock++;
+	else if (sock != -1)
+		sends_wrong_sock++;
 	if (net_tail - net_head >= MAX_DGRAMS || len > DGRAM_MAX) {
 		fprintf(stderr, "network overflow\n");
 		abort();
@@ -166,7 +181,7 @@ static int pump_one(void)
 	struct node *n = node_at(&d->to);
 	if (!n)
 		return -1;
-	return (int)tunnel_engine_recv(&n->e, &d->from, &n->addr, d->bytes, d->len, now, wall_base + now);
+	return (int)tunnel_engine_recv(&n->e, node_sock(n), &d->from, &n->addr, d->bytes, d->len, now, wall_base + now);
 }
 
 /* Every session with a deadline sits in the wheel at or before it
@@ -563,7 +578,7 @@ static void test_ratelimit(void)
 	net_head = net_tail;
 	int ok = 0, limited = 0;
 	for (unsigned i = 0; i < n && i < 8; i++) {
-		enum tunnel_rx_verdict v = tunnel_engine_recv(&b.e, &inits[i].from, &b.addr, inits[i].bytes, inits[i].len,
+		enum tunnel_rx_verdict v = tunnel_engine_recv(&b.e, -1, &inits[i].from, &b.addr, inits[i].bytes, inits[i].len,
 		                                              now, wall_base + now);
 		ok += v == TUNNEL_RX_HANDSHAKE;
 		limited += v == TUNNEL_RX_DROP_RATELIMIT;
@@ -587,7 +602,7 @@ static void test_replay(void)
 	struct dgram copy = net[net_head % MAX_DGRAMS];
 	CHECK(pump_one() == TUNNEL_RX_DATA, "original delivered");
 	unsigned before = b.delivered;
-	CHECK(tunnel_engine_recv(&b.e, &copy.from, &b.addr, copy.bytes, copy.len, now, wall_base + now) ==
+	CHECK(tunnel_engine_recv(&b.e, -1, &copy.from, &b.addr, copy.bytes, copy.len, now, wall_base + now) ==
 	          TUNNEL_RX_DROP_REPLAY, "replayed packet dropped");
 	CHECK(b.delivered == before && b.e.rx_count[TUNNEL_RX_DROP_REPLAY] == 1, "not delivered, counted");
 	/* A tampered copy with a fresh counter fails authentication. */
@@ -596,7 +611,7 @@ static void test_replay(void)
 	copy = net[net_head % MAX_DGRAMS];
 	net_head = net_tail;
 	copy.bytes[copy.len - 1] ^= 1;
-	CHECK(tunnel_engine_recv(&b.e, &copy.from, &b.addr, copy.bytes, copy.len, now, wall_base + now) ==
+	CHECK(tunnel_engine_recv(&b.e, -1, &copy.from, &b.addr, copy.bytes, copy.len, now, wall_base + now) ==
 	          TUNNEL_RX_DROP_AUTH, "tampered packet dropped");
 	node_free(&a);
 	node_free(&b);
@@ -664,7 +679,7 @@ static void test_garbage(void)
 				if (len >= 8 && round == 1) /* a live receiver index */
 					memcpy(buf + 4, &live_idx, 4);
 				enum tunnel_rx_verdict v =
-					tunnel_engine_recv(&b.e, &a.source, &b.addr, buf, len, now, wall_base + now);
+					tunnel_engine_recv(&b.e, -1, &a.source, &b.addr, buf, len, now, wall_base + now);
 				total++;
 				bad += !is_drop(v);
 				net_head = net_tail; /* drop any cookie replies etc. */
@@ -673,7 +688,7 @@ static void test_garbage(void)
 		size_t len = rnd_below(sizeof(buf));
 		for (size_t j = 0; j < len; j++)
 			buf[j] = (uint8_t)rnd64();
-		bad += !is_drop(tunnel_engine_recv(&b.e, &a.source, &b.addr, buf, len, now, wall_base + now));
+		bad += !is_drop(tunnel_engine_recv(&b.e, -1, &a.source, &b.addr, buf, len, now, wall_base + now));
 		total++;
 	}
 	CHECK(bad == 0, "%llu of %llu garbage datagrams not dropped", (unsigned long long)bad,
@@ -710,5 +725,8 @@ int main(int argc, char **argv)
 	test_roaming();
 	test_allowed_ips();
 	test_garbage();
+	printf("send actions: %u carried the socket the peer reached, %u another one\n", sends_with_sock,
+	       sends_wrong_sock);
+	CHECK(sends_with_sock > 0 && sends_wrong_sock == 0, "the send action carries the receiving socket");
 	return check_report("test_engine");
 }
