@@ -14,44 +14,50 @@
 
 /* The engine's peers for GET /peers: a sequence lock (odd while writing)
  * around relaxed word stores, so a reader never mixes two peers' words. */
+struct publish_ctx {
+	struct worker *w;
+	uint64_t now, wall;
+	unsigned n;
+	uint64_t sessions;
+};
+
+static bool publish_peer(void *ctx, const struct tunnel_peer_view *v)
+{
+	struct publish_ctx *c = ctx;
+	struct worker *w = c->w;
+	/* peer_snap_cap is the engine's capacity: one pass sees every peer */
+	if (c->n >= w->peer_snap_cap)
+		return false;
+	c->sessions += v->has_session;
+	struct worker_peer_stat ps;
+	memset(&ps, 0, sizeof(ps));
+	memcpy(ps.public_key, v->public_key, sizeof(ps.public_key));
+	ps.endpoint = v->endpoint;
+	ps.rx_bytes = v->rx_bytes;
+	ps.tx_bytes = v->tx_bytes;
+	if (v->last_handshake && v->last_handshake <= c->now)
+		ps.last_handshake_ns = c->wall - (c->now - v->last_handshake);
+	ps.rx_packets = v->rx_packets;
+	ps.tx_packets = v->tx_packets;
+	const uint64_t *src = (const uint64_t *)&ps;
+	uint64_t *dst = (uint64_t *)&w->peer_snap[c->n++];
+	for (size_t k = 0; k < sizeof(ps) / sizeof(uint64_t); k++)
+		__atomic_store_n(&dst[k], src[k], __ATOMIC_RELAXED);
+	return true;
+}
+
 void peers_publish(struct worker *w)
 {
 	if (!w->peer_snap)
 		return;
-	uint64_t now = ring_now(), wall = wall_ns();
+	struct publish_ctx c = {.w = w, .now = ring_now(), .wall = wall_ns()};
 	uint64_t seq = atomic_load_explicit(&w->peer_seq, memory_order_relaxed);
 	atomic_store_explicit(&w->peer_seq, seq + 1, memory_order_relaxed);
 	atomic_thread_fence(memory_order_release);
-	unsigned n = 0;
-	uint64_t sessions = 0;
-	/* peer_snap_cap is the engine's capacity: one pass sees every peer */
-	for (uint32_t i = 0; i < tunnel_engine_peer_bound(w->tunnel) && n < w->peer_snap_cap; i++) {
-		const struct tunnel_peer *p = &w->tunnel->peers[i];
-		if (!p->in_use)
-			continue;
-		sessions += p->session != NULL;
-		struct worker_peer_stat ps;
-		memset(&ps, 0, sizeof(ps));
-		memcpy(ps.public_key, p->public_key, sizeof(ps.public_key));
-		if (p->session) {
-			ps.endpoint = p->session->remote;
-			ps.rx_bytes = p->session->rx_bytes;
-			ps.tx_bytes = p->session->tx_bytes;
-		} else if (p->has_endpoint) {
-			ps.endpoint = p->endpoint;
-		}
-		if (p->last_handshake && p->last_handshake <= now)
-			ps.last_handshake_ns = wall - (now - p->last_handshake);
-		ps.rx_packets = p->rx_packets;
-		ps.tx_packets = p->tx_packets;
-		const uint64_t *src = (const uint64_t *)&ps;
-		uint64_t *dst = (uint64_t *)&w->peer_snap[n++];
-		for (size_t k = 0; k < sizeof(ps) / sizeof(uint64_t); k++)
-			__atomic_store_n(&dst[k], src[k], __ATOMIC_RELAXED);
-	}
-	w->st.tunnel_sessions = sessions;
+	tunnel_engine_foreach_peer(w->tunnel, publish_peer, &c);
+	w->st.tunnel_sessions = c.sessions;
 	w->st.tunnel_capacity = w->tunnel->capacity;
-	atomic_store_explicit(&w->peer_n, n, memory_order_relaxed);
+	atomic_store_explicit(&w->peer_n, c.n, memory_order_relaxed);
 	atomic_store_explicit(&w->peer_seq, seq + 2, memory_order_release);
 }
 

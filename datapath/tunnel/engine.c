@@ -456,6 +456,35 @@ int tunnel_engine_add_initiator(struct tunnel_engine *e, const struct tunnel_pee
 	return 0;
 }
 
+unsigned tunnel_engine_foreach_peer(const struct tunnel_engine *e,
+                                    bool (*fn)(void *ctx, const struct tunnel_peer_view *v), void *ctx)
+{
+	unsigned n = 0;
+	for (uint32_t i = 0; i < tunnel_engine_peer_bound(e); i++) {
+		const struct tunnel_peer *p = &e->peers[i];
+		if (!p->in_use)
+			continue;
+		struct tunnel_peer_view v;
+		memset(&v, 0, sizeof(v));
+		memcpy(v.public_key, p->public_key, sizeof(v.public_key));
+		if (p->session) {
+			v.has_session = true;
+			v.endpoint = p->session->remote;
+			v.rx_bytes = p->session->rx_bytes;
+			v.tx_bytes = p->session->tx_bytes;
+		} else if (p->has_endpoint) {
+			v.endpoint = p->endpoint;
+		}
+		v.last_handshake = p->last_handshake;
+		v.rx_packets = p->rx_packets;
+		v.tx_packets = p->tx_packets;
+		n++;
+		if (!fn(ctx, &v))
+			break;
+	}
+	return n;
+}
+
 void tunnel_engine_authorization_changed(struct tunnel_engine *e, uint64_t now)
 {
 	for (uint32_t i = 0; i < tunnel_engine_peer_bound(e); i++) {

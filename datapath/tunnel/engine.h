@@ -322,6 +322,22 @@ RG_MUST_CHECK int tunnel_engine_add_initiator(struct tunnel_engine *e, const str
 /* The peer with that static key, or NULL. A hash lookup. */
 struct tunnel_peer *tunnel_peer_find(struct tunnel_engine *e, const uint8_t key[NOISE_PUBLIC_KEY_LEN]);
 
+/* What a caller may know of a peer (GET /peers, metrics), filled by the
+ * engine so the caller does not read its internals. Times are the engine's
+ * `now` (0: never). */
+struct tunnel_peer_view {
+	uint8_t public_key[NOISE_PUBLIC_KEY_LEN];
+	rg_sockaddr endpoint;   /* the session's remote, else the configured
+	                           endpoint, else sa_family 0 */
+	bool has_session;
+	uint64_t last_handshake;
+	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
+};
+/* Call fn for every peer in use, in slot order, until it returns false.
+ * fn must not add or remove peers. Returns how many were visited. */
+unsigned tunnel_engine_foreach_peer(const struct tunnel_engine *e,
+                                    bool (*fn)(void *ctx, const struct tunnel_peer_view *v), void *ctx);
+
 /* Every peer slot ever used is below this bound (check in_use). */
 static inline uint32_t tunnel_engine_peer_bound(const struct tunnel_engine *e)
 {

@@ -264,6 +264,36 @@ static uint32_t key_idx_of(const struct dgram *d)
 	return v;
 }
 
+/* tunnel_engine_foreach_peer: what the worker publishes for GET /peers. */
+struct seen {
+	unsigned n, with_session, stop_after;
+	uint8_t key[NOISE_PUBLIC_KEY_LEN];
+	uint64_t rx_packets;
+	rg_sockaddr endpoint;
+};
+
+static bool seen_peer(void *ctx, const struct tunnel_peer_view *v)
+{
+	struct seen *s = ctx;
+	s->n++;
+	s->with_session += v->has_session;
+	memcpy(s->key, v->public_key, sizeof(s->key));
+	s->rx_packets = v->rx_packets;
+	s->endpoint = v->endpoint;
+	return s->n < s->stop_after;
+}
+
+static void check_foreach_peer(struct node *b, struct node *a)
+{
+	struct seen s = {.stop_after = 100};
+	unsigned visited = tunnel_engine_foreach_peer(&b->e, seen_peer, &s);
+	CHECK(visited == 1 && s.n == 1 && s.with_session == 1, "foreach: one peer with a session (%u)", visited);
+	CHECK(!memcmp(s.key, tunnel_engine_public_key(&a->e), sizeof(s.key)), "foreach: A's key");
+	CHECK(s.rx_packets > 0 && tunnel_sockaddr_equal(&s.endpoint, &a->source), "foreach: A's counters and address");
+	struct seen one = {.stop_after = 1};
+	CHECK(tunnel_engine_foreach_peer(&b->e, seen_peer, &one) == 1, "foreach stops when told");
+}
+
 static void test_handshake_data_keepalive_rekey(void)
 {
 	struct node a, b;
@@ -289,6 +319,7 @@ static void test_handshake_data_keepalive_rekey(void)
 		CHECK(exchange(&b, &a, "10.9.0.2", "10.9.0.1", 10 + 97 * (size_t)i, (uint8_t)i), "B->A %d", i);
 		CHECK(exchange(&a, &b, "10.9.0.1", "10.9.0.2", 1400 - 20 - 50 * (size_t)i, (uint8_t)i), "A->B %d", i);
 	}
+	check_foreach_peer(&b, &a);
 
 	/* Keepalive (paper §6.5): B got data and says nothing for
 	 * KEEPALIVE_TIMEOUT. */
