@@ -204,20 +204,10 @@ static void arm_timer(struct worker *w)
 	ring_timer_set(w->ring, next);
 }
 
+/* The ring's socket table is the worker's: what the worker adds (the
+ * listener kind) is kept by ring socket index in kind_of[]. */
 static void sock_add(struct worker *w, int fd, unsigned kind)
 {
-	int slot = -1;
-	for (int i = 0; i < WORKER_MAX_SOCKS; i++)
-		if (w->socks[i].fd < 0) {
-			slot = i;
-			break;
-		}
-	if (slot < 0) {
-		wlog(w, LOG_ERROR, "worker %u: more than %d sockets, closing fd %d", w->id,
-		     WORKER_MAX_SOCKS, fd);
-		close(fd);
-		return;
-	}
 	int idx = ring_sock_add(w->ring, fd);
 	if (idx < 0 || idx >= WORKER_MAX_SOCKS) {
 		wlog(w, LOG_ERROR, "worker %u: cannot add socket: %s", w->id, strerror(idx < 0 ? -idx : ENOSPC));
@@ -227,9 +217,6 @@ static void sock_add(struct worker *w, int fd, unsigned kind)
 			close(fd);
 		return;
 	}
-	w->socks[slot].fd = fd;
-	w->socks[slot].idx = idx;
-	w->socks[slot].kind = (uint8_t)kind;
 	w->kind_of[idx] = (uint8_t)kind;
 	if (kind == LISTENER_TUNNEL) {
 		rg_sockaddr a;
@@ -241,18 +228,15 @@ static void sock_add(struct worker *w, int fd, unsigned kind)
 
 static void sock_del(struct worker *w, int fd)
 {
-	for (int i = 0; i < WORKER_MAX_SOCKS; i++) {
-		if (w->socks[i].fd != fd)
-			continue;
-		ring_sock_remove(w->ring, (unsigned)w->socks[i].idx);
-		w->kind_of[w->socks[i].idx] = LISTENER_KIND_MAX;
-		for (int f = 0; f < 2; f++)
-			if (w->tunnel_sock[f] == w->socks[i].idx)
-				w->tunnel_sock[f] = -1; /* the next one added takes over */
-		w->socks[i].fd = -1;
-		w->st.n_socks--;
+	int idx = ring_sock_find(w->ring, fd);
+	if (idx < 0 || idx >= WORKER_MAX_SOCKS)
 		return;
-	}
+	ring_sock_remove(w->ring, (unsigned)idx);
+	w->kind_of[idx] = LISTENER_KIND_MAX;
+	for (int f = 0; f < 2; f++)
+		if (w->tunnel_sock[f] == idx)
+			w->tunnel_sock[f] = -1; /* the next one added takes over */
+	w->st.n_socks--;
 }
 
 /* ---- hand-off between workers (datapath/handoff.h) ----
@@ -419,26 +403,26 @@ int sock_for(const struct worker *w, const rg_sockaddr *local, unsigned kind)
 {
 	int wildcard = -1;
 	for (int i = 0; i < WORKER_MAX_SOCKS; i++) {
-		if (w->socks[i].fd < 0 || w->socks[i].kind != kind)
+		if (w->kind_of[i] != kind)
 			continue;
 		rg_sockaddr a;
-		if (ring_sock_addr(w->ring, (unsigned)w->socks[i].idx, &a) ||
+		if (ring_sock_addr(w->ring, (unsigned)i, &a) ||
 		    a.sa.sa_family != local->sa.sa_family)
 			continue;
 		if (a.sa.sa_family == AF_INET) {
 			if (a.in4.sin_port != local->in4.sin_port)
 				continue;
 			if (a.in4.sin_addr.s_addr == local->in4.sin_addr.s_addr)
-				return w->socks[i].idx;
+				return i;
 			if (a.in4.sin_addr.s_addr == htonl(INADDR_ANY) && wildcard < 0)
-				wildcard = w->socks[i].idx;
+				wildcard = i;
 		} else {
 			if (a.in6.sin6_port != local->in6.sin6_port)
 				continue;
 			if (!memcmp(&a.in6.sin6_addr, &local->in6.sin6_addr, sizeof(a.in6.sin6_addr)))
-				return w->socks[i].idx;
+				return i;
 			if (IN6_IS_ADDR_UNSPECIFIED(&a.in6.sin6_addr) && wildcard < 0)
-				wildcard = w->socks[i].idx;
+				wildcard = i;
 		}
 	}
 	return wildcard;
@@ -732,10 +716,8 @@ int worker_start(const struct worker_params *p, struct worker **out)
 	w->shard = p->shard;
 	w->tun_fd = w->has_tunnel ? p->tun_fd : -1;
 	w->start_err = 1;
-	for (int i = 0; i < WORKER_MAX_SOCKS; i++) {
-		w->socks[i].fd = -1;
+	for (int i = 0; i < WORKER_MAX_SOCKS; i++)
 		w->kind_of[i] = LISTENER_KIND_MAX;
-	}
 	pthread_mutex_init(&w->start_mu, NULL);
 	pthread_cond_init(&w->start_cv, NULL);
 	int err = ring_chan_create(1024, &w->chan);

@@ -76,12 +76,10 @@ struct worker {
 	int start_err; /* 1: pending */
 	enum ring_backend backend;
 
-	struct {
-		int fd;           /* as the control thread sent it, -1: free */
-		int idx;          /* ring socket index */
-		uint8_t kind;
-	} socks[WORKER_MAX_SOCKS];
-	uint8_t kind_of[WORKER_MAX_SOCKS]; /* ring socket index -> kind */
+	/* The ring's socket table is the only one (ring_sock_find by the fd
+	 * control sent); the listener kind is kept here by ring socket index,
+	 * LISTENER_KIND_MAX: no socket of ours there. */
+	uint8_t kind_of[WORKER_MAX_SOCKS];
 
 	struct worker_stats st;   /* worker thread's own */
 	struct worker_stats snap; /* published copy, read by control */

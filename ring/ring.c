@@ -207,6 +207,16 @@ int ring_sock_remove(struct ring *r, unsigned idx)
 	return 0;
 }
 
+int ring_sock_find(const struct ring *r, int fd)
+{
+	if (fd < 0)
+		return -ENOENT;
+	for (unsigned i = 0; i < r->n_socks_hi; i++)
+		if (r->socks[i].fd == fd)
+			return (int)i;
+	return -ENOENT;
+}
+
 int ring_sock_addr(const struct ring *r, unsigned idx, rg_sockaddr *out)
 {
 	if (idx >= RING_MAX_SOCKS || r->socks[idx].fd < 0)

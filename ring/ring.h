@@ -134,6 +134,10 @@ RG_MUST_CHECK int ring_sock_add(struct ring *r, int fd);
 /* Stop receiving on a socket and close it; the index may be reused.
  * -EINVAL only for an index that holds no socket (a caller's bug). */
 int ring_sock_remove(struct ring *r, unsigned sock);
+/* The index of the socket whose fd was handed to ring_sock_add, -ENOENT
+ * when the ring holds no such socket. The ring's table is the only one: a
+ * caller keeps what else it knows of a socket (its kind) by index. */
+RG_MUST_CHECK int ring_sock_find(const struct ring *r, int fd);
 /* The local address the socket is bound to (for logs and /status). */
 RG_MUST_CHECK int ring_sock_addr(const struct ring *r, unsigned sock, rg_sockaddr *out);
 
