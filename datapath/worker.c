@@ -285,7 +285,11 @@ static void handoff_in(struct worker *w)
 	struct handoff_mesh *m = w->mesh->m;
 	unsigned from[64], n;
 	uint64_t now = ring_now();
-	while ((n = handoff_senders(m, w->id, from, 64)) > 0) {
+	/* one pass over the senders that signalled; more than 64 of them: the
+	 * rest in further passes (a sender that signals again meanwhile
+	 * waits for the next wake-up, its message is on its way) */
+	do {
+		n = handoff_senders(m, w->id, from, 64);
 		for (unsigned i = 0; i < n; i++) {
 			const struct handoff_item *it;
 			handoff_ack(m, from[i], w->id);
@@ -308,7 +312,7 @@ static void handoff_in(struct worker *w)
 				handoff_pop(m, from[i], w->id);
 			}
 		}
-	}
+	} while (n == 64);
 }
 
 /* The group's one mesh: created by the first worker of the group to start
