@@ -99,8 +99,10 @@ static const struct tunnel_peer_config *client_auth(void *ctx, const uint8_t key
 }
 
 /* The client's output: keep its last handshake message. */
-static void client_send(void *ctx, const rg_sockaddr *to, const rg_sockaddr *from, const uint8_t *b, size_t len)
+static void client_send(void *ctx, int sock, const rg_sockaddr *to, const rg_sockaddr *from, const uint8_t *b,
+                        size_t len)
 {
+	(void)sock;
 	struct client *c = ctx;
 	(void)to, (void)from;
 	if (len <= DGRAM_MAX) {
@@ -110,8 +112,10 @@ static void client_send(void *ctx, const rg_sockaddr *to, const rg_sockaddr *fro
 }
 
 /* The responder's output: keep the last reply. */
-static void server_send(void *ctx, const rg_sockaddr *to, const rg_sockaddr *from, const uint8_t *b, size_t len)
+static void server_send(void *ctx, int sock, const rg_sockaddr *to, const rg_sockaddr *from, const uint8_t *b,
+                        size_t len)
 {
+	(void)sock;
 	(void)ctx, (void)to, (void)from;
 	if (len <= DGRAM_MAX) {
 		memcpy(reply, b, len);
@@ -137,7 +141,7 @@ static rg_sockaddr addr4(uint32_t ip, uint16_t port)
 static uint8_t last_priv[32]; /* of the engine made last */
 
 static void engine(struct tunnel_engine *e, uint32_t capacity, tunnel_authorize_fn fn, void *ctx,
-                   void (*send)(void *, const rg_sockaddr *, const rg_sockaddr *, const uint8_t *, size_t))
+                   void (*send)(void *, int, const rg_sockaddr *, const rg_sockaddr *, const uint8_t *, size_t))
 {
 	uint8_t *priv = last_priv;
 	crypto_random(&crypto_rng_system, priv, 32);
@@ -240,12 +244,12 @@ static double feed(struct tunnel_engine *s, struct client *cs, unsigned n, uint8
 		now += step_ns;
 		reply_len = 0;
 		uint64_t t0 = thread_ns();
-		tunnel_engine_recv(s, &c->addr, &server_addr, m, c->len, now, wall + now);
+		tunnel_engine_recv(s, 0, &c->addr, &server_addr, m, c->len, now, wall + now);
 		spent += thread_ns() - t0;
 		if (reply_len && reply[0] == want) {
 			(*answered)++;
 			if (back)
-				tunnel_engine_recv(&c->e, &server_addr, &c->addr, reply, reply_len, now, wall + now);
+				tunnel_engine_recv(&c->e, 0, &server_addr, &c->addr, reply, reply_len, now, wall + now);
 		}
 	}
 	return (double)spent / n;
@@ -378,7 +382,7 @@ static void memory(unsigned n)
 	for (unsigned i = 0; i < n; i++) {
 		now += step_ns;
 		reply_len = 0;
-		tunnel_engine_recv(&s, &cs[i].addr, &server_addr, cs[i].msg, cs[i].len, now, wall + now);
+		tunnel_engine_recv(&s, 0, &cs[i].addr, &server_addr, cs[i].msg, cs[i].len, now, wall + now);
 		resp_len[i] = 0;
 		if (reply_len && reply[0] == 2) {
 			memcpy(resp[i], reply, reply_len);
@@ -392,14 +396,14 @@ static void memory(unsigned n)
 	for (unsigned i = 0; i < n; i++) {
 		cs[i].len = 0;
 		if (resp_len[i])
-			tunnel_engine_recv(&cs[i].e, &server_addr, &cs[i].addr, resp[i], resp_len[i], now, wall + now);
+			tunnel_engine_recv(&cs[i].e, 0, &server_addr, &cs[i].addr, resp[i], resp_len[i], now, wall + now);
 	}
 	long rss_c = rss_kb();
 	struct mallinfo2 m_c = mallinfo2();
 	uint64_t data0 = s.rx_count[TUNNEL_RX_DATA];
 	for (unsigned i = 0; i < n; i++)
 		if (cs[i].len && cs[i].msg[0] == 4)
-			tunnel_engine_recv(&s, &cs[i].addr, &server_addr, cs[i].msg, cs[i].len, now, wall + now);
+			tunnel_engine_recv(&s, 0, &cs[i].addr, &server_addr, cs[i].msg, cs[i].len, now, wall + now);
 	ok = (unsigned)(s.rx_count[TUNNEL_RX_DATA] - data0);
 	long rss_d = rss_kb();
 	struct mallinfo2 m_d = mallinfo2();

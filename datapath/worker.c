@@ -1,5 +1,6 @@
 #include "datapath/worker_internal.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <linux/filter.h>
 #include <pthread.h>
@@ -175,14 +176,17 @@ static void on_recv(void *ctx, struct ring *r, struct ring_dgram *d, unsigned n)
 /* One deadline for the ring: the earliest of the protocol cores'. */
 static void arm_timer(struct worker *w)
 {
-	uint64_t next = UINT64_MAX;
-	if (w->quic)
+	uint64_t next = RG_NO_DEADLINE; /* every core answers in that convention */
+	if (w->quic) {
 		next = quic_server_next_expiry(w->quic);
+		/* the flush left connections queued (send batch full): do not
+		 * sleep, write them next turn once the batch went out */
+		if (quic_server_wants_write(w->quic))
+			next = 0;
+	}
 	if (w->tunnel) {
-		/* 0 is "nothing armed" (engine.h), not the earliest deadline:
-		 * taken as a deadline it made idle workers spin */
 		uint64_t t = tunnel_engine_next_expiry(w->tunnel);
-		if (t && t < next)
+		if (t < next)
 			next = t;
 	}
 	if (w->proxy) {
@@ -197,23 +201,13 @@ static void arm_timer(struct worker *w)
 	 * worker then goes idle */
 	if (w->snap_dirty && w->snap_at + STATS_PERIOD_NS < next)
 		next = w->snap_at + STATS_PERIOD_NS;
-	ring_timer_set(w->ring, next == UINT64_MAX ? 0 : (next ? next : 1));
+	ring_timer_set(w->ring, next);
 }
 
+/* The ring's socket table is the worker's: what the worker adds (the
+ * listener kind) is kept by ring socket index in kind_of[]. */
 static void sock_add(struct worker *w, int fd, unsigned kind)
 {
-	int slot = -1;
-	for (int i = 0; i < WORKER_MAX_SOCKS; i++)
-		if (w->socks[i].fd < 0) {
-			slot = i;
-			break;
-		}
-	if (slot < 0) {
-		wlog(w, LOG_ERROR, "worker %u: more than %d sockets, closing fd %d", w->id,
-		     WORKER_MAX_SOCKS, fd);
-		close(fd);
-		return;
-	}
 	int idx = ring_sock_add(w->ring, fd);
 	if (idx < 0 || idx >= WORKER_MAX_SOCKS) {
 		wlog(w, LOG_ERROR, "worker %u: cannot add socket: %s", w->id, strerror(idx < 0 ? -idx : ENOSPC));
@@ -223,9 +217,6 @@ static void sock_add(struct worker *w, int fd, unsigned kind)
 			close(fd);
 		return;
 	}
-	w->socks[slot].fd = fd;
-	w->socks[slot].idx = idx;
-	w->socks[slot].kind = (uint8_t)kind;
 	w->kind_of[idx] = (uint8_t)kind;
 	if (kind == LISTENER_TUNNEL) {
 		rg_sockaddr a;
@@ -237,48 +228,132 @@ static void sock_add(struct worker *w, int fd, unsigned kind)
 
 static void sock_del(struct worker *w, int fd)
 {
-	for (int i = 0; i < WORKER_MAX_SOCKS; i++) {
-		if (w->socks[i].fd != fd)
-			continue;
-		ring_sock_remove(w->ring, (unsigned)w->socks[i].idx);
-		w->kind_of[w->socks[i].idx] = LISTENER_KIND_MAX;
-		for (int f = 0; f < 2; f++)
-			if (w->tunnel_sock[f] == w->socks[i].idx)
-				w->tunnel_sock[f] = -1; /* the next one added takes over */
-		w->socks[i].fd = -1;
-		w->st.n_socks--;
+	int idx = ring_sock_find(w->ring, fd);
+	if (idx < 0 || idx >= WORKER_MAX_SOCKS)
 		return;
-	}
+	ring_sock_remove(w->ring, (unsigned)idx);
+	w->kind_of[idx] = LISTENER_KIND_MAX;
+	for (int f = 0; f < 2; f++)
+		if (w->tunnel_sock[f] == idx)
+			w->tunnel_sock[f] = -1; /* the next one added takes over */
+	w->st.n_socks--;
 }
 
-/* ---- QUIC hand-off between workers ----
- * Server CIDs name their worker (datapath/quic/cid.h). A datagram that the
- * kernel steered to another worker (NAT rebinding, migration, a reuseport
- * group that changed) is copied to the owner over its channel; the owner
- * reads it as its own, answering from its socket for the same local
- * address. Bounded by the owner's channel: full means dropped (counted by
- * the QUIC server as handoffs_dropped; QUIC recovers the loss). */
+/* ---- hand-off between workers (datapath/handoff.h) ----
+ * Server CIDs name their worker (datapath/quic/cid.h), tunnel receiver
+ * indexes and the shard's owner map name theirs. A datagram or TUN read that
+ * reached another worker (NAT rebinding, migration, a roamed peer, a
+ * reuseport group that changed) is copied into the ring of that pair; the
+ * owner reads it as its own, answering from its socket for the same local
+ * address. Bounded by the ring: full means dropped and counted by the
+ * caller (QUIC and the tunnel recover the loss). */
 
-int handoff_post(struct worker *w, const struct ring_dgram *d, unsigned owner, uint32_t type)
+int handoff_send(struct worker *w, unsigned owner, enum handoff_kind kind, unsigned sock,
+                 const rg_sockaddr *peer, const rg_sockaddr *local, const uint8_t *data, size_t len)
 {
-	if (!w->peers || owner >= w->n_peers)
+	if (!w->mesh || owner >= w->n_peers)
 		return -ENOENT;
 	struct worker *to = __atomic_load_n(&w->peers[owner], __ATOMIC_ACQUIRE);
 	if (!to || to == w)
-		return -ENOENT;
-	struct handoff *h = malloc(sizeof(*h) + d->len);
-	if (!h)
+		return -ENOENT; /* not started (or stopped): nobody to wake */
+	int r = handoff_push(w->mesh->m, w->id, owner, kind, sock, peer, local, data, len);
+	if (r == 1) {
+		struct ring_msg m = {.type = WORKER_MSG_HANDOFF, .u32 = w->id};
+		/* -EAGAIN, a full channel: loses nothing, the messages in it
+		 * wake `to`, which reads its set of senders on every wake-up */
+		int err = ring_chan_send(to->chan, &m);
+		assert(!err || err == -EAGAIN);
+		(void)err;
+	}
+	return r < 0 ? r : 0;
+}
+
+int handoff_post(struct worker *w, const struct ring_dgram *d, unsigned owner, enum handoff_kind kind)
+{
+	return handoff_send(w, owner, kind, d->sock, &d->peer, &d->local, d->data, d->len);
+}
+
+static void quic_handoff_recv(struct worker *w, struct ring_dgram *d, uint64_t now);
+
+/* The senders that signalled, each ring drained: datagrams as if read
+ * here, TUN reads to the local tunnel path. Only those senders: a worker
+ * of 64 does not scan 63 rings per wake-up. */
+static void handoff_in(struct worker *w)
+{
+	if (!w->mesh)
+		return;
+	struct handoff_mesh *m = w->mesh->m;
+	unsigned from[64], n;
+	uint64_t now = ring_now();
+	/* one pass over the senders that signalled; more than 64 of them: the
+	 * rest in further passes (a sender that signals again meanwhile
+	 * waits for the next wake-up, its message is on its way) */
+	do {
+		n = handoff_senders(m, w->id, from, 64);
+		for (unsigned i = 0; i < n; i++) {
+			const struct handoff_item *it;
+			handoff_ack(m, from[i], w->id);
+			while ((it = handoff_peek(m, from[i], w->id)) != NULL) {
+				/* the consumer owns the record until the pop: the
+				 * protocol cores may decrypt in place */
+				struct ring_dgram d = {.data = (uint8_t *)it->data, .len = it->len,
+				                       .peer = it->peer, .local = it->local};
+				switch ((enum handoff_kind)it->kind) {
+				case HANDOFF_QUIC_DGRAM:
+					quic_handoff_recv(w, &d, now);
+					break;
+				case HANDOFF_TUNNEL_DGRAM:
+					tunnel_handoff_recv(w, &d);
+					break;
+				case HANDOFF_TUN_PACKET:
+					tunnel_tun_handoff_recv(w, d.data, d.len, now);
+					break;
+				}
+				handoff_pop(m, from[i], w->id);
+			}
+		}
+	} while (n == 64);
+}
+
+/* The group's one mesh: created by the first worker of the group to start
+ * (worker_start runs on the control thread, one worker after the other),
+ * referenced by the others, freed by the last worker_stop (the group is
+ * joined before any worker is freed). */
+static int mesh_join(struct worker *w)
+{
+	if (!w->peers || w->n_peers < 2)
+		return 0;
+	for (unsigned i = 0; i < w->n_peers; i++) {
+		struct worker *p = i == w->id ? NULL : __atomic_load_n(&w->peers[i], __ATOMIC_ACQUIRE);
+		if (p && p->mesh) {
+			atomic_fetch_add(&p->mesh->refs, 1);
+			w->mesh = p->mesh;
+			return 0;
+		}
+	}
+	struct worker_mesh *wm = calloc(1, sizeof(*wm));
+	if (!wm)
 		return -ENOMEM;
-	h->d = *d;
-	h->d.data = h->data;
-	memcpy(h->data, d->data, d->len);
-	struct ring_msg m = {.type = type, .ptr = h};
-	int err = ring_chan_send(to->chan, &m);
+	/* a TUN read (64 KiB + vnet header) must fit a quarter of a ring;
+	 * the pages of idle pairs are never touched */
+	size_t bytes = w->n_peers <= 8 ? (4u << 20) : (1u << 20);
+	int err = handoff_mesh_create(w->n_peers, bytes, &wm->m);
 	if (err) {
-		free(h);
+		free(wm);
 		return err;
 	}
+	atomic_store(&wm->refs, 1);
+	w->mesh = wm;
 	return 0;
+}
+
+static void mesh_leave(struct worker *w)
+{
+	if (w->mesh && atomic_fetch_sub(&w->mesh->refs, 1) == 1) {
+		handoff_mesh_destroy(w->mesh->m);
+		free(w->mesh);
+	}
+	w->mesh = NULL;
 }
 
 int worker_quic_steer(int fd, unsigned n_workers)
@@ -322,7 +397,7 @@ int worker_steer_attach(int fd, struct sock_filter *code, unsigned short len)
 
 static int quic_handoff_send(void *ctx, const struct ring_dgram *d, unsigned owner)
 {
-	return handoff_post(ctx, d, owner, WORKER_MSG_QUIC_DGRAM);
+	return handoff_post(ctx, d, owner, HANDOFF_QUIC_DGRAM);
 }
 
 /* This worker's QUIC socket for the address a datagram was sent to: the
@@ -332,70 +407,51 @@ int sock_for(const struct worker *w, const rg_sockaddr *local, unsigned kind)
 {
 	int wildcard = -1;
 	for (int i = 0; i < WORKER_MAX_SOCKS; i++) {
-		if (w->socks[i].fd < 0 || w->socks[i].kind != kind)
+		if (w->kind_of[i] != kind)
 			continue;
 		rg_sockaddr a;
-		if (ring_sock_addr(w->ring, (unsigned)w->socks[i].idx, &a) ||
+		if (ring_sock_addr(w->ring, (unsigned)i, &a) ||
 		    a.sa.sa_family != local->sa.sa_family)
 			continue;
 		if (a.sa.sa_family == AF_INET) {
 			if (a.in4.sin_port != local->in4.sin_port)
 				continue;
 			if (a.in4.sin_addr.s_addr == local->in4.sin_addr.s_addr)
-				return w->socks[i].idx;
+				return i;
 			if (a.in4.sin_addr.s_addr == htonl(INADDR_ANY) && wildcard < 0)
-				wildcard = w->socks[i].idx;
+				wildcard = i;
 		} else {
 			if (a.in6.sin6_port != local->in6.sin6_port)
 				continue;
 			if (!memcmp(&a.in6.sin6_addr, &local->in6.sin6_addr, sizeof(a.in6.sin6_addr)))
-				return w->socks[i].idx;
+				return i;
 			if (IN6_IS_ADDR_UNSPECIFIED(&a.in6.sin6_addr) && wildcard < 0)
-				wildcard = w->socks[i].idx;
+				wildcard = i;
 		}
 	}
 	return wildcard;
 }
 
-static void handoff_flush(struct worker *w, struct handoff **h, unsigned n)
+/* A QUIC datagram another worker handed over: read as if it came in on our
+ * socket for the same local address. */
+static void quic_handoff_recv(struct worker *w, struct ring_dgram *d, uint64_t now)
 {
-	struct ring_dgram d[HANDOFF_BATCH];
-	unsigned k = 0;
-	for (unsigned i = 0; i < n; i++) {
-		int sock = w->quic ? sock_for(w, &h[i]->d.local, LISTENER_QUIC) : -1;
-		if (sock < 0) {
-			w->st.drops[DP_DROP_HANDOFF_NO_SOCK]++;
-			continue;
-		}
-		d[k] = h[i]->d;
-		d[k].sock = (uint16_t)sock;
-		k++;
+	int sock = w->quic ? sock_for(w, &d->local, LISTENER_QUIC) : -1;
+	if (sock < 0) {
+		w->st.drops[DP_DROP_HANDOFF_NO_SOCK]++;
+		return;
 	}
-	if (k)
-		quic_server_recv_handoff(w->quic, d, k, ring_now(), &w->tx);
-	for (unsigned i = 0; i < n; i++)
-		free(h[i]);
+	d->sock = (uint16_t)sock;
+	quic_server_recv_handoff(w->quic, d, 1, now, &w->tx);
 }
 
 static void on_chan(void *ctx, struct ring *r)
 {
 	struct worker *w = ctx;
 	struct ring_msg m;
-	struct handoff *ho[HANDOFF_BATCH];
-	unsigned n_ho = 0;
 	(void)r;
 	while (ring_chan_recv(w->chan, &m) == 1) {
 		switch (m.type) {
-		case WORKER_MSG_TUNNEL_DGRAM:
-			tunnel_handoff_recv(w, m.ptr);
-			break;
-		case WORKER_MSG_QUIC_DGRAM:
-			ho[n_ho++] = m.ptr;
-			if (n_ho == HANDOFF_BATCH) {
-				handoff_flush(w, ho, n_ho);
-				n_ho = 0;
-			}
-			break;
 		case WORKER_MSG_STOP:
 			w->stop = true;
 			break;
@@ -417,14 +473,14 @@ static void on_chan(void *ctx, struct ring *r)
 			sock_del(w, (int)m.u64);
 			break;
 		case WORKER_MSG_HANDOFF:
-			break; /* every hand-off ring is drained below */
+			break; /* the senders that signalled are drained below */
 		default:
 			wlog(w, LOG_WARN, "worker %u: unknown message %u", w->id, m.type);
 		}
 	}
-	handoff_drain(w);
-	if (n_ho)
-		handoff_flush(w, ho, n_ho);
+	/* on every wake-up, not only on WORKER_MSG_HANDOFF: a wake-up message
+	 * refused by a full channel is covered by the messages that filled it */
+	handoff_in(w);
 }
 
 static void on_timer(void *ctx, struct ring *r, uint64_t now)
@@ -577,6 +633,10 @@ static void *worker_main(void *arg)
 		 * was coalescing (tun.h) before the ring submits and waits */
 		if (w->tunq && tun_queue_flush(w->tunq))
 			w->st.drops[DP_DROP_TUN_WRITE]++;
+		/* and the QUIC connections that have something to send, each
+		 * once for the whole turn (quic.h: write-now list) */
+		if (w->quic)
+			quic_server_flush(w->quic, ring_now(), &w->tx);
 		arm_timer(w);
 		err = ring_turn(w->ring);
 		if (err && err != -EINTR) {
@@ -641,7 +701,11 @@ int worker_start(const struct worker_params *p, struct worker **out)
 	}
 	w->peers = p->peers;
 	w->n_peers = p->n_peers;
-	if (w->has_quic && w->peers && w->n_peers > 1) {
+	if (mesh_join(w) != 0) {
+		free(w);
+		return -ENOMEM;
+	}
+	if (w->has_quic && w->mesh) {
 		w->quic_params.on_foreign = quic_handoff_send;
 		w->quic_params.foreign_ctx = w;
 	}
@@ -651,16 +715,13 @@ int worker_start(const struct worker_params *p, struct worker **out)
 	}
 	w->tunnel_sock[0] = w->tunnel_sock[1] = -1;
 	w->init_sock[0] = w->init_sock[1] = -1;
-	w->cur_sock = -1;
 	w->tunnel_mtu = p->tunnel_mtu;
 	w->tunnel_capacity = p->tunnel_capacity ? p->tunnel_capacity : 4096;
 	w->shard = p->shard;
 	w->tun_fd = w->has_tunnel ? p->tun_fd : -1;
 	w->start_err = 1;
-	for (int i = 0; i < WORKER_MAX_SOCKS; i++) {
-		w->socks[i].fd = -1;
+	for (int i = 0; i < WORKER_MAX_SOCKS; i++)
 		w->kind_of[i] = LISTENER_KIND_MAX;
-	}
 	pthread_mutex_init(&w->start_mu, NULL);
 	pthread_cond_init(&w->start_cv, NULL);
 	int err = ring_chan_create(1024, &w->chan);
@@ -690,6 +751,7 @@ fail_thread:
 fail_chan:
 	pthread_cond_destroy(&w->start_cv);
 	pthread_mutex_destroy(&w->start_mu);
+	mesh_leave(w);
 	free(w);
 	return err;
 }
@@ -743,11 +805,9 @@ void worker_stop(struct worker *w)
 	/* gone from the group: a later worker_stop of a peer skips it */
 	if (w->peers && w->id < w->n_peers && w->peers[w->id] == w)
 		__atomic_store_n(&w->peers[w->id], NULL, __ATOMIC_RELEASE);
-	/* hand-offs that arrived after the loop ended */
-	struct ring_msg m;
-	while (ring_chan_recv(w->chan, &m) == 1)
-		if (m.type == WORKER_MSG_QUIC_DGRAM || m.type == WORKER_MSG_TUNNEL_DGRAM)
-			free(m.ptr);
+	/* hand-offs that arrived after the loop ended are in the mesh: it
+	 * goes with the group's last worker */
+	mesh_leave(w);
 	if (w->tun_fd >= 0)
 		close(w->tun_fd);
 	free(w->peer_snap);

@@ -42,13 +42,8 @@ enum worker_msg_type {
 	WORKER_MSG_GEN,        /* a new generation is published: pick it up */
 	WORKER_MSG_SOCK_ADD,   /* u64: fd, u32: enum listener_kind; reply: none */
 	WORKER_MSG_SOCK_DEL,   /* u64: fd as sent in SOCK_ADD */
-	WORKER_MSG_HANDOFF,    /* u32: the worker that queued TUN packets for us (shard.h) */
-	WORKER_MSG_TUNNEL_DGRAM, /* ptr: a tunnel datagram (struct handoff, heap
-	                            copy, the receiver frees it) whose receiver
-	                            index names this worker */
-	WORKER_MSG_QUIC_DGRAM, /* ptr: a QUIC datagram for a CID this worker
-	                          owns, from another worker (heap copy, the
-	                          receiver frees it) */
+	WORKER_MSG_HANDOFF,    /* u32: a worker that queued items for us in the
+	                          group's mesh (handoff.h); a wake-up only */
 };
 
 /* All fields are uint64_t: they are copied word by word.
@@ -111,11 +106,14 @@ struct worker_params {
 	struct tunnel_shard *shard;
 	/* This worker's TUN queue (the worker owns it from here), or -1. */
 	int tun_fd;
-	/* The group's workers, indexed by id, for the QUIC hand-off: the
-	 * caller's array that worker_start fills (entries read atomically;
-	 * NULL while a worker is not started). NULL: no hand-off, a packet for
-	 * another worker's CID is dropped. With peers, worker_stop() stops the
-	 * whole group first (workers post to each other), then frees one. */
+	/* The group's workers, indexed by id, for the hand-offs (QUIC and
+	 * tunnel datagrams, TUN reads; datapath/handoff.h): the caller's array
+	 * that worker_start fills (entries read atomically; NULL while a
+	 * worker is not started). Workers are started one after the other:
+	 * the first creates the group's hand-off mesh, the others share it.
+	 * NULL: no hand-off, an item for another worker is dropped. With
+	 * peers, worker_stop() stops the whole group first (workers post to
+	 * each other), then frees one; the last frees the mesh. */
 	struct worker **peers;
 	unsigned n_peers;
 };

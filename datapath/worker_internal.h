@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "datapath/handoff.h"
 #include "datapath/tunnel/shard.h"
 #include "datapath/tunnel/tun.h"
 #include "datapath/worker.h"
@@ -15,6 +16,12 @@
 #define WORKER_MAX_SOCKS 256
 #define MAX_INITIATED 64
 #define STATS_PERIOD_NS (100ull * 1000 * 1000)
+
+/* The group's hand-off mesh, shared by its workers (worker.c mesh_join). */
+struct worker_mesh {
+	struct handoff_mesh *m;
+	_Atomic unsigned refs;
+};
 
 struct worker {
 	unsigned id;
@@ -34,7 +41,6 @@ struct worker {
 	bool has_tunnel;
 	struct tunnel_engine *tunnel;
 	int tunnel_sock[2]; /* a tunnel socket per family (0: IPv4, 1: IPv6), -1: none */
-	int cur_sock;       /* the socket of the datagram being handled, -1: none */
 	unsigned tunnel_mtu;
 	unsigned tunnel_capacity;
 	struct tunnel_shard *shard; /* NULL: no [tunnel] */
@@ -59,7 +65,8 @@ struct worker {
 	bool draining;          /* WORKER_MSG_DRAIN seen */
 	uint64_t drain_deadline;
 	_Atomic bool drained;   /* read by the control thread */
-	struct worker **peers; /* QUIC hand-off: the group, by id (may be NULL) */
+	struct worker **peers; /* the group, by id (may be NULL) */
+	struct worker_mesh *mesh; /* hand-offs to and from the group, NULL: alone */
 	unsigned n_peers;
 	bool stop_posted, joined; /* control thread only: group stop */
 	/* start-up hand-shake: the thread reports ring creation */
@@ -68,12 +75,10 @@ struct worker {
 	int start_err; /* 1: pending */
 	enum ring_backend backend;
 
-	struct {
-		int fd;           /* as the control thread sent it, -1: free */
-		int idx;          /* ring socket index */
-		uint8_t kind;
-	} socks[WORKER_MAX_SOCKS];
-	uint8_t kind_of[WORKER_MAX_SOCKS]; /* ring socket index -> kind */
+	/* The ring's socket table is the only one (ring_sock_find by the fd
+	 * control sent); the listener kind is kept here by ring socket index,
+	 * LISTENER_KIND_MAX: no socket of ours there. */
+	uint8_t kind_of[WORKER_MAX_SOCKS];
 
 	struct worker_stats st;   /* worker thread's own */
 	struct worker_stats snap; /* published copy, read by control */
@@ -81,18 +86,17 @@ struct worker {
 	bool snap_dirty; /* counters moved since the last publish */
 };
 
-struct handoff {
-	struct ring_dgram d;
-	uint8_t data[];
-};
-
-#define HANDOFF_BATCH 64
-
 /* ---- worker.c, for worker_tunnel.c ---- */
 void wlog(struct worker *w, enum log_level l, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 uint64_t wall_ns(void);
-/* Copy a datagram to worker `owner` as a message of `type` (it frees it). */
-RG_MUST_CHECK int handoff_post(struct worker *w, const struct ring_dgram *d, unsigned owner, uint32_t type);
+/* Copy an item to worker `owner` through the group's mesh and wake it if
+ * needed. 0, -ENOENT (no such worker running), -ENOBUFS (its ring is full:
+ * the caller drops and counts), -EMSGSIZE. */
+RG_MUST_CHECK int handoff_send(struct worker *w, unsigned owner, enum handoff_kind kind, unsigned sock,
+                               const rg_sockaddr *peer, const rg_sockaddr *local, const uint8_t *data,
+                               size_t len);
+/* A received datagram, with its socket and addresses. */
+RG_MUST_CHECK int handoff_post(struct worker *w, const struct ring_dgram *d, unsigned owner, enum handoff_kind kind);
 /* This worker's socket of `kind` for the local address a datagram was sent
  * to: exact address, else a wildcard one of its family and port; -1: none. */
 int sock_for(const struct worker *w, const rg_sockaddr *local, unsigned kind);
@@ -104,8 +108,10 @@ RG_MUST_CHECK int tunnel_start(struct worker *w);
 struct sock_filter;
 RG_MUST_CHECK int worker_steer_attach(int fd, struct sock_filter *code, unsigned short len);
 void tunnel_recv(struct worker *w, struct ring_dgram *d, unsigned n, uint64_t now);
-void tunnel_handoff_recv(struct worker *w, struct handoff *h);
-void handoff_drain(struct worker *w);
+/* Items of the mesh (worker.c handoff_in): a tunnel datagram whose session
+ * is ours, a TUN read for a peer we own. */
+void tunnel_handoff_recv(struct worker *w, struct ring_dgram *d);
+void tunnel_tun_handoff_recv(struct worker *w, uint8_t *p, size_t len, uint64_t now);
 void initiators_sync(struct worker *w);
 void peers_publish(struct worker *w);
 

@@ -14,44 +14,50 @@
 
 /* The engine's peers for GET /peers: a sequence lock (odd while writing)
  * around relaxed word stores, so a reader never mixes two peers' words. */
+struct publish_ctx {
+	struct worker *w;
+	uint64_t now, wall;
+	unsigned n;
+	uint64_t sessions;
+};
+
+static bool publish_peer(void *ctx, const struct tunnel_peer_view *v)
+{
+	struct publish_ctx *c = ctx;
+	struct worker *w = c->w;
+	/* peer_snap_cap is the engine's capacity: one pass sees every peer */
+	if (c->n >= w->peer_snap_cap)
+		return false;
+	c->sessions += v->has_session;
+	struct worker_peer_stat ps;
+	memset(&ps, 0, sizeof(ps));
+	memcpy(ps.public_key, v->public_key, sizeof(ps.public_key));
+	ps.endpoint = v->endpoint;
+	ps.rx_bytes = v->rx_bytes;
+	ps.tx_bytes = v->tx_bytes;
+	if (v->last_handshake && v->last_handshake <= c->now)
+		ps.last_handshake_ns = c->wall - (c->now - v->last_handshake);
+	ps.rx_packets = v->rx_packets;
+	ps.tx_packets = v->tx_packets;
+	const uint64_t *src = (const uint64_t *)&ps;
+	uint64_t *dst = (uint64_t *)&w->peer_snap[c->n++];
+	for (size_t k = 0; k < sizeof(ps) / sizeof(uint64_t); k++)
+		__atomic_store_n(&dst[k], src[k], __ATOMIC_RELAXED);
+	return true;
+}
+
 void peers_publish(struct worker *w)
 {
 	if (!w->peer_snap)
 		return;
-	uint64_t now = ring_now(), wall = wall_ns();
+	struct publish_ctx c = {.w = w, .now = ring_now(), .wall = wall_ns()};
 	uint64_t seq = atomic_load_explicit(&w->peer_seq, memory_order_relaxed);
 	atomic_store_explicit(&w->peer_seq, seq + 1, memory_order_relaxed);
 	atomic_thread_fence(memory_order_release);
-	unsigned n = 0;
-	uint64_t sessions = 0;
-	/* peer_snap_cap is the engine's capacity: one pass sees every peer */
-	for (uint32_t i = 0; i < tunnel_engine_peer_bound(w->tunnel) && n < w->peer_snap_cap; i++) {
-		const struct tunnel_peer *p = &w->tunnel->peers[i];
-		if (!p->in_use)
-			continue;
-		sessions += p->session != NULL;
-		struct worker_peer_stat ps;
-		memset(&ps, 0, sizeof(ps));
-		memcpy(ps.public_key, p->public_key, sizeof(ps.public_key));
-		if (p->session) {
-			ps.endpoint = p->session->remote;
-			ps.rx_bytes = p->session->rx_bytes;
-			ps.tx_bytes = p->session->tx_bytes;
-		} else if (p->has_endpoint) {
-			ps.endpoint = p->endpoint;
-		}
-		if (p->last_handshake && p->last_handshake <= now)
-			ps.last_handshake_ns = wall - (now - p->last_handshake);
-		ps.rx_packets = p->rx_packets;
-		ps.tx_packets = p->tx_packets;
-		const uint64_t *src = (const uint64_t *)&ps;
-		uint64_t *dst = (uint64_t *)&w->peer_snap[n++];
-		for (size_t k = 0; k < sizeof(ps) / sizeof(uint64_t); k++)
-			__atomic_store_n(&dst[k], src[k], __ATOMIC_RELAXED);
-	}
-	w->st.tunnel_sessions = sessions;
+	tunnel_engine_foreach_peer(w->tunnel, publish_peer, &c);
+	w->st.tunnel_sessions = c.sessions;
 	w->st.tunnel_capacity = w->tunnel->capacity;
-	atomic_store_explicit(&w->peer_n, n, memory_order_relaxed);
+	atomic_store_explicit(&w->peer_n, c.n, memory_order_relaxed);
 	atomic_store_explicit(&w->peer_seq, seq + 2, memory_order_release);
 }
 
@@ -85,14 +91,17 @@ unsigned worker_peers_read(const struct worker *w, struct worker_peer_stat *out,
 
 static int initiator_sock(struct worker *w, const rg_sockaddr *to, const rg_sockaddr *from);
 
-static void tunnel_send(void *ctx, const rg_sockaddr *to, const rg_sockaddr *from, const uint8_t *bytes,
-                        size_t len)
+static void tunnel_send(void *ctx, int sock, const rg_sockaddr *to, const rg_sockaddr *from,
+                        const uint8_t *bytes, size_t len)
 {
 	struct worker *w = ctx;
-	/* a reply leaves by the socket the request came in on; what timers
-	 * send goes out by the tunnel socket of the peer's family */
+	/* a reply, and whatever goes to a peer that reached us, leaves by the
+	 * socket the peer reached (the engine hands it back); an initiation
+	 * to a configured endpoint by our initiator socket, else the tunnel
+	 * socket of the peer's family */
 	int fam = to->sa.sa_family == AF_INET6;
-	int sock = w->cur_sock >= 0 ? w->cur_sock : initiator_sock(w, to, from);
+	if (sock < 0 || sock >= WORKER_MAX_SOCKS || w->kind_of[sock] != LISTENER_TUNNEL)
+		sock = initiator_sock(w, to, from);
 	if (sock < 0)
 		sock = w->tunnel_sock[fam];
 	if (sock < 0) {
@@ -203,45 +212,22 @@ static void on_tun_read(void *ctx, uint8_t *buf, size_t len)
 		tun_local(w, buf, len, ring_now());
 		return;
 	}
-	int r = tunnel_shard_push(w->shard, w->id, to, buf, len);
-	if (r < 0) {
+	if (handoff_send(w, to, HANDOFF_TUN_PACKET, 0, NULL, NULL, buf, len) < 0) {
+		/* full ring, or the owner not running: its session lives
+		 * there, so the packet is dropped and counted */
 		w->st.drops[DP_DROP_HANDOFF_FULL]++;
 		return;
 	}
 	w->st.handoff_out++;
-	if (r == 1) {
-		struct ring_msg m = {.type = WORKER_MSG_HANDOFF, .u32 = w->id};
-		struct ring_chan *c = tunnel_shard_ctx(w->shard, to);
-		/* -EAGAIN, a full channel: the worker is being woken anyway
-		 * and looks at every hand-off ring on each channel wake-up
-		 * (handoff_drain); nothing else can fail */
-		if (c) {
-			int err = ring_chan_send(c, &m);
-			assert(!err || err == -EAGAIN);
-			(void)err;
-		}
-	}
 }
 
-/* Every packet other workers queued for us. */
-void handoff_drain(struct worker *w)
+/* A TUN read another worker handed over (handoff.h): its peer is ours. */
+void tunnel_tun_handoff_recv(struct worker *w, uint8_t *p, size_t len, uint64_t now)
 {
-	if (!w->shard || !w->tunnel)
+	if (!w->tunnel)
 		return;
-	unsigned n = tunnel_shard_workers(w->shard);
-	uint64_t now = ring_now();
-	for (unsigned from = 0; from < n; from++) {
-		if (from == w->id)
-			continue;
-		tunnel_shard_ack(w->shard, from, w->id);
-		uint8_t *p;
-		size_t len;
-		while ((p = tunnel_shard_peek(w->shard, from, w->id, &len)) != NULL) {
-			w->st.handoff_in++;
-			tun_local(w, p, len, now);
-			tunnel_shard_pop(w->shard, from, w->id);
-		}
-	}
+	w->st.handoff_in++;
+	tun_local(w, p, len, now);
 }
 
 /* Open this worker's initiator socket of a family (ephemeral port). */
@@ -358,8 +344,6 @@ int tunnel_start(struct worker *w)
 		if (!err)
 			w->tun_fd = -1; /* the queue's now */
 	}
-	if (!err && w->shard)
-		tunnel_shard_set_ctx(w->shard, w->id, w->chan);
 	if (err) {
 		free(w->seg_scratch);
 		w->seg_scratch = NULL;
@@ -428,22 +412,18 @@ static int tunnel_owner(const struct worker *w, const struct ring_dgram *d)
 
 /* A tunnel datagram another worker received for one of our sessions: as
  * if it had come in here, replies leaving by our socket for its address. */
-void tunnel_handoff_recv(struct worker *w, struct handoff *h)
+void tunnel_handoff_recv(struct worker *w, struct ring_dgram *d)
 {
-	int sock = w->tunnel ? sock_for(w, &h->d.local, LISTENER_TUNNEL) : -1;
+	int sock = w->tunnel ? sock_for(w, &d->local, LISTENER_TUNNEL) : -1;
 	if (sock < 0) {
 		w->st.drops[DP_DROP_HANDOFF_NO_SOCK]++;
-		free(h);
 		return;
 	}
 	w->st.tunnel_handoffs_in++;
-	w->cur_sock = sock;
-	enum tunnel_rx_verdict v = tunnel_engine_recv(w->tunnel, &h->d.peer, &h->d.local, h->d.data, h->d.len,
+	enum tunnel_rx_verdict v = tunnel_engine_recv(w->tunnel, sock, &d->peer, &d->local, d->data, d->len,
 	                                              ring_now(), wall_ns());
 	if ((v == TUNNEL_RX_HANDSHAKE || v == TUNNEL_RX_KEEPALIVE) && w->shard)
-		claim_remote(w, &h->d.peer);
-	w->cur_sock = -1;
-	free(h);
+		claim_remote(w, &d->peer);
 }
 
 /* A batch of datagrams from the tunnel sockets: ours to the engine, those
@@ -454,17 +434,15 @@ void tunnel_recv(struct worker *w, struct ring_dgram *d, unsigned n, uint64_t no
 	for (unsigned i = 0; i < n; i++) {
 		int owner = tunnel_owner(w, &d[i]);
 		if (owner >= 0) {
-			if (handoff_post(w, &d[i], (unsigned)owner, WORKER_MSG_TUNNEL_DGRAM) == 0)
+			if (handoff_post(w, &d[i], (unsigned)owner, HANDOFF_TUNNEL_DGRAM) == 0)
 				w->st.tunnel_handoffs_out++;
 			else
 				w->st.tunnel_handoffs_dropped++;
 			continue;
 		}
-		w->cur_sock = d[i].sock;
-		enum tunnel_rx_verdict v =
-			tunnel_engine_recv(w->tunnel, &d[i].peer, &d[i].local, d[i].data, d[i].len, now, wall);
+		enum tunnel_rx_verdict v = tunnel_engine_recv(w->tunnel, d[i].sock, &d[i].peer, &d[i].local,
+		                                              d[i].data, d[i].len, now, wall);
 		if ((v == TUNNEL_RX_HANDSHAKE || v == TUNNEL_RX_KEEPALIVE) && w->shard)
 			claim_remote(w, &d[i].peer);
 	}
-	w->cur_sock = -1;
 }

@@ -194,7 +194,7 @@ int epoll_turn(struct ring *r)
 {
 	epoll_flush(r);
 	int timeout = -1;
-	if (r->deadline) {
+	if (r->deadline != RG_NO_DEADLINE) {
 		uint64_t now = ring_now();
 		/* round up: waking a little late is fine, early means a spin */
 		timeout = r->deadline > now ? (int)((r->deadline - now + 999999) / 1000000) : 0;

@@ -79,6 +79,7 @@ int ring_create(const struct ring_opts *o, struct ring **out)
 	if (!r)
 		return -ENOMEM;
 	r->o = *o;
+	r->deadline = RG_NO_DEADLINE;
 	if (!r->o.entries)
 		r->o.entries = 1024;
 	if (!r->o.rx_bufs)
@@ -204,6 +205,16 @@ int ring_sock_remove(struct ring *r, unsigned idx)
 	r->socks[idx].fd = -1;
 	r->socks[idx].gen++; /* late completions of the old socket are ignored */
 	return 0;
+}
+
+int ring_sock_find(const struct ring *r, int fd)
+{
+	if (fd < 0)
+		return -ENOENT;
+	for (unsigned i = 0; i < r->n_socks_hi; i++)
+		if (r->socks[i].fd == fd)
+			return (int)i;
+	return -ENOENT;
 }
 
 int ring_sock_addr(const struct ring *r, unsigned idx, rg_sockaddr *out)
@@ -540,8 +551,8 @@ int ring_turn(struct ring *r)
 	int err = r->backend == RING_BACKEND_URING ? uring_turn(r) : epoll_turn(r);
 	if (err)
 		return err;
-	if (r->deadline && ring_now() >= r->deadline && r->o.ops->timer) {
-		r->deadline = 0; /* one shot: the callback arms the next */
+	if (r->deadline != RG_NO_DEADLINE && ring_now() >= r->deadline && r->o.ops->timer) {
+		r->deadline = RG_NO_DEADLINE; /* one shot: the callback arms the next */
 		r->o.ops->timer(r->o.ctx, r, ring_now());
 	}
 	/* io_uring: the runs of this turn become SQEs that the next turn's

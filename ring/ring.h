@@ -24,6 +24,14 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+/* "No deadline", the one value for it in every module (STYLE.md convention
+ * 2): the tunnel timers and engine, the QUIC heap, the timer wheel, the
+ * proxy and the ring's timeout. UINT64_MAX, as ngtcp2_conn_get_expiry():
+ * it compares later than any real time, so "earliest deadline" is a plain
+ * minimum and nothing can mistake it for "due now" (0 once meant "none" in
+ * the tunnel engine and made idle workers spin). */
+#define RG_NO_DEADLINE UINT64_MAX
+
 /* An IPv4 or IPv6 socket address without sockaddr_storage's 128 bytes. */
 typedef union rg_sockaddr {
 	struct sockaddr sa;
@@ -126,6 +134,10 @@ RG_MUST_CHECK int ring_sock_add(struct ring *r, int fd);
 /* Stop receiving on a socket and close it; the index may be reused.
  * -EINVAL only for an index that holds no socket (a caller's bug). */
 int ring_sock_remove(struct ring *r, unsigned sock);
+/* The index of the socket whose fd was handed to ring_sock_add, -ENOENT
+ * when the ring holds no such socket. The ring's table is the only one: a
+ * caller keeps what else it knows of a socket (its kind) by index. */
+RG_MUST_CHECK int ring_sock_find(const struct ring *r, int fd);
 /* The local address the socket is bound to (for logs and /status). */
 RG_MUST_CHECK int ring_sock_addr(const struct ring *r, unsigned sock, rg_sockaddr *out);
 
@@ -164,8 +176,9 @@ RG_MUST_CHECK int ring_flush(struct ring *r);
 
 /* ---- time and turns ---- */
 
-/* The one deadline of this ring (ring_now() nanoseconds); 0 disarms.
- * The worker's timer wheel sets it to its earliest deadline. */
+/* The one deadline of this ring (ring_now() nanoseconds); RG_NO_DEADLINE
+ * disarms (the initial state), a deadline <= now makes the turn wait for
+ * nothing. The worker sets it to its earliest deadline. */
 void ring_timer_set(struct ring *r, uint64_t deadline);
 
 /* One loop turn, as described at the top. Returns 0, or negative errno on

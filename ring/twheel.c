@@ -57,6 +57,12 @@ static void unlink_timer(struct twheel *tw, struct twheel_timer *t)
 
 void twheel_add(struct twheel *tw, struct twheel_timer *t, uint64_t deadline)
 {
+	if (deadline == RG_NO_DEADLINE) {
+		/* nothing to wait for: an entry would only sit in the top
+		 * level being placed again every turn of the wheel */
+		twheel_del(tw, t);
+		return;
+	}
 	if (t->pprev) {
 		/* the earliest timer moving later: the minimum is unknown */
 		if (tw->min_ok && t->deadline == tw->min && deadline > t->deadline)
@@ -83,7 +89,7 @@ void twheel_del(struct twheel *tw, struct twheel_timer *t)
 
 static uint64_t slot_min(struct twheel_timer *t)
 {
-	uint64_t m = UINT64_MAX;
+	uint64_t m = RG_NO_DEADLINE;
 	for (; t; t = t->next)
 		if (t->deadline < m)
 			m = t->deadline;
@@ -104,7 +110,7 @@ static uint64_t earliest(const struct twheel *tw)
 			return slot_min(tw->slots[l][__builtin_ctzll(tw->bitmap[l])]);
 	}
 	/* the top level may wrap around: look at all of it */
-	uint64_t m = UINT64_MAX;
+	uint64_t m = RG_NO_DEADLINE;
 	for (uint64_t bits = tw->bitmap[TWHEEL_LEVELS - 1]; bits; bits &= bits - 1) {
 		uint64_t s = slot_min(tw->slots[TWHEEL_LEVELS - 1][__builtin_ctzll(bits)]);
 		if (s < m)
@@ -116,7 +122,7 @@ static uint64_t earliest(const struct twheel *tw)
 uint64_t twheel_next_deadline(struct twheel *tw)
 {
 	if (!tw->count)
-		return UINT64_MAX;
+		return RG_NO_DEADLINE;
 	/* A slot may hold thousands of timers (every idle tunnel session's
 	 * keepalive): walk it once, then keep the answer until the earliest
 	 * timer fires, is deleted or moves later. */

@@ -17,6 +17,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ring/ring.h" /* RG_NO_DEADLINE */
+
 #define TWHEEL_LEVELS 4
 #define TWHEEL_BITS 6
 #define TWHEEL_SLOTS (1u << TWHEEL_BITS)
@@ -41,11 +43,11 @@ typedef void (*twheel_fn)(void *ctx, struct twheel_timer *t, uint64_t now);
 
 void twheel_init(struct twheel *tw, uint64_t now);
 /* Arm t for `deadline`; an armed timer is moved. A deadline in the past
- * fires at the next advance. */
+ * fires at the next advance; RG_NO_DEADLINE disarms (as twheel_del). */
 void twheel_add(struct twheel *tw, struct twheel_timer *t, uint64_t deadline);
 void twheel_del(struct twheel *tw, struct twheel_timer *t);
 static inline bool twheel_armed(const struct twheel_timer *t) { return t->pprev != 0; }
-/* Earliest deadline, UINT64_MAX when no timer is armed. Remembered until
+/* Earliest deadline, RG_NO_DEADLINE when no timer is armed. Remembered until
  * the earliest timer fires, is deleted or moves later, so asking every
  * loop turn costs O(1) however many timers share a slot. */
 uint64_t twheel_next_deadline(struct twheel *tw);

@@ -333,7 +333,7 @@ int uring_turn(struct ring *r)
 		return err;
 	struct io_uring_cqe *cqe;
 	struct __kernel_timespec ts, *tsp = NULL;
-	if (r->deadline) {
+	if (r->deadline != RG_NO_DEADLINE) {
 		uint64_t now = ring_now();
 		uint64_t left = r->deadline > now ? r->deadline - now : 0;
 		ts.tv_sec = (long long)(left / 1000000000ull);

@@ -386,7 +386,7 @@ int quic_conn_new(struct quic_server *srv, const struct ring_dgram *d,
 	c->conn_ref.get_conn = conn_ref_get;
 	c->conn_ref.user_data = c;
 	c->state = QUIC_CONN_HANDSHAKE;
-	c->deadline = UINT64_MAX;
+	c->deadline = RG_NO_DEADLINE;
 	c->peer = d->peer;
 	c->local = d->local;
 	c->anti_port_scan = srv->p.anti_port_scan;
@@ -503,6 +503,7 @@ void quic_conn_free(struct quic_conn *c)
 	if (c->odcid_in_table)
 		quic_cid_table_remove(&srv->cids, c->odcid.data, c->odcid.datalen);
 	quic_heap_remove(srv, c);
+	quic_pending_del(srv, c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -534,7 +535,7 @@ static void rearm(struct quic_conn *c)
 
 void quic_conn_schedule_now(struct quic_conn *c)
 {
-	quic_heap_update(c->srv, c, 0);
+	quic_pending_add(c->srv, c);
 }
 
 static uint64_t close_period(struct quic_conn *c)
@@ -688,6 +689,8 @@ enum quic_conn_verdict quic_conn_write(struct quic_conn *c)
 	size_t mtu, budget;
 	bool more = true;
 
+	/* this write serves whatever asked for one earlier in the turn */
+	quic_pending_del(srv, c);
 	if (c->state == QUIC_CONN_CLOSING || c->state == QUIC_CONN_DRAINING) {
 		rearm(c);
 		return QUIC_CONN_OK;
@@ -708,10 +711,14 @@ enum quic_conn_verdict quic_conn_write(struct quic_conn *c)
 		uint8_t *buf = tx->ops->prep(tx->ctx, max * mtu);
 
 		if (!buf) {
-			/* Batch full: flush, then come back at once. */
+			/* Batch full: stay on the write-now list; the worker
+			 * does not wait for a deadline while it is not empty
+			 * (quic_server_wants_write) and the ring frees the
+			 * batch as the kernel takes it. */
 			c->in_write = false;
 			ngtcp2_conn_update_pkt_tx_time(c->conn, srv->now);
 			quic_conn_schedule_now(c);
+			rearm(c);
 			return QUIC_CONN_OK;
 		}
 		while (n < max) {

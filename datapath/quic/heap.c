@@ -1,8 +1,14 @@
-/* heap: the worker's binary min-heap of connection deadlines, one entry per
- * connection (STYLE.md rule 2: one deadline per object). The ring's timer
- * wheel (ring/twheel.h) can replace it once it exists; the interface here is
- * the three calls in internal.h. Each connection remembers its index so an
- * update is O(log n). */
+/* heap: the worker's two schedules of connections.
+ *
+ * The binary min-heap of connection deadlines, one entry per connection
+ * (STYLE.md rule 2: one deadline per object); RG_NO_DEADLINE sorts last.
+ * Each connection remembers its index so an update is O(log n).
+ *
+ * The write-now list: connections with something to send (a packet was
+ * read, a stream was resumed). Not a deadline of 0: the worker flushes the
+ * list once at the end of its loop turn, after every completion of the turn
+ * was handled, so a connection that read 30 datagrams and had 3 streams
+ * resumed writes once (quic_server_flush). FIFO, intrusive, O(1). */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -88,4 +94,45 @@ void quic_heap_remove(struct quic_server *srv, struct quic_conn *c)
 	place(srv, i, last);
 	sift_down(srv, i);
 	sift_up(srv, last->heap_idx);
+}
+
+void quic_pending_add(struct quic_server *srv, struct quic_conn *c)
+{
+	if (c->pending)
+		return; /* once per turn however often it is asked */
+	c->pending = true;
+	c->pend_next = NULL;
+	c->pend_prev = srv->pend_tail;
+	if (srv->pend_tail)
+		srv->pend_tail->pend_next = c;
+	else
+		srv->pend_head = c;
+	srv->pend_tail = c;
+	srv->n_pending++;
+}
+
+void quic_pending_del(struct quic_server *srv, struct quic_conn *c)
+{
+	if (!c->pending)
+		return;
+	if (c->pend_prev)
+		c->pend_prev->pend_next = c->pend_next;
+	else
+		srv->pend_head = c->pend_next;
+	if (c->pend_next)
+		c->pend_next->pend_prev = c->pend_prev;
+	else
+		srv->pend_tail = c->pend_prev;
+	c->pend_prev = c->pend_next = NULL;
+	c->pending = false;
+	srv->n_pending--;
+}
+
+struct quic_conn *quic_pending_pop(struct quic_server *srv)
+{
+	struct quic_conn *c = srv->pend_head;
+
+	if (c)
+		quic_pending_del(srv, c);
+	return c;
 }

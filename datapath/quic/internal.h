@@ -70,8 +70,10 @@ struct quic_conn {
 	ngtcp2_cid odcid;                /* client's first DCID, in the table
 	                                    until the handshake completes */
 	bool odcid_in_table;
-	uint64_t deadline;               /* heap key */
+	uint64_t deadline;               /* heap key, RG_NO_DEADLINE: none */
 	size_t heap_idx;
+	bool pending;                    /* on the server's write-now list */
+	struct quic_conn *pend_prev, *pend_next;
 	uint64_t close_deadline;         /* end of closing/draining */
 	ngtcp2_ccerr last_error;
 	uint8_t *close_pkt;              /* CONNECTION_CLOSE kept for the closing period */
@@ -116,6 +118,8 @@ struct quic_server {
 	struct quic_cid_table cids;
 	struct quic_conn **heap;
 	size_t heap_len, heap_cap;
+	struct quic_conn *pend_head, *pend_tail; /* write-now list (heap.c) */
+	unsigned n_pending;
 	struct quic_conn *conns; /* list of all, for destroy */
 	bool draining;           /* quic_server_drain: no new connections */
 	unsigned n_conns;
@@ -139,6 +143,12 @@ static inline int quic_rand(const struct quic_server *srv, void *buf, size_t n)
 RG_MUST_CHECK int quic_heap_push(struct quic_server *srv, struct quic_conn *c);
 void quic_heap_update(struct quic_server *srv, struct quic_conn *c, uint64_t deadline);
 void quic_heap_remove(struct quic_server *srv, struct quic_conn *c);
+/* heap.c: the write-now list. add: append unless already there (a
+ * connection is written once per flush however often it is scheduled);
+ * del: take out if there; pop: the oldest, NULL when empty. */
+void quic_pending_add(struct quic_server *srv, struct quic_conn *c);
+void quic_pending_del(struct quic_server *srv, struct quic_conn *c);
+struct quic_conn *quic_pending_pop(struct quic_server *srv);
 
 /* replay.c: the process-wide 0-RTT anti-replay window, reference counted. */
 RG_MUST_CHECK int quic_replay_acquire(const struct quic_wall_clock *clk, gnutls_anti_replay_t *out);
@@ -174,6 +184,8 @@ enum quic_conn_verdict quic_conn_write(struct quic_conn *c);
 enum quic_conn_verdict quic_conn_expire(struct quic_conn *c);
 void quic_conn_close(struct quic_conn *c, uint64_t app_error);
 void quic_conn_free(struct quic_conn *c);
+/* Something to send: put c on the write-now list, written by the next
+ * quic_server_flush() (end of the worker's loop turn). Not a deadline. */
 void quic_conn_schedule_now(struct quic_conn *c);
 size_t quic_addr_len(const rg_sockaddr *a);
 /* Send one ready-made datagram through srv->tx. -ENOBUFS when no space.

@@ -5,6 +5,8 @@
  * in with quic_server_recv() together with `now`, datagrams go out through
  * the caller's struct quic_tx, and the caller owns the one timer, armed for
  * quic_server_next_expiry() and serviced with quic_server_handle_expiry().
+ * Writes are not timers: the caller calls quic_server_flush() once at the
+ * end of each loop turn.
  * The signatures of quic_tx_ops match ring_send_prep / ring_send_commit so a
  * worker maps them onto its ring with two one-line wrappers.
  *
@@ -40,8 +42,8 @@
  *       0 for one datagram, else the segment size of a GSO buffer (every
  *       segment `seg` bytes except a shorter last one).
  * When prep returns NULL the module stops writing for that connection and
- * asks to be called again at once (quic_server_next_expiry() returns a
- * deadline <= now), so nothing is lost: QUIC retransmits what it must. */
+ * keeps it on the write-now list (quic_server_wants_write() stays true), so
+ * nothing is lost: QUIC retransmits what it must. */
 struct quic_tx_ops {
 	uint8_t *(*prep)(void *ctx, size_t cap);
 	int (*commit)(void *ctx, unsigned sock, const rg_sockaddr *to,
@@ -130,8 +132,8 @@ void quic_stream_attach(struct quic_stream *s, const struct quic_handler_ops *op
 RG_MUST_CHECK int quic_stream_respond(struct quic_stream *s, unsigned status,
                         const struct quic_header *hdrs, unsigned n, bool with_body);
 /* Response body data became available after read() said WOULDBLOCK. Safe to
- * call outside any callback: the connection is scheduled for writing, i.e.
- * quic_server_next_expiry() drops to 0. When nghttp3 cannot resume the
+ * call outside any callback: the connection goes on the write-now list,
+ * written by the next quic_server_flush(). When nghttp3 cannot resume the
  * stream (out of memory) the stream is reset with H3_INTERNAL_ERROR here, and
  * its handler hears of it as of any reset: nothing is left for the caller to
  * handle, and a stalled stream is never the outcome. */
@@ -332,9 +334,18 @@ void quic_server_recv(struct quic_server *srv, const struct ring_dgram *d,
  * socket of this worker whose local address matches `d[i].local`. */
 void quic_server_recv_handoff(struct quic_server *srv, const struct ring_dgram *d,
                               unsigned n, uint64_t now, const struct quic_tx *tx);
-/* Earliest deadline of all connections (ns), UINT64_MAX when there is none.
- * A value <= now means "call quic_server_handle_expiry now". */
+/* Earliest deadline of all connections (ns), RG_NO_DEADLINE when there is
+ * none. A value <= now means "call quic_server_handle_expiry now". Writes
+ * that are due are not deadlines: see quic_server_flush(). */
 uint64_t quic_server_next_expiry(const struct quic_server *srv);
+/* Write every connection with something to send (read a packet, a stream
+ * resumed, GOAWAY queued), each once, however often it was scheduled.
+ * Called once at the end of each loop turn, after every completion of the
+ * turn was handled and before the ring submits the send batch. */
+void quic_server_flush(struct quic_server *srv, uint64_t now, const struct quic_tx *tx);
+/* True while a connection waits on the write-now list: after a flush, only
+ * when the send batch was full. The caller then does not sleep. */
+bool quic_server_wants_write(const struct quic_server *srv);
 /* Run every deadline that passed: loss recovery, pacing, idle timeouts,
  * closing/draining periods; write what became sendable. */
 void quic_server_handle_expiry(struct quic_server *srv, uint64_t now,

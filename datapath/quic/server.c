@@ -238,12 +238,36 @@ const struct quic_counters *quic_server_counters(const struct quic_server *srv)
 
 uint64_t quic_server_next_expiry(const struct quic_server *srv)
 {
-	return srv->heap_len ? srv->heap[0]->deadline : UINT64_MAX;
+	return srv->heap_len ? srv->heap[0]->deadline : RG_NO_DEADLINE;
+}
+
+bool quic_server_wants_write(const struct quic_server *srv)
+{
+	return srv->pend_head != NULL;
+}
+
+void quic_server_flush(struct quic_server *srv, uint64_t now, const struct quic_tx *tx)
+{
+	/* Only the connections queued when the flush starts: one whose write
+	 * found the send batch full goes back on the list for the next turn
+	 * instead of being retried here forever. */
+	unsigned n = srv->n_pending;
+
+	srv->tx = tx;
+	srv->now = now;
+	while (n-- > 0) {
+		struct quic_conn *c = quic_pending_pop(srv);
+
+		if (!c)
+			break;
+		quic_conn_write(c); /* a failure closes or frees c, counted there */
+	}
+	srv->tx = NULL;
 }
 
 /* Every connection whose deadline passed, each at most once per call: one
- * that is still due afterwards (send batch full) moves to now + 1, i.e. the
- * next loop turn after the flush. */
+ * that is still due afterwards (ngtcp2 asks again at once) moves to
+ * now + 1, i.e. the next loop turn. */
 static void run_due(struct quic_server *srv)
 {
 	while (srv->heap_len && srv->heap[0]->deadline <= srv->now) {
@@ -550,9 +574,9 @@ void quic_server_recv(struct quic_server *srv, const struct ring_dgram *d, unsig
 		srv->ctr.rx_bytes += d[i].len;
 		dispatch(srv, &d[i]);
 	}
-	/* Connections that read something were scheduled "now": one write
-	 * each for the whole batch. */
-	run_due(srv);
+	/* Connections that read something are on the write-now list: the
+	 * worker writes each once at the end of its turn (quic_server_flush),
+	 * after every datagram and resumed stream of the turn. */
 	srv->tx = NULL;
 }
 

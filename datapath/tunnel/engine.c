@@ -381,6 +381,7 @@ struct tunnel_peer *tunnel_peer_create(struct tunnel_engine *e, const struct tun
 		return NULL;
 	struct tunnel_peer *p = &e->peers[id];
 	memset(p, 0, sizeof(*p));
+	p->sock = -1; /* not reached yet */
 	memcpy(p->public_key, cfg->public_key, NOISE_PUBLIC_KEY_LEN);
 	(void)cookie_maker_init(&p->cookie, p->public_key); /* fails only on NULL */
 	p->in_use = true;
@@ -455,6 +456,35 @@ int tunnel_engine_add_initiator(struct tunnel_engine *e, const struct tunnel_pee
 	return 0;
 }
 
+unsigned tunnel_engine_foreach_peer(const struct tunnel_engine *e,
+                                    bool (*fn)(void *ctx, const struct tunnel_peer_view *v), void *ctx)
+{
+	unsigned n = 0;
+	for (uint32_t i = 0; i < tunnel_engine_peer_bound(e); i++) {
+		const struct tunnel_peer *p = &e->peers[i];
+		if (!p->in_use)
+			continue;
+		struct tunnel_peer_view v;
+		memset(&v, 0, sizeof(v));
+		memcpy(v.public_key, p->public_key, sizeof(v.public_key));
+		if (p->session) {
+			v.has_session = true;
+			v.endpoint = p->session->remote;
+			v.rx_bytes = p->session->rx_bytes;
+			v.tx_bytes = p->session->tx_bytes;
+		} else if (p->has_endpoint) {
+			v.endpoint = p->endpoint;
+		}
+		v.last_handshake = p->last_handshake;
+		v.rx_packets = p->rx_packets;
+		v.tx_packets = p->tx_packets;
+		n++;
+		if (!fn(ctx, &v))
+			break;
+	}
+	return n;
+}
+
 void tunnel_engine_authorization_changed(struct tunnel_engine *e, uint64_t now)
 {
 	for (uint32_t i = 0; i < tunnel_engine_peer_bound(e); i++) {
@@ -520,7 +550,7 @@ int tunnel_peer_initiate(struct tunnel_engine *e, struct tunnel_peer *p, uint64_
 	err = cookie_maker_add_macs(&p->cookie, &msg, sizeof(msg), now);
 	if (err)
 		goto fail;
-	e->out.send_datagram(e->out.ctx, &s->remote, &p->local, (const uint8_t *)&msg, sizeof(msg));
+	e->out.send_datagram(e->out.ctx, p->sock, &s->remote, &p->local, (const uint8_t *)&msg, sizeof(msg));
 	timers_handshake_initiated(&s->timers, now);
 	timers_any_authenticated_packet_sent(&s->timers, now);
 	tunnel_peer_sync(e, p, now);
@@ -543,7 +573,7 @@ void tunnel_peer_service(struct tunnel_engine *e, struct tunnel_peer *p, uint64_
 	for (int pass = 0; pass < 4 && p->in_use && p->session; pass++) {
 		struct session *s = p->session;
 		uint64_t next = timers_next_expiry(&s->timers);
-		if (!next || next > now)
+		if (next > now) /* RG_NO_DEADLINE included */
 			break;
 		unsigned act = timers_handle_expiry(&s->timers, now);
 		if (act & TIMERS_ACT_GIVE_UP) {

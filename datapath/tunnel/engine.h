@@ -115,9 +115,12 @@ typedef const struct tunnel_peer_config *(*tunnel_authorize_fn)(void *ctx, const
 struct tunnel_out {
 	void *ctx;
 	/* Send len bytes to `to` from local address `from` (sa_family 0:
-	 * whatever the socket picks). The bytes live until the call returns. */
-	void (*send_datagram)(void *ctx, const rg_sockaddr *to, const rg_sockaddr *from, const uint8_t *bytes,
-	                      size_t len);
+	 * whatever the socket picks) by socket `sock`: the caller's index of
+	 * the socket the peer last reached us on (tunnel_engine_recv), -1 when
+	 * none yet (an initiation to a configured endpoint: the caller picks).
+	 * The bytes live until the call returns. */
+	void (*send_datagram)(void *ctx, int sock, const rg_sockaddr *to, const rg_sockaddr *from,
+	                      const uint8_t *bytes, size_t len);
 	/* Hand an authenticated inner IP packet (padding removed) to the TUN
 	 * side; it came from `peer`. Lives until the call returns. */
 	void (*deliver_packet)(void *ctx, struct tunnel_peer *peer, const uint8_t *bytes, size_t len);
@@ -225,6 +228,7 @@ struct tunnel_peer {
 	                                        pool id + 1, 0: none */
 	rg_sockaddr endpoint;
 	rg_sockaddr local;                   /* our address it last reached */
+	int sock;                            /* and the caller's socket there, -1: none */
 	struct session *session;             /* NULL: none yet */
 	uint64_t rx_packets, tx_packets;
 	uint64_t last_handshake;             /* now of the last completed handshake */
@@ -274,11 +278,13 @@ void tunnel_engine_free(struct tunnel_engine *e);
 const uint8_t *tunnel_engine_public_key(const struct tunnel_engine *e);
 
 /* A datagram arrived from `from` at our address `local` (the socket's
- * pktinfo; answers are sent from it). data is modified in place (decrypted).
+ * pktinfo; answers are sent from it) on the caller's socket `sock` (handed
+ * back in send_datagram; -1: none). data is modified in place (decrypted).
  * Whatever is to be sent or delivered goes through cfg.out before this
  * returns. The verdict is also counted. */
-enum tunnel_rx_verdict tunnel_engine_recv(struct tunnel_engine *e, const rg_sockaddr *from, const rg_sockaddr *local,
-                                          uint8_t *data, size_t len, uint64_t now, uint64_t wall_ns);
+enum tunnel_rx_verdict tunnel_engine_recv(struct tunnel_engine *e, int sock, const rg_sockaddr *from,
+                                          const rg_sockaddr *local, uint8_t *data, size_t len, uint64_t now,
+                                          uint64_t wall_ns);
 
 /* An inner packet from the TUN side: route by destination, encrypt and
  * send, or queue it and start a handshake. packet is copied, never
@@ -287,7 +293,7 @@ enum tunnel_tx_verdict tunnel_engine_send(struct tunnel_engine *e, const uint8_t
                                           uint64_t wall_ns);
 
 /* The earliest deadline of any peer (ns; never later than the true one,
- * possibly earlier), 0 when nothing is armed. O(1): sessions with a
+ * possibly earlier), RG_NO_DEADLINE when nothing is armed. O(1): sessions with a
  * deadline sit in a timer wheel (session.h), so a worker with thousands of
  * idle peers may call it every loop turn. */
 uint64_t tunnel_engine_next_expiry(struct tunnel_engine *e);
@@ -315,6 +321,22 @@ RG_MUST_CHECK int tunnel_engine_add_initiator(struct tunnel_engine *e, const str
 
 /* The peer with that static key, or NULL. A hash lookup. */
 struct tunnel_peer *tunnel_peer_find(struct tunnel_engine *e, const uint8_t key[NOISE_PUBLIC_KEY_LEN]);
+
+/* What a caller may know of a peer (GET /peers, metrics), filled by the
+ * engine so the caller does not read its internals. Times are the engine's
+ * `now` (0: never). */
+struct tunnel_peer_view {
+	uint8_t public_key[NOISE_PUBLIC_KEY_LEN];
+	rg_sockaddr endpoint;   /* the session's remote, else the configured
+	                           endpoint, else sa_family 0 */
+	bool has_session;
+	uint64_t last_handshake;
+	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
+};
+/* Call fn for every peer in use, in slot order, until it returns false.
+ * fn must not add or remove peers. Returns how many were visited. */
+unsigned tunnel_engine_foreach_peer(const struct tunnel_engine *e,
+                                    bool (*fn)(void *ctx, const struct tunnel_peer_view *v), void *ctx);
 
 /* Every peer slot ever used is below this bound (check in_use). */
 static inline uint32_t tunnel_engine_peer_bound(const struct tunnel_engine *e)

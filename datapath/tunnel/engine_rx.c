@@ -19,8 +19,8 @@ static enum tunnel_rx_verdict verdict(struct tunnel_engine *e, enum tunnel_rx_ve
  * the source address) or a cookie reply instead of any Curve25519 work;
  * then the source's token bucket. Returns TUNNEL_RX_HANDSHAKE to go on. */
 static enum tunnel_rx_verdict gate_handshake(struct tunnel_engine *e, const rg_sockaddr *from,
-                                             const rg_sockaddr *local, const uint8_t *data, size_t len,
-                                             uint64_t now)
+                                             const rg_sockaddr *local, int sock, const uint8_t *data,
+                                             size_t len, uint64_t now)
 {
 	uint8_t src[COOKIE_ADDR_MAX];
 	size_t src_len = cookie_addr_bytes(&from->sa, src);
@@ -38,7 +38,7 @@ static enum tunnel_rx_verdict gate_handshake(struct tunnel_engine *e, const rg_s
 		struct message_handshake_cookie reply;
 		if (cookie_reply_create(&e->checker, &reply, data, len, src, src_len, now))
 			return TUNNEL_RX_DROP_INTERNAL;
-		e->out.send_datagram(e->out.ctx, from, local, (const uint8_t *)&reply, sizeof(reply));
+		e->out.send_datagram(e->out.ctx, sock, from, local, (const uint8_t *)&reply, sizeof(reply));
 		return TUNNEL_RX_COOKIE_SENT;
 	}
 	if (ratelimit_allow(&e->limiter, from, now) != RATELIMIT_ALLOW)
@@ -65,10 +65,10 @@ static const uint8_t *probe_static_static(void *ctx, const uint8_t key[NOISE_PUB
 }
 
 static enum tunnel_rx_verdict rx_initiation(struct tunnel_engine *e, const rg_sockaddr *from,
-                                            const rg_sockaddr *local, const uint8_t *data, size_t len,
+                                            const rg_sockaddr *local, int sock, const uint8_t *data, size_t len,
                                             uint64_t now)
 {
-	enum tunnel_rx_verdict v = gate_handshake(e, from, local, data, len, now);
+	enum tunnel_rx_verdict v = gate_handshake(e, from, local, sock, data, len, now);
 	if (v != TUNNEL_RX_HANDSHAKE)
 		return v;
 
@@ -124,6 +124,7 @@ static enum tunnel_rx_verdict rx_initiation(struct tunnel_engine *e, const rg_so
 	memcpy(p->last_timestamp, hs.timestamp, NOISE_TIMESTAMP_LEN);
 	p->have_timestamp = true;
 	p->local = *local;
+	p->sock = sock;
 	struct session *s = p->session;
 	uint32_t idx;
 	/* A new sender index replaces our own initiation's, if one was in
@@ -143,7 +144,7 @@ static enum tunnel_rx_verdict rx_initiation(struct tunnel_engine *e, const rg_so
 		v = TUNNEL_RX_DROP_INTERNAL;
 		goto out;
 	}
-	e->out.send_datagram(e->out.ctx, from, local, (const uint8_t *)&resp, sizeof(resp));
+	e->out.send_datagram(e->out.ctx, sock, from, local, (const uint8_t *)&resp, sizeof(resp));
 	timers_any_authenticated_packet_received(&s->timers, now);
 	timers_session_derived(&s->timers, now);
 	timers_any_authenticated_packet_sent(&s->timers, now);
@@ -161,10 +162,11 @@ out:
 	return v;
 }
 
-static enum tunnel_rx_verdict rx_response(struct tunnel_engine *e, const rg_sockaddr *from, const rg_sockaddr *local,
+static enum tunnel_rx_verdict rx_response(struct tunnel_engine *e, const rg_sockaddr *from,
+                                          const rg_sockaddr *local, int sock,
                                           const uint8_t *data, size_t len, uint64_t now, uint64_t wall_ns)
 {
-	enum tunnel_rx_verdict v = gate_handshake(e, from, local, data, len, now);
+	enum tunnel_rx_verdict v = gate_handshake(e, from, local, sock, data, len, now);
 	if (v != TUNNEL_RX_HANDSHAKE)
 		return v;
 	uint32_t idx = noise_response_receiver_index(data);
@@ -190,6 +192,7 @@ static enum tunnel_rx_verdict rx_response(struct tunnel_engine *e, const rg_sock
 	if (tunnel_peer_move(e, p, from, now))
 		return TUNNEL_RX_DROP_NO_ROOM;
 	p->local = *local;
+	p->sock = sock;
 	p->last_handshake = now;
 	timers_any_authenticated_packet_received(&s->timers, now);
 	timers_session_derived(&s->timers, now);
@@ -222,7 +225,8 @@ static enum tunnel_rx_verdict rx_cookie(struct tunnel_engine *e, const uint8_t *
 	return TUNNEL_RX_COOKIE;
 }
 
-static enum tunnel_rx_verdict rx_data(struct tunnel_engine *e, const rg_sockaddr *from, const rg_sockaddr *local,
+static enum tunnel_rx_verdict rx_data(struct tunnel_engine *e, const rg_sockaddr *from,
+                                      const rg_sockaddr *local, int sock,
                                       uint8_t *data, size_t len, uint64_t now, uint64_t wall_ns)
 {
 	struct session_keypair *kp;
@@ -257,6 +261,7 @@ static enum tunnel_rx_verdict rx_data(struct tunnel_engine *e, const rg_sockaddr
 	if (!tunnel_sockaddr_equal(&s->remote, from) && tunnel_peer_move(e, p, from, now))
 		return TUNNEL_RX_DROP_NO_ROOM; /* cannot happen: see the response case */
 	p->local = *local;
+	p->sock = sock;
 	timers_any_authenticated_packet_received(&s->timers, now);
 	struct timers_key cur;
 	session_keypair_timers_key(session_keypair_current(s), &cur);
@@ -290,22 +295,23 @@ static enum tunnel_rx_verdict rx_data(struct tunnel_engine *e, const rg_sockaddr
 	return v;
 }
 
-enum tunnel_rx_verdict tunnel_engine_recv(struct tunnel_engine *e, const rg_sockaddr *from, const rg_sockaddr *local,
-                                          uint8_t *data, size_t len, uint64_t now, uint64_t wall_ns)
+enum tunnel_rx_verdict tunnel_engine_recv(struct tunnel_engine *e, int sock, const rg_sockaddr *from,
+                                          const rg_sockaddr *local, uint8_t *data, size_t len, uint64_t now,
+                                          uint64_t wall_ns)
 {
 	enum tunnel_rx_verdict v;
 	switch (message_type_of(data, len)) {
 	case MESSAGE_HANDSHAKE_INITIATION:
-		v = rx_initiation(e, from, local, data, len, now);
+		v = rx_initiation(e, from, local, sock, data, len, now);
 		break;
 	case MESSAGE_HANDSHAKE_RESPONSE:
-		v = rx_response(e, from, local, data, len, now, wall_ns);
+		v = rx_response(e, from, local, sock, data, len, now, wall_ns);
 		break;
 	case MESSAGE_HANDSHAKE_COOKIE:
 		v = rx_cookie(e, data, len, now);
 		break;
 	case MESSAGE_DATA:
-		v = rx_data(e, from, local, data, len, now, wall_ns);
+		v = rx_data(e, from, local, sock, data, len, now, wall_ns);
 		break;
 	default:
 		v = TUNNEL_RX_DROP_MALFORMED;

@@ -57,7 +57,7 @@ static int seal_send(struct tunnel_engine *e, struct tunnel_peer *p, struct sess
 	int err = crypto_keypair_seal(&kp->kp, e->aead, buf, padded, &pkt_len);
 	if (err)
 		return err;
-	e->out.send_datagram(e->out.ctx, &s->remote, &p->local, buf, pkt_len);
+	e->out.send_datagram(e->out.ctx, p->sock, &s->remote, &p->local, buf, pkt_len);
 	struct timers_key k;
 	session_keypair_timers_key(kp, &k);
 	timers_any_authenticated_packet_sent(&s->timers, now);

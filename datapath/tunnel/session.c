@@ -339,7 +339,7 @@ void session_timer_sync(struct session_table *t, struct session *s, uint64_t now
 {
 	uint64_t want = timers_next_expiry(&s->timers);
 	bool armed = twheel_armed(&s->timer);
-	if (!want) {
+	if (want == RG_NO_DEADLINE) {
 		if (armed)
 			twheel_del(&t->wheel, &s->timer);
 		return;
@@ -354,10 +354,9 @@ void session_timer_sync(struct session_table *t, struct session *s, uint64_t now
 
 uint64_t session_timers_next(struct session_table *t)
 {
-	if (!t->wheel_on || !t->wheel.count)
-		return 0;
-	uint64_t d = twheel_next_deadline(&t->wheel);
-	return d == UINT64_MAX ? 0 : d ? d : 1;
+	if (!t->wheel_on)
+		return RG_NO_DEADLINE;
+	return twheel_next_deadline(&t->wheel);
 }
 
 struct advance_ctx {

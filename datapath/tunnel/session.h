@@ -135,7 +135,7 @@ RG_MUST_CHECK int session_set_remote(struct session_table *t, struct session *s,
  * is synced again. O(1). */
 void session_timer_sync(struct session_table *t, struct session *s, uint64_t now);
 /* The earliest time a session may be due (never later than the true one),
- * 0: none armed. */
+ * RG_NO_DEADLINE: none armed. */
 uint64_t session_timers_next(struct session_table *t);
 /* Call fn for every session whose wheel deadline passed (it was taken out
  * of the wheel: service it, then sync it if it lives on). fn may remove

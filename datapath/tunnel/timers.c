@@ -4,7 +4,8 @@
  * Each rule owns one deadline field; events arm or disarm fields and
  * recompute `next`, the earliest; timers_handle_expiry fires every field
  * that is due. Kernel timers are one-shot, and so are these: a field is
- * cleared when it fires and armed again only by a rule. */
+ * cleared (RG_NO_DEADLINE) when it fires and armed again only by a rule.
+ * RG_NO_DEADLINE is later than any `now`, so "due" is a plain compare. */
 #include "datapath/tunnel/timers.h"
 
 #include <string.h>
@@ -13,9 +14,9 @@ static void recompute(struct timers *t)
 {
 	const uint64_t d[] = {t->retransmit_at, t->keepalive_at, t->new_handshake_at,
 	                      t->zero_keys_at,  t->persistent_at, t->initiation_at};
-	uint64_t next = 0;
+	uint64_t next = RG_NO_DEADLINE;
 	for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++)
-		if (d[i] && (!next || d[i] < next))
+		if (d[i] < next)
 			next = d[i];
 	t->next = next;
 }
@@ -43,6 +44,9 @@ static bool expired(uint64_t birth, uint64_t age, uint64_t now)
 void timers_init(struct timers *t, uint32_t seed)
 {
 	memset(t, 0, sizeof(*t));
+	t->retransmit_at = t->keepalive_at = t->new_handshake_at = RG_NO_DEADLINE;
+	t->zero_keys_at = t->persistent_at = t->initiation_at = RG_NO_DEADLINE;
+	t->next = RG_NO_DEADLINE;
 	t->prng = seed;
 }
 
@@ -56,7 +60,7 @@ static void want_initiation(struct timers *t, uint64_t now, unsigned why)
 	t->attempts = 0;
 	if (t->last_initiation && !expired(t->last_initiation, REKEY_TIMEOUT_NS, now))
 		return;
-	if (!t->initiation_at)
+	if (t->initiation_at == RG_NO_DEADLINE)
 		t->initiation_at = now;
 	t->initiation_why |= (uint8_t)why;
 }
@@ -73,8 +77,8 @@ unsigned timers_handle_expiry(struct timers *t, uint64_t now)
 {
 	unsigned act = 0;
 
-	if (t->retransmit_at && t->retransmit_at <= now) {
-		t->retransmit_at = 0;
+	if (t->retransmit_at <= now) {
+		t->retransmit_at = RG_NO_DEADLINE;
 		if (t->attempts >= MAX_TIMER_HANDSHAKES) {
 			/* Paper §6.4: after REKEY_ATTEMPT_TIME of retries, stop;
 			 * the queued packets are useless by now. Keys go
@@ -82,26 +86,26 @@ unsigned timers_handle_expiry(struct timers *t, uint64_t now)
 			 * 18 retries at REKEY_TIMEOUT: the last one leaves at
 			 * about 90 s (Linux tests "> 18" and retries once more). */
 			act |= TIMERS_ACT_GIVE_UP;
-			t->keepalive_at = 0;
+			t->keepalive_at = RG_NO_DEADLINE;
 			t->need_another_keepalive = t->keepalive_owed = false;
-			if (!t->zero_keys_at)
+			if (t->zero_keys_at == RG_NO_DEADLINE)
 				t->zero_keys_at = now + ZERO_KEYS_AFTER_NS;
 		} else {
 			t->attempts++;
 			act |= TIMERS_ACT_RETRANSMIT;
 		}
 	}
-	if (t->new_handshake_at && t->new_handshake_at <= now) {
-		t->new_handshake_at = 0;
+	if (t->new_handshake_at <= now) {
+		t->new_handshake_at = RG_NO_DEADLINE;
 		want_initiation(t, now, TIMERS_ACT_NEW_HANDSHAKE);
 	}
-	if (t->initiation_at && t->initiation_at <= now) {
+	if (t->initiation_at <= now) {
 		act |= t->initiation_why;
-		t->initiation_at = 0;
+		t->initiation_at = RG_NO_DEADLINE;
 		t->initiation_why = 0;
 	}
-	if (t->keepalive_at && t->keepalive_at <= now) {
-		t->keepalive_at = 0;
+	if (t->keepalive_at <= now) {
+		t->keepalive_at = RG_NO_DEADLINE;
 		act |= TIMERS_ACT_KEEPALIVE;
 		if (t->need_another_keepalive) {
 			/* Armed when this keepalive is reported sent: that
@@ -110,13 +114,13 @@ unsigned timers_handle_expiry(struct timers *t, uint64_t now)
 			t->keepalive_owed = true;
 		}
 	}
-	if (t->persistent_at && t->persistent_at <= now) {
-		t->persistent_at = 0;
+	if (t->persistent_at <= now) {
+		t->persistent_at = RG_NO_DEADLINE;
 		if (t->persistent_interval)
 			act |= TIMERS_ACT_PERSISTENT_KEEPALIVE;
 	}
-	if (t->zero_keys_at && t->zero_keys_at <= now) {
-		t->zero_keys_at = 0;
+	if (t->zero_keys_at <= now) {
+		t->zero_keys_at = RG_NO_DEADLINE;
 		act |= TIMERS_ACT_ZERO_KEYS;
 	}
 	recompute(t);
@@ -128,7 +132,7 @@ void timers_data_sent(struct timers *t, uint64_t now, const struct timers_key *k
 	/* Paper §6.2: data sent and nothing authenticated back within
 	 * KEEPALIVE_TIMEOUT + REKEY_TIMEOUT means the session is dead. Armed
 	 * once, not pushed back by later sends. */
-	if (plain_len && !t->new_handshake_at)
+	if (plain_len && t->new_handshake_at == RG_NO_DEADLINE)
 		t->new_handshake_at = now + KEEPALIVE_TIMEOUT_NS + REKEY_TIMEOUT_NS + jitter(t);
 	/* Paper §6.2: the sender of a keypair rekeys it after
 	 * REKEY_AFTER_MESSAGES, and its initiator after REKEY_AFTER_TIME (only
@@ -144,7 +148,7 @@ void timers_data_received(struct timers *t, uint64_t now, const struct timers_ke
 	if (plain_len) {
 		/* Paper §6.5: a passive keepalive if we have nothing to say
 		 * within KEEPALIVE_TIMEOUT. */
-		if (!t->keepalive_at)
+		if (t->keepalive_at == RG_NO_DEADLINE)
 			t->keepalive_at = now + KEEPALIVE_TIMEOUT_NS;
 		else
 			t->need_another_keepalive = true;
@@ -172,7 +176,7 @@ void timers_any_authenticated_packet_sent(struct timers *t, uint64_t now)
 		t->keepalive_owed = false;
 		t->keepalive_at = now + KEEPALIVE_TIMEOUT_NS;
 	} else {
-		t->keepalive_at = 0;
+		t->keepalive_at = RG_NO_DEADLINE;
 	}
 	traversal(t, now);
 	recompute(t);
@@ -180,7 +184,7 @@ void timers_any_authenticated_packet_sent(struct timers *t, uint64_t now)
 
 void timers_any_authenticated_packet_received(struct timers *t, uint64_t now)
 {
-	t->new_handshake_at = 0; /* the peer answered */
+	t->new_handshake_at = RG_NO_DEADLINE; /* the peer answered */
 	traversal(t, now);
 	recompute(t);
 }
@@ -195,7 +199,7 @@ void timers_handshake_initiated(struct timers *t, uint64_t now)
 void timers_handshake_complete(struct timers *t, uint64_t now)
 {
 	(void)now;
-	t->retransmit_at = 0;
+	t->retransmit_at = RG_NO_DEADLINE;
 	t->attempts = 0;
 	t->sent_lastminute = false;
 	recompute(t);
@@ -222,17 +226,17 @@ void timers_persistent_keepalive_set(struct timers *t, uint64_t now, uint16_t in
 	bool start = !t->persistent_interval && interval_s;
 	t->persistent_interval = interval_s;
 	if (!interval_s)
-		t->persistent_at = 0;
+		t->persistent_at = RG_NO_DEADLINE;
 	else if (start)
 		t->persistent_at = now;
-	else if (t->persistent_at)
+	else if (t->persistent_at != RG_NO_DEADLINE)
 		t->persistent_at = now + (uint64_t)interval_s * NS_PER_SEC;
 	recompute(t);
 }
 
 void timers_keys_zeroed(struct timers *t)
 {
-	t->zero_keys_at = 0;
+	t->zero_keys_at = RG_NO_DEADLINE;
 	t->sent_lastminute = false;
 	recompute(t);
 }

@@ -66,6 +66,7 @@
 #include <stdint.h>
 
 #include "datapath/tunnel/tunnel_const.h"
+#include "ring/ring.h" /* RG_NO_DEADLINE */
 
 /* Bits of the set returned by timers_handle_expiry(). */
 enum timers_action {
@@ -91,7 +92,7 @@ struct timers_key {
 };
 
 struct timers {
-	/* Deadlines in ns, 0: not armed. */
+	/* Deadlines in ns, RG_NO_DEADLINE: not armed. */
 	uint64_t retransmit_at;   /* initiation retransmission or give-up */
 	uint64_t keepalive_at;    /* passive keepalive */
 	uint64_t new_handshake_at;/* data sent without a reply */
@@ -99,7 +100,7 @@ struct timers {
 	uint64_t persistent_at;   /* persistent keepalive */
 	uint64_t initiation_at;   /* a non-retry initiation was asked for */
 	uint64_t last_initiation; /* when the last initiation was sent: rate limit */
-	uint64_t next;            /* earliest of the deadlines, 0: none */
+	uint64_t next;            /* earliest of the deadlines, RG_NO_DEADLINE: none */
 	uint32_t prng;            /* jitter source, 0: no jitter */
 	uint16_t persistent_interval; /* seconds, 0: off (u16 as in wg(8)) */
 	uint8_t attempts;         /* retransmissions of the current handshake */
@@ -114,7 +115,7 @@ struct timers {
  * it from the worker's random source. 0 turns jitter off (tests). */
 void timers_init(struct timers *t, uint32_t seed);
 
-/* The peer's one deadline (ns), 0 when nothing is armed. */
+/* The peer's one deadline (ns), RG_NO_DEADLINE when nothing is armed. */
 static inline uint64_t timers_next_expiry(const struct timers *t)
 {
 	return t->next;

@@ -434,7 +434,7 @@ int main(int argc, char **argv)
 
 		if (now >= end)
 			break;
-		if (next <= now)
+		if (next <= now || quic_server_wants_write(srv))
 			timeout = 0;
 		else {
 			uint64_t ms = (next - now + 999999) / 1000000;
@@ -445,13 +445,14 @@ int main(int argc, char **argv)
 			poll(&pfd, 1, timeout);
 		while ((n = recv_batch(fd, d, bufs, (uint16_t)port)) > 0) {
 			quic_server_recv(srv, d, (unsigned)n, now_ns(), &tx);
+			quic_server_flush(srv, now_ns(), &tx); /* end of this "turn" */
 			txq_flush(&q);
 		}
 		now = now_ns();
-		if (quic_server_next_expiry(srv) <= now) {
+		if (quic_server_next_expiry(srv) <= now)
 			quic_server_handle_expiry(srv, now, &tx);
-			txq_flush(&q);
-		}
+		quic_server_flush(srv, now, &tx);
+		txq_flush(&q);
 	}
 	quic_server_close_all(srv, now_ns(), &tx);
 	txq_flush(&q);

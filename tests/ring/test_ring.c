@@ -144,6 +144,8 @@ static int add_sock(struct ring *r, const char *ip, bool gro, rg_sockaddr *bound
 		exit(1);
 	}
 	CHECK(ring_sock_addr(r, (unsigned)idx, bound) == 0, "bound address");
+	/* the ring's table answers for the fd: callers keep no second one */
+	CHECK(ring_sock_find(r, fd) == idx, "find fd %d: %d, added as %d", fd, ring_sock_find(r, fd), idx);
 	return idx;
 }
 
@@ -312,9 +314,15 @@ static void case_many_sockets(void)
 		CHECK(who < N && got[i].sock == idx[who], "datagram for socket %u came on %u", who, got[i].sock);
 		CHECK(who < N && got[i].local.sa.sa_family == a[who].sa.sa_family, "family of local address");
 	}
-	/* remove half; the others keep working */
+	/* remove half; the others keep working, and only they are found */
+	CHECK(ring_sock_find(r, -1) == -ENOENT, "find of no fd");
+	CHECK(ring_sock_find(r, 0) == -ENOENT, "fd 0 (stdin) found as a ring socket");
 	for (int i = 0; i < N; i += 2)
 		CHECK(ring_sock_remove(r, (unsigned)idx[i]) == 0, "remove %d", i);
+	for (int i = 0; i < N; i += 2) {
+		rg_sockaddr x;
+		CHECK(ring_sock_addr(r, (unsigned)idx[i], &x) == -EINVAL, "removed socket %d has an address", i);
+	}
 	n_got = 0;
 	for (int i = 1; i < N; i += 2) {
 		uint8_t b = (uint8_t)i;
@@ -475,6 +483,12 @@ static void case_deadline(void)
 	ring_timer_set(r, 1);
 	ring_turn(r);
 	CHECK(timer_calls == 1, "past deadline did not fire at once");
+	/* 0 is a real deadline, the earliest: due at once (RG_NO_DEADLINE,
+	 * not 0, is "none") */
+	timer_calls = 0;
+	ring_timer_set(r, 0);
+	ring_turn(r);
+	CHECK(timer_calls == 1, "deadline 0 did not fire at once");
 	ring_destroy(r);
 }
 

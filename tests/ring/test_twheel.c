@@ -2,7 +2,7 @@
  * deadlines scanned on every step. Random adds, moves, deletes and time
  * steps from a microsecond to hours; every timer must fire exactly once, at
  * the first advance with now >= its deadline, and next_deadline must never
- * be later than the model's earliest. */
+ * be later than the model's earliest. An add with RG_NO_DEADLINE disarms. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +15,7 @@ static struct twheel_timer timers[N];
 static uint64_t model[N]; /* 0: not armed */
 static unsigned fired_now[N];
 static int failures;
+static unsigned no_deadline_adds;
 
 static uint64_t rnd(void)
 {
@@ -85,6 +86,13 @@ int main(void)
 				model[i] = 0;
 				break;
 			default:
+				/* "no deadline" disarms, armed or not: it must
+				 * neither fire nor count nor become the minimum */
+				if (rnd() % 2) {
+					twheel_add(&tw, &timers[i], RG_NO_DEADLINE);
+					model[i] = 0;
+					no_deadline_adds++;
+				}
 				break;
 			}
 			/* between changes too: the remembered minimum must
@@ -146,7 +154,7 @@ int main(void)
 			failures++;
 		}
 	}
-	printf("twheel: %u timers fired over %llu s of fake time%s\n", total_fired,
-	       (unsigned long long)(now / 1000000000ull), failures ? " - FAILED" : "");
+	printf("twheel: %u timers fired over %llu s of fake time, %u RG_NO_DEADLINE adds%s\n", total_fired,
+	       (unsigned long long)(now / 1000000000ull), no_deadline_adds, failures ? " - FAILED" : "");
 	return failures ? 1 : 0;
 }

@@ -59,10 +59,11 @@ static struct fnode *node_a, *node_b;
 static const uint64_t wall = 1700000000ULL * NS_PER_SEC;
 static uint64_t now;
 
-static void on_send(void *ctx, const rg_sockaddr *to, const rg_sockaddr *from, const uint8_t *b, size_t len)
+static void on_send(void *ctx, int sock, const rg_sockaddr *to, const rg_sockaddr *from, const uint8_t *b,
+                    size_t len)
 {
 	struct fnode *n = ctx;
-	(void)from;
+	(void)from, (void)sock;
 	if (n_net == NET_MAX || len > DGRAM_MAX)
 		return;
 	struct fdgram *d = &net[n_net++];
@@ -120,7 +121,7 @@ static void pump(void)
 {
 	for (unsigned i = 0; i < n_net && i < 64; i++) {
 		struct fdgram *d = &net[i];
-		tunnel_engine_recv(&d->to->e, &d->from, &d->to->addr, d->bytes, d->len, now, wall + now);
+		tunnel_engine_recv(&d->to->e, 0, &d->from, &d->to->addr, d->bytes, d->len, now, wall + now);
 	}
 	n_net = 0;
 }
@@ -225,7 +226,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	switch (mode) {
 	case 0:
 		memcpy(dg, in, n);
-		tunnel_engine_recv(&b.e, &a.addr, &b.addr, dg, n, now, wall + now);
+		tunnel_engine_recv(&b.e, 0, &a.addr, &b.addr, dg, n, now, wall + now);
 		break;
 	case 1:
 	case 2:
@@ -244,7 +245,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			memcpy(dg, net[0].bytes, 8);
 			memcpy(dg + 8, in, n);
 			n_net = 0;
-			tunnel_engine_recv(&b.e, &a.addr, &b.addr, dg, 8 + n, now, wall + now);
+			tunnel_engine_recv(&b.e, 0, &a.addr, &b.addr, dg, 8 + n, now, wall + now);
 		}
 		break;
 	}

@@ -61,10 +61,25 @@ static rg_sockaddr sa4(const char *ip, uint16_t port)
 	return a;
 }
 
-static void send_cb(void *ctx, const rg_sockaddr *to, const rg_sockaddr *from, const uint8_t *bytes, size_t len)
+/* Sends that carried the socket of the datagram that reached the node
+ * (node_sock), and sends that carried another one: the engine hands the
+ * socket back in its send action instead of an ambient "current socket". */
+static unsigned sends_with_sock, sends_wrong_sock;
+
+static int node_sock(const struct node *n)
+{
+	return 40 + (int)(n->name[0] & 0x1f);
+}
+
+static void send_cb(void *ctx, int sock, const rg_sockaddr *to, const rg_sockaddr *from, const uint8_t *bytes,
+                    size_t len)
 {
 	struct node *n = ctx;
 	(void)from;
+	if (sock == node_sock(n))
+		sends_with_sock++;
+	else if (sock != -1)
+		sends_wrong_sock++;
 	if (net_tail - net_head >= MAX_DGRAMS || len > DGRAM_MAX) {
 		fprintf(stderr, "network overflow\n");
 		abort();
@@ -166,7 +181,7 @@ static int pump_one(void)
 	struct node *n = node_at(&d->to);
 	if (!n)
 		return -1;
-	return (int)tunnel_engine_recv(&n->e, &d->from, &n->addr, d->bytes, d->len, now, wall_base + now);
+	return (int)tunnel_engine_recv(&n->e, node_sock(n), &d->from, &n->addr, d->bytes, d->len, now, wall_base + now);
 }
 
 /* Every session with a deadline sits in the wheel at or before it
@@ -176,8 +191,8 @@ static unsigned wheel_violations(const struct tunnel_engine *e)
 	unsigned bad = 0;
 	for (uint32_t i = 0; i < e->sessions.session_pool.high; i++) {
 		const struct session *s = &e->sessions.sessions[i];
-		uint64_t want = s->in_use ? timers_next_expiry(&s->timers) : 0;
-		if (want && (!twheel_armed(&s->timer) || s->timer.deadline > want))
+		uint64_t want = s->in_use ? timers_next_expiry(&s->timers) : RG_NO_DEADLINE;
+		if (want != RG_NO_DEADLINE && (!twheel_armed(&s->timer) || s->timer.deadline > want))
 			bad++;
 	}
 	return bad;
@@ -249,6 +264,36 @@ static uint32_t key_idx_of(const struct dgram *d)
 	return v;
 }
 
+/* tunnel_engine_foreach_peer: what the worker publishes for GET /peers. */
+struct seen {
+	unsigned n, with_session, stop_after;
+	uint8_t key[NOISE_PUBLIC_KEY_LEN];
+	uint64_t rx_packets;
+	rg_sockaddr endpoint;
+};
+
+static bool seen_peer(void *ctx, const struct tunnel_peer_view *v)
+{
+	struct seen *s = ctx;
+	s->n++;
+	s->with_session += v->has_session;
+	memcpy(s->key, v->public_key, sizeof(s->key));
+	s->rx_packets = v->rx_packets;
+	s->endpoint = v->endpoint;
+	return s->n < s->stop_after;
+}
+
+static void check_foreach_peer(struct node *b, struct node *a)
+{
+	struct seen s = {.stop_after = 100};
+	unsigned visited = tunnel_engine_foreach_peer(&b->e, seen_peer, &s);
+	CHECK(visited == 1 && s.n == 1 && s.with_session == 1, "foreach: one peer with a session (%u)", visited);
+	CHECK(!memcmp(s.key, tunnel_engine_public_key(&a->e), sizeof(s.key)), "foreach: A's key");
+	CHECK(s.rx_packets > 0 && tunnel_sockaddr_equal(&s.endpoint, &a->source), "foreach: A's counters and address");
+	struct seen one = {.stop_after = 1};
+	CHECK(tunnel_engine_foreach_peer(&b->e, seen_peer, &one) == 1, "foreach stops when told");
+}
+
 static void test_handshake_data_keepalive_rekey(void)
 {
 	struct node a, b;
@@ -274,6 +319,7 @@ static void test_handshake_data_keepalive_rekey(void)
 		CHECK(exchange(&b, &a, "10.9.0.2", "10.9.0.1", 10 + 97 * (size_t)i, (uint8_t)i), "B->A %d", i);
 		CHECK(exchange(&a, &b, "10.9.0.1", "10.9.0.2", 1400 - 20 - 50 * (size_t)i, (uint8_t)i), "A->B %d", i);
 	}
+	check_foreach_peer(&b, &a);
 
 	/* Keepalive (paper §6.5): B got data and says nothing for
 	 * KEEPALIVE_TIMEOUT. */
@@ -283,7 +329,7 @@ static void test_handshake_data_keepalive_rekey(void)
 	tunnel_engine_handle_expiry(&b.e, now, wall_base + now);
 	CHECK(net_head == net_tail, "no keepalive before KEEPALIVE_TIMEOUT");
 	now += 1;
-	CHECK(tunnel_engine_next_expiry(&b.e) && tunnel_engine_next_expiry(&b.e) <= now, "B's deadline is due");
+	CHECK(tunnel_engine_next_expiry(&b.e) <= now, "B's deadline is due");
 	tunnel_engine_handle_expiry(&b.e, now, wall_base + now);
 	pump();
 	CHECK(a.e.rx_count[TUNNEL_RX_KEEPALIVE] == ka0 + 1, "keepalive after KEEPALIVE_TIMEOUT");
@@ -563,7 +609,7 @@ static void test_ratelimit(void)
 	net_head = net_tail;
 	int ok = 0, limited = 0;
 	for (unsigned i = 0; i < n && i < 8; i++) {
-		enum tunnel_rx_verdict v = tunnel_engine_recv(&b.e, &inits[i].from, &b.addr, inits[i].bytes, inits[i].len,
+		enum tunnel_rx_verdict v = tunnel_engine_recv(&b.e, -1, &inits[i].from, &b.addr, inits[i].bytes, inits[i].len,
 		                                              now, wall_base + now);
 		ok += v == TUNNEL_RX_HANDSHAKE;
 		limited += v == TUNNEL_RX_DROP_RATELIMIT;
@@ -587,7 +633,7 @@ static void test_replay(void)
 	struct dgram copy = net[net_head % MAX_DGRAMS];
 	CHECK(pump_one() == TUNNEL_RX_DATA, "original delivered");
 	unsigned before = b.delivered;
-	CHECK(tunnel_engine_recv(&b.e, &copy.from, &b.addr, copy.bytes, copy.len, now, wall_base + now) ==
+	CHECK(tunnel_engine_recv(&b.e, -1, &copy.from, &b.addr, copy.bytes, copy.len, now, wall_base + now) ==
 	          TUNNEL_RX_DROP_REPLAY, "replayed packet dropped");
 	CHECK(b.delivered == before && b.e.rx_count[TUNNEL_RX_DROP_REPLAY] == 1, "not delivered, counted");
 	/* A tampered copy with a fresh counter fails authentication. */
@@ -596,7 +642,7 @@ static void test_replay(void)
 	copy = net[net_head % MAX_DGRAMS];
 	net_head = net_tail;
 	copy.bytes[copy.len - 1] ^= 1;
-	CHECK(tunnel_engine_recv(&b.e, &copy.from, &b.addr, copy.bytes, copy.len, now, wall_base + now) ==
+	CHECK(tunnel_engine_recv(&b.e, -1, &copy.from, &b.addr, copy.bytes, copy.len, now, wall_base + now) ==
 	          TUNNEL_RX_DROP_AUTH, "tampered packet dropped");
 	node_free(&a);
 	node_free(&b);
@@ -664,7 +710,7 @@ static void test_garbage(void)
 				if (len >= 8 && round == 1) /* a live receiver index */
 					memcpy(buf + 4, &live_idx, 4);
 				enum tunnel_rx_verdict v =
-					tunnel_engine_recv(&b.e, &a.source, &b.addr, buf, len, now, wall_base + now);
+					tunnel_engine_recv(&b.e, -1, &a.source, &b.addr, buf, len, now, wall_base + now);
 				total++;
 				bad += !is_drop(v);
 				net_head = net_tail; /* drop any cookie replies etc. */
@@ -673,7 +719,7 @@ static void test_garbage(void)
 		size_t len = rnd_below(sizeof(buf));
 		for (size_t j = 0; j < len; j++)
 			buf[j] = (uint8_t)rnd64();
-		bad += !is_drop(tunnel_engine_recv(&b.e, &a.source, &b.addr, buf, len, now, wall_base + now));
+		bad += !is_drop(tunnel_engine_recv(&b.e, -1, &a.source, &b.addr, buf, len, now, wall_base + now));
 		total++;
 	}
 	CHECK(bad == 0, "%llu of %llu garbage datagrams not dropped", (unsigned long long)bad,
@@ -710,5 +756,8 @@ int main(int argc, char **argv)
 	test_roaming();
 	test_allowed_ips();
 	test_garbage();
+	printf("send actions: %u carried the socket the peer reached, %u another one\n", sends_with_sock,
+	       sends_wrong_sock);
+	CHECK(sends_with_sock > 0 && sends_wrong_sock == 0, "the send action carries the receiving socket");
 	return check_report("test_engine");
 }

@@ -218,12 +218,34 @@ static void run(const struct scenario *s)
 		}
 		if (st->next == SKIP)
 			continue;
-		uint64_t want = st->next == NONE ? 0 : MS(st->next);
+		uint64_t want = st->next == NONE ? RG_NO_DEADLINE : MS(st->next);
 		uint64_t got = timers_next_expiry(&t);
 		CHECK(got == want, "%s: step %zu (%s at %lld ms): next %lld ms want %lld ms", s->name, i,
-		      op_name(st->op), st->ms, got ? (long long)((got - BASE_NS) / 1000000) : -1,
+		      op_name(st->op), st->ms, got != RG_NO_DEADLINE ? (long long)((got - BASE_NS) / 1000000) : -1,
 		      st->next == NONE ? -1 : st->next);
 	}
+}
+
+/* "No deadline" is RG_NO_DEADLINE, not 0: a deadline at time 0 (a clock
+ * that starts at 0, as fake time does) is a real one, due at once. With 0
+ * meaning "none" the wanted handshake and the first persistent keepalive
+ * below were never sent. */
+static void test_no_deadline(void)
+{
+	struct timers t;
+	timers_init(&t, 0);
+	CHECK(timers_next_expiry(&t) == RG_NO_DEADLINE, "fresh timers: no deadline");
+	CHECK(timers_handle_expiry(&t, 0) == 0, "nothing fires when nothing is armed");
+	CHECK(timers_handle_expiry(&t, RG_NO_DEADLINE - 1) == 0, "nothing fires at the end of time");
+	timers_handshake_wanted(&t, 0);
+	CHECK(timers_next_expiry(&t) == 0, "handshake wanted at time 0: due at 0, got %llu",
+	      (unsigned long long)timers_next_expiry(&t));
+	CHECK(timers_handle_expiry(&t, 0) == TIMERS_ACT_HANDSHAKE_FOR_DATA, "initiation at time 0");
+	CHECK(timers_next_expiry(&t) == RG_NO_DEADLINE, "fired: no deadline left");
+	timers_persistent_keepalive_set(&t, 0, 25);
+	CHECK(timers_handle_expiry(&t, 0) == TIMERS_ACT_PERSISTENT_KEEPALIVE, "persistent keepalive at time 0");
+	timers_any_authenticated_packet_sent(&t, 0);
+	CHECK(timers_next_expiry(&t) == 25 * NS_PER_SEC, "next persistent keepalive after 25 s");
 }
 
 /* Give up after REKEY_ATTEMPT_TIME: a loop rather than 40 table rows. */
@@ -326,6 +348,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
 		run(&scenarios[i]);
 	test_give_up();
+	test_no_deadline();
 	test_jitter();
 	test_key_validity();
 	printf("sizeof(struct timers) = %zu\n", sizeof(struct timers));
