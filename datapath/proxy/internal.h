@@ -118,6 +118,7 @@ void uconn_release(struct uconn *c, bool reuse);
 void uconn_read(struct uconn *c);
 /* Submit a writev of the exchange's request bytes. */
 RG_MUST_CHECK int uconn_writev(struct uconn *c, const struct iovec *iov, unsigned n);
+/* Arm the connection's one timer; RG_NO_DEADLINE disarms it. */
 void uconn_timer(struct uconn *c, uint64_t deadline);
 void uconn_close_all(struct proxy *px);
 /* The connect succeeded: BUSY, reading. */

@@ -59,14 +59,10 @@ void pset_put(struct pset *set)
 	free(set);
 }
 
+/* RG_NO_DEADLINE disarms (twheel_add does that itself). */
 void uconn_timer(struct uconn *c, uint64_t deadline)
 {
-	struct proxy *px = c->srv->set->px;
-
-	if (deadline)
-		twheel_add(&px->wheel, &c->timer, deadline);
-	else if (twheel_armed(&c->timer))
-		twheel_del(&px->wheel, &c->timer);
+	twheel_add(&c->srv->set->px->wheel, &c->timer, deadline);
 }
 
 static void idle_unlink(struct uconn *c)
@@ -85,7 +81,7 @@ static void uc_free(struct uconn *c)
 	struct pserver *srv = c->srv;
 	struct proxy *px = srv->set->px;
 
-	uconn_timer(c, 0);
+	uconn_timer(c, RG_NO_DEADLINE);
 	idle_unlink(c);
 	*c->all_pprev = c->all_next;
 	if (c->all_next)
@@ -106,7 +102,7 @@ static void uc_close(struct uconn *c)
 	struct proxy *px = c->srv->set->px;
 
 	idle_unlink(c);
-	uconn_timer(c, 0);
+	uconn_timer(c, RG_NO_DEADLINE);
 	if (c->state == UC_BUSY || c->state == UC_CONNECTING)
 		c->srv->st->busy--;
 	c->state = UC_CLOSING;
@@ -225,7 +221,7 @@ struct uconn *uconn_get(struct pserver *srv, struct exchange *ex, int *err)
 
 	if (c) {
 		idle_unlink(c);
-		uconn_timer(c, 0);
+		uconn_timer(c, RG_NO_DEADLINE);
 		c->state = UC_BUSY;
 		c->ex = ex;
 		c->reused = true;
