@@ -259,13 +259,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			pump(); /* B under load answers with a cookie reply; A takes the cookie */
 		n_net = 0;
 		remac(&a, &b, dg, len, in, n);
-		tunnel_engine_recv(&b.e, &a.addr, &b.addr, dg, len, now, wall + now);
+		tunnel_engine_recv(&b.e, 0, &a.addr, &b.addr, dg, len, now, wall + now);
 		break;
 	}
 	case 5: {
 		size_t len = seal(dg, sizeof(dg), in, n, UINT64_MAX);
 		if (len)
-			tunnel_engine_recv(&b.e, &a.addr, &b.addr, dg, len, now, wall + now);
+			tunnel_engine_recv(&b.e, 0, &a.addr, &b.addr, dg, len, now, wall + now);
 		break;
 	}
 	case 6: {
@@ -275,13 +275,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		n_net = 0;
 		if (!len)
 			break;
-		tunnel_engine_recv(&b.e, &a.addr, &b.addr, dg, len, now, wall + now);
+		tunnel_engine_recv(&b.e, 0, &a.addr, &b.addr, dg, len, now, wall + now);
 		len = take(&a, dg, sizeof(dg)); /* B's response (or cookie reply) */
 		n_net = 0;
 		if (!len)
 			break;
 		remac(&b, &a, dg, len, in, n);
-		tunnel_engine_recv(&a.e, &b.addr, &a.addr, dg, len, now, wall + now);
+		tunnel_engine_recv(&a.e, 0, &b.addr, &a.addr, dg, len, now, wall + now);
 		break;
 	}
 	case 7: {
@@ -291,10 +291,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		 * counter with the fuzzed plaintext */
 		size_t len = seal(dg, sizeof(dg), in + 4, n - 4, le16(in));
 		if (len)
-			tunnel_engine_recv(&b.e, &a.addr, &b.addr, dg, len, now, wall + now);
+			tunnel_engine_recv(&b.e, 0, &a.addr, &b.addr, dg, len, now, wall + now);
 		len = seal(dg, sizeof(dg), in + 4, n - 4, le16(in + 2));
 		if (len)
-			tunnel_engine_recv(&b.e, &a.addr, &b.addr, dg, len, now, wall + now);
+			tunnel_engine_recv(&b.e, 0, &a.addr, &b.addr, dg, len, now, wall + now);
 		break;
 	}
 	}
