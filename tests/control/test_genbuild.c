@@ -79,8 +79,10 @@ static void fixtures(void)
 		crypto_x25519_clamp(priv);
 		if (wgkey_to_base64(priv, priv_b64[i]))
 			die("base64");
-		char line[64];
-		snprintf(line, sizeof(line), "%s\n", priv_b64[i]);
+		char line[WGKEY_B64_LEN + 2]; /* the key and a newline */
+		memcpy(line, priv_b64[i], WGKEY_B64_LEN);
+		line[WGKEY_B64_LEN] = '\n';
+		line[WGKEY_B64_LEN + 1] = 0;
 		put_file(i ? "t1.key" : "t0.key", line, 0600);
 	}
 	for (unsigned i = 0; i < 3; i++) {
