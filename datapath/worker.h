@@ -95,8 +95,9 @@ struct worker_params {
 	struct ring_opts ring; /* ops/ctx are the worker's own; the rest is used */
 	log_fn log;           /* may be NULL */
 	/* QUIC termination: NULL when no [quic]. Copied; the strings it points
-	 * to must stay valid until worker_start returns (the server loads the
-	 * certificates on the worker's thread before that). */
+	 * to must stay valid until worker_start returns. The credentials come
+	 * loaded in quic->vset (the generation's, control/genbuild.c): the
+	 * worker reads no certificate file. */
 	const struct quic_params *quic;
 	/* Tunnel termination: the private key (copied), NULL when no [tunnel]. */
 	const uint8_t *tunnel_key;
