@@ -111,7 +111,9 @@ start_server() { # NAME PORT: sets SRV_PID and SRV[NAME]
 	ringgate)
 		{
 			printf '[appliance]\nworkers = 1\ncpus = 1\nadmin = 127.0.0.1:8082\nlog_level = warn\n\n'
-			printf '[quic]\nlisten = 127.0.0.1:%s\nretry = off\n\n' "$port"
+			# room for QUIC_IDLE_N idle connections on the one worker
+			printf '[quic]\nlisten = 127.0.0.1:%s\nretry = off\nmax_connections = %s\n\n' "$port" \
+				$((idle_n + 64 > 4096 ? idle_n + 64 : 4096))
 			printf '[vhost localhost]\ncert = %s\nkey = %s\n' "$T/cert.pem" "$T/key.pem"
 			if [[ $rg_mode != responder ]]; then
 				printf '\n[backend bench]\nserver = 127.0.0.1:8090\nhealth_check = /health\n\n'

@@ -274,6 +274,7 @@ int appcfg_quic_params(const struct rg_config *c, struct quic_params *p,
 	p->n_alpn = c->quic->n_alpn;
 	p->idle_timeout_ns = c->quic->idle_timeout_ms * 1000000ull;
 	p->backlog = c->quic->backlog;
+	p->max_conns = c->quic->max_connections;
 	p->anti_port_scan = c->quic->anti_port_scan;
 	p->zero_rtt = c->quic->zero_rtt;
 	p->qlog_dir = c->quic->qlog_dir; /* copied by each quic_server */

@@ -155,6 +155,7 @@ struct rg_quic_cfg {
 	bool zero_rtt;                 /* default off */
 	bool anti_port_scan;           /* default off */
 	unsigned backlog;              /* handshakes in progress, default 1024 */
+	unsigned max_connections;      /* per worker, 16..1000000, default 4096 */
 	uint64_t idle_timeout_ms;      /* default 30s */
 	const char *qlog_dir;          /* NULL: off */
 };

@@ -125,6 +125,7 @@ static const struct ini_key quic_keys[] = {
 	{"zero_rtt", INI_T_BOOL, F(Q, zero_rtt), NOFF, 0, "off", 0, 0, NULL, NULL},
 	{"anti_port_scan", INI_T_BOOL, F(Q, anti_port_scan), NOFF, 0, "off", 0, 0, NULL, NULL},
 	{"backlog", INI_T_UINT, F(Q, backlog), NOFF, 0, "1024", 1, 1u << 20, NULL, NULL},
+	{"max_connections", INI_T_UINT, F(Q, max_connections), NOFF, 0, "4096", 16, 1000000, NULL, NULL},
 	{"idle_timeout", INI_T_DURATION, F(Q, idle_timeout_ms), NOFF, 0, "30s", 1, MS_MAX, NULL, NULL},
 	{"qlog_dir", INI_T_PATH, F(Q, qlog_dir), NOFF, INI_F_EMPTY_OFF, NULL, 0, 0, NULL, NULL},
 };

@@ -29,6 +29,11 @@
 #include "ring/ring.h" /* rg_sockaddr, struct ring_dgram (types only) */
 
 #define QUIC_STATIC_SECRET_LEN 32
+/* Connections per server ([quic] max_connections) when params say 0, and
+ * the most CID table entries allocated before the first client (about
+ * 16 MB per worker; the table grows past it). */
+#define QUIC_MAX_CONNS_DEFAULT 4096u
+#define QUIC_CID_PRESIZE_MAX ((size_t)1 << 18)
 /* gnutls session ticket master key (gnutls_session_ticket_key_generate). */
 #define QUIC_TICKET_KEY_LEN 64
 
@@ -222,7 +227,8 @@ struct quic_params {
 	unsigned n_alpn;
 	uint64_t idle_timeout_ns;  /* 0: 30 s */
 	unsigned backlog;          /* handshakes in progress; 0: 1024 */
-	unsigned max_conns;        /* 0: 4096 */
+	unsigned max_conns;        /* per server; 0: QUIC_MAX_CONNS_DEFAULT.
+	                              Reloadable (a limit, no table is fixed) */
 	enum quic_retry_mode retry;
 	bool anti_port_scan;       /* unknown or missing SNI: drop silently */
 	unsigned worker_id;        /* < QUIC_CID_MAX_WORKERS */

@@ -130,6 +130,10 @@ static int params_apply(struct quic_server *srv, const struct quic_params *p)
 	srv->p.n_alpn = 0;
 	srv->p.idle_timeout_ns = p->idle_timeout_ns ? p->idle_timeout_ns : 30 * NGTCP2_SECONDS;
 	srv->p.backlog = p->backlog ? p->backlog : 1024;
+	/* Only a limit: the connection list, the heap and the CID table grow
+	 * as needed, so a reload takes a new value for new connections (a
+	 * lower one closes nothing; Initials wait until the count falls). */
+	srv->p.max_conns = p->max_conns ? p->max_conns : QUIC_MAX_CONNS_DEFAULT;
 	srv->p.retry = p->retry;
 	srv->p.anti_port_scan = p->anti_port_scan;
 	srv->p.zero_rtt = p->zero_rtt;
@@ -174,8 +178,6 @@ int quic_server_create(const struct quic_params *p, struct quic_server **out)
 	if (!srv)
 		return -ENOMEM;
 	srv->p = *p;
-	if (!srv->p.max_conns)
-		srv->p.max_conns = 4096;
 	if (!srv->p.rng.fill)
 		srv->p.rng = (struct quic_rng){.fill = rng_gnutls};
 	if (!srv->p.wall.now)
@@ -202,8 +204,16 @@ int quic_server_create(const struct quic_params *p, struct quic_server **out)
 		rc = -EIO;
 		goto err;
 	}
+	/* Presized for max_conns connections of up to 4 CIDs each (so that
+	 * the table does not grow under a connection flood), but not beyond
+	 * QUIC_CID_PRESIZE_MAX entries: at 32 bytes a slot and half full,
+	 * max_connections = 1000000 would take 256 MB per worker before a
+	 * single client came. Past it the table doubles as it fills. */
 	rc = quic_cid_table_init(&srv->cids,
-	                         (size_t)srv->p.max_conns * 4, key);
+	                         (size_t)(srv->p.max_conns < QUIC_CID_PRESIZE_MAX / 4
+	                                          ? srv->p.max_conns * 4
+	                                          : QUIC_CID_PRESIZE_MAX),
+	                         key);
 	gnutls_memset(key, 0, sizeof(key));
 	if (rc < 0)
 		goto err;

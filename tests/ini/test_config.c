@@ -372,6 +372,7 @@ static void test_defaults(void)
 		CHECK(q && q->n_alpn == 1 && !strcmp(q->alpn[0], "h3") && q->retry == RG_QUIC_RETRY_AUTO && !q->zero_rtt &&
 		      !q->anti_port_scan && q->backlog == 1024 && q->idle_timeout_ms == 30000 && !q->qlog_dir,
 		      "quic defaults");
+		CHECK(q && q->max_connections == 4096, "max_connections default 4096 (the old constant)");
 		const struct rg_backend_cfg *b = &c->backends[0];
 		CHECK(b->algorithm == RG_LB_LEAST_CONNECTIONS && !b->health_check && b->health_interval_ms == 10000 &&
 		      b->timeout_ms == 30000 && b->servers[0].weight == 1, "backend defaults");
@@ -450,6 +451,10 @@ static const struct bad bads[] = {
 	{VHQ "idle_timeout = 5x\n", "t.ini:5:", "unknown duration unit"},
 	{"[quic]\nidle_timeout = 0\n[vhost a.example]\ncert = @D@/cert.pem\nkey = @D@/key.pem\n", "t.ini:2:",
 	 "out of range"},
+	/* [quic] max_connections: per worker, 16..1000000 (issue 17) */
+	{VHQ "max_connections = 15\n", "t.ini:5:", "out of range"},
+	{VHQ "max_connections = 1000001\n", "t.ini:5:", "out of range"},
+	{VHQ "max_connections = 16k\n", "t.ini:5:", "not a whole number"},
 	{"[quic]\nbacklog = -1\n[vhost a.example]\ncert = @D@/cert.pem\nkey = @D@/key.pem\n", "t.ini:2:",
 	 "not a whole number"},
 	{"[quic]\nlisten = iface averyveryverylongname:443\n[vhost a.example]\ncert = @D@/cert.pem\nkey = @D@/key.pem\n",
@@ -767,6 +772,27 @@ static struct rg_config *load_ok(const char *t, struct ini_diag *d)
 	return c;
 }
 
+/* [quic] max_connections takes both ends of its range (issue 17). */
+static void test_max_connections(void)
+{
+	static const struct {
+		const char *text;
+		unsigned want;
+	} ok[] = {
+		{VHQ "max_connections = 16\n", 16},
+		{VHQ "max_connections = 16384\n", 16384},
+		{VHQ "max_connections = 1000000\n", 1000000},
+	};
+	for (unsigned i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		struct ini_diag d;
+		struct rg_config *c = load_ok(ok[i].text, &d);
+		CHECK(c && c->quic && c->quic->max_connections == ok[i].want, "max_connections = %u", ok[i].want);
+		CHECK(ini_diag_count(&d) == 0, "max_connections = %u: no warning", ok[i].want);
+		ini_config_free(c);
+		ini_diag_free(&d);
+	}
+}
+
 /* Is there a warning "t.ini:LINE: warning: ..." holding every one of
  * `what` (NULL-terminated), in the config and in the diag alike? */
 static bool has_warning(const struct rg_config *c, const struct ini_diag *d, unsigned line, const char *const *what)
@@ -930,6 +956,7 @@ int main(void)
 	test_syntax();
 	test_files();
 	test_warnings();
+	test_max_connections();
 	test_tun_address();
 	test_demo_shape();
 	remove_fixtures();
