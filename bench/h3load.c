@@ -330,7 +330,8 @@ int main(int argc, char **argv)
 	double el = (double)(G.deadline - G.t_start) / 1e9;
 	double cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
 	             ru.ru_stime.tv_usec / 1e6;
-	qsort(G.lat_us, G.nlat, sizeof(*G.lat_us), cmp_u32);
+	if (G.nlat) /* qsort with no array is undefined (an --idle run makes no request) */
+		qsort(G.lat_us, G.nlat, sizeof(*G.lat_us), cmp_u32);
 	if (G.json) {
 		printf("{\"ok\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"conns\":%" PRIu64
 		       ",\"handshakes\":%" PRIu64 ",\"conn_errors\":%" PRIu64

@@ -387,7 +387,7 @@ enum quic_app quic_alpn_served(const char *id, size_t len);
 
 /* Reload of the [quic] settings that can change while running: alpn,
  * idle_timeout_ns, backlog, retry, anti_port_scan, zero_rtt, qlog_dir, and
- * the vhosts (certificates and listen bindings, as quic_server_set_vhosts).
+ * the vhosts (certificates and listen bindings).
  * Connections accepted from now on take the new values; connections
  * already accepted keep theirs (their transport parameters, ALPN, vhost
  * and qlog file were fixed at their first Initial). The other fields of
@@ -397,12 +397,6 @@ enum quic_app quic_alpn_served(const char *id, size_t len);
  * else the files are read: slow path. */
 int quic_server_set_params(struct quic_server *srv, const struct quic_params *p);
 
-/* Reload: load the vhosts' certificates again (new files, new names) for
- * connections accepted from now on; connections already accepted keep
- * theirs. On error (-ENOENT, -EINVAL for bad PEM or a key that does not
- * match) the running certificates stay. Reads files: slow path. */
-RG_MUST_CHECK int quic_server_set_vhosts(struct quic_server *srv, const struct quic_vhost_params *vhosts,
-                           unsigned n);
 
 /* The built-in responder (responder.c): GET / small HTML, GET /bytes/N N
  * bytes of quic_pattern_byte(i), POST /echo the request body, 404 else.

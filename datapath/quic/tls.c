@@ -189,17 +189,6 @@ void quic_tls_free(struct quic_server *srv)
 	gnutls_memset(srv->ticket_key, 0, sizeof(srv->ticket_key));
 }
 
-int quic_server_set_vhosts(struct quic_server *srv, const struct quic_vhost_params *vhosts, unsigned n)
-{
-	struct quic_vhost_set *s;
-	int rv = quic_vset_load(vhosts, n, &s);
-	if (rv)
-		return rv; /* the running set stays */
-	quic_vset_put(srv->vset);
-	srv->vset = s;
-	return 0;
-}
-
 /* Is `local` (where the client sent its first Initial) one of the
  * listeners v is bound to? The sockets are IPV6_V6ONLY, so the family
  * always matches the listener's; a wildcard entry (0.0.0.0, [::]) is the
