@@ -48,3 +48,15 @@ find_gtlsclient() {
 	done
 	return 1
 }
+
+# appliance_args RINGGATE RINGGATECTL TOOL WHAT: the three arguments of the
+# appliance scripts (quic_reload, vhost_listen, max_conns): sets RG, CTL and
+# TOOL (skips, naming WHAT, when TOOL was not built), ADMIN, and enters
+# $RG_TMP, where the scripts write their certificates and rg.ini.
+appliance_args() {
+	RG=$(realpath "$1") CTL=$(realpath "$2")
+	[[ -n ${3:-} && -x $3 ]] || skip "no $4"
+	TOOL=$(realpath "$3")
+	ADMIN=http://127.0.0.1:8082
+	cd "$RG_TMP" || fail "tmp"
+}

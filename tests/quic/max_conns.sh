@@ -5,12 +5,10 @@
 # reload to 32 applies at once: the 17th then connects.
 # Args: ringgate ringgatectl h3load
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/common.sh" # appliance_args
 in_private_netns "$@"
-RG=$(realpath "$1") CTL=$(realpath "$2")
-[[ -n ${3:-} && -x $3 ]] || skip "no h3load (bench not built)"
-H3L=$(realpath "$3")
-ADMIN=http://127.0.0.1:8082
-cd "$RG_TMP" || fail "tmp"
+appliance_args "$@" "h3load (bench not built)"
+H3L=$TOOL
 "$CTL" certgen --cert a.pem --key a.key localhost >/dev/null || fail "certgen"
 write_config() { # MAX
 	cat >rg.ini <<INI

@@ -7,13 +7,10 @@
 # are refused with 400 naming them while the old configuration serves on.
 # Args: ringgate ringgatectl h3client
 . "$(dirname "$0")/../lib.sh"
-. "$(dirname "$0")/common.sh" # find_gtlsclient
+. "$(dirname "$0")/common.sh" # find_gtlsclient, appliance_args
 in_private_netns "$@"
-RG=$(realpath "$1") CTL=$(realpath "$2")
-[[ -n ${3:-} && -x $3 ]] || skip "no h3client (libcurl with HTTP/3)"
-H3=$(realpath "$3")
-ADMIN=http://127.0.0.1:8082
-cd "$RG_TMP" || fail "tmp"
+appliance_args "$@" "h3client (libcurl with HTTP/3)"
+H3=$TOOL
 "$CTL" certgen --cert a.pem --key a.key localhost >/dev/null || fail "certgen"
 NL=$'\n'
 write_config() { # more [quic] lines

@@ -5,12 +5,10 @@
 # served on every listener. Two listeners: 127.0.0.1:4433 and :4434.
 # Args: ringgate ringgatectl h3client
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/common.sh" # appliance_args
 in_private_netns "$@"
-RG=$(realpath "$1") CTL=$(realpath "$2")
-[[ -n ${3:-} && -x $3 ]] || skip "no h3client (libcurl with HTTP/3)"
-H3=$(realpath "$3")
-ADMIN=http://127.0.0.1:8082
-cd "$RG_TMP" || fail "tmp"
+appliance_args "$@" "h3client (libcurl with HTTP/3)"
+H3=$TOOL
 "$CTL" certgen --cert a.pem --key a.key a.test >/dev/null || fail "certgen a"
 "$CTL" certgen --cert b.pem --key b.key b.test >/dev/null || fail "certgen b"
 write_config() { # [quic] extra line
