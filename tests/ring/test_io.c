@@ -15,6 +15,7 @@
 
 #include "ring/ring.h"
 #include "tests/check.h"
+#include "tests/ring_test.h"
 
 struct op {
 	struct ring_io io;
@@ -116,21 +117,11 @@ static void *drain(void *p)
 
 int main(int argc, char **argv)
 {
-	enum ring_backend be = argc > 1 && !strcmp(argv[1], "epoll") ? RING_BACKEND_EPOLL : RING_BACKEND_URING;
-	struct ring_opts o;
-	ring_opts_default(&o);
-	o.backend = be;
-	o.ops = &ops;
 	struct ring *r;
-	int err = ring_create(&o, &r);
-	if (err == -ENOSYS || err == -EPERM) {
-		printf("SKIP: io_uring unavailable (%s)\n", strerror(-err));
-		return 77;
-	}
-	if (err) {
-		fprintf(stderr, "ring_create: %s\n", strerror(-err));
-		return 1;
-	}
+	int rc = ring_test_create(argc, argv, &ops, &r);
+	if (rc)
+		return rc;
+	const char *backend = ring_backend_name(ring_backend_of(r));
 	uint16_t port;
 	int l = listener(&port);
 	CHECK(l >= 0, "listener");
@@ -228,6 +219,6 @@ int main(int argc, char **argv)
 	close(c);
 	close(l);
 	ring_destroy(r);
-	printf("%s: %s\n", ring_backend_name(be), checks_failed ? "FAILED" : "ok");
+	printf("%s: %s\n", backend, checks_failed ? "FAILED" : "ok");
 	return checks_failed ? 1 : 0;
 }

@@ -21,6 +21,7 @@
 
 #include "datapath/tunnel/tun.h"
 #include "tests/check.h"
+#include "tests/ring_test.h"
 #include "tests/tunnel/packets.h"
 
 #define MTU 1420u
@@ -149,21 +150,11 @@ static bool idle(struct tun_queue *q)
 
 int main(int argc, char **argv)
 {
-	enum ring_backend be = argc > 1 && !strcmp(argv[1], "epoll") ? RING_BACKEND_EPOLL : RING_BACKEND_URING;
-	struct ring_opts o;
-	ring_opts_default(&o);
-	o.backend = be;
-	o.ops = &ops;
 	struct ring *r;
-	int err = ring_create(&o, &r);
-	if (err == -ENOSYS || err == -EPERM) {
-		printf("SKIP: io_uring unavailable (%s)\n", strerror(-err));
-		return 77;
-	}
-	if (err) {
-		fprintf(stderr, "ring_create: %s\n", strerror(-err));
-		return 1;
-	}
+	int rc = ring_test_create(argc, argv, &ops, &r);
+	if (rc)
+		return rc;
+	const char *backend = ring_backend_name(ring_backend_of(r));
 	int sp[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp)) {
 		perror("socketpair");
@@ -181,7 +172,7 @@ int main(int argc, char **argv)
 	CHECK(pthread_create(&th, NULL, drain, NULL) == 0, "drain thread");
 
 	struct tun_queue *q;
-	err = tun_queue_create(r, sp[0], MTU, on_read, NULL, &q);
+	int err = tun_queue_create(r, sp[0], MTU, on_read, NULL, &q);
 	CHECK(err == 0, "tun_queue_create: %s", strerror(-err));
 	if (err)
 		return check_report("tunnel_tunq");
@@ -218,7 +209,7 @@ int main(int argc, char **argv)
 
 	printf("backend %s: %u packets handed over, %u reached the device in %u writes (%u super-packets), "
 	       "%u out of order; queue: %llu writes, %llu coalesced of %llu segments, %llu errors\n",
-	       ring_backend_name(be), TOTAL, dev.pkts, dev.writes, dev.supers, dev.out_of_order,
+	       backend, TOTAL, dev.pkts, dev.writes, dev.supers, dev.out_of_order,
 	       (unsigned long long)st.tx_writes, (unsigned long long)st.tx_gro_writes,
 	       (unsigned long long)st.tx_gro_segs, (unsigned long long)st.tx_errors);
 	CHECK(dev.pkts == TOTAL, "%u of %u packets reached the device", dev.pkts, TOTAL);
