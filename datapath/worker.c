@@ -70,8 +70,8 @@ static void stats_publish(struct worker *w)
 	if (w->quic)
 		w->st.quic = *quic_server_counters(w->quic);
 	if (w->proxy) {
+		proxy_stats_publish(w->proxy); /* first: it brings the pool gauges up to date */
 		w->st.proxy = *proxy_counters(w->proxy);
-		proxy_stats_publish(w->proxy);
 	}
 	if (w->tunnel) {
 		memcpy(w->st.tunnel_rx, w->tunnel->rx_count, sizeof(w->st.tunnel_rx));

@@ -135,7 +135,5 @@ void ex_read(struct exchange *ex, int res);
 /* A write of ex's completed (on its connection, or on one it released). */
 void ex_written(struct exchange *ex, int res);
 void ex_put(struct exchange *ex);
-/* Pool sizes and high-water marks into the counters. */
-void proxy_pool_stats(struct proxy *px);
 
 #endif

@@ -37,7 +37,8 @@ struct exchange {
 
 /* ---- lifetime ---- */
 
-void proxy_pool_stats(struct proxy *px)
+/* The pools keep their own high-water marks: copied at each publish. */
+static void pool_stats(struct proxy *px)
 {
 	px->ctr.pool_exchanges = px->exs.allocated;
 	px->ctr.pool_exchanges_high = px->exs.high;
@@ -321,7 +322,6 @@ int proxy_request(void *ctx, struct quic_stream *s, const struct quic_request *r
 	size_t plen;
 	int route;
 
-	proxy_pool_stats(px);
 	if (!ex)
 		return -ENOMEM; /* PROXY_MAX_EXCHANGES in flight on this worker */
 	memset(&ex->px, 0, sizeof(*ex) - offsetof(struct exchange, px));
@@ -478,6 +478,7 @@ void proxy_stats_publish(struct proxy *px)
 	const struct proxy_conf *c = px->conf;
 	uint64_t now = ring_now();
 
+	pool_stats(px);
 	if (!c || !px->set || px->worker_id >= c->n_workers)
 		return;
 	for (unsigned i = 0; i < px->set->n_servers; i++) {

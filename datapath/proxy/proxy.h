@@ -79,7 +79,9 @@ RG_MUST_CHECK int proxy_set_conf(struct proxy *px, const struct proxy_conf *c);
 int proxy_request(void *ctx, struct quic_stream *s, const struct quic_request *req);
 uint64_t proxy_next_expiry(struct proxy *px);
 void proxy_handle_expiry(struct proxy *px, uint64_t now);
-/* Copy this worker's per-server figures into the conf's stats slots. */
+/* Copy this worker's per-server figures into the conf's stats slots, and
+ * the pools' sizes and high-water marks into the counters (the stats
+ * snapshot, every ~100 ms: not per request). */
 void proxy_stats_publish(struct proxy *px);
 const struct proxy_counters *proxy_counters(const struct proxy *px);
 

@@ -38,7 +38,6 @@ struct chunk *chunk_get(struct proxy *px)
 	if (!c)
 		return NULL;
 	c->refs = 1;
-	proxy_pool_stats(px);
 	return c;
 }
 
