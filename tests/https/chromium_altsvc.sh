@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Headless Chromium visits a site behind ringgate the way a browser's first
+# visit does (issue 9 §4): the first navigation goes over TCP (HTTP/2 on
+# [https]), the response's Alt-Svc names HTTP/3 on the same port, and the
+# second navigation to the same origin goes over HTTP/3 ([quic]). QUIC is
+# not forced for the origin under test: the certificate comes from a test
+# CA trusted through an NSS database in Chromium's HOME, and
+# --origin-to-force-quic-on names an unused port only so that Chromium's
+# QUIC accepts that root for the name (see ../shared/design/PEERS.md).
+# Chromium runs in a namespace holding nothing but loopback.
+. "$(dirname "$0")/../lib.sh"
+in_private_netns "$@"
+RG=$(realpath "$1")
+CHROMIUM=$(command -v chromium) || fail "chromium not installed: tools/setup.sh installs it"
+command -v certutil >/dev/null || fail "certutil missing: tools/setup.sh installs libnss3-tools"
+T=$RG_TMP
+
+# a CA and a leaf for localhost signed by it
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=ringgate test CA" \
+	-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" \
+	-keyout "$T/ca.key" -out "$T/ca.pem" 2>/dev/null || fail "CA"
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
+	-keyout "$T/key.pem" -out "$T/leaf.csr" 2>/dev/null || fail "CSR"
+printf 'subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$T/ext"
+openssl x509 -req -in "$T/leaf.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial -days 2 \
+	-extfile "$T/ext" -out "$T/cert.pem" 2>/dev/null || fail "leaf"
+mkdir -p "$T/home/.pki/nssdb"
+certutil -N -d "sql:$T/home/.pki/nssdb" --empty-password || fail "NSS database"
+certutil -A -d "sql:$T/home/.pki/nssdb" -t "C,," -n ringgate-test-ca -i "$T/ca.pem" || fail "NSS import"
+
+# The backend: page one holds a slow image (1.5 s), so that the QUIC
+# connection Chromium opens after the first response's Alt-Svc is confirmed
+# before the page's load event navigates to page two. Without it the second
+# navigation races the QUIC handshake and takes the HTTP/2 connection that
+# is already there (Chromium's virtual time makes the page's timers fire at
+# once).
+mkdir -p "$T/www"
+cat >"$T/www/index.html" <<'HTML'
+<html><body><p>first page</p><img src="/slow.png">
+<script>window.onload = function () { location.href = "/second.html"; };</script></body></html>
+HTML
+echo '<html><body><p>second page over the same origin</p></body></html>' >"$T/www/second.html"
+cat >"$T/backend.py" <<'PY'
+import functools, http.server, sys, time
+class H(http.server.SimpleHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/slow.png":
+            time.sleep(1.5)
+            self.send_response(404); self.send_header("Content-Length", "0"); self.end_headers()
+            return
+        super().do_GET()
+http.server.ThreadingHTTPServer(("127.0.0.1", 8091),
+    functools.partial(H, directory=sys.argv[1])).serve_forever()
+PY
+python3 "$T/backend.py" "$T/www" >"$T/backend.log" 2>&1 &
+RG_PIDS+=($!)
+wait_for 10 curl -sf http://127.0.0.1:8091/second.html || fail "backend did not start"
+
+cat >"$T/rg.ini" <<INI
+[appliance]
+workers = 2
+admin = 127.0.0.1:8082
+
+[https]
+listen = 127.0.0.1:8443
+
+[quic]
+listen = 127.0.0.1:8443
+
+[vhost localhost]
+cert = $T/cert.pem
+key = $T/key.pem
+
+[backend site]
+server = 127.0.0.1:8091
+
+[route site]
+host = localhost
+path_prefix = /
+backend = site
+INI
+"$RG" -c "$T/rg.ini" 2>"$T/rg.log" &
+RG_PIDS+=($!)
+wait_for 20 curl -sf --cacert "$T/ca.pem" https://localhost:8443/second.html ||
+	{ cat "$T/rg.log" >&2; fail "ringgate does not serve HTTPS on 8443"; }
+curl -sI --cacert "$T/ca.pem" https://localhost:8443/ | grep -qi '^alt-svc: h3=":8443"' ||
+	fail "no Alt-Svc h3 on the TCP response"
+
+HOME=$T/home timeout 90 "$CHROMIUM" --headless=new --no-sandbox --disable-gpu --no-first-run \
+	--disable-background-networking --disable-component-update --disable-sync \
+	--user-data-dir="$T/profile" --enable-quic --origin-to-force-quic-on=localhost:1 \
+	--host-resolver-rules="MAP localhost 127.0.0.1" --log-net-log="$T/net.json" \
+	--virtual-time-budget=20000 --dump-dom https://localhost:8443/ >"$T/dom" 2>"$T/chromium.err" </dev/null ||
+	{ tail -5 "$T/chromium.err" >&2; fail "chromium failed"; }
+grep -q "second page over the same origin" "$T/dom" || { head -c 600 "$T/dom" >&2; fail "the second navigation did not happen"; }
+
+# Which protocol carried each URL: the net log's URL_REQUEST_START_JOB gives
+# the URL of a source id, the HTTP_TRANSACTION_*_SEND_REQUEST_HEADERS event
+# of the same id the protocol.
+python3 - "$T/net.json" <<'PY' || fail "the net log does not show / over HTTP/2 then /second.html over HTTP/3"
+import json, sys
+text = open(sys.argv[1]).read()
+if not text.rstrip().endswith("}"):
+    text = text.rstrip().rstrip(",") + "]}"   # a net log cut by the timeout
+log = json.loads(text)
+names = {v: k for k, v in log["constants"]["logEventTypes"].items()}
+url, proto = {}, {}
+for e in log["events"]:
+    n = names.get(e["type"], "?")
+    sid = e.get("source", {}).get("id")
+    if n == "URL_REQUEST_START_JOB" and "url" in e.get("params", {}):
+        url.setdefault(sid, e["params"]["url"])
+    elif n == "HTTP_TRANSACTION_HTTP2_SEND_REQUEST_HEADERS":
+        proto.setdefault(sid, "h2")
+    elif n == "HTTP_TRANSACTION_QUIC_SEND_REQUEST_HEADERS":
+        proto.setdefault(sid, "h3")
+    elif n == "HTTP_TRANSACTION_SEND_REQUEST_HEADERS":
+        proto.setdefault(sid, "http/1.1")
+seen = {url[s]: p for s, p in proto.items() if s in url and "localhost:8443" in url[s]}
+print("net log:", seen)
+first = seen.get("https://localhost:8443/")
+second = seen.get("https://localhost:8443/second.html")
+sys.exit(0 if first == "h2" and second == "h3" else 1)
+PY
+
+rg_stop "${RG_PIDS[1]}" "$T/rg.log"
+echo "chromium_altsvc: ok"
