@@ -222,9 +222,17 @@ assert p["allowed_ips"] == ["10.8.0.2/32", "fd00:8::2/128"], "allowed ips"
 PY
 note "${SECONDS}s $MODE: /peers $peers"
 
-# a reload while the tunnel carries traffic: no session dropped (no new
-# handshake, the same sessions), no packet lost
+# a reload while the tunnel carries traffic: no session dropped, no packet
+# lost. A dropped session shows on A as data for an index it no longer
+# knows (drop_no_session, drop_key_expired) or as packets A must queue
+# behind a handshake of its own (tx queued). A handshake the peer starts
+# on its own timers is not a drop (CI once saw wireguard-go start one
+# during the reload window, with the session and every ping intact): it is
+# reported, not failed.
+lost() { msum 'ringgate_tunnel_rx_total\{.*verdict="drop_(no_session|key_expired)"'; }
+queued() { msum 'ringgate_tunnel_tx_total\{.*verdict="queued"'; }
 hs0=$(msum 'ringgate_tunnel_rx_total\{.*verdict="handshake"') s0=$(msum '^ringgate_tunnel_sessions')
+l0=$(lost) q0=$(queued)
 (( s0 >= 1 )) || fail "ringgate_tunnel_sessions is $s0 with a live tunnel"
 generation() { na curl -sf http://127.0.0.1:8082/status | python3 -c 'import json,sys; print(json.load(sys.stdin)["config_generation"])'; }
 g0=$(generation)
@@ -236,9 +244,12 @@ newgen() { (( $(generation) > g0 )); }
 wait_for 5 newgen || { tail -5 a.log >&2; fail "SIGHUP: no new generation after $g0"; }
 wait $pp
 grep -q " 0% packet loss" reload-ping.out || fail "packets lost across a reload: $(grep loss reload-ping.out)"
+sleep 0.3 # counters are published every 100 ms
 hs1=$(msum 'ringgate_tunnel_rx_total\{.*verdict="handshake"') s1=$(msum '^ringgate_tunnel_sessions')
-(( hs1 == hs0 && s1 == s0 )) || fail "the reload dropped sessions: handshakes $hs0 -> $hs1, sessions $s0 -> $s1"
-note "${SECONDS}s $MODE: reload under traffic: 40 pings, 0% loss, $s1 sessions kept"
+l1=$(lost) q1=$(queued)
+(( s1 == s0 && l1 == l0 && q1 == q0 )) ||
+	fail "the reload dropped sessions: sessions $s0 -> $s1, data for unknown sessions $l0 -> $l1, packets queued behind a handshake $q0 -> $q1 (handshakes $hs0 -> $hs1)"
+note "${SECONDS}s $MODE: reload under traffic: 40 pings, 0% loss, $s1 sessions kept, no data refused or queued, handshakes received $hs0 -> $hs1"
 
 # reloads that change the [tunnel] address list: the TUN device then
 # carries exactly the new list (addresses that left removed, those that
