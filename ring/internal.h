@@ -170,7 +170,7 @@ void ring_chan_drain_signal(struct ring_chan *c);
 /* user_data / epoll data with the top bit set: a struct ring_io (io_uring)
  * or a descriptor with waiters (epoll). Ring ops never reach that bit. */
 #define RING_UD_IO (1ULL << 63)
-void uring_io_complete(struct ring *r, uint64_t ud, int res);
+void uring_io_complete(struct ring *r, uint64_t ud, int res, unsigned cqe_flags);
 /* epoll: a descriptor with waiters is ready; the operations woken and the
  * ones submitted or cancelled since the last turn run at the turn's end. */
 void epoll_io_event(struct ring *r, int fd, uint32_t events);

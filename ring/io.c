@@ -43,6 +43,8 @@ static bool io_valid(const struct ring_io *io)
 		return io->buf || !io->len;
 	case RING_IO_WRITEV:
 		return io->iov && io->iovcnt;
+	case RING_IO_ACCEPT:
+		return true;
 	}
 	return false;
 }
@@ -78,6 +80,11 @@ static int uring_io_submit(struct ring *r, struct ring_io *io)
 	case RING_IO_WRITEV:
 		io_uring_prep_writev(sqe, io->fd, io->iov, io->iovcnt, 0);
 		break;
+	case RING_IO_ACCEPT:
+		/* no address buffer: one buffer would be overwritten by every
+		 * accept of a batch; the peer comes from getpeername */
+		io_uring_prep_multishot_accept(sqe, io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		break;
 	}
 	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)io | RING_UD_IO);
 	io->state = IO_URING;
@@ -97,10 +104,38 @@ int ring_io_submit(struct ring *r, struct ring_io *io)
 	return 0;
 }
 
-void uring_io_complete(struct ring *r, uint64_t ud, int res)
+/* An accepted connection's peer into io->addr (zeroed when unknown). */
+static void peer_of(struct ring_io *io, int fd)
 {
-	(void)r;
+	socklen_t l = sizeof(io->addr);
+
+	memset(&io->addr, 0, sizeof(io->addr));
+	if (getpeername(fd, &io->addr.sa, &l) < 0)
+		memset(&io->addr, 0, sizeof(io->addr));
+}
+
+void uring_io_complete(struct ring *r, uint64_t ud, int res, unsigned cqe_flags)
+{
 	struct ring_io *io = (struct ring_io *)(uintptr_t)(ud & ~RING_UD_IO);
+
+	if (io->op == RING_IO_ACCEPT && res >= 0) {
+		/* liburing's rule for multishot: F_MORE clear means the kernel
+		 * stopped it; after a success that is not the caller's doing,
+		 * so arm it again (stays in flight through done) */
+		if (!(cqe_flags & IORING_CQE_F_MORE)) {
+			io->state = IO_IDLE;
+			if (uring_io_submit(r, io) < 0)
+				io->state = IO_IDLE;
+		}
+		peer_of(io, res);
+		io->done(r, io, res);
+		return;
+	}
+	if (io->op == RING_IO_ACCEPT && (cqe_flags & IORING_CQE_F_MORE)) {
+		/* an error the multishot survives: report, stay armed */
+		io->done(r, io, res);
+		return;
+	}
 	io->state = IO_IDLE;
 	io->done(r, io, res);
 }
@@ -237,6 +272,16 @@ static int try_io(struct ring_io *io)
 		if (n < 0 && errno == ENOTSOCK)
 			n = write(io->fd, io->buf, io->len);
 		break;
+	case RING_IO_ACCEPT: {
+		socklen_t l = sizeof(io->addr);
+		int fd;
+
+		memset(&io->addr, 0, sizeof(io->addr));
+		fd = accept4(io->fd, &io->addr.sa, &l, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return errno == EWOULDBLOCK || errno == ECONNABORTED ? -EAGAIN : -errno;
+		return fd;
+	}
 	case RING_IO_WRITEV: {
 		struct msghdr m = {.msg_iov = (struct iovec *)io->iov, .msg_iovlen = io->iovcnt};
 		n = sendmsg(io->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -272,6 +317,15 @@ void epoll_io_run(struct ring *r)
 			} else {
 				res = -ENOMEM;
 			}
+		}
+		if (io->op == RING_IO_ACCEPT && res >= 0) {
+			/* multishot: still in flight; try again next turn
+			 * (EAGAIN then parks it on the socket) unless done
+			 * cancelled it */
+			io->state = IO_READY;
+			io->done(r, io, res);
+			ready_push(r, io);
+			continue;
 		}
 		io->state = IO_IDLE;
 		io->done(r, io, res);

@@ -205,6 +205,21 @@ enum ring_io_op {
 	RING_IO_READ,        /* buf, len */
 	RING_IO_WRITE,       /* buf, len; may move fewer bytes than asked */
 	RING_IO_WRITEV,      /* iov, iovcnt; may move fewer bytes than asked */
+	/* fd: a listening socket. Multishot: done runs once per accepted
+	 * connection with its descriptor (>= 0, non-blocking, close-on-exec,
+	 * the caller's to close) and io->addr set to the peer's address, and
+	 * the operation stays in flight (ring_io_busy() is true inside done:
+	 * do not submit it again). io_uring: IORING_OP_ACCEPT with
+	 * IORING_ACCEPT_MULTISHOT, re-armed by the ring when the kernel ends
+	 * the multishot (IORING_CQE_F_MORE clear) after a success. epoll:
+	 * accept4 when the socket is readable. A negative result ends it
+	 * (idle inside done): -ECANCELED after ring_io_cancel, and the
+	 * back-pressure errors -EMFILE, -ENFILE, -ENOBUFS, -ENOMEM (no
+	 * descriptor or memory left: the connection stays in the listen
+	 * backlog): the caller submits it again once it has closed something
+	 * or after a short wait, which is what keeps a full process from
+	 * spinning on accept. */
+	RING_IO_ACCEPT,
 };
 
 struct ring_io;
@@ -232,6 +247,12 @@ RG_MUST_CHECK int ring_io_submit(struct ring *r, struct ring_io *io);
  * after that. No effect on an operation that is not in flight. */
 void ring_io_cancel(struct ring *r, struct ring_io *io);
 static inline bool ring_io_busy(const struct ring_io *io) { return io->state != 0; }
+
+/* A TCP listening socket bound to addr for a ring's RING_IO_ACCEPT:
+ * SO_REUSEPORT (one per worker, the kernel spreads connections by
+ * 4-tuple), IPV6_V6ONLY for IPv6, non-blocking, close-on-exec, listen()
+ * with `backlog` (0: SOMAXCONN). The fd, or -errno (-EADDRINUSE ...). */
+RG_MUST_CHECK int ring_tcp_listen(const rg_sockaddr *addr, int backlog);
 
 /* ---- message channels ----
  * A bounded multi-producer single-consumer queue of fixed-size messages

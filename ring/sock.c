@@ -57,6 +57,30 @@ fail:
 	return err;
 }
 
+int ring_tcp_listen(const rg_sockaddr *addr, int backlog)
+{
+	int af = addr->sa.sa_family;
+	if (af != AF_INET && af != AF_INET6)
+		return -EAFNOSUPPORT;
+	int fd = socket(af, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+	if (fd < 0)
+		return -errno;
+	int one = 1, err;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+		goto fail;
+	if (af == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+		goto fail;
+	socklen_t len = af == AF_INET6 ? sizeof(addr->in6) : sizeof(addr->in4);
+	if (bind(fd, &addr->sa, len) < 0 || listen(fd, backlog > 0 ? backlog : SOMAXCONN) < 0)
+		goto fail;
+	return fd;
+fail:
+	err = -errno;
+	close(fd);
+	return err;
+}
+
 int ring_pin_cpu(unsigned cpu)
 {
 	cpu_set_t set;

@@ -351,7 +351,7 @@ int uring_turn(struct ring *r)
 		uint64_t ud = io_uring_cqe_get_data64(cqe);
 		n++;
 		if (ud & RING_UD_IO) {
-			uring_io_complete(r, ud, cqe->res);
+			uring_io_complete(r, ud, cqe->res, cqe->flags);
 			continue;
 		}
 		switch (ring_ud_op(ud)) {

@@ -333,7 +333,7 @@ void pex_request(struct proxy_exchange *ex, const struct quic_request *req, cons
 	else
 		blen = req->content_length >= 0 ? req->content_length : HTTP1_REQ_CHUNKED;
 	ex->chunked = blen == HTTP1_REQ_CHUNKED;
-	n = http1_req_serialize(req, client, blen, ex->head, sizeof(ex->head));
+	n = http1_req_serialize_via(req, client, ex->via, blen, ex->head, sizeof(ex->head));
 	if (n < 0) {
 		if (n == -ENOSPC)
 			answer(ex, 431, "request header fields too large\n", act);

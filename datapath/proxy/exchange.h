@@ -160,6 +160,7 @@ struct proxy_exchange {
 	bool responded, with_body, resp_done, blocked, paused, write_failed;
 	bool conn, reused;          /* holds (or is getting) an upstream connection; was it reused */
 	bool writing, req_done;
+	const char *via;            /* Via's received-protocol (front.h); NULL: "3" */
 
 	/* request */
 	size_t head_len, head_off;

@@ -623,6 +623,12 @@ static bool req_dropped(const struct quic_request *req, const struct quic_header
 ssize_t http1_req_serialize(const struct quic_request *req, const char *client, int64_t body_len,
                             char *buf, size_t cap)
 {
+	return http1_req_serialize_via(req, client, NULL, body_len, buf, cap);
+}
+
+ssize_t http1_req_serialize_via(const struct quic_request *req, const char *client, const char *via,
+                                int64_t body_len, char *buf, size_t cap)
+{
 	struct wbuf b = {.p = buf, .cap = cap};
 	bool cookie = false;
 	char num[32];
@@ -671,7 +677,9 @@ ssize_t http1_req_serialize(const struct quic_request *req, const char *client, 
 		puts_(&b, client);
 		puts_(&b, "\r\n");
 	}
-	puts_(&b, "X-Forwarded-Proto: https\r\nVia: 3 ringgate\r\n");
+	puts_(&b, "X-Forwarded-Proto: https\r\nVia: ");
+	puts_(&b, via ? via : "3");
+	puts_(&b, " ringgate\r\n");
 	if (body_len >= 0) {
 		snprintf(num, sizeof(num), "%lld", (long long)body_len);
 		puts_(&b, "Content-Length: ");

@@ -132,6 +132,10 @@ unsigned http1_resp_h3_headers(struct http1_resp *p, struct quic_header *out, un
 #define HTTP1_REQ_CHUNKED (-1)
 ssize_t http1_req_serialize(const struct quic_request *req, const char *client, int64_t body_len,
                             char *buf, size_t cap);
+/* The same, with Via's received-protocol (RFC 9110 7.6.3) as the client
+ * spoke it: "3", "2", "1.1" (NULL: "3"). */
+ssize_t http1_req_serialize_via(const struct quic_request *req, const char *client, const char *via,
+                                int64_t body_len, char *buf, size_t cap);
 
 /* Case-insensitive comparison of a field name with a lower-case literal. */
 bool http1_name_is(const char *name, size_t len, const char *lower);

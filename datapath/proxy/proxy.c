@@ -1,6 +1,7 @@
-/* proxy: the HTTP/3 front end of the reverse proxy (proxy.h): the driver
- * that connects a QUIC stream's callbacks and upstream.c's connections to
- * the sans-IO exchange (exchange.h).
+/* proxy: the request driver of the reverse proxy (proxy.h): connects a
+ * front end's stream (front.h: HTTP/3, HTTP/1.1, HTTP/2, each through the
+ * same four operations) and upstream.c's connections to the sans-IO
+ * exchange (exchange.h). The HTTP/3 binding is h3front.c.
  *
  * Each event from either side goes to the exchange with ring_now(); run()
  * carries out the actions it returns (connect, write, read, respond,
@@ -17,15 +18,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "datapath/proxy/front.h"
 #include "datapath/proxy/internal.h"
 #include "datapath/proxy/path.h"
-
-#define H3_INTERNAL_ERROR 0x0102 /* RFC 9114 8.1 */
 
 struct exchange {
 	struct proxy_exchange x;
 	struct proxy *px;
-	struct quic_stream *s;   /* NULL after close() */
+	void *s;                 /* the front end's stream; NULL after close() */
+	const struct proxy_front_ops *fo;
 	unsigned refs;           /* the stream, a write in flight, a run() on the stack */
 	struct pset *set;
 	struct pbackend *be;
@@ -89,21 +90,21 @@ static void run(struct exchange *ex, const struct pex_act *a)
 	if (a->why)
 		proxy_log(px, 1, "proxy: worker %u: %s", px->worker_id, a->why);
 	if (a->consume && ex->s)
-		quic_stream_consume(ex->s, a->consume); /* the client may send more */
+		ex->fo->consume(ex->s, a->consume); /* the client may send more */
 	if (a->flags & PEX_A_RELEASE)
 		detach(ex, a->reuse);
 	if ((a->flags & PEX_A_RESPOND) && ex->s) {
-		int err = quic_stream_respond(ex->s, a->status, a->hdrs, a->n_hdrs, a->with_body);
+		int err = ex->fo->respond(ex->s, a->status, a->hdrs, a->n_hdrs, a->with_body);
 
 		if (err) {
 			proxy_log(px, 1, "proxy: worker %u: cannot submit the response: %s", px->worker_id,
 			          strerror(-err));
 			px->ctr.upstream_resets++;
-			quic_stream_reset(ex->s, H3_INTERNAL_ERROR);
+			ex->fo->reset(ex->s, ex->fo->internal_error);
 		}
 	}
 	if ((a->flags & PEX_A_RESET) && ex->s)
-		quic_stream_reset(ex->s, H3_INTERNAL_ERROR);
+		ex->fo->reset(ex->s, ex->fo->internal_error);
 	if (a->flags & PEX_A_CONNECT) {
 		struct pserver *srv = &ex->set->servers[ex->be->first + a->server];
 		struct pex_act b;
@@ -142,7 +143,7 @@ static void run(struct exchange *ex, const struct pex_act *a)
 	if (a->flags & PEX_A_FEED)
 		feed(ex);
 	if ((a->flags & PEX_A_RESUME) && ex->s)
-		quic_stream_resume(ex->s);
+		ex->fo->resume(ex->s);
 	/* the exchange's state now, not this action's: a nested run() may
 	 * have moved it on */
 	dl = ex->x.deadline;
@@ -220,69 +221,55 @@ static void on_xtimer(void *ctx, struct twheel_timer *t, uint64_t now)
 	run(ex, &a);
 }
 
-/* ---- the stream's callbacks ---- */
+/* ---- the front end's events (front.h) ---- */
 
-static int ex_body(void *h, struct quic_stream *s, const uint8_t *data, size_t len)
+int proxy_front_body(void *h, const uint8_t *data, size_t len)
 {
 	struct exchange *ex = h;
 	struct pex_act a;
 	int err;
 
-	(void)s;
 	err = pex_body(&ex->x, data, len, ring_now(), &a);
 	run(ex, &a);
 	return err;
 }
 
-static void ex_body_end(void *h, struct quic_stream *s)
+void proxy_front_body_end(void *h)
 {
 	struct exchange *ex = h;
 	struct pex_act a;
 
-	(void)s;
 	pex_body_end(&ex->x, ring_now(), &a);
 	run(ex, &a);
 }
 
-static ssize_t ex_read_body(void *h, struct quic_stream *s, struct quic_iov *iov, unsigned n,
-                            bool *eof)
+ssize_t proxy_front_read(void *h, struct quic_iov *iov, unsigned n, bool *eof)
 {
 	struct exchange *ex = h;
 
-	(void)s;
 	return pex_pull(&ex->x, iov, n, eof);
 }
 
-static void ex_acked(void *h, struct quic_stream *s, uint64_t n)
+void proxy_front_acked(void *h, uint64_t n)
 {
 	struct exchange *ex = h;
 	struct pex_act a;
 
-	(void)s;
 	pex_acked(&ex->x, n, ring_now(), &a);
 	run(ex, &a);
 }
 
-static void ex_close(void *h, struct quic_stream *s, uint64_t app_error)
+void proxy_front_close(void *h, uint64_t err)
 {
 	struct exchange *ex = h;
 	struct pex_act a;
 
-	(void)s;
-	(void)app_error;
+	(void)err;
 	ex->s = NULL;
 	pex_client_gone(&ex->x, ring_now(), &a);
 	run(ex, &a);
 	ex_put(ex);
 }
-
-static const struct quic_handler_ops ex_ops = {
-	.body = ex_body,
-	.body_end = ex_body_end,
-	.read = ex_read_body,
-	.acked = ex_acked,
-	.close = ex_close,
-};
 
 /* ---- on_request ---- */
 
@@ -307,9 +294,9 @@ static const char *host_of(const struct quic_request *req)
 	return NULL;
 }
 
-int proxy_request(void *ctx, struct quic_stream *s, const struct quic_request *req)
+int proxy_front_request(struct proxy *px, const struct proxy_front_ops *ops, void *s,
+                        const struct quic_request *req)
 {
-	struct proxy *px = ctx;
 	struct exchange *ex = pex_pool_get(&px->exs);
 	/* the normalized target: never longer than the raw one, and one that
 	 * does not fit here would not fit the serialized head either (431) */
@@ -326,11 +313,13 @@ int proxy_request(void *ctx, struct quic_stream *s, const struct quic_request *r
 		return -ENOMEM; /* PROXY_MAX_EXCHANGES in flight on this worker */
 	memset(&ex->px, 0, sizeof(*ex) - offsetof(struct exchange, px));
 	pex_init(&ex->x, &px->env);
+	ex->x.via = ops->via;
 	px->n_exchanges++;
 	ex->px = px;
 	ex->s = s;
+	ex->fo = ops;
 	ex->refs = 1;
-	quic_stream_attach(s, &ex_ops, ex);
+	ops->attach(s, ex);
 
 	/* Routed and forwarded alike: one reading of the target (path.h). */
 	pv = proxy_path_normalize(req->path, strlen(req->path), path, sizeof(path), &plen);

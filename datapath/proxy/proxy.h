@@ -4,8 +4,9 @@
  * for its backend connections (ring_io_*, upstream.c) and its own timer
  * wheels for the exchanges' deadlines and the idle connections'; the
  * worker folds proxy_next_expiry() into its single ring timeout.
- * proxy_request() is the quic server's on_request. The exchange itself is
- * sans-IO (exchange.h); proxy.c is its HTTP/3 driver.
+ * proxy_request() is the quic server's on_request (h3front.c); other front
+ * ends hand requests in through front.h. The exchange itself is sans-IO
+ * (exchange.h); proxy.c drives it for every front end.
  *
  * Memory per exchange is bounded and comes from per-worker pools (no
  * malloc per request once they are warm): the request body passes through

@@ -371,6 +371,10 @@ static void test_serialize(void)
 	buf[n > 0 ? n : 0] = 0;
 	CHECK(n > 0 && !strstr(buf, "Transfer-Encoding") && !strstr(buf, "Content-Length"), "no body");
 	CHECK(http1_req_serialize(&req, "192.0.2.7", 5, buf, 100) == -ENOSPC, "too small: -ENOSPC");
+	/* a front end names the protocol its client spoke (front.h) */
+	n = http1_req_serialize_via(&req, "192.0.2.7", "1.1", 5, buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = 0;
+	CHECK(n > 0 && strstr(buf, "Via: 1.1 ringgate\r\n") && !strstr(buf, "Via: 3"), "via 1.1: %s", buf);
 	req.path = "/a\r\nX: y";
 	CHECK(http1_req_serialize(&req, "192.0.2.7", 5, buf, sizeof(buf)) == -EINVAL, "CRLF refused");
 }
