@@ -286,16 +286,6 @@ static int cb_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void 
 	case NGHTTP2_CONTINUATION:
 		c->block_bytes += hd->length;
 		break;
-	case NGHTTP2_DATA:
-		if (hd->length == 0 && !(hd->flags & NGHTTP2_FLAG_END_STREAM) &&
-		    !c->p.test_no_empty_data_limit) {
-			window_roll(c);
-			if (++c->win_empty > c->p.max_empty_data) {
-				conn_end(c, H2_END_EMPTY_DATA, H2_ENHANCE_YOUR_CALM, false);
-				return NGHTTP2_ERR_CALLBACK_FAILURE;
-			}
-		}
-		return 0;
 	default:
 		return 0;
 	}
@@ -511,6 +501,13 @@ static int cb_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
 			body_end(s);
 		return 0;
 	case NGHTTP2_DATA:
+		if (f->hd.length == 0 && !fin && !c->p.test_no_empty_data_limit) {
+			window_roll(c);
+			if (++c->win_empty > c->p.max_empty_data) {
+				conn_end(c, H2_END_EMPTY_DATA, H2_ENHANCE_YOUR_CALM, false);
+				return NGHTTP2_ERR_CALLBACK_FAILURE;
+			}
+		}
 		if (s && fin)
 			body_end(s);
 		return 0;
