@@ -303,7 +303,7 @@ static void pump(struct cli *k)
 {
 	int guard = 0;
 
-	while ((c2s(k) | s2c(k)) && ++guard < 100000)
+	while (((int)c2s(k) | (int)s2c(k)) && ++guard < 100000)
 		;
 }
 
@@ -314,7 +314,7 @@ static void pump_resuming(struct cli *k)
 	do {
 		pump(k);
 		resume_all();
-	} while ((c2s(k) | s2c(k)) && ++guard < 100000);
+	} while (((int)c2s(k) | (int)s2c(k)) && ++guard < 100000);
 	pump(k);
 }
 
