@@ -22,6 +22,7 @@ build_pkgs=(
   build-essential pkg-config ninja-build
   liburing-dev libgnutls28-dev libmnl-dev libinih-dev zlib1g-dev libzstd-dev
   libssl-dev libsodium-dev libsystemd-dev libcap-dev
+  libnghttp2-dev
 )
 # Packages only the test suite and benchmarks need. systemd gives
 # systemd-analyze (tests/tools/install.sh verifies the unit), groff and
@@ -30,9 +31,14 @@ test_pkgs=(
   clang llvm iproute2 iputils-ping wireguard-tools python3 curl
   iperf3 procps psmisc openssl prometheus chromium
   caddy nginx linux-perf util-linux systemd groff-base man-db
+  nghttp2-client
 )
 # caddy (HTTP/3 reverse proxy, quic-go) and nginx (the HTTP/1.1 backend) are
 # the comparison of `bench/run quic`; their services are never started here.
+# libnghttp2-dev (HTTP/2, datapath/https/h2.c): bookworm's 1.52.0-1+deb12u2
+# and later carry the CVE-2024-28182 CONTINUATION limit and the
+# CVE-2023-44487 reset rate limit; trixie's 1.64 has both upstream.
+# nghttp2-client gives h2load and nghttp for the HTTP/2 tests.
 
 case $codename in
 bookworm)

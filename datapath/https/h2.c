@@ -1,0 +1,1075 @@
+/* h2: HTTP/2 server connection over nghttp2, sans-IO (contract in h2.h).
+ *
+ * Output path: nghttp2_session_mem_send() gives control frames, copied into
+ * the connection's stage buffer (they are small); DATA frames are produced
+ * with NGHTTP2_DATA_FLAG_NO_COPY, so nghttp2 calls send_data() with the
+ * 9-byte frame header only, and the payload goes out as iovecs pointing
+ * into the handler's own buffers. A queue of segments (stage or handler
+ * bytes) is what h2_conn_send() hands the driver; h2_conn_sent() pops it and
+ * turns handler bytes into acked() calls.
+ *
+ * Abuse defences (each counted in struct h2_counters, each ending the
+ * connection with GOAWAY where one can still be useful):
+ *  - bad client preface (RFC 9113 3.4): nghttp2's BAD_CLIENT_MAGIC, closed
+ *    at once, nothing is sent to a peer that does not speak HTTP/2;
+ *  - rapid reset (CVE-2023-44487): RST_STREAMs received per window,
+ *    GOAWAY ENHANCE_YOUR_CALM (nghttp2's own token bucket, 1000 / 33 per s,
+ *    stays behind it as a backstop);
+ *  - CONTINUATION flood and oversized header blocks (CVE-2024-27316,
+ *    CVE-2024-28182): raw header block bytes are summed per block from
+ *    frame headers, before HPACK decoding, plus nghttp2's
+ *    max_continuations; decoded size over 4x max_header_bytes also ends it;
+ *  - SETTINGS / PING floods with the peer not reading: nghttp2's
+ *    max_outbound_ack bounds the queued ACKs (NGHTTP2_ERR_FLOODED), the
+ *    connection is dropped without GOAWAY (the peer does not read);
+ *  - empty DATA frames without END_STREAM per window (they cost us a frame
+ *    each and no flow-control credit to the peer);
+ *  - all of nghttp2's memory through a counting allocator, capped.
+ */
+#include <errno.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nghttp2/nghttp2.h>
+
+#include "datapath/https/h2.h"
+
+/* The stage holds copied control frames and DATA frame headers; a frame
+ * bigger than what is left of it is referenced in nghttp2's own buffer. */
+#define H2_STAGE 16384u
+#define H2_SEGS 64u
+#define H2_STREAM_IOV 8u
+/* After a connection error: time given to the GOAWAY to leave. */
+#define H2_LINGER_NS 1000000000ull
+
+enum h2_state {
+	H2_OPEN,      /* serving */
+	H2_DRAINING,  /* graceful GOAWAY sent: streams in flight finish */
+	H2_ENDING,    /* connection error: GOAWAY then close */
+	H2_DEAD,      /* nothing more to read or write */
+};
+
+struct seg {
+	const uint8_t *p;
+	size_t len;
+	struct h2_stream *s; /* body bytes of this stream, else NULL */
+};
+
+struct h2_stream {
+	struct h2_conn *c;
+	struct h2_stream *prev, *next;
+	int32_t id;
+	const struct h2_handler_ops *ops;
+	void *h;
+	/* header copy: NUL-terminated strings, allocated once at full size */
+	char *hbuf;
+	size_t hlen;
+	size_t method_off, scheme_off, authority_off, path_off, host_off;
+	struct quic_header *hdrs;
+	unsigned n_hdrs, hdrs_cap;
+	uint64_t hdr_bytes; /* decoded, RFC 9113 6.5.2 accounting (+32 each) */
+	int64_t content_length;
+	bool hdr_overflow, headers_done, responded, is_head, eof, deferred;
+	bool body_ended, ng_closed;
+	uint64_t close_code;
+	size_t unconsumed; /* request body bytes given to body() and not consumed */
+	/* response bytes read() returned and not yet framed */
+	struct quic_iov iov[H2_STREAM_IOV];
+	unsigned iov_i, iov_n;
+	size_t iov_off;
+	size_t queued; /* body bytes in the segment queue */
+};
+
+struct h2_conn {
+	struct h2_params p;
+	enum h2_state state;
+	enum h2_end end;
+	nghttp2_session *ng;
+	nghttp2_mem mem;
+	size_t mem_used;
+	const char *sni;
+	const rg_sockaddr *peer;
+	struct h2_stream *streams;
+	unsigned n_streams;
+	uint64_t now, last_rx, deadline_at;
+	uint64_t rx_frames, rx_bytes;
+	/* header block accounting */
+	uint64_t block_bytes;
+	/* per-window abuse counters */
+	uint64_t win_start;
+	unsigned win_rst, win_empty;
+	/* output */
+	struct seg segs[H2_SEGS];
+	unsigned sh, sn;  /* head index, count */
+	size_t hoff;      /* bytes of the head segment already taken */
+	bool hold;        /* a segment points into nghttp2's buffer */
+	size_t stage_len;
+	uint8_t stage[H2_STAGE];
+};
+
+/* ---- memory ---- */
+
+static bool charge(struct h2_conn *c, size_t n)
+{
+	if (c->mem_used + n > c->p.max_conn_mem)
+		return false;
+	c->mem_used += n;
+	return true;
+}
+
+static void *mem_malloc(size_t size, void *ud)
+{
+	struct h2_conn *c = ud;
+	void *p;
+
+	if (!charge(c, size))
+		return NULL;
+	p = malloc(size);
+	c->mem_used -= size;
+	if (p)
+		c->mem_used += malloc_usable_size(p);
+	return p;
+}
+
+static void mem_free(void *ptr, void *ud)
+{
+	struct h2_conn *c = ud;
+
+	if (ptr) {
+		c->mem_used -= malloc_usable_size(ptr);
+		free(ptr);
+	}
+}
+
+static void *mem_calloc(size_t nmemb, size_t size, void *ud)
+{
+	struct h2_conn *c = ud;
+	void *p;
+
+	if (size && nmemb > SIZE_MAX / size)
+		return NULL;
+	p = mem_malloc(nmemb * size, ud);
+	if (p)
+		memset(p, 0, nmemb * size);
+	(void)c;
+	return p;
+}
+
+static void *mem_realloc(void *ptr, size_t size, void *ud)
+{
+	struct h2_conn *c = ud;
+	size_t old = ptr ? malloc_usable_size(ptr) : 0;
+	void *p;
+
+	if (size > old && !charge(c, size - old))
+		return NULL;
+	if (size > old)
+		c->mem_used -= size - old;
+	p = realloc(ptr, size);
+	if (!p)
+		return NULL;
+	c->mem_used = c->mem_used - old + malloc_usable_size(p);
+	return p;
+}
+
+/* ---- connection end ---- */
+
+static bool abuse(enum h2_end e)
+{
+	return e != H2_END_NONE && e != H2_END_IDLE;
+}
+
+/* A connection error of the peer: GOAWAY with `code` and close after it
+ * left, or at once when `now_dead` (the peer does not read, or does not
+ * speak HTTP/2). The first reason is the one kept. */
+static void conn_end(struct h2_conn *c, enum h2_end why, uint32_t code, bool now_dead)
+{
+	if (c->state == H2_DEAD || c->state == H2_ENDING)
+		return;
+	c->end = why;
+	c->p.ctr->ended[why]++;
+	if (abuse(why)) {
+		c->p.ctr->abuse_rx_frames += c->rx_frames;
+		c->p.ctr->abuse_rx_bytes += c->rx_bytes;
+	}
+	if (now_dead || nghttp2_session_terminate_session(c->ng, code) != 0) {
+		c->state = H2_DEAD;
+		return;
+	}
+	c->state = H2_ENDING;
+	c->deadline_at = c->now + H2_LINGER_NS;
+}
+
+/* ---- streams ---- */
+
+static void stream_free(struct h2_stream *s, uint64_t code)
+{
+	struct h2_conn *c = s->c;
+
+	if (s->unconsumed && c->ng) /* return credit the handler never used */
+		nghttp2_session_consume_connection(c->ng, s->unconsumed);
+	if (s->ops && s->ops->close)
+		s->ops->close(s->h, s, code);
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		c->streams = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	c->n_streams--;
+	if (s->hbuf)
+		c->mem_used -= malloc_usable_size(s->hbuf);
+	free(s->hbuf);
+	free(s->hdrs);
+	free(s);
+}
+
+static void stream_closed(struct h2_stream *s, uint64_t code)
+{
+	s->ng_closed = true;
+	s->close_code = code;
+	if (s->queued == 0)
+		stream_free(s, code);
+	/* else: freed by h2_conn_sent() once its queued bytes were taken */
+}
+
+static size_t append(struct h2_stream *s, const uint8_t *p, size_t n)
+{
+	struct h2_conn *c = s->c;
+	size_t cap = (size_t)c->p.max_header_bytes;
+	size_t off = s->hlen;
+
+	if (s->hlen + n + 1 > cap) {
+		s->hdr_overflow = true;
+		return SIZE_MAX;
+	}
+	if (!s->hbuf) {
+		if (!charge(c, cap) || !(s->hbuf = malloc(cap))) {
+			s->hdr_overflow = true;
+			return SIZE_MAX;
+		}
+		c->mem_used += malloc_usable_size(s->hbuf) - cap;
+	}
+	memcpy(s->hbuf + s->hlen, p, n);
+	s->hbuf[s->hlen + n] = 0;
+	s->hlen += n + 1;
+	return off;
+}
+
+static const char *field(const struct h2_stream *s, size_t off)
+{
+	return off == SIZE_MAX ? NULL : s->hbuf + off;
+}
+
+/* ---- nghttp2 callbacks: input ---- */
+
+static void window_roll(struct h2_conn *c)
+{
+	if (c->now - c->win_start >= c->p.rst_window_ns) {
+		c->win_start = c->now;
+		c->win_rst = c->win_empty = 0;
+	}
+}
+
+static int cb_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void *ud)
+{
+	struct h2_conn *c = ud;
+
+	(void)ng;
+	c->rx_frames++;
+	switch (hd->type) {
+	case NGHTTP2_HEADERS:
+		c->block_bytes = hd->length;
+		break;
+	case NGHTTP2_CONTINUATION:
+		c->block_bytes += hd->length;
+		break;
+	default:
+		return 0;
+	}
+	/* Checked on the frame header, before any HPACK work (CVE-2024-27316). */
+	if (c->block_bytes > c->p.max_header_block && !c->p.test_no_header_block_limit) {
+		conn_end(c, H2_END_HEADER_BLOCK, H2_ENHANCE_YOUR_CALM, false);
+		return NGHTTP2_ERR_CALLBACK_FAILURE;
+	}
+	return 0;
+}
+
+static int cb_begin_headers(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
+{
+	struct h2_conn *c = ud;
+	struct h2_stream *s;
+
+	if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
+		return 0; /* trailers: no new stream */
+	if (!charge(c, sizeof(*s)) || !(s = calloc(1, sizeof(*s)))) {
+		nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, f->hd.stream_id, H2_REFUSED_STREAM);
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	}
+	c->mem_used -= sizeof(*s);
+	s->c = c;
+	s->id = f->hd.stream_id;
+	s->method_off = s->scheme_off = s->authority_off = s->path_off = s->host_off = SIZE_MAX;
+	s->content_length = -1;
+	s->next = c->streams;
+	if (c->streams)
+		c->streams->prev = s;
+	c->streams = s;
+	c->n_streams++;
+	if (nghttp2_session_set_stream_user_data(ng, s->id, s) != 0) {
+		stream_free(s, H2_INTERNAL_ERROR);
+		return NGHTTP2_ERR_CALLBACK_FAILURE;
+	}
+	return 0;
+}
+
+static bool name_is(const uint8_t *n, size_t nl, const char *lit)
+{
+	return nl == strlen(lit) && memcmp(n, lit, nl) == 0;
+}
+
+static int cb_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t *name,
+                     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags, void *ud)
+{
+	struct h2_conn *c = ud;
+	struct h2_stream *s;
+	size_t *slot = NULL, vo;
+
+	(void)flags;
+	if (f->hd.type != NGHTTP2_HEADERS)
+		return 0;
+	s = nghttp2_session_get_stream_user_data(ng, f->hd.stream_id);
+	if (!s || s->headers_done)
+		return 0; /* trailers: decoded (HPACK state) and dropped */
+	s->hdr_bytes += namelen + valuelen + 32;
+	/* HPACK can decode far more than it read (indexed fields): a hard cap
+	 * on the decoded size too. */
+	if (s->hdr_bytes > 4ull * c->p.max_header_bytes && !c->p.test_no_header_block_limit) {
+		conn_end(c, H2_END_HEADER_BLOCK, H2_ENHANCE_YOUR_CALM, false);
+		return NGHTTP2_ERR_CALLBACK_FAILURE;
+	}
+	if (s->hdr_overflow)
+		return 0;
+	if (s->hdr_bytes > c->p.max_header_bytes) {
+		s->hdr_overflow = true;
+		return 0;
+	}
+	/* nghttp2 already checked the pseudo-headers (RFC 9113 8.3: known,
+	 * once, before regular fields), lowercase names, and refused
+	 * connection-specific fields (8.2.2) with a stream error. */
+	if (namelen > 0 && name[0] == ':') {
+		if (name_is(name, namelen, ":method"))
+			slot = &s->method_off;
+		else if (name_is(name, namelen, ":scheme"))
+			slot = &s->scheme_off;
+		else if (name_is(name, namelen, ":authority"))
+			slot = &s->authority_off;
+		else if (name_is(name, namelen, ":path"))
+			slot = &s->path_off;
+		if (slot)
+			*slot = append(s, value, valuelen);
+		if (name_is(name, namelen, ":method") && name_is(value, valuelen, "HEAD"))
+			s->is_head = true;
+		return 0;
+	}
+	if (s->n_hdrs >= c->p.max_headers) {
+		s->hdr_overflow = true;
+		return 0;
+	}
+	if (s->n_hdrs == s->hdrs_cap) {
+		unsigned cap = s->hdrs_cap ? s->hdrs_cap * 2 : 16;
+		struct quic_header *h;
+
+		if (cap > c->p.max_headers)
+			cap = c->p.max_headers;
+		h = realloc(s->hdrs, cap * sizeof(*h));
+		if (!h) {
+			s->hdr_overflow = true;
+			return 0;
+		}
+		s->hdrs = h;
+		s->hdrs_cap = cap;
+	}
+	/* offsets now, pointers at the end (hbuf never moves, but it may not
+	 * exist yet) */
+	s->hdrs[s->n_hdrs].name = (const char *)(uintptr_t)append(s, name, namelen);
+	vo = append(s, value, valuelen);
+	if (s->hdr_overflow)
+		return 0;
+	s->hdrs[s->n_hdrs].name_len = namelen;
+	s->hdrs[s->n_hdrs].value = (const char *)(uintptr_t)vo;
+	s->hdrs[s->n_hdrs].value_len = valuelen;
+	s->n_hdrs++;
+	if (name_is(name, namelen, "host"))
+		s->host_off = vo;
+	else if (name_is(name, namelen, "content-length")) {
+		char *end;
+		long long cl = strtoll(s->hbuf + vo, &end, 10);
+
+		if (*end == 0 && cl >= 0)
+			s->content_length = cl;
+	}
+	return 0;
+}
+
+static void refuse(struct h2_stream *s, unsigned status)
+{
+	if (h2_stream_respond(s, status, NULL, 0, false) < 0)
+		h2_stream_reset(s, H2_INTERNAL_ERROR);
+}
+
+static void request(struct h2_conn *c, struct h2_stream *s, bool fin)
+{
+	struct quic_request req;
+	const char *auth, *host;
+	unsigned i;
+	int rc;
+
+	s->headers_done = true;
+	c->p.ctr->requests++;
+	if (s->hdr_overflow) {
+		c->p.ctr->headers_too_large++;
+		refuse(s, 431);
+		return;
+	}
+	for (i = 0; i < s->n_hdrs; i++) {
+		s->hdrs[i].name = s->hbuf + (uintptr_t)s->hdrs[i].name;
+		s->hdrs[i].value = s->hbuf + (uintptr_t)s->hdrs[i].value;
+	}
+	auth = field(s, s->authority_off);
+	host = field(s, s->host_off);
+	/* RFC 9113 8.3.1: Host differing from :authority is malformed. */
+	if (auth && host && strcasecmp(auth, host) != 0) {
+		c->p.ctr->streams_refused_malformed++;
+		h2_stream_reset(s, H2_PROTOCOL_ERROR);
+		return;
+	}
+	if (!auth)
+		auth = host;
+	if (!field(s, s->method_off) || !field(s, s->path_off) || !auth) {
+		c->p.ctr->streams_refused_malformed++;
+		refuse(s, 400);
+		return;
+	}
+	req = (struct quic_request){
+		.method = field(s, s->method_off),
+		.scheme = field(s, s->scheme_off),
+		.authority = auth,
+		.path = field(s, s->path_off),
+		.headers = s->hdrs,
+		.n_headers = s->n_hdrs,
+		.content_length = s->content_length,
+		.has_body = !fin,
+		.sni = c->sni,
+		.peer = c->peer,
+		.worker_id = c->p.worker_id,
+	};
+	rc = c->p.on_request(c->p.request_ctx, s, &req);
+	free(s->hdrs);
+	s->hdrs = NULL;
+	s->n_hdrs = s->hdrs_cap = 0;
+	if (rc < 0)
+		h2_stream_reset(s, H2_INTERNAL_ERROR);
+}
+
+static void body_end(struct h2_stream *s)
+{
+	if (!s->body_ended) {
+		s->body_ended = true;
+		if (s->ops && s->ops->body_end)
+			s->ops->body_end(s->h, s);
+	}
+}
+
+static int cb_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
+{
+	struct h2_conn *c = ud;
+	struct h2_stream *s = f->hd.stream_id ? nghttp2_session_get_stream_user_data(ng, f->hd.stream_id) : NULL;
+	bool fin = f->hd.flags & NGHTTP2_FLAG_END_STREAM;
+
+	switch (f->hd.type) {
+	case NGHTTP2_HEADERS:
+		if (!s)
+			return 0;
+		if (!s->headers_done && f->headers.cat == NGHTTP2_HCAT_REQUEST)
+			request(c, s, fin);
+		/* the handler may have reset it: look again */
+		s = nghttp2_session_get_stream_user_data(ng, f->hd.stream_id);
+		if (s && fin)
+			body_end(s);
+		return 0;
+	case NGHTTP2_DATA:
+		if (f->hd.length == 0 && !fin && !c->p.test_no_empty_data_limit) {
+			window_roll(c);
+			if (++c->win_empty > c->p.max_empty_data) {
+				conn_end(c, H2_END_EMPTY_DATA, H2_ENHANCE_YOUR_CALM, false);
+				return NGHTTP2_ERR_CALLBACK_FAILURE;
+			}
+		}
+		if (s && fin)
+			body_end(s);
+		return 0;
+	case NGHTTP2_RST_STREAM:
+		c->p.ctr->streams_reset_by_peer++;
+		if (c->p.test_no_rst_limit)
+			return 0;
+		window_roll(c);
+		if (++c->win_rst > c->p.rst_max) {
+			conn_end(c, H2_END_RAPID_RESET, H2_ENHANCE_YOUR_CALM, false);
+			return NGHTTP2_ERR_CALLBACK_FAILURE;
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static int cb_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const uint8_t *data,
+                         size_t len, void *ud)
+{
+	struct h2_stream *s = nghttp2_session_get_stream_user_data(ng, id);
+
+	(void)flags;
+	(void)ud;
+	if (!s || !s->ops || !s->ops->body || s->ng_closed) {
+		nghttp2_session_consume(ng, id, len); /* nobody wants it */
+		return 0;
+	}
+	s->unconsumed += len;
+	if (s->ops->body(s->h, s, data, len) < 0)
+		h2_stream_reset(s, H2_INTERNAL_ERROR);
+	return 0;
+}
+
+static int cb_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void *ud)
+{
+	struct h2_stream *s = nghttp2_session_get_stream_user_data(ng, id);
+
+	(void)ud;
+	if (s) {
+		nghttp2_session_set_stream_user_data(ng, id, NULL);
+		stream_closed(s, code);
+	}
+	return 0;
+}
+
+static int cb_invalid_frame(nghttp2_session *ng, const nghttp2_frame *f, int lib_error, void *ud)
+{
+	struct h2_conn *c = ud;
+
+	(void)ng;
+	(void)f;
+	/* malformed requests (RFC 9113 8.1.1): nghttp2 resets the stream */
+	if (lib_error == NGHTTP2_ERR_HTTP_HEADER || lib_error == NGHTTP2_ERR_HTTP_MESSAGING)
+		c->p.ctr->streams_refused_malformed++;
+	return 0;
+}
+
+/* ---- nghttp2 callbacks: output ---- */
+
+static bool seg_room(const struct h2_conn *c, unsigned n)
+{
+	return c->sn + n <= H2_SEGS;
+}
+
+static void seg_push(struct h2_conn *c, const uint8_t *p, size_t len, struct h2_stream *s)
+{
+	struct seg *last = c->sn ? &c->segs[(c->sh + c->sn - 1) % H2_SEGS] : NULL;
+
+	if (!len)
+		return;
+	if (!s && last && !last->s && last->p + last->len == p) {
+		last->len += len;
+		return;
+	}
+	c->segs[(c->sh + c->sn) % H2_SEGS] = (struct seg){ .p = p, .len = len, .s = s };
+	c->sn++;
+}
+
+static void stage_push(struct h2_conn *c, const uint8_t *p, size_t len)
+{
+	uint8_t *dst = c->stage + c->stage_len;
+
+	memcpy(dst, p, len);
+	c->stage_len += len;
+	seg_push(c, dst, len, NULL);
+}
+
+static size_t stash_bytes(const struct h2_stream *s)
+{
+	size_t n = 0;
+	unsigned i;
+
+	for (i = s->iov_i; i < s->iov_n; i++)
+		n += s->iov[i].len;
+	return n - s->iov_off;
+}
+
+static ssize_t cb_data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t length,
+                            uint32_t *dflags, nghttp2_data_source *src, void *ud)
+{
+	struct h2_stream *s = src->ptr;
+	size_t avail;
+
+	(void)ng;
+	(void)id;
+	(void)buf;
+	(void)ud;
+	if (s->iov_i == s->iov_n && !s->eof) {
+		bool eof = false;
+		ssize_t n = s->ops && s->ops->read ? s->ops->read(s->h, s, s->iov, H2_STREAM_IOV, &eof)
+		                                   : -EPIPE;
+
+		if (n == QUIC_BODY_WOULDBLOCK || (n == 0 && !eof)) {
+			s->deferred = true;
+			return NGHTTP2_ERR_DEFERRED;
+		}
+		if (n < 0 || n > (ssize_t)H2_STREAM_IOV)
+			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* RST_STREAM INTERNAL_ERROR */
+		s->iov_i = 0;
+		s->iov_n = (unsigned)n;
+		s->iov_off = 0;
+		s->eof = eof;
+	}
+	avail = stash_bytes(s);
+	if (avail > length)
+		avail = length;
+	else if (s->eof)
+		*dflags |= NGHTTP2_DATA_FLAG_EOF;
+	if (avail)
+		*dflags |= NGHTTP2_DATA_FLAG_NO_COPY;
+	return (ssize_t)avail;
+}
+
+static int cb_send_data(nghttp2_session *ng, nghttp2_frame *f, const uint8_t *framehd,
+                        size_t length, nghttp2_data_source *src, void *ud)
+{
+	struct h2_conn *c = ud;
+	struct h2_stream *s = src->ptr;
+
+	(void)ng;
+	/* No padding is ever selected (no select_padding callback). */
+	if (f->data.padlen != 0)
+		return NGHTTP2_ERR_CALLBACK_FAILURE;
+	if (c->stage_len + 9 > H2_STAGE || !seg_room(c, 1 + H2_STREAM_IOV))
+		return NGHTTP2_ERR_WOULDBLOCK; /* called again once the queue drained */
+	stage_push(c, framehd, 9);
+	s->queued += length;
+	while (length) {
+		const struct quic_iov *v = &s->iov[s->iov_i];
+		size_t take = v->len - s->iov_off;
+
+		if (take > length)
+			take = length;
+		seg_push(c, v->base + s->iov_off, take, s);
+		s->iov_off += take;
+		length -= take;
+		if (s->iov_off == v->len) {
+			s->iov_i++;
+			s->iov_off = 0;
+		}
+	}
+	while (s->iov_i < s->iov_n && s->iov[s->iov_i].len == 0)
+		s->iov_i++;
+	return 0;
+}
+
+/* ---- connection ---- */
+
+static void defaults(struct h2_params *p)
+{
+#define DEF(f, v) if (!p->f) p->f = (v)
+	DEF(max_concurrent_streams, 100);
+	DEF(max_header_bytes, 16384);
+	DEF(max_headers, 100);
+	DEF(max_header_block, 65536);
+	DEF(max_continuations, 8);
+	DEF(stream_window, 262144);
+	DEF(conn_window, 1048576);
+	DEF(rst_max, 100);
+	DEF(max_empty_data, 100);
+	DEF(rst_window_ns, 1000000000ull);
+	DEF(max_outbound_ack, 100);
+	DEF(max_settings, 32);
+	DEF(max_conn_mem, 4u << 20);
+	DEF(idle_timeout_ns, 60000000000ull);
+	DEF(shutdown_timeout_ns, 30000000000ull);
+#undef DEF
+}
+
+int h2_conn_new(const struct h2_params *p, const char *sni, const rg_sockaddr *peer,
+                uint64_t now, struct h2_conn **out)
+{
+	nghttp2_session_callbacks *cbs = NULL;
+	nghttp2_option *opt = NULL;
+	struct h2_conn *c;
+	nghttp2_settings_entry iv[5];
+	int rc = -ENOMEM;
+
+	if (!p || !p->on_request || !p->ctr || !out)
+		return -EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->p = *p;
+	defaults(&c->p);
+	c->sni = sni;
+	c->peer = peer;
+	c->now = c->last_rx = c->win_start = now;
+	c->deadline_at = RG_NO_DEADLINE;
+	c->mem = (nghttp2_mem){ .mem_user_data = c, .malloc = mem_malloc, .free = mem_free,
+	                        .calloc = mem_calloc, .realloc = mem_realloc };
+	if (nghttp2_session_callbacks_new(&cbs) != 0 || nghttp2_option_new(&opt) != 0)
+		goto fail;
+	nghttp2_session_callbacks_set_on_begin_frame_callback(cbs, cb_begin_frame);
+	nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, cb_begin_headers);
+	nghttp2_session_callbacks_set_on_header_callback(cbs, cb_header);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, cb_frame_recv);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, cb_data_chunk);
+	nghttp2_session_callbacks_set_on_stream_close_callback(cbs, cb_stream_close);
+	nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cbs, cb_invalid_frame);
+	nghttp2_session_callbacks_set_send_data_callback(cbs, cb_send_data);
+	/* Credit only for consumed bytes (h2_stream_consume). */
+	nghttp2_option_set_no_auto_window_update(opt, 1);
+	nghttp2_option_set_no_closed_streams(opt, 1);
+	nghttp2_option_set_max_outbound_ack(opt, c->p.max_outbound_ack);
+	nghttp2_option_set_max_settings(opt, c->p.max_settings);
+	nghttp2_option_set_max_continuations(opt, c->p.max_continuations);
+	/* nghttp2's own rapid-reset bucket stays as a backstop behind ours. */
+	nghttp2_option_set_stream_reset_rate_limit(opt, 1000, 33);
+	if (nghttp2_session_server_new3(&c->ng, cbs, c, opt, &c->mem) != 0)
+		goto fail;
+	iv[0] = (nghttp2_settings_entry){ NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, c->p.max_concurrent_streams };
+	iv[1] = (nghttp2_settings_entry){ NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, c->p.stream_window };
+	iv[2] = (nghttp2_settings_entry){ NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, c->p.max_header_bytes };
+	iv[3] = (nghttp2_settings_entry){ NGHTTP2_SETTINGS_ENABLE_PUSH, 0 };
+	iv[4] = (nghttp2_settings_entry){ NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1 };
+	if (nghttp2_submit_settings(c->ng, NGHTTP2_FLAG_NONE, iv, 5) != 0 ||
+	    nghttp2_session_set_local_window_size(c->ng, NGHTTP2_FLAG_NONE, 0,
+	                                          (int32_t)c->p.conn_window) != 0)
+		goto fail;
+	nghttp2_session_callbacks_del(cbs);
+	nghttp2_option_del(opt);
+	c->p.ctr->conns_opened++;
+	*out = c;
+	return 0;
+fail:
+	if (c->ng)
+		nghttp2_session_del(c->ng);
+	nghttp2_session_callbacks_del(cbs);
+	nghttp2_option_del(opt);
+	free(c);
+	return rc;
+}
+
+void h2_conn_free(struct h2_conn *c)
+{
+	if (!c)
+		return;
+	/* nghttp2_session_del calls no callbacks: close our streams after. */
+	nghttp2_session_del(c->ng);
+	c->ng = NULL;
+	while (c->streams) {
+		struct h2_stream *s = c->streams;
+
+		stream_free(s, s->ng_closed ? s->close_code : H2_CANCEL);
+	}
+	c->p.ctr->conns_closed++;
+	free(c);
+}
+
+int h2_conn_recv(struct h2_conn *c, const uint8_t *data, size_t len, uint64_t now)
+{
+	ssize_t r;
+
+	c->now = now;
+	if (c->state == H2_ENDING || c->state == H2_DEAD)
+		return -EPIPE;
+	c->last_rx = now;
+	r = nghttp2_session_mem_recv(c->ng, data, len);
+	c->rx_bytes += r > 0 ? (uint64_t)r : len;
+	if (r >= 0)
+		return 0;
+	switch (r) {
+	case NGHTTP2_ERR_CALLBACK_FAILURE:
+		/* one of ours, already ended; else an unexpected failure */
+		conn_end(c, H2_END_PROTOCOL, H2_INTERNAL_ERROR, false);
+		break;
+	case NGHTTP2_ERR_BAD_CLIENT_MAGIC:
+		conn_end(c, H2_END_BAD_PREFACE, H2_PROTOCOL_ERROR, true);
+		break;
+	case NGHTTP2_ERR_FLOODED:
+		conn_end(c, H2_END_ACK_FLOOD, H2_ENHANCE_YOUR_CALM, true);
+		break;
+	case NGHTTP2_ERR_TOO_MANY_CONTINUATIONS:
+		conn_end(c, H2_END_CONTINUATIONS, H2_ENHANCE_YOUR_CALM, false);
+		break;
+	case NGHTTP2_ERR_TOO_MANY_SETTINGS:
+		conn_end(c, H2_END_SETTINGS, H2_ENHANCE_YOUR_CALM, false);
+		break;
+	case NGHTTP2_ERR_NOMEM:
+		conn_end(c, H2_END_MEMORY, H2_ENHANCE_YOUR_CALM, true);
+		break;
+	default:
+		conn_end(c, H2_END_PROTOCOL, H2_PROTOCOL_ERROR, false);
+		break;
+	}
+	return 0;
+}
+
+/* Serialize what nghttp2 has into the segment queue. */
+static int fill(struct h2_conn *c)
+{
+	while (!c->hold && seg_room(c, 2 + H2_STREAM_IOV)) {
+		const uint8_t *p;
+		ssize_t r = nghttp2_session_mem_send(c->ng, &p);
+
+		if (r < 0) {
+			conn_end(c, r == NGHTTP2_ERR_NOMEM ? H2_END_MEMORY : H2_END_PROTOCOL,
+			         H2_INTERNAL_ERROR, true);
+			return r == NGHTTP2_ERR_NOMEM ? -ENOMEM : 0;
+		}
+		if (r == 0)
+			break;
+		if ((size_t)r <= H2_STAGE - c->stage_len) {
+			stage_push(c, p, (size_t)r);
+		} else {
+			/* valid until the next mem_send: none until it was taken */
+			seg_push(c, p, (size_t)r, NULL);
+			c->hold = true;
+		}
+	}
+	return 0;
+}
+
+int h2_conn_send(struct h2_conn *c, struct iovec *iov, unsigned n, uint64_t now)
+{
+	unsigned i;
+	int rc;
+
+	c->now = now;
+	if (c->state == H2_DEAD)
+		return 0;
+	rc = fill(c);
+	if (rc < 0)
+		return rc;
+	if (c->state == H2_DEAD)
+		return 0;
+	for (i = 0; i < n && i < c->sn; i++) {
+		const struct seg *g = &c->segs[(c->sh + i) % H2_SEGS];
+		size_t off = i == 0 ? c->hoff : 0;
+
+		iov[i].iov_base = (void *)(uintptr_t)(g->p + off);
+		iov[i].iov_len = g->len - off;
+	}
+	return (int)i;
+}
+
+void h2_conn_sent(struct h2_conn *c, size_t n)
+{
+	while (n && c->sn) {
+		struct seg *g = &c->segs[c->sh];
+		size_t take = g->len - c->hoff;
+		struct h2_stream *s = g->s;
+
+		if (take > n)
+			take = n;
+		n -= take;
+		c->hoff += take;
+		if (c->hoff == g->len) {
+			c->sh = (c->sh + 1) % H2_SEGS;
+			c->sn--;
+			c->hoff = 0;
+		}
+		if (s) {
+			s->queued -= take;
+			if (s->ops && s->ops->acked)
+				s->ops->acked(s->h, s, take);
+			if (s->queued == 0 && s->ng_closed)
+				stream_free(s, s->close_code);
+		}
+	}
+	if (c->sn == 0) {
+		c->stage_len = 0;
+		c->hold = false;
+	}
+}
+
+uint64_t h2_conn_next_expiry(const struct h2_conn *c)
+{
+	switch (c->state) {
+	case H2_OPEN:
+		return c->n_streams ? RG_NO_DEADLINE : c->last_rx + c->p.idle_timeout_ns;
+	case H2_DRAINING:
+	case H2_ENDING:
+		return c->deadline_at;
+	default:
+		return RG_NO_DEADLINE;
+	}
+}
+
+void h2_conn_handle_expiry(struct h2_conn *c, uint64_t now)
+{
+	c->now = now;
+	if (now < h2_conn_next_expiry(c))
+		return;
+	if (c->state == H2_OPEN) {
+		/* idle: a graceful GOAWAY (RFC 9113 9.1) */
+		c->end = H2_END_IDLE;
+		c->p.ctr->ended[H2_END_IDLE]++;
+		h2_conn_shutdown(c, now);
+		return;
+	}
+	c->state = H2_DEAD;
+}
+
+void h2_conn_shutdown(struct h2_conn *c, uint64_t now)
+{
+	c->now = now;
+	if (c->state != H2_OPEN)
+		return;
+	c->p.ctr->goaway_graceful++;
+	/* RFC 9113 6.8: the last stream id we will process; streams above it
+	 * are ignored by nghttp2 from now on (the client retries them). */
+	if (nghttp2_submit_goaway(c->ng, NGHTTP2_FLAG_NONE,
+	                          nghttp2_session_get_last_proc_stream_id(c->ng), H2_NO_ERROR,
+	                          NULL, 0) != 0) {
+		c->state = H2_DEAD;
+		return;
+	}
+	c->state = H2_DRAINING;
+	c->deadline_at = now + c->p.shutdown_timeout_ns;
+}
+
+bool h2_conn_done(const struct h2_conn *c)
+{
+	if (c->state == H2_DEAD)
+		return true;
+	if (c->sn)
+		return false;
+	return !nghttp2_session_want_read(c->ng) && !nghttp2_session_want_write(c->ng);
+}
+
+enum h2_end h2_conn_end_reason(const struct h2_conn *c)
+{
+	return c->end;
+}
+
+uint64_t h2_conn_rx_frames(const struct h2_conn *c)
+{
+	return c->rx_frames;
+}
+
+uint64_t h2_conn_rx_bytes(const struct h2_conn *c)
+{
+	return c->rx_bytes;
+}
+
+unsigned h2_conn_streams(const struct h2_conn *c)
+{
+	return c->n_streams;
+}
+
+size_t h2_conn_mem(const struct h2_conn *c)
+{
+	return c->mem_used;
+}
+
+size_t h2_conn_outq(const struct h2_conn *c)
+{
+	return nghttp2_session_get_outbound_queue_size(c->ng);
+}
+
+/* ---- streams ---- */
+
+void h2_stream_attach(struct h2_stream *s, const struct h2_handler_ops *ops, void *h)
+{
+	s->ops = ops;
+	s->h = h;
+}
+
+/* RFC 9113 8.2.2: connection-specific fields never go out on HTTP/2. */
+static bool conn_specific(const struct quic_header *h)
+{
+	static const char *const names[] = { "connection", "keep-alive", "proxy-connection",
+		                             "transfer-encoding", "upgrade" };
+	unsigned i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (h->name_len == strlen(names[i]) && strncasecmp(h->name, names[i], h->name_len) == 0)
+			return true;
+	return false;
+}
+
+int h2_stream_respond(struct h2_stream *s, unsigned status, const struct quic_header *hdrs,
+                      unsigned n, bool with_body)
+{
+	struct h2_conn *c = s->c;
+	nghttp2_data_provider prd = { .source.ptr = s, .read_callback = cb_data_read };
+	nghttp2_nv *nva;
+	char st[4];
+	unsigned i, k = 0;
+	int rc;
+
+	if (status < 200 || status > 599 || (n && !hdrs))
+		return -EINVAL;
+	if (s->responded)
+		return -EALREADY;
+	if (s->ng_closed)
+		return -EPIPE;
+	nva = malloc((n + 1) * sizeof(*nva));
+	if (!nva)
+		return -ENOMEM;
+	snprintf(st, sizeof(st), "%u", status);
+	nva[k++] = (nghttp2_nv){ (uint8_t *)":status", (uint8_t *)st, 7, 3, NGHTTP2_NV_FLAG_NONE };
+	for (i = 0; i < n; i++) {
+		if (conn_specific(&hdrs[i]))
+			continue;
+		nva[k++] = (nghttp2_nv){ (uint8_t *)(uintptr_t)hdrs[i].name,
+			                 (uint8_t *)(uintptr_t)hdrs[i].value, hdrs[i].name_len,
+			                 hdrs[i].value_len, NGHTTP2_NV_FLAG_NONE };
+	}
+	/* HEAD: the header section only (RFC 9110 9.3.2). */
+	rc = nghttp2_submit_response(c->ng, s->id, nva, k, with_body && !s->is_head ? &prd : NULL);
+	free(nva);
+	if (rc != 0)
+		return rc == NGHTTP2_ERR_NOMEM ? -ENOMEM : -EINVAL;
+	s->responded = true;
+	return 0;
+}
+
+void h2_stream_resume(struct h2_stream *s)
+{
+	if (!s->deferred || s->ng_closed)
+		return;
+	s->deferred = false;
+	if (nghttp2_session_resume_data(s->c->ng, s->id) != 0)
+		h2_stream_reset(s, H2_INTERNAL_ERROR);
+}
+
+void h2_stream_consume(struct h2_stream *s, size_t n)
+{
+	if (n > s->unconsumed)
+		n = s->unconsumed;
+	s->unconsumed -= n;
+	if (!n)
+		return;
+	if (s->ng_closed) /* the stream is gone in nghttp2: connection credit only */
+		nghttp2_session_consume_connection(s->c->ng, n);
+	else
+		nghttp2_session_consume(s->c->ng, s->id, n);
+}
+
+void h2_stream_reset(struct h2_stream *s, uint64_t app_error)
+{
+	if (s->ng_closed)
+		return;
+	nghttp2_submit_rst_stream(s->c->ng, NGHTTP2_FLAG_NONE, s->id, (uint32_t)app_error);
+}
+
+int32_t h2_stream_id(const struct h2_stream *s)
+{
+	return s->id;
+}
