@@ -910,6 +910,8 @@ enum quic_conn_verdict quic_conn_expire(struct quic_conn *c)
 			/* RFC 9000 10.1: an idle timeout closes silently. */
 			if (c->state == QUIC_CONN_ESTABLISHED)
 				srv->ctr.conns_closed_idle++;
+			if (rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT)
+				srv->ctr.handshake_timeouts++;
 			quic_conn_free(c);
 			return QUIC_CONN_FREED;
 		}

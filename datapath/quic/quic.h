@@ -364,6 +364,7 @@ struct quic_counters {
 	uint64_t rx_ecn_ect;            /* datagrams received with ECT(0) or ECT(1) */
 	uint64_t rx_ecn_ce;             /* datagrams received with CE */
 	uint64_t tx_ecn_ect;            /* packets sent with an ECT codepoint */
+	uint64_t handshake_timeouts;    /* handshakes dropped at handshake_timeout */
 };
 
 const char *quic_drop_name(enum quic_drop d);
