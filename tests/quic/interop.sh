@@ -126,7 +126,6 @@ python3 "$HERE/ecn_capture.py" $PORT 40 stop >ecn.out 2>ecn.err &
 cap=$!
 RG_PIDS+=("$cap")
 wait_for 5 grep -q ready ecn.out || { cat ecn.err >&2; skip "no packet socket (CAP_NET_RAW) in the namespace"; }
-mig=$(m quic_path_migrations_total)
 gtls pa 127.0.0.1 $PORT $URL/bytes/10000000
 touch stop
 wait "$cap"
@@ -135,7 +134,6 @@ got=$(sha256sum <pa/10000000 | cut -d' ' -f1)
 [[ $got == "$(pattern_sha 10000000)" ]] || fail "preferred address: /bytes/10000000 sha256 $got"
 grep -q "preferred_address.ipv4_addr=127.0.0.2" pa.log || fail "no preferred_address in the transport parameters"
 grep -q "remote=\[127.0.0.2\]:$PORT" pa.log || fail "the client did not move to the preferred address"
-(( $(m_after quic_path_migrations_total) > mig )) || fail "no path migration counted"
 grep -q "path is ECN capable" pa.log || fail "gtlsclient: path not ECN capable"
 read -r _ dg _ ne _ e1 _ e0 _ ce < <(tail -1 ecn.out)
 note "$BACKEND: ringgate's datagrams from :$PORT: $dg, not-ECT $ne, ECT(1) $e1, ECT(0) $e0, CE $ce"
