@@ -278,6 +278,21 @@ int appcfg_quic_params(const struct rg_config *c, struct quic_params *p,
 	p->anti_port_scan = c->quic->anti_port_scan;
 	p->zero_rtt = c->quic->zero_rtt;
 	p->qlog_dir = c->quic->qlog_dir; /* copied by each quic_server */
+	/* issue 18: versions (checked "v1"/"v2", no repeats), limits */
+	p->n_versions = 0;
+	for (unsigned i = 0; i < c->quic->n_versions && i < QUIC_MAX_VERSIONS; i++)
+		p->versions[p->n_versions++] = strcmp(c->quic->versions[i], "v2") == 0 ? QUIC_VERSION_V2
+		                                                                         : QUIC_VERSION_V1;
+	p->max_streams_bidi = c->quic->max_streams_bidi;
+	p->max_streams_uni = c->quic->max_streams_uni;
+	p->initial_max_data = c->quic->initial_max_data;
+	p->initial_max_stream_data = c->quic->initial_max_stream_data;
+	p->handshake_timeout_ns = c->quic->handshake_timeout_ms * 1000000ull; /* 0: the idle timeout */
+	memset(&p->preferred_addr, 0, sizeof(p->preferred_addr));
+	if (c->quic->preferred_address.sa.sa.sa_family == AF_INET)
+		p->preferred_addr.in4 = c->quic->preferred_address.sa.in4;
+	else if (c->quic->preferred_address.sa.sa.sa_family == AF_INET6)
+		p->preferred_addr.in6 = c->quic->preferred_address.sa.in6;
 	switch (c->quic->retry) {
 	case RG_QUIC_RETRY_ON:
 		p->retry = QUIC_RETRY_ON;

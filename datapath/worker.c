@@ -123,7 +123,13 @@ static int tx_commit(void *ctx, unsigned sock, const rg_sockaddr *to, const rg_s
 	return ring_send_commit(ctx, sock, to, from, len, seg);
 }
 
-static const struct quic_tx_ops tx_ops = {.prep = tx_prep, .commit = tx_commit};
+static int tx_commit_ecn(void *ctx, unsigned sock, const rg_sockaddr *to, const rg_sockaddr *from,
+                         size_t len, size_t seg, uint8_t ecn)
+{
+	return ring_send_commit_ecn(ctx, sock, to, from, len, seg, ecn);
+}
+
+static const struct quic_tx_ops tx_ops = {.prep = tx_prep, .commit = tx_commit, .commit_ecn = tx_commit_ecn};
 
 static unsigned kind_of(const struct worker *w, const struct ring_dgram *d)
 {

@@ -76,6 +76,41 @@ static void check_listen_dups(struct ini_load *L, struct ini_inst *in, const str
 	}
 }
 
+/* [quic] preferred_address (RFC 9000 9.6): clients move there, so a
+ * [quic] listener must receive on it: listed as it is, or a wildcard
+ * listener of its family on its port. A wildcard or port 0 is no address
+ * a client can move to. */
+static void check_preferred_address(struct ini_load *L, struct ini_inst *in, const struct rg_quic_cfg *q)
+{
+	const struct rg_cfg_addr *pa = &q->preferred_address;
+	static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
+	char buf[80];
+	int af = pa->sa.sa.sa_family;
+
+	if (af == 0)
+		return;
+	ini_addr_format(pa, buf, sizeof(buf));
+	if (pa->kind != RG_CFG_ADDR_INET || pa->port == 0 ||
+	    (af == AF_INET ? pa->sa.in4.sin_addr.s_addr == htonl(INADDR_ANY)
+	                   : !memcmp(&pa->sa.in6.sin6_addr, &any6, sizeof(any6)))) {
+		ini_load_error(L, LINE(in, "preferred_address"),
+		               "preferred_address: %s is not an address a client can move to", buf);
+		return;
+	}
+	for (unsigned i = 0; i < q->n_listen; i++) {
+		const struct rg_cfg_addr *l = &q->listen[i];
+		if (l->kind != RG_CFG_ADDR_INET || l->port != pa->port || l->sa.sa.sa_family != af)
+			continue;
+		if (ini_addr_equal(l, pa) ||
+		    (af == AF_INET ? l->sa.in4.sin_addr.s_addr == htonl(INADDR_ANY)
+		                   : !memcmp(&l->sa.in6.sin6_addr, &any6, sizeof(any6))))
+			return;
+	}
+	ini_load_error(L, LINE(in, "preferred_address"),
+	               "preferred_address: %s is not a [quic] listen address (clients would move where nothing listens)",
+	               buf);
+}
+
 static void check_quic(struct ini_load *L, struct ini_inst *in)
 {
 	struct rg_quic_cfg *q = in->obj;
@@ -91,6 +126,11 @@ static void check_quic(struct ini_load *L, struct ini_inst *in)
 			               q->alpn[i]);
 	if (!ini_load_find(L, INI_SEC_VHOST))
 		ini_load_error(L, in->line, "[quic] needs at least one [vhost NAME] with a certificate");
+	for (unsigned i = 0; i < q->n_versions; i++)
+		for (unsigned j = 0; j < i; j++)
+			if (!strcmp(q->versions[i], q->versions[j]))
+				ini_load_error(L, LINE(in, "versions"), "versions: %s given twice", q->versions[i]);
+	check_preferred_address(L, in, q);
 }
 
 static void check_vhost(struct ini_load *L, struct ini_inst *in, const struct rg_quic_cfg *q)

@@ -158,6 +158,15 @@ struct rg_quic_cfg {
 	unsigned max_connections;      /* per worker, 16..1000000, default 4096 */
 	uint64_t idle_timeout_ms;      /* default 30s */
 	const char *qlog_dir;          /* NULL: off */
+	/* issue 18 */
+	const char *const *versions;   /* "v1" / "v2", preference order; default v2, v1 */
+	unsigned n_versions;
+	unsigned max_streams_bidi;     /* default 100 */
+	unsigned max_streams_uni;      /* default 3 (RFC 9114 6.2 minimum) */
+	uint64_t initial_max_data;     /* bytes, default 4 MiB */
+	uint64_t initial_max_stream_data; /* bytes, default 256 KiB (the most) */
+	uint64_t handshake_timeout_ms; /* 0 (empty, the default): the idle timeout */
+	struct rg_cfg_addr preferred_address; /* sa family 0: none */
 };
 
 struct rg_vhost_cfg {

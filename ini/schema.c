@@ -69,6 +69,16 @@ static int check_alpn(const char *s, char *why)
 	return 0;
 }
 
+/* [quic] versions: RFC 9000's v1 and RFC 9369's v2 */
+static int check_quic_version(const char *s, char *why)
+{
+	if (strcmp(s, "v1") != 0 && strcmp(s, "v2") != 0) {
+		snprintf(why, INI_WHY_MAX, "not a QUIC version ringgate speaks (v1, v2)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int ini_schema_check_name(const char *name, char *why)
 {
 	size_t n = strlen(name);
@@ -128,6 +138,17 @@ static const struct ini_key quic_keys[] = {
 	{"max_connections", INI_T_UINT, F(Q, max_connections), NOFF, 0, "4096", 16, 1000000, NULL, NULL},
 	{"idle_timeout", INI_T_DURATION, F(Q, idle_timeout_ms), NOFF, 0, "30s", 1, MS_MAX, NULL, NULL},
 	{"qlog_dir", INI_T_PATH, F(Q, qlog_dir), NOFF, INI_F_EMPTY_OFF, NULL, 0, 0, NULL, NULL},
+	/* issue 18 */
+	{"versions", INI_T_STRING_LIST, F(Q, versions), F(Q, n_versions), 0, "v2, v1", 0, 0, NULL,
+	 check_quic_version},
+	{"max_streams_bidi", INI_T_UINT, F(Q, max_streams_bidi), NOFF, 0, "100", 1, 1u << 20, NULL, NULL},
+	{"max_streams_uni", INI_T_UINT, F(Q, max_streams_uni), NOFF, 0, "3", 3, 1u << 20, NULL, NULL},
+	{"initial_max_data", INI_T_SIZE, F(Q, initial_max_data), NOFF, 0, "4m", 16384, 1ull << 30, NULL, NULL},
+	{"initial_max_stream_data", INI_T_SIZE, F(Q, initial_max_stream_data), NOFF, 0, "256k", 16384, 262144,
+	 NULL, NULL},
+	{"handshake_timeout", INI_T_DURATION, F(Q, handshake_timeout_ms), NOFF, INI_F_EMPTY_OFF, NULL, 1000, MS_MAX,
+	 NULL, NULL},
+	{"preferred_address", INI_T_ADDR, F(Q, preferred_address), NOFF, INI_F_EMPTY_OFF, NULL, 0, 0, NULL, NULL},
 };
 #undef Q
 

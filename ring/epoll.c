@@ -102,6 +102,7 @@ static void sock_read(struct ring *r, unsigned idx)
 			rg_sockaddr local = s->addr;
 			unsigned gro = 0;
 			bool bad = false;
+			r->rx_ecn = 0; /* ECN: set by ring_cmsg_parse (IP_TOS / IPV6_TCLASS) */
 			for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c))
 				bad |= ring_cmsg_parse(r, m, c, idx, &local, &gro) != 0;
 			if (bad) {

@@ -16,7 +16,8 @@
 #define RING_GSO_MAX_BYTES 65000 /* below the 64 KiB IP datagram limit with headers */
 #define RING_TX_SLOTS 1024    /* send runs in flight */
 #define RING_CTRL_RX 128      /* room for pktinfo + GRO cmsgs */
-#define RING_CTRL_TX (CMSG_SPACE(sizeof(uint16_t)) + CMSG_SPACE(sizeof(struct in6_pktinfo)))
+#define RING_CTRL_TX (CMSG_SPACE(sizeof(uint16_t)) + CMSG_SPACE(sizeof(struct in6_pktinfo)) + \
+                      CMSG_SPACE(sizeof(int)) /* IP_TOS / IPV6_TCLASS: ECN */)
 
 /* What a completion is for: the low byte of user_data. */
 enum ring_op {
@@ -56,6 +57,7 @@ struct ring_run {
 	uint16_t nseg;
 	uint16_t sock;
 	bool tail;           /* a shorter datagram ended the run */
+	uint8_t ecn;         /* ECN codepoint of every datagram of the run */
 	bool has_from;
 	bool submitted;
 	bool done;
@@ -94,6 +96,8 @@ struct ring {
 	/* the batch being built for ops->recv, and the buffers it uses */
 	struct ring_dgram batch[RING_BATCH];
 	unsigned n_batch;
+	uint8_t rx_ecn; /* of the datagram being parsed (ring_cmsg_parse); the
+	                   backends zero it before each datagram's cmsgs */
 	uint16_t batch_bids[RING_BATCH];
 	unsigned n_batch_bids;
 
@@ -141,7 +145,8 @@ struct ring {
 
 /* ---- ring.c, for the backends ---- */
 /* Parse the control messages of a received datagram into local address
- * and GRO segment size. Returns 0 or -EINVAL. */
+ * and GRO segment size, and its ECN codepoint into r->rx_ecn (which the
+ * next ring_batch_add takes). Returns 0 or -EINVAL. */
 int ring_cmsg_parse(struct ring *r, struct msghdr *m, struct cmsghdr *first, unsigned sock,
                     rg_sockaddr *local, unsigned *gro);
 /* Add one received (maybe GRO-coalesced) datagram to the batch, split into

@@ -248,6 +248,17 @@ int ring_cmsg_parse(struct ring *r, struct msghdr *m, struct cmsghdr *c, unsigne
 		local->in6.sin6_scope_id = pi->ipi6_ifindex;
 		return 0;
 	}
+	if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS && c->cmsg_len >= CMSG_LEN(1)) {
+		r->rx_ecn = *(const uint8_t *)CMSG_DATA(c) & 3; /* RFC 3168 5 */
+		return 0;
+	}
+	if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_TCLASS &&
+	    c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+		int v;
+		memcpy(&v, CMSG_DATA(c), sizeof(v));
+		r->rx_ecn = (uint8_t)(v & 3);
+		return 0;
+	}
 	if (c->cmsg_level == IPPROTO_UDP && c->cmsg_type == UDP_GRO) {
 		int v;
 		memcpy(&v, CMSG_DATA(c), sizeof(v));
@@ -291,9 +302,11 @@ void ring_batch_add(struct ring *r, unsigned sock, uint8_t *data, size_t len, un
 		d->data = data + off;
 		d->len = (uint32_t)(len - off < step ? len - off : step);
 		d->sock = (uint16_t)sock;
+		d->ecn = r->rx_ecn;
 		d->peer = *peer;
 		d->local = *local;
 	}
+	r->rx_ecn = 0;
 	r->st.rx_dgrams += nseg;
 	r->st.rx_bytes += len;
 	if (bid >= 0)
@@ -350,6 +363,13 @@ uint8_t *ring_send_prep(struct ring *r, size_t cap)
 int ring_send_commit(struct ring *r, unsigned sock, const rg_sockaddr *to, const rg_sockaddr *from,
                      size_t len, size_t seg)
 {
+	return ring_send_commit_ecn(r, sock, to, from, len, seg, 0);
+}
+
+int ring_send_commit_ecn(struct ring *r, unsigned sock, const rg_sockaddr *to,
+                         const rg_sockaddr *from, size_t len, size_t seg, uint8_t ecn)
+{
+	ecn &= 3;
 	if (!r->prep_valid || len > r->prep_cap || len == 0 || sock >= RING_MAX_SOCKS ||
 	    r->socks[sock].fd < 0) {
 		r->prep_valid = false;
@@ -368,7 +388,7 @@ int ring_send_commit(struct ring *r, unsigned sock, const rg_sockaddr *to, const
 		if (last->sock == sock && !last->tail && last->nseg && last->nseg < RING_GSO_MAX_SEGS &&
 		    last->off + last->len == off && len <= last->seg &&
 		    last->len + len <= RING_GSO_MAX_BYTES && r->socks[sock].gso_ok &&
-		    addr_eq(&last->to, to) && last->has_from == (from != NULL) &&
+		    last->ecn == ecn && addr_eq(&last->to, to) && last->has_from == (from != NULL) &&
 		    (!from || addr_eq(&last->from, from))) {
 			last->len += (uint32_t)len;
 			last->nseg++;
@@ -410,6 +430,7 @@ int ring_send_commit(struct ring *r, unsigned sock, const rg_sockaddr *to, const
 			run->nseg = 1;
 		}
 		run->tail = seg != 0; /* a caller's GSO buffer is closed */
+		run->ecn = ecn;
 		run->to = *to;
 		if (from) {
 			run->from = *from;
@@ -471,6 +492,17 @@ void ring_run_msg(struct ring *r, struct ring_run *run, bool gso)
 		c->cmsg_len = CMSG_LEN(sizeof(pi));
 		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
 		used += CMSG_SPACE(sizeof(pi));
+	}
+	if (run->ecn) {
+		/* the TOS / traffic class byte's ECN field (RFC 3168 5); the
+		 * DSCP bits stay 0. One value for every GSO segment. */
+		int tos = run->ecn;
+		c = (struct cmsghdr *)((char *)m->msg_control + used);
+		c->cmsg_level = run->to.sa.sa_family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
+		c->cmsg_type = run->to.sa.sa_family == AF_INET6 ? IPV6_TCLASS : IP_TOS;
+		c->cmsg_len = CMSG_LEN(sizeof(tos));
+		memcpy(CMSG_DATA(c), &tos, sizeof(tos));
+		used += CMSG_SPACE(sizeof(tos));
 	}
 	m->msg_controllen = used;
 	if (!used)

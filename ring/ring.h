@@ -69,6 +69,10 @@ struct ring_dgram {
 	uint8_t *data;
 	uint32_t len;
 	uint16_t sock;     /* socket index from ring_sock_add() */
+	uint8_t ecn;       /* ECN codepoint it arrived with (RFC 3168: the low two
+	                      bits of IP_TOS / IPV6_TCLASS; one value for all the
+	                      segments of a GRO batch, as the kernel only merges
+	                      datagrams of equal TOS) */
 	rg_sockaddr peer;  /* where it came from */
 	rg_sockaddr local; /* the address the peer sent to (IP_PKTINFO /
 	                      IPV6_RECVPKTINFO), port of the socket */
@@ -121,7 +125,7 @@ uint64_t ring_now(void);
 /* ---- sockets ---- */
 
 /* Open a UDP socket bound to `addr` ready for a ring: SO_REUSEPORT,
- * IP_PKTINFO / IPV6_RECVPKTINFO, IPV6_V6ONLY for [::], UDP_GRO when `gro`,
+ * IP_PKTINFO / IPV6_RECVPKTINFO, IP_RECVTOS / IPV6_RECVTCLASS (ECN), IPV6_V6ONLY for [::], UDP_GRO when `gro`,
  * non-blocking, large buffers (SO_RCVBUFFORCE / SO_SNDBUFFORCE when
  * privileged, else the plain options). Returns the fd or negative errno
  * (-EADDRINUSE, -EACCES ...). */
@@ -168,6 +172,12 @@ uint8_t *ring_send_prep(struct ring *r, size_t cap);
  * on the wire: a caller with nothing else to do may ignore the result. */
 int ring_send_commit(struct ring *r, unsigned sock, const rg_sockaddr *to,
                      const rg_sockaddr *from, size_t len, size_t seg);
+/* ring_send_commit with an ECN codepoint (0..3, RFC 3168) every datagram
+ * of it carries: sent as an IP_TOS / IPV6_TCLASS control message, so a
+ * GSO run never mixes codepoints (a datagram with another codepoint
+ * starts a new run). ecn 0 is ring_send_commit. */
+int ring_send_commit_ecn(struct ring *r, unsigned sock, const rg_sockaddr *to,
+                         const rg_sockaddr *from, size_t len, size_t seg, uint8_t ecn);
 /* Copying convenience: prep + memcpy + commit. */
 int ring_send(struct ring *r, unsigned sock, const rg_sockaddr *to,
               const rg_sockaddr *from, const void *buf, size_t len);

@@ -42,6 +42,12 @@ int ring_udp_open(const rg_sockaddr *addr, bool gro)
 		    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0)
 			goto fail;
 	}
+	/* ECN (RFC 9000 13.4): the TOS / traffic class of each datagram.
+	 * Without it every datagram reads as not-ECT: QUIC still works. */
+	if (af == AF_INET)
+		setsockopt(fd, IPPROTO_IP, IP_RECVTOS, &one, sizeof(one));
+	else
+		setsockopt(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, &one, sizeof(one));
 	/* GRO is an optimisation: a kernel without it still works */
 	if (gro)
 		setsockopt(fd, IPPROTO_UDP, UDP_GRO, &one, sizeof(one));

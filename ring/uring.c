@@ -259,6 +259,7 @@ static void on_recv(struct ring *r, struct io_uring_cqe *cqe, uint64_t ud, bool 
 	memcpy(&peer, io_uring_recvmsg_name(o),
 	       o->namelen < sizeof(peer) ? o->namelen : sizeof(peer));
 	unsigned gro = 0;
+	r->rx_ecn = 0; /* ECN: set by ring_cmsg_parse from IP_TOS / IPV6_TCLASS */
 	for (struct cmsghdr *c = io_uring_recvmsg_cmsg_firsthdr(o, &r->rx_msg); c;
 	     c = io_uring_recvmsg_cmsg_nexthdr(o, &r->rx_msg, c)) {
 		if (ring_cmsg_parse(r, &r->rx_msg, c, idx, &local, &gro)) {

@@ -43,21 +43,47 @@ static void path_of(ngtcp2_path *path, const struct ring_dgram *d)
  * batch. A refused commit is counted by the ring (RING_DROP_SEND_ERR) and
  * the packets are lost like any on the wire: ngtcp2's loss recovery sends
  * their frames again, so only the counters must not claim them. */
-static void commit_run(struct quic_server *srv, unsigned sock, const rg_sockaddr *to,
-                      const rg_sockaddr *from, size_t off, unsigned n, size_t seg)
+/* The sender's commit with the ECN codepoint every datagram of the
+ * buffer carries (RFC 9000 13.4); a sender without commit_ecn sends ECN 0
+ * (then ngtcp2's validation fails and it stops asking, RFC 9000 13.4.2.2). */
+static int tx_commit(const struct quic_tx *tx, unsigned sock, const rg_sockaddr *to,
+                     const rg_sockaddr *from, size_t len, size_t seg, uint8_t ecn)
 {
-	const struct quic_tx *tx = srv->tx;
-	int rc = tx->ops->commit(tx->ctx, sock, to, from, off, n > 1 ? seg : 0);
+	if (ecn && tx->ops->commit_ecn)
+		return tx->ops->commit_ecn(tx->ctx, sock, to, from, len, seg, ecn);
+	return tx->ops->commit(tx->ctx, sock, to, from, len, seg);
+}
+
+/* n packets of connection c went out with codepoint ecn: past ngtcp2's
+ * testing budget, marks mean the path's ECN was validated. */
+static void count_ecn(struct quic_conn *c, unsigned n, uint8_t ecn)
+{
+	if (!c || !ecn)
+		return;
+	c->srv->ctr.tx_ecn_ect += n;
+	c->ecn_marked += n;
+	if (!c->ecn_validated && c->ecn_marked > QUIC_ECN_TESTING_PKTS) {
+		c->ecn_validated = true;
+		c->srv->ctr.ecn_validated_paths++;
+	}
+}
+
+static void commit_run(struct quic_conn *c, unsigned sock, const rg_sockaddr *to,
+                      const rg_sockaddr *from, size_t off, unsigned n, size_t seg, uint8_t ecn)
+{
+	struct quic_server *srv = c->srv;
+	int rc = tx_commit(srv->tx, sock, to, from, off, n > 1 ? seg : 0, ecn);
 
 	if (rc < 0)
 		return;
 	srv->ctr.tx_dgrams += n;
 	srv->ctr.tx_bytes += off;
 	srv->ctr.tx_gso_bufs += n > 1;
+	count_ecn(c, n, ecn);
 }
 
-int quic_send_dgram(struct quic_server *srv, unsigned sock, const rg_sockaddr *to,
-                    const rg_sockaddr *from, const uint8_t *pkt, size_t len)
+static int send_dgram_ecn(struct quic_server *srv, unsigned sock, const rg_sockaddr *to,
+                          const rg_sockaddr *from, const uint8_t *pkt, size_t len, uint8_t ecn)
 {
 	const struct quic_tx *tx = srv->tx;
 	uint8_t *buf = tx->ops->prep(tx->ctx, len);
@@ -68,12 +94,18 @@ int quic_send_dgram(struct quic_server *srv, unsigned sock, const rg_sockaddr *t
 		return -ENOBUFS;
 	}
 	memcpy(buf, pkt, len);
-	rc = tx->ops->commit(tx->ctx, sock, to, from, len, 0);
+	rc = tx_commit(tx, sock, to, from, len, 0, ecn);
 	if (rc >= 0) {
 		srv->ctr.tx_dgrams++;
 		srv->ctr.tx_bytes += len;
 	}
 	return rc;
+}
+
+int quic_send_dgram(struct quic_server *srv, unsigned sock, const rg_sockaddr *to,
+                    const rg_sockaddr *from, const uint8_t *pkt, size_t len)
+{
+	return send_dgram_ecn(srv, sock, to, from, pkt, len, 0);
 }
 
 /* ---- ngtcp2 callbacks ---- */
@@ -161,6 +193,10 @@ static int cb_handshake_completed(ngtcp2_conn *conn, void *user_data)
 	submit_new_token(c, &ngtcp2_conn_get_path(conn)->remote);
 	c->state = QUIC_CONN_ESTABLISHED;
 	c->srv->ctr.handshakes_completed++;
+	if (ngtcp2_conn_get_negotiated_version(conn) == QUIC_VERSION_V2 && !c->counted_v2) {
+		c->counted_v2 = true;
+		c->srv->ctr.conns_v2++;
+	}
 	c->srv->ctr.conns_handshaking--;
 	return 0;
 }
@@ -177,8 +213,12 @@ static int cb_path_validation(ngtcp2_conn *conn, uint32_t flags, const ngtcp2_pa
 	(void)conn;
 	if (res != NGTCP2_PATH_VALIDATION_RESULT_SUCCESS)
 		return 0;
-	if (old_path)
+	if (old_path) {
 		c->srv->ctr.path_migrations++;
+		/* ngtcp2 tests ECN again on the new path */
+		c->ecn_marked = 0;
+		c->ecn_validated = false;
+	}
 	addr_from_ngtcp2(&c->peer, &path->remote);
 	/* RFC 9000 8.1.3: a token for the new address */
 	if (flags & NGTCP2_PATH_VALIDATION_FLAG_NEW_TOKEN)
@@ -368,12 +408,47 @@ static ngtcp2_conn *conn_ref_get(ngtcp2_crypto_conn_ref *ref)
 
 /* ---- lifecycle ---- */
 
+/* RFC 9000 18.2 preferred_address: the [quic] address of the family it
+ * is, with a CID of ours (sequence number 1, RFC 9000 5.1.1) and its
+ * stateless reset token. The CID encodes this worker, so after the client
+ * moves, the reuseport steering and the hand-off still find the
+ * connection here. Not offered when the client already uses it. */
+static int preferred_addr_param(struct quic_conn *c, const struct ring_dgram *d,
+                                ngtcp2_transport_params *params)
+{
+	const rg_sockaddr *pa = &c->srv->p.preferred_addr;
+	ngtcp2_preferred_addr *out = &params->preferred_addr;
+	int rc;
+
+	if (pa->sa.sa_family == 0 || pa->sa.sa_family != d->local.sa.sa_family)
+		return 0;
+	if (pa->sa.sa_family == AF_INET
+	            ? pa->in4.sin_port == d->local.in4.sin_port &&
+	                      pa->in4.sin_addr.s_addr == d->local.in4.sin_addr.s_addr
+	            : pa->in6.sin6_port == d->local.in6.sin6_port &&
+	                      memcmp(&pa->in6.sin6_addr, &d->local.in6.sin6_addr, 16) == 0)
+		return 0;
+	memset(out, 0, sizeof(*out));
+	rc = new_scid(c, &out->cid, out->stateless_reset_token);
+	if (rc < 0)
+		return rc;
+	if (pa->sa.sa_family == AF_INET) {
+		memcpy(&out->ipv4, &pa->in4, sizeof(out->ipv4));
+		out->ipv4_present = 1;
+	} else {
+		memcpy(&out->ipv6, &pa->in6, sizeof(out->ipv6));
+		out->ipv6_present = 1;
+	}
+	params->preferred_addr_present = 1;
+	return 0;
+}
+
 int quic_conn_new(struct quic_server *srv, const struct ring_dgram *d,
                   const ngtcp2_pkt_hd *hd, const ngtcp2_cid *ocid,
                   ngtcp2_token_type token_type, struct quic_conn **out)
 {
 	ngtcp2_settings settings;
-	ngtcp2_transport_params params;
+	ngtcp2_transport_params params = {0};
 	ngtcp2_path path;
 	ngtcp2_cid scid;
 	struct quic_conn *c;
@@ -402,9 +477,20 @@ int quic_conn_new(struct quic_server *srv, const struct ring_dgram *d,
 	settings.token = hd->token;
 	settings.tokenlen = hd->tokenlen;
 	settings.token_type = token_type;
-	settings.max_window = QUIC_CONN_WINDOW;
+	/* auto-tuning may grow the windows up to these */
+	settings.max_window = srv->p.initial_max_data > QUIC_CONN_WINDOW ? srv->p.initial_max_data
+	                                                                 : QUIC_CONN_WINDOW;
 	settings.max_stream_window = QUIC_STREAM_WINDOW;
-	settings.handshake_timeout = 10 * NGTCP2_SECONDS;
+	/* [quic] handshake_timeout; by default the idle timeout (server.c
+	 * params_apply): a fixed 10 s cut lossy handshakes short (issue 18) */
+	settings.handshake_timeout = srv->p.handshake_timeout_ns;
+	/* RFC 9368: the versions offered, most preferred first; a client
+	 * whose first Initial is v1 and that lists v2 moves to v2 (compatible
+	 * negotiation, ngtcp2 does it given these). */
+	memcpy(c->versions, srv->p.versions, sizeof(c->versions));
+	settings.preferred_versions = c->versions;
+	settings.preferred_versionslen = srv->p.n_versions;
+	c->max_streams_bidi = srv->p.max_streams_bidi;
 	if (srv->p.debug_log)
 		settings.log_printf = log_printf;
 	if (srv->qlog_dir) {
@@ -414,12 +500,13 @@ int quic_conn_new(struct quic_server *srv, const struct ring_dgram *d,
 	}
 
 	ngtcp2_transport_params_default(&params);
-	params.initial_max_stream_data_bidi_local = QUIC_STREAM_WINDOW;
-	params.initial_max_stream_data_bidi_remote = QUIC_STREAM_WINDOW;
-	params.initial_max_stream_data_uni = QUIC_STREAM_WINDOW;
-	params.initial_max_data = QUIC_CONN_WINDOW;
-	params.initial_max_streams_bidi = QUIC_MAX_STREAMS_BIDI;
-	params.initial_max_streams_uni = 3; /* control + 2 QPACK (RFC 9114 6.2) */
+	params.initial_max_stream_data_bidi_local = srv->p.initial_max_stream_data;
+	params.initial_max_stream_data_bidi_remote = srv->p.initial_max_stream_data;
+	params.initial_max_stream_data_uni = srv->p.initial_max_stream_data;
+	params.initial_max_data = srv->p.initial_max_data;
+	params.initial_max_streams_bidi = srv->p.max_streams_bidi;
+	/* at least control + 2 QPACK (RFC 9114 6.2), checked in server.c */
+	params.initial_max_streams_uni = srv->p.max_streams_uni;
 	params.max_idle_timeout = srv->p.idle_timeout_ns;
 	params.active_connection_id_limit = QUIC_SCIDS_PER_CONN;
 	params.stateless_reset_token_present = 1;
@@ -437,6 +524,9 @@ int quic_conn_new(struct quic_server *srv, const struct ring_dgram *d,
 		params.original_dcid = hd->dcid;
 	}
 	params.original_dcid_present = 1;
+	rc = preferred_addr_param(c, d, &params);
+	if (rc < 0)
+		goto err_scid;
 
 	path_of(&path, d);
 	rc = ngtcp2_conn_server_new(&c->conn, &hd->scid, &scid, &path, hd->version,
@@ -478,6 +568,9 @@ err_conn:
 	ngtcp2_conn_del(c->conn);
 err_scid:
 	quic_cid_table_remove(&srv->cids, scid.data, scid.datalen);
+	if (params.preferred_addr_present)
+		quic_cid_table_remove(&srv->cids, params.preferred_addr.cid.data,
+		                      params.preferred_addr.cid.datalen);
 	qlog_close(c);
 err_free:
 	free(c);
@@ -638,6 +731,13 @@ enum quic_conn_verdict quic_conn_read(struct quic_conn *c, const struct ring_dgr
 	}
 
 	path_of(&path, d);
+	/* RFC 9000 13.4.1: the codepoint each datagram arrived with feeds
+	 * the ECN counts of our ACKs */
+	pi.ecn = d->ecn & NGTCP2_ECN_MASK;
+	if (pi.ecn == NGTCP2_ECN_CE)
+		srv->ctr.rx_ecn_ce++;
+	else if (pi.ecn)
+		srv->ctr.rx_ecn_ect++;
 	rv = ngtcp2_conn_read_pkt(c->conn, &path, &pi, d->data, d->len, srv->now);
 	if (rv == 0) {
 		quic_conn_schedule_now(c);
@@ -680,7 +780,8 @@ enum quic_conn_verdict quic_conn_read(struct quic_conn *c, const struct ring_dgr
 
 /* Write up to the send quantum: runs of equal-size packets go out as one
  * GSO buffer (a shorter packet ends a run as its tail, at most
- * QUIC_MAX_GSO_SEGS per run, one path per run). Then tell ngtcp2 when the
+ * QUIC_MAX_GSO_SEGS per run, one path and one ECN codepoint per run: the
+ * TOS of a GSO send applies to every segment). Then tell ngtcp2 when the
  * burst left, for pacing. */
 enum quic_conn_verdict quic_conn_write(struct quic_conn *c)
 {
@@ -707,6 +808,7 @@ enum quic_conn_verdict quic_conn_write(struct quic_conn *c)
 		size_t max = budget < QUIC_MAX_GSO_SEGS ? budget : QUIC_MAX_GSO_SEGS;
 		size_t off = 0, seg = 0, n = 0;
 		unsigned sock = 0;
+		uint8_t ecn = 0;
 		rg_sockaddr to, from;
 		uint8_t *buf = tx->ops->prep(tx->ctx, max * mtu);
 
@@ -723,15 +825,16 @@ enum quic_conn_verdict quic_conn_write(struct quic_conn *c)
 		}
 		while (n < max) {
 			ngtcp2_path_storage ps;
+			ngtcp2_pkt_info pi = {0};
 			ngtcp2_ssize nw;
 			rg_sockaddr pto, pfrom;
 			unsigned psock;
 
 			ngtcp2_path_storage_zero(&ps);
-			nw = quic_h3_write_pkt(c, &ps.path, buf + off, n ? seg : mtu, srv->now);
+			nw = quic_h3_write_pkt(c, &ps.path, &pi, buf + off, n ? seg : mtu, srv->now);
 			if (nw < 0) {
 				if (n > 0)
-					commit_run(srv, sock, &to, &from, off, n, seg);
+					commit_run(c, sock, &to, &from, off, n, seg, ecn);
 				c->in_write = false;
 				return fail(c, (int)nw);
 			}
@@ -747,19 +850,24 @@ enum quic_conn_verdict quic_conn_write(struct quic_conn *c)
 				from = pfrom;
 				sock = psock;
 				seg = (size_t)nw;
+				ecn = pi.ecn & NGTCP2_ECN_MASK;
 			} else if (psock != sock || memcmp(&pto, &to, sizeof(to)) != 0 ||
-			           memcmp(&pfrom, &from, sizeof(from)) != 0) {
-				/* Another path (migration, probing): end the run
-				 * and send this packet by itself. */
+			           memcmp(&pfrom, &from, sizeof(from)) != 0 ||
+			           (pi.ecn & NGTCP2_ECN_MASK) != ecn) {
+				/* Another path (migration, probing), or another
+				 * ECN codepoint (ngtcp2's ECN testing ended): end
+				 * the run and send this packet by itself. */
 				uint8_t tmp[QUIC_MAX_PKT];
+				uint8_t pecn = pi.ecn & NGTCP2_ECN_MASK;
 
 				memcpy(tmp, buf + off, (size_t)nw);
 				/* a refused send is counted where it failed; loss
 				 * recovery resends the frames */
-				commit_run(srv, sock, &to, &from, off, n, seg);
+				commit_run(c, sock, &to, &from, off, n, seg, ecn);
 				budget -= n + 1;
 				n = 0;
-				quic_send_dgram(srv, psock, &pto, &pfrom, tmp, (size_t)nw);
+				if (send_dgram_ecn(srv, psock, &pto, &pfrom, tmp, (size_t)nw, pecn) >= 0)
+					count_ecn(c, 1, pecn);
 				break;
 			}
 			off += (size_t)nw;
@@ -768,7 +876,7 @@ enum quic_conn_verdict quic_conn_write(struct quic_conn *c)
 				break;
 		}
 		if (n > 0) {
-			commit_run(srv, sock, &to, &from, off, n, seg);
+			commit_run(c, sock, &to, &from, off, n, seg, ecn);
 			budget = budget > n ? budget - n : 0;
 		}
 	}
@@ -802,6 +910,8 @@ enum quic_conn_verdict quic_conn_expire(struct quic_conn *c)
 			/* RFC 9000 10.1: an idle timeout closes silently. */
 			if (c->state == QUIC_CONN_ESTABLISHED)
 				srv->ctr.conns_closed_idle++;
+			if (rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT)
+				srv->ctr.handshake_timeouts++;
 			quic_conn_free(c);
 			return QUIC_CONN_FREED;
 		}

@@ -366,7 +366,7 @@ int quic_h3_setup(struct quic_conn *c)
 	settings.max_field_section_size = QUIC_MAX_HEADER_BYTES;
 	if (nghttp3_conn_server_new(&c->h3, &quic_h3_callbacks, &settings, NULL, c) != 0)
 		return -ENOMEM;
-	nghttp3_conn_set_max_client_streams_bidi(c->h3, QUIC_MAX_STREAMS_BIDI);
+	nghttp3_conn_set_max_client_streams_bidi(c->h3, c->max_streams_bidi);
 	if (ngtcp2_conn_open_uni_stream(c->conn, &ctrl, NULL) != 0 ||
 	    ngtcp2_conn_open_uni_stream(c->conn, &qenc, NULL) != 0 ||
 	    ngtcp2_conn_open_uni_stream(c->conn, &qdec, NULL) != 0)
@@ -463,11 +463,10 @@ int quic_h3_unblock(struct quic_conn *c, int64_t id)
 	return 0;
 }
 
-ngtcp2_ssize quic_h3_write_pkt(struct quic_conn *c, ngtcp2_path *path, uint8_t *dst,
-                               size_t cap, uint64_t now)
+ngtcp2_ssize quic_h3_write_pkt(struct quic_conn *c, ngtcp2_path *path, ngtcp2_pkt_info *pi,
+                               uint8_t *dst, size_t cap, uint64_t now)
 {
 	nghttp3_vec vec[16];
-	ngtcp2_pkt_info pi;
 
 	for (;;) {
 		int64_t id = -1;
@@ -486,7 +485,7 @@ ngtcp2_ssize quic_h3_write_pkt(struct quic_conn *c, ngtcp2_path *path, uint8_t *
 		}
 		if (fin)
 			flags |= NGTCP2_WRITE_STREAM_FLAG_FIN;
-		nw = ngtcp2_conn_writev_stream(c->conn, path, &pi, dst, cap, &ndata, flags, id,
+		nw = ngtcp2_conn_writev_stream(c->conn, path, pi, dst, cap, &ndata, flags, id,
 		                               (const ngtcp2_vec *)vec, (size_t)nv, now);
 		if (nw < 0) {
 			switch (nw) {

@@ -16,9 +16,11 @@
 #define QUIC_MAX_GSO_SEGS 64          /* UDP_SEGMENT limit the kernel accepts */
 #define QUIC_MAX_PKT 1500             /* largest datagram we build */
 #define QUIC_RETRY_TOKEN_TIMEOUT (10 * NGTCP2_SECONDS)
-#define QUIC_STREAM_WINDOW (256 * 1024)    /* per request stream */
+#define QUIC_STREAM_WINDOW QUIC_STREAM_WINDOW_MAX /* per request stream */
+/* ngtcp2's ECN testing budget (NGTCP2_ECN_MAX_NUM_VALIDATION_PKTS in
+ * ngtcp2_conn.h, after RFC 9000 A.4's testing state) */
+#define QUIC_ECN_TESTING_PKTS 10
 #define QUIC_CONN_WINDOW (4 * 1024 * 1024) /* per connection */
-#define QUIC_MAX_STREAMS_BIDI 100
 #define QUIC_SCIDS_PER_CONN 8         /* active_connection_id_limit we accept */
 #define QUIC_MAX_HEADER_BYTES 16384   /* request header section we copy */
 #define QUIC_QLOG_BUF (64 * 1024)     /* stdio buffer of a qlog file */
@@ -86,6 +88,16 @@ struct quic_conn {
 	bool rx_0rtt;                    /* stream data being read came in 0-RTT */
 	FILE *qlog;                      /* NULL: qlog off or failed */
 	uint64_t qlog_bytes;
+	/* issue 18 */
+	uint64_t max_streams_bidi;       /* the server's setting when accepted */
+	uint32_t versions[QUIC_MAX_VERSIONS]; /* settings.preferred_versions points here */
+	bool counted_v2;                 /* conns_v2 counted */
+	/* ECN (RFC 9000 13.4.2): ngtcp2 marks the first packets of a path
+	 * while it tests it, stops until the ACKs' ECN counts validate it,
+	 * then marks again; a failed path stays unmarked. So ECT marks past
+	 * the testing budget mean a validated path. Reset on a new path. */
+	uint32_t ecn_marked;             /* ECT packets sent on the current path */
+	bool ecn_validated;              /* counted in ecn_validated_paths */
 };
 
 struct quic_stream {
@@ -138,6 +150,9 @@ static inline int quic_rand(const struct quic_server *srv, void *buf, size_t n)
 {
 	return srv->p.rng.fill(srv->p.rng.ctx, buf, n) < 0 ? -EIO : 0;
 }
+
+/* server.c: is v one of the versions [quic] offers (srv->p.versions)? */
+bool quic_version_offered(const struct quic_server *srv, uint32_t v);
 
 /* heap.c: the worker's min-heap of connection deadlines */
 RG_MUST_CHECK int quic_heap_push(struct quic_server *srv, struct quic_conn *c);
@@ -207,8 +222,9 @@ void quic_h3_extend_max_streams(struct quic_conn *c, uint64_t max);
 int quic_h3_unblock(struct quic_conn *c, int64_t id);
 /* One packet: nghttp3 data + ngtcp2 framing. Returns bytes written, 0 when
  * nothing to send, or an ngtcp2 error (NGTCP2_ERR_CALLBACK_FAILURE with
- * c->last_error set for HTTP/3 errors). */
-ngtcp2_ssize quic_h3_write_pkt(struct quic_conn *c, ngtcp2_path *path, uint8_t *dst,
-                               size_t cap, uint64_t now);
+ * c->last_error set for HTTP/3 errors). *pi gets the packet's ECN
+ * codepoint (pi->ecn, RFC 9000 13.4). */
+ngtcp2_ssize quic_h3_write_pkt(struct quic_conn *c, ngtcp2_path *path, ngtcp2_pkt_info *pi,
+                               uint8_t *dst, size_t cap, uint64_t now);
 
 #endif

@@ -36,6 +36,11 @@
 #define QUIC_CID_PRESIZE_MAX ((size_t)1 << 18)
 /* gnutls session ticket master key (gnutls_session_ticket_key_generate). */
 #define QUIC_TICKET_KEY_LEN 64
+/* [quic] versions: v1 and v2 at most. */
+#define QUIC_MAX_VERSIONS 2
+/* The largest per-stream window: the built-in responder and the proxy
+ * hold one stream window of request body (exchange.h PEX_REQ_BUF). */
+#define QUIC_STREAM_WINDOW_MAX (256 * 1024)
 
 /* ---- sending ----
  * prep: space for one datagram, or for a GSO buffer of equal-size segments,
@@ -53,6 +58,12 @@ struct quic_tx_ops {
 	uint8_t *(*prep)(void *ctx, size_t cap);
 	int (*commit)(void *ctx, unsigned sock, const rg_sockaddr *to,
 	              const rg_sockaddr *from, size_t len, size_t seg) RG_MUST_CHECK;
+	/* Optional (NULL: commit, every datagram ECN 0): commit with the
+	 * ECN codepoint (RFC 3168, the low two bits of the TOS / traffic
+	 * class) that every datagram of the buffer carries (issue 18). */
+	int (*commit_ecn)(void *ctx, unsigned sock, const rg_sockaddr *to,
+	                  const rg_sockaddr *from, size_t len, size_t seg,
+	                  uint8_t ecn) RG_MUST_CHECK;
 };
 
 struct quic_tx {
@@ -267,7 +278,35 @@ struct quic_params {
 	/* Directory for one qlog file (JSON-SEQ, RFC 7464) per connection,
 	 * named <ODCID in hex>.sqlog; NULL or "": off. Copied. */
 	const char *qlog_dir;
+
+	/* ---- versions, transport parameters, preferred address (issue 18) ----
+	 * All reloadable: connections accepted from then on take them. */
+	/* QUIC versions offered, most preferred first (RFC 9368 compatible
+	 * version negotiation: a v1 client that also offers v2 is moved to the
+	 * first of these it supports; Version Negotiation packets list them).
+	 * Each QUIC_VERSION_V1 or QUIC_VERSION_V2, no repeats; n_versions 0:
+	 * {v2, v1}. Held in the struct (no pointer to keep alive). */
+	uint32_t versions[QUIC_MAX_VERSIONS];
+	unsigned n_versions;
+	uint64_t max_streams_bidi;        /* request streams; 0: 100 */
+	uint64_t max_streams_uni;         /* 0: 3, at least 3 (RFC 9114 6.2) */
+	uint64_t initial_max_data;        /* connection window; 0: 4 MiB */
+	uint64_t initial_max_stream_data; /* per stream, <= QUIC_STREAM_WINDOW_MAX; 0: that */
+	/* A handshake not done this long after the first Initial is dropped.
+	 * 0: the idle timeout, as ngtcp2's own server does (a lossy path may
+	 * need many PTOs; the idle timeout already bounds a silent peer). */
+	uint64_t handshake_timeout_ns;
+	/* RFC 9000 9.6 / 18.2 preferred_address: family 0: none. The server
+	 * must receive on it (a [quic] listener). Its CID encodes the worker
+	 * like every CID of ours (cid.h), so the reuseport steering and the
+	 * hand-off find the connection after the client moves. Not offered to
+	 * a connection that already arrived on that address. */
+	rg_sockaddr preferred_addr;
 };
+
+/* Supported QUIC versions (RFC 9000, RFC 9369 3.1). */
+#define QUIC_VERSION_V1 0x00000001u
+#define QUIC_VERSION_V2 0x6b3343cfu
 
 /* Ticket lifetime and ticket key rotation period (seconds). */
 #define QUIC_TICKET_LIFETIME_S 3600
@@ -319,6 +358,13 @@ struct quic_counters {
 	uint64_t handoffs_sent, handoffs_received, handoffs_dropped;
 	uint64_t path_migrations;       /* validated new paths (migration, rebinding) */
 	uint64_t qlog_files, qlog_errors;
+	/* issue 18 (appended) */
+	uint64_t conns_v2;              /* connections that speak QUIC v2 */
+	uint64_t ecn_validated_paths;   /* paths where ngtcp2 kept ECT marks past validation (RFC 9000 13.4.2) */
+	uint64_t rx_ecn_ect;            /* datagrams received with ECT(0) or ECT(1) */
+	uint64_t rx_ecn_ce;             /* datagrams received with CE */
+	uint64_t tx_ecn_ect;            /* packets sent with an ECT codepoint */
+	uint64_t handshake_timeouts;    /* handshakes dropped at handshake_timeout */
 };
 
 const char *quic_drop_name(enum quic_drop d);
@@ -386,8 +432,9 @@ enum quic_app quic_alpn_served(const char *id, size_t len);
 #define QUIC_ALPN_MAX_LEN 32
 
 /* Reload of the [quic] settings that can change while running: alpn,
- * idle_timeout_ns, backlog, retry, anti_port_scan, zero_rtt, qlog_dir, and
- * the vhosts (certificates and listen bindings).
+ * idle_timeout_ns, backlog, retry, anti_port_scan, zero_rtt, qlog_dir, the
+ * versions, transport limits, handshake timeout and preferred address
+ * (issue 18), and the vhosts (certificates and listen bindings).
  * Connections accepted from now on take the new values; connections
  * already accepted keep theirs (their transport parameters, ALPN, vhost
  * and qlog file were fixed at their first Initial). The other fields of

@@ -87,6 +87,23 @@ static int params_check(const struct quic_params *p)
 		if (!len || len > QUIC_ALPN_MAX_LEN || quic_alpn_served(p->alpn[i], len) == QUIC_APP_NONE)
 			return -EINVAL;
 	}
+	if (p->n_versions > QUIC_MAX_VERSIONS)
+		return -EINVAL;
+	for (unsigned i = 0; i < p->n_versions; i++) {
+		if (p->versions[i] != QUIC_VERSION_V1 && p->versions[i] != QUIC_VERSION_V2)
+			return -EINVAL;
+		for (unsigned j = 0; j < i; j++)
+			if (p->versions[j] == p->versions[i])
+				return -EINVAL;
+	}
+	/* RFC 9114 6.2: the client opens 3 unidirectional streams */
+	if (p->max_streams_uni && p->max_streams_uni < 3)
+		return -EINVAL;
+	if (p->initial_max_stream_data > QUIC_STREAM_WINDOW_MAX)
+		return -EINVAL;
+	if (p->preferred_addr.sa.sa_family != 0 && p->preferred_addr.sa.sa_family != AF_INET &&
+	    p->preferred_addr.sa.sa_family != AF_INET6)
+		return -EINVAL;
 	return 0;
 }
 
@@ -138,7 +155,34 @@ static int params_apply(struct quic_server *srv, const struct quic_params *p)
 	srv->p.anti_port_scan = p->anti_port_scan;
 	srv->p.zero_rtt = p->zero_rtt;
 	srv->p.qlog_dir = NULL; /* the copy in srv is used */
+	if (p->n_versions) {
+		memcpy(srv->p.versions, p->versions, sizeof(srv->p.versions));
+		srv->p.n_versions = p->n_versions;
+	} else {
+		/* v2 first: a client that offers both gets v2 (RFC 9368 4) */
+		srv->p.versions[0] = QUIC_VERSION_V2;
+		srv->p.versions[1] = QUIC_VERSION_V1;
+		srv->p.n_versions = 2;
+	}
+	srv->p.max_streams_bidi = p->max_streams_bidi ? p->max_streams_bidi : 100;
+	srv->p.max_streams_uni = p->max_streams_uni ? p->max_streams_uni : 3;
+	srv->p.initial_max_data = p->initial_max_data ? p->initial_max_data : QUIC_CONN_WINDOW;
+	srv->p.initial_max_stream_data =
+	        p->initial_max_stream_data ? p->initial_max_stream_data : QUIC_STREAM_WINDOW;
+	/* 0 follows the idle timeout (both are reloadable, so the rule is
+	 * applied here, not at read time) */
+	srv->p.handshake_timeout_ns = p->handshake_timeout_ns ? p->handshake_timeout_ns
+	                                                      : srv->p.idle_timeout_ns;
+	srv->p.preferred_addr = p->preferred_addr;
 	return 0;
+}
+
+bool quic_version_offered(const struct quic_server *srv, uint32_t v)
+{
+	for (unsigned i = 0; i < srv->p.n_versions; i++)
+		if (srv->p.versions[i] == v)
+			return true;
+	return false;
 }
 
 int quic_server_set_params(struct quic_server *srv, const struct quic_params *p)
@@ -339,7 +383,7 @@ static void send_version_negotiation(struct quic_server *srv, const struct ring_
                                      const ngtcp2_version_cid *vc)
 {
 	uint8_t buf[QUIC_MAX_PKT];
-	uint32_t sv[2];
+	uint32_t sv[1 + QUIC_MAX_VERSIONS];
 	uint8_t unused;
 	ngtcp2_ssize n;
 
@@ -347,9 +391,12 @@ static void send_version_negotiation(struct quic_server *srv, const struct ring_
 		return;
 	/* RFC 9000 6.3: a reserved version 0x?a?a?a?a greases the list. */
 	sv[0] = (sv[0] & 0xf0f0f0f0u) | 0x0a0a0a0au;
-	sv[1] = NGTCP2_PROTO_VER_V1;
+	/* every version offered, in preference order (RFC 9368 2.1: the
+	 * client picks from them) */
+	for (unsigned i = 0; i < srv->p.n_versions; i++)
+		sv[1 + i] = srv->p.versions[i];
 	n = ngtcp2_pkt_write_version_negotiation(buf, sizeof(buf), unused, vc->scid, vc->scidlen,
-	                                         vc->dcid, vc->dcidlen, sv, 2);
+	                                         vc->dcid, vc->dcidlen, sv, 1 + srv->p.n_versions);
 	if (n > 0 && quic_send_dgram(srv, d->sock, &d->peer, &d->local, buf, (size_t)n) >= 0)
 		srv->ctr.version_negotiation_sent++;
 }
@@ -545,6 +592,14 @@ static void dispatch(struct quic_server *srv, const struct ring_dgram *d)
 		 * NEW_TOKEN token verify with the shared secret), even one
 		 * whose DCID another worker chose for a Retry. */
 		if (ngtcp2_accept(&hd, d->data, d->len) == 0) {
+			/* ngtcp2 speaks it but [quic] versions does not offer
+			 * it: the client is told what is (RFC 9000 6.1) */
+			if (!quic_version_offered(srv, hd.version)) {
+				srv->ctr.drops[QUIC_DROP_UNKNOWN_VERSION]++;
+				if (d->len >= QUIC_MIN_INITIAL_DGRAM)
+					send_version_negotiation(srv, d, &vc);
+				return;
+			}
 			accept_initial(srv, d, hd);
 			return;
 		}

@@ -269,6 +269,8 @@ static void print_counters(const struct quic_counters *c, const struct txq *q)
 	P(tickets_issued); P(tokens_issued); P(tokens_accepted); P(tokens_rejected);
 	P(handoffs_sent); P(handoffs_received); P(handoffs_dropped); P(path_migrations);
 	P(qlog_files); P(qlog_errors);
+	P(conns_v2); P(ecn_validated_paths); P(rx_ecn_ect); P(rx_ecn_ce); P(tx_ecn_ect);
+	P(handshake_timeouts);
 #undef P
 	for (i = 0; i < QUIC_DROP_MAX; i++)
 		printf("drop_%s %llu\n", quic_drop_name(i), (unsigned long long)c->drops[i]);
