@@ -45,16 +45,17 @@ bookworm)
   ;;
 trixie)
   bpo=trixie-backports
-  # ngtcp2 1.11, nghttp3 1.8 and meson 1.7 are in trixie itself.
-  build_pkgs+=(meson libngtcp2-dev libngtcp2-crypto-gnutls-dev libnghttp3-dev)
-  # Nothing is needed from trixie-backports yet (the OpenSSL backend of
-  # issue 20 will want libngtcp2-crypto-ossl-dev from there, together with
-  # the libngtcp2-dev it matches).
-  bpo_build_pkgs=()
+  # nghttp3 1.8 and meson 1.7 are in trixie itself; ngtcp2 comes from
+  # trixie-backports (1.22) because only there is libngtcp2-crypto-ossl-dev,
+  # the QUIC crypto helper for OpenSSL >= 3.5 that the OpenSSL backend
+  # (-Dtls=openssl, issue 20) builds on. All ngtcp2 packages come from the
+  # same place: the crypto helpers pin libngtcp2-dev's exact version.
+  build_pkgs+=(meson libnghttp3-dev)
+  bpo_build_pkgs=(libngtcp2-dev libngtcp2-crypto-gnutls-dev libngtcp2-crypto-ossl-dev)
   # clang 19's runtimes: llvm-defaults names them libclang-rt-dev here.
-  test_pkgs+=(libclang-rt-dev wireguard-go ngtcp2-client ngtcp2-server libcurl4-gnutls-dev
-    libcurl3t64-gnutls)
-  bpo_test_pkgs=()
+  test_pkgs+=(libclang-rt-dev wireguard-go libcurl4-gnutls-dev libcurl3t64-gnutls)
+  # Its examples (gtlsclient, osslclient) match the library from backports.
+  bpo_test_pkgs=(ngtcp2-client ngtcp2-server)
   min_meson=1.7
   ;;
 *)
