@@ -118,8 +118,8 @@ static int ticket_keys(const struct quic_server *srv, uint64_t period, uint8_t n
 	return 0;
 }
 
-/* SSL_CTX_set_tlsext_ticket_key_evp_cb: 1 use, 2 use and renew (the
- * previous period's key), 0 unknown key (full handshake), -1 error. */
+/* SSL_CTX_set_tlsext_ticket_key_evp_cb: 1 use, 2 use and renew, 0
+ * unknown key (full handshake), -1 error. */
 static int ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char iv[EVP_MAX_IV_LENGTH],
                      EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
 {
@@ -159,7 +159,9 @@ static int ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char iv[EVP_
 		    EVP_MAC_CTX_set_params(hctx, params) != 1)
 			rv = -1;
 		else
-			rv = back ? 2 : 1;
+			rv = 2; /* renew: OpenSSL sends a ticket after a resumed
+			           handshake only when asked, and one ticket per
+			           handshake is the rule (as on gnutls) */
 		break;
 	}
 out:
@@ -403,7 +405,7 @@ int quic_tls_init(struct quic_server *srv)
 		/* as on gnutls: HMAC-SHA512(static secret, label) */
 		size_t outlen = 0;
 		if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA512", NULL, srv->static_secret,
-		               sizeof(srv->static_secret), ticket_key_label, sizeof(ticket_key_label) - 1,
+		               sizeof(srv->static_secret), (const unsigned char *)ticket_key_label, sizeof(ticket_key_label) - 1,
 		               srv->ticket_key, sizeof(srv->ticket_key), &outlen) ||
 		    outlen != sizeof(srv->ticket_key))
 			return -EIO;
