@@ -9,6 +9,7 @@
 
 #include "control/app.h"
 #include "control/log.h"
+#include "tls/tls.h"
 
 #define DEFAULT_CONFIG "/etc/ringgate/ringgate.ini"
 
@@ -105,6 +106,9 @@ int main(int argc, char **argv)
 			break;
 		case 'V':
 			printf("ringgate %s\n", RG_VERSION);
+			/* issue 20: which TLS backend, and whether PQ key exchange is possible */
+			printf("tls: %s, post-quantum groups %s\n", tls_backend(),
+			       tls_pq_available() ? "available (X25519MLKEM768)" : "not available");
 			return 0;
 		case 'h':
 			usage(stdout);

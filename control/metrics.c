@@ -178,6 +178,10 @@ const struct metric_desc metrics_worker[] = {
 	    "reason", dp_drop_label),
 	ARR("drops_total", COUNTER, "Datagrams dropped, by layer and reason.", quic.drops, "layer=\"quic\"",
 	    "reason", quic_drop_label),
+	ARR("tls_handshakes_total", COUNTER, "TLS handshakes completed, by protocol and key-exchange group.",
+	    quic.tls_groups, "proto=\"quic\"", "group", tls_group_label),
+	FIX("tls_pq_refused_total", COUNTER, "TLS handshakes refused by pq = require (no hybrid group offered).",
+	    quic.tls_pq_refused, "proto=\"quic\""),
 };
 const unsigned metrics_worker_n = sizeof(metrics_worker) / sizeof(metrics_worker[0]);
 

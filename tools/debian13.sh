@@ -2,13 +2,14 @@
 # Runs a command on Debian 13 (trixie) from this Debian 12 machine: in a
 # debootstrap root made once and reused, with this checkout copied in.
 #
-#   tools/debian13.sh [--fresh] [--setup-only] [COMMAND...]
+#   tools/debian13.sh [--fresh] [--setup-only] [--quic-tests] [COMMAND...]
 #
 # The root lives in $RINGGATE_DEBIAN13_ROOT (default
 # /var/tmp/ringgate-debian13); --fresh makes it again. The checkout's files
 # (tracked and untracked, not ignored: no build directories) are copied to
 # /src in the root, `tools/setup.sh --build-only` runs there (it installs
-# from trixie itself), then COMMAND runs in /src, by default:
+# from trixie itself; with --quic-tests, `tools/setup.sh --quic-tests`:
+# also the QUIC tests' clients), then COMMAND runs in /src, by default:
 #   meson setup build/d13 && meson compile -C build/d13 && meson test -C build/d13 --suite unit
 # The root shares the host's network namespace (apt needs it) but gets its
 # own mount namespace, so nothing stays mounted when it returns.
@@ -19,11 +20,12 @@ top=$PWD
 
 root=${RINGGATE_DEBIAN13_ROOT:-/var/tmp/ringgate-debian13}
 mirror=${RINGGATE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-fresh=0 setup_only=0
+fresh=0 setup_only=0 setup_mode=--build-only
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--fresh) fresh=1; shift ;;
 	--setup-only) setup_only=1; shift ;;
+	--quic-tests) setup_mode=--quic-tests; shift ;;
 	--) shift; break ;;
 	*) break ;;
 	esac
@@ -71,7 +73,7 @@ cat >"$root/.ringgate-run" <<'RUN'
 set -e
 cd /src
 t0=$SECONDS
-bash tools/setup.sh --build-only
+bash tools/setup.sh ${RG_SETUP_MODE:---build-only}
 echo "debian13: setup.sh took $((SECONDS - t0)) s" >&2
 [[ ${RG_SETUP_ONLY:-0} == 1 ]] && exit 0
 exec "$@"
@@ -82,6 +84,6 @@ RUN
 inner='set -e
 mount --make-rprivate /
 for d in proc dev sys; do mount --rbind "/$d" "$R/$d"; done
-exec chroot "$R" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 RG_SETUP_ONLY="$S" \
+exec chroot "$R" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 RG_SETUP_ONLY="$S" RG_SETUP_MODE="$M" \
 	PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin /bin/bash /.ringgate-run "$@"'
-R=$root S=$setup_only unshare -m -- bash -c "$inner" bash "$@"
+R=$root S=$setup_only M=$setup_mode unshare -m -- bash -c "$inner" bash "$@"

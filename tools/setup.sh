@@ -3,7 +3,9 @@
 # Debian 12 (bookworm) or Debian 13 (trixie).
 # Idempotent: when every package is present it only checks and returns
 # (one dpkg-query call, well under a second).
-# Usage: tools/setup.sh [--build-only]
+# Usage: tools/setup.sh [--build-only | --quic-tests]
+# --quic-tests: what building and the QUIC tests need (unit tests and the
+# QUIC integration tests but Chromium): the Debian 13 root of CI (issue 20).
 #
 # Each release takes what it lacks from its own backports and never from
 # another release's: bookworm needs bookworm-backports for ngtcp2 >= 1.11,
@@ -47,20 +49,27 @@ bookworm)
   # clang 14's libFuzzer and sanitizer runtimes.
   test_pkgs+=(libclang-rt-14-dev)
   bpo_test_pkgs=(wireguard-go ngtcp2-client ngtcp2-server libcurl4-gnutls-dev libcurl3-gnutls)
+  quic_test_pkgs=(ngtcp2-client libcurl4-gnutls-dev)
   min_meson=1.7
   ;;
 trixie)
   bpo=trixie-backports
-  # ngtcp2 1.11, nghttp3 1.8 and meson 1.7 are in trixie itself.
-  build_pkgs+=(meson libngtcp2-dev libngtcp2-crypto-gnutls-dev libnghttp3-dev)
-  # Nothing is needed from trixie-backports yet (the OpenSSL backend of
-  # issue 20 will want libngtcp2-crypto-ossl-dev from there, together with
-  # the libngtcp2-dev it matches).
-  bpo_build_pkgs=()
+  # nghttp3 1.8 and meson 1.7 are in trixie itself; ngtcp2 comes from
+  # trixie-backports (1.22) because only there is libngtcp2-crypto-ossl-dev,
+  # the QUIC crypto helper for OpenSSL >= 3.5 that the OpenSSL backend
+  # (-Dtls=openssl, issue 20) builds on. All ngtcp2 packages come from the
+  # same place: the crypto helpers pin libngtcp2-dev's exact version.
+  build_pkgs+=(meson libnghttp3-dev)
+  bpo_build_pkgs=(libngtcp2-dev libngtcp2-crypto-gnutls-dev libngtcp2-crypto-ossl-dev)
   # clang 19's runtimes: llvm-defaults names them libclang-rt-dev here.
-  test_pkgs+=(libclang-rt-dev wireguard-go ngtcp2-client ngtcp2-server libcurl4-gnutls-dev
-    libcurl3t64-gnutls)
+  test_pkgs+=(libclang-rt-dev wireguard-go libcurl4-gnutls-dev libcurl3t64-gnutls libev4t64)
+  # ngtcp2-client/-server are not in trixie-backports, and trixie's (1.11,
+  # gtlsclient only, no OpenSSL client) pin libngtcp2-16 1.11, which the
+  # OpenSSL backend's 1.22 replaces: apt refuses both. The CI root runs
+  # Debian 12's gtlsclient instead (tools/test.sh copies it in; it needs
+  # libev). trixie's curl (OpenSSL 3.5's QUIC, HTTP/3) is the PQ client.
   bpo_test_pkgs=()
+  quic_test_pkgs=(libev4t64 libcurl4-gnutls-dev)
   min_meson=1.7
   ;;
 *)
@@ -71,9 +80,14 @@ trixie)
 esac
 
 want=("${build_pkgs[@]}" "${bpo_build_pkgs[@]}")
-if [[ "${1:-}" != "--build-only" ]]; then
-  want+=("${test_pkgs[@]}" "${bpo_test_pkgs[@]}")
-fi
+case "${1:-}" in
+--build-only) ;;
+--quic-tests)
+  # the clients of tests/quic (gtlsclient, libcurl's HTTP/3), namespaces
+  want+=(iproute2 util-linux python3 procps psmisc openssl curl "${quic_test_pkgs[@]}")
+  ;;
+*) want+=("${test_pkgs[@]}" "${bpo_test_pkgs[@]}") ;;
+esac
 
 # One dpkg-query for all: a package it does not know is simply not listed.
 declare -A have=()

@@ -45,6 +45,28 @@ else
 	build_failed=1
 fi
 
+# Debian 13 root (issue 20): the OpenSSL >= 3.5 backend (-Dtls=openssl,
+# post-quantum groups) built and its unit + QUIC tests run there. The root
+# is made once (~2 min) and reused; Debian 12's gtlsclient is copied in
+# (trixie's ngtcp2-client cannot sit beside the backports' libngtcp2).
+# RINGGATE_NO_DEBIAN13=1 skips it.
+if [[ -z ${RINGGATE_NO_DEBIAN13:-} ]]; then
+	d13root=${RINGGATE_DEBIAN13_ROOT:-/var/tmp/ringgate-debian13}
+	t0=$SECONDS
+	if bash tools/debian13.sh --quic-tests --setup-only >build/d13.log 2>&1 &&
+		{ g=$(command -v gtlsclient) && cp -f "$g" "$d13root/usr/local/bin/gtlsclient"; } &&
+		bash tools/debian13.sh --quic-tests bash tools/d13-ci.sh >>build/d13.log 2>&1; then
+		echo "debian13 (openssl backend): ok in $((SECONDS - t0)) s"
+	else
+		echo "debian13 (openssl backend): FAILED after $((SECONDS - t0)) s (build/d13.log)"
+		tail -30 build/d13.log
+		status=1
+	fi
+	[[ -f $d13root/src/build/d13o/meson-logs/testlog.json ]] &&
+		cp "$d13root/src/build/d13o/meson-logs/testlog.json" build/d13-testlog.json &&
+		logs+=(build/d13-testlog.json)
+fi
+
 # libFuzzer targets, built with clang and run for a bounded time each.
 if [[ -z ${RINGGATE_NO_FUZZ:-} ]]; then
 	if CC=clang run_build build/fuzz -Dwerror=true -Dbuildtype=debug -Dfuzz=true \

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <gnutls/crypto.h>
 
 #include "datapath/quic/internal.h"
 
@@ -562,7 +561,7 @@ int quic_conn_new(struct quic_server *srv, const struct ring_dgram *d,
 err_tls:
 	if (c->odcid_in_table)
 		quic_cid_table_remove(&srv->cids, c->odcid.data, c->odcid.datalen);
-	gnutls_deinit(c->tls);
+	quic_tls_session_free(c);
 	quic_vset_put(c->vset);
 err_conn:
 	ngtcp2_conn_del(c->conn);
@@ -609,7 +608,7 @@ void quic_conn_free(struct quic_conn *c)
 	quic_h3_free(c);
 	ngtcp2_conn_del(c->conn); /* may write the qlog's last records */
 	qlog_close(c);
-	gnutls_deinit(c->tls);
+	quic_tls_session_free(c);
 	quic_vset_put(c->vset); /* after the session that used its credentials */
 	free(c->close_pkt);
 	free(c);

@@ -5,7 +5,6 @@
 #include <stdatomic.h>
 #include <stdio.h>
 
-#include <gnutls/gnutls.h>
 #include <nghttp3/nghttp3.h>
 #include <ngtcp2/ngtcp2.h>
 #include <ngtcp2/ngtcp2_crypto.h>
@@ -36,33 +35,21 @@ enum quic_conn_state {
 	QUIC_CONN_DRAINING,    /* peer closed; we send nothing */
 };
 
-struct quic_vhost {
-	char *name;
-	gnutls_certificate_credentials_t cred;
-	rg_sockaddr *listen; /* n_listen 0: every listener */
-	unsigned n_listen;
-};
-
-/* The vhosts' credentials, loaded together (quic.h). A reload makes a new
- * set; a connection keeps a reference to the set it was accepted with, so
- * its handshake never sees credentials freed under it. Shared by the
- * workers of a generation: atomic counter. */
-struct quic_vhost_set {
-	_Atomic unsigned refs; /* the generation's, each server's current set,
-	                          plus one per connection */
-	unsigned n;
-	struct quic_vhost v[];
+/* An ALPN id as both libraries take it (gnutls_datum_t's layout). */
+struct quic_alpn_id {
+	unsigned char *data;
+	unsigned size;
 };
 
 struct quic_conn {
 	struct quic_server *srv;
-	ngtcp2_crypto_conn_ref conn_ref; /* gnutls session ptr -> this */
+	ngtcp2_crypto_conn_ref conn_ref; /* TLS session's app data -> this */
 	ngtcp2_conn *conn;
-	gnutls_session_t tls;
+	void *tls;                       /* the backend's session (tls/) */
 	nghttp3_conn *h3;
 	enum quic_conn_state state;
 	struct quic_vhost_set *vset;     /* referenced for the connection's life */
-	const struct quic_vhost *vhost;  /* chosen by SNI in the client hello */
+	const struct tls_vhost *vhost;   /* chosen by SNI in the client hello */
 	bool sni_refused;
 	bool anti_port_scan;             /* the server's setting when accepted */
 	rg_sockaddr local;               /* where the first Initial was sent to:
@@ -122,11 +109,11 @@ struct quic_server {
 	struct quic_params p;
 	/* ALPN ids offered to new connections, in preference order */
 	char alpn_ids[QUIC_ALPN_MAX][QUIC_ALPN_MAX_LEN + 1];
-	gnutls_datum_t alpn[QUIC_ALPN_MAX];
+	struct quic_alpn_id alpn[QUIC_ALPN_MAX];
 	unsigned n_alpn;
 	uint8_t static_secret[QUIC_STATIC_SECRET_LEN];
 	struct quic_vhost_set *vset; /* for new connections */
-	gnutls_priority_t prio;
+	void *tls_ctx;               /* the backend's per-server state (tls/) */
 	struct quic_cid_table cids;
 	struct quic_conn **heap;
 	size_t heap_len, heap_cap;
@@ -137,7 +124,7 @@ struct quic_server {
 	unsigned n_conns;
 	struct quic_counters ctr;
 	uint8_t ticket_key[QUIC_TICKET_KEY_LEN];
-	gnutls_anti_replay_t anti_replay; /* the process's (replay.c); NULL: no 0-RTT */
+	void *anti_replay; /* the process's (tls/replay.c); NULL: no 0-RTT */
 	char *qlog_dir;                   /* NULL: off */
 	uint64_t reset_tokens, reset_refill_at; /* stateless reset token bucket */
 	/* the call in progress (recv / handle_expiry): callbacks use these */
@@ -165,23 +152,32 @@ void quic_pending_add(struct quic_server *srv, struct quic_conn *c);
 void quic_pending_del(struct quic_server *srv, struct quic_conn *c);
 struct quic_conn *quic_pending_pop(struct quic_server *srv);
 
-/* replay.c: the process-wide 0-RTT anti-replay window, reference counted. */
-RG_MUST_CHECK int quic_replay_acquire(const struct quic_wall_clock *clk, gnutls_anti_replay_t *out);
-void quic_replay_release(void);
-/* gnutls' add function (a ClientHello of early data seen, valid until
- * exp_time, wall-clock seconds; 0: the window from now): 0 when new,
- * GNUTLS_E_DB_ENTRY_EXISTS for a replay within its validity,
- * GNUTLS_E_DB_ERROR when the table is full or no window is open. Now is
- * the acquiring server's quic_params.wall. */
-int quic_replay_record(const gnutls_datum_t *key, time_t exp_time);
+/* tls/replay.c: the process-wide 0-RTT anti-replay window, reference
+ * counted; *out is the backend's handle (tls.h tls_replay_acquire). */
+static inline int quic_replay_acquire(const struct quic_wall_clock *clk, void **out)
+{
+	struct tls_wall_clock w = {.now = clk->now, .ctx = clk->ctx};
+	return tls_replay_acquire(&w, out);
+}
+#define quic_replay_release tls_replay_release
 
-/* tls.c */
+/* Count a completed handshake under its group's name (either library's
+ * spelling). */
+static inline void quic_count_group(struct quic_server *srv, const char *group)
+{
+	srv->ctr.tls_groups[tls_group_index(group)]++;
+}
+
+/* The QUIC crypto hooks, implemented by the TLS backend (tls/gnutls.c or
+ * tls/openssl.c) over ngtcp2_crypto_*. */
 RG_MUST_CHECK int quic_tls_init(struct quic_server *srv);
-/* At handshake completion: send a session ticket, count resumption and
- * early data. 0 or negative errno. */
+/* At handshake completion: send a session ticket, count resumption,
+ * early data and the key-exchange group. 0 or negative errno. */
 int quic_tls_handshake_done(struct quic_conn *c);
 void quic_tls_free(struct quic_server *srv);
 RG_MUST_CHECK int quic_tls_session_new(struct quic_server *srv, struct quic_conn *c);
+/* The connection's TLS session (c->tls), NULL fine. */
+void quic_tls_session_free(struct quic_conn *c);
 
 /* conn.c */
 enum quic_conn_verdict {

@@ -27,6 +27,7 @@
 #include <sys/types.h>
 
 #include "ring/ring.h" /* rg_sockaddr, struct ring_dgram (types only) */
+#include "tls/tls.h" /* the vhost set, credentials by SNI */
 
 #define QUIC_STATIC_SECRET_LEN 32
 /* Connections per server ([quic] max_connections) when params say 0, and
@@ -34,7 +35,8 @@
  * 16 MB per worker; the table grows past it). */
 #define QUIC_MAX_CONNS_DEFAULT 4096u
 #define QUIC_CID_PRESIZE_MAX ((size_t)1 << 18)
-/* gnutls session ticket master key (gnutls_session_ticket_key_generate). */
+/* Session ticket master key (gnutls_session_ticket_key_generate's size;
+ * the OpenSSL backend derives its ticket keys from it). */
 #define QUIC_TICKET_KEY_LEN 64
 /* [quic] versions: v1 and v2 at most. */
 #define QUIC_MAX_VERSIONS 2
@@ -161,42 +163,19 @@ void quic_stream_reset(struct quic_stream *s, uint64_t app_error);
 
 /* ---- server ---- */
 
-struct quic_vhost_params {
-	const char *name;      /* SNI name, exact match (case-insensitive) */
-	const char *cert_file; /* PEM chain */
-	const char *key_file;  /* PEM key */
-	/* The listeners this name is served on ([vhost] listen), matched
-	 * against the local address a client's first datagram was sent to
-	 * (port and family always; the address unless the entry's is the
-	 * wildcard). Elsewhere the name is unknown, exactly as a name no
-	 * vhost has: refused with unrecognized_name, or silently with
-	 * anti_port_scan. n_listen 0: every listener. Copied. */
-	const rg_sockaddr *listen;
-	unsigned n_listen;
-};
-
-/* The vhosts' credentials, loaded together (quic_vset_load): one
- * gnutls_certificate_credentials_t per vhost, with its name and listen
- * bindings copied. Built once per configuration generation by the control
- * thread and then shared read-only by every worker's server: gnutls
- * credentials may be used by many sessions in many threads once set up
- * (gnutls manual, "Thread safety": read-only access to the credentials
- * structures is thread-safe, a session belongs to one thread at a time;
- * the known exception, PKCS#11 objects, does not apply to keys read from
- * PEM files). A connection holds a reference for its
- * life, so the count is atomic: the last worker to let go frees it. */
-struct quic_vhost_set;
-/* Read each cert/key pair once. -EINVAL (bad params, bad PEM, a key that
- * does not match), -ENOENT (a missing file), -ENOMEM; nothing leaked. */
-RG_MUST_CHECK int quic_vset_load(const struct quic_vhost_params *vp, unsigned n, struct quic_vhost_set **out);
-/* Another reference (any thread). Returns s. */
-struct quic_vhost_set *quic_vset_get(struct quic_vhost_set *s);
-/* Drop one reference (any thread); the last frees. NULL is fine. */
-void quic_vset_put(struct quic_vhost_set *s);
-unsigned quic_vset_count(const struct quic_vhost_set *s);
-/* Vhost i's name and credentials (a gnutls_certificate_credentials_t). */
-const char *quic_vset_name(const struct quic_vhost_set *s, unsigned i);
-const void *quic_vset_cred(const struct quic_vhost_set *s, unsigned i);
+/* The vhosts' credentials by SNI are the TLS seam's (tls/tls.h): these
+ * names stay as aliases of tls_* until every user says tls_* (the HTTPS
+ * front end of issue 9 uses quic_vset_name/quic_vset_cred). A vhost's
+ * credential is the backend's type (gnutls_certificate_credentials_t on
+ * the gnutls build, SSL_CTX * on the OpenSSL build). */
+#define quic_vhost_params tls_vhost_params
+#define quic_vhost_set tls_vhost_set
+#define quic_vset_load tls_vset_load
+#define quic_vset_get tls_vset_get
+#define quic_vset_put tls_vset_put
+#define quic_vset_count tls_vset_count
+#define quic_vset_name tls_vset_name
+#define quic_vset_cred tls_vset_cred
 
 /* Randomness and wall clock of a server (STYLE.md convention 1: they come
  * in at init, so a test can make them deterministic). fill: n random
@@ -365,6 +344,10 @@ struct quic_counters {
 	uint64_t rx_ecn_ce;             /* datagrams received with CE */
 	uint64_t tx_ecn_ect;            /* packets sent with an ECT codepoint */
 	uint64_t handshake_timeouts;    /* handshakes dropped at handshake_timeout */
+	/* issue 20: completed handshakes by key-exchange group (tls.h
+	 * enum tls_group_idx), and handshakes refused by pq = require */
+	uint64_t tls_groups[TLS_GI_MAX];
+	uint64_t tls_pq_refused;
 };
 
 const char *quic_drop_name(enum quic_drop d);

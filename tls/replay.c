@@ -5,16 +5,19 @@
  * come from any source address, so SO_REUSEPORT may steer it to any worker;
  * a per-worker record would let each worker accept the same early data
  * once. gnutls keys the record with the gnutls_anti_replay_t's start time,
- * so every server must also use the same gnutls_anti_replay_t (read-only
- * after init, safe to share). The table is touched only by handshakes that
+ * so every server must also use the same backend object (made here, under
+ * the lock, by tls_backend_replay_new; read-only after init, safe to
+ * share). The table itself is backend-neutral: gnutls hands it its key
+ * through its add function, the OpenSSL backend the ClientHello's random
+ * and binder from its early-data callback. The table is touched only by handshakes that
  * offer early data with a valid ticket, never by established connections,
  * so one mutex costs nothing on the packet path.
  *
  * The table: open addressing over a fixed array (no allocation), entries
- * are a 128-bit hash of gnutls' key (BLAKE2b via libsodium, keyed per
- * process) and an expiry in wall-clock seconds (gnutls' exp_time). "Now"
+ * are a 128-bit hash of the backend's key (BLAKE2b via libsodium, keyed per
+ * process) and an expiry in wall-clock seconds. "Now"
  * is the wall clock passed in by the server that opened the window
- * (quic_params.wall; time(NULL) by default), never read here, so a test
+ * (quic_params.wall: time(NULL) by default), never read here, so a test
  * runs the record on fake time. Expired entries are reused. When a probe run finds no free slot the ClientHello
  * is refused as if it were a replay: early data fails closed, the
  * handshake goes on in 1-RTT.
@@ -25,7 +28,10 @@
 
 #include <sodium.h>
 
-#include "datapath/quic/internal.h"
+#include "tls/tls.h"
+
+/* RFC 8446 8.2: the window; as the QUIC server's QUIC_ANTI_REPLAY_WINDOW_S */
+#define REPLAY_WINDOW_S 10
 
 #define REPLAY_SLOTS 16384 /* power of two */
 #define REPLAY_PROBE 32
@@ -37,14 +43,14 @@ struct replay_slot {
 
 static pthread_mutex_t replay_mu = PTHREAD_MUTEX_INITIALIZER;
 static unsigned replay_refs;
-static gnutls_anti_replay_t replay_ar;
+static void *replay_obj; /* the backend's (tls_backend_replay_new) */
 static uint8_t replay_key[crypto_generichash_KEYBYTES];
 static struct replay_slot replay_tab[REPLAY_SLOTS];
 /* The wall clock of the server that opened the window (quic_params.wall):
  * one record, one clock. */
-static struct quic_wall_clock replay_clock;
+static struct tls_wall_clock replay_clock;
 
-int quic_replay_record(const gnutls_datum_t *key, time_t exp_time)
+int tls_replay_record(const void *key, size_t len, uint64_t exp_time)
 {
 	uint64_t now, idx;
 	struct replay_slot *free_slot = NULL;
@@ -53,72 +59,65 @@ int quic_replay_record(const gnutls_datum_t *key, time_t exp_time)
 
 	pthread_mutex_lock(&replay_mu);
 	if (!replay_refs) {
-		rv = GNUTLS_E_DB_ERROR; /* no window open */
+		rv = -ENOSPC; /* no window open */
 		goto out;
 	}
 	now = replay_clock.now(replay_clock.ctx);
-	crypto_generichash(h, sizeof(h), key->data, key->size, replay_key, sizeof(replay_key));
+	crypto_generichash(h, sizeof(h), key, len, replay_key, sizeof(replay_key));
 	memcpy(&idx, h, sizeof(idx));
 	for (unsigned i = 0; i < REPLAY_PROBE; i++) {
 		struct replay_slot *s = &replay_tab[(idx + i) & (REPLAY_SLOTS - 1)];
 
 		if (s->exp > now && memcmp(s->h, h, sizeof(h)) == 0) {
-			rv = GNUTLS_E_DB_ENTRY_EXISTS;
+			rv = -EEXIST;
 			goto out;
 		}
 		if (!free_slot && s->exp <= now)
 			free_slot = s;
 	}
 	if (!free_slot) {
-		rv = GNUTLS_E_DB_ERROR; /* full: refuse early data */
+		rv = -ENOSPC; /* full: refuse early data */
 		goto out;
 	}
 	memcpy(free_slot->h, h, sizeof(h));
-	free_slot->exp = exp_time > 0 ? (uint64_t)exp_time : now + QUIC_ANTI_REPLAY_WINDOW_S;
+	free_slot->exp = exp_time > 0 ? exp_time : now + REPLAY_WINDOW_S;
 out:
 	pthread_mutex_unlock(&replay_mu);
 	return rv;
 }
 
-/* gnutls' add function; ptr is &replay_clock, which record reads. */
-static int replay_add(void *ptr, time_t exp_time, const gnutls_datum_t *key,
-                      const gnutls_datum_t *data)
-{
-	(void)ptr;
-	(void)data;
-	return quic_replay_record(key, exp_time);
-}
-
-int quic_replay_acquire(const struct quic_wall_clock *clk, gnutls_anti_replay_t *out)
+int tls_replay_acquire(const struct tls_wall_clock *clk, void **out)
 {
 	int rc = 0;
 
 	pthread_mutex_lock(&replay_mu);
 	if (replay_refs == 0) {
-		if (sodium_init() < 0 || gnutls_anti_replay_init(&replay_ar) < 0) {
+		if (sodium_init() < 0) {
 			rc = -ENOMEM;
 			goto out;
 		}
 		randombytes_buf(replay_key, sizeof(replay_key));
 		memset(replay_tab, 0, sizeof(replay_tab));
-		gnutls_anti_replay_set_window(replay_ar, QUIC_ANTI_REPLAY_WINDOW_S * 1000);
-		gnutls_anti_replay_set_add_function(replay_ar, replay_add);
 		replay_clock = *clk;
-		gnutls_anti_replay_set_ptr(replay_ar, &replay_clock);
+		replay_obj = tls_backend_replay_new();
+		if (!replay_obj) {
+			rc = -ENOMEM;
+			goto out;
+		}
 	}
 	replay_refs++;
-	*out = replay_ar;
+	*out = replay_obj;
 out:
 	pthread_mutex_unlock(&replay_mu);
 	return rc;
 }
 
-void quic_replay_release(void)
+void tls_replay_release(void)
 {
 	pthread_mutex_lock(&replay_mu);
 	if (replay_refs > 0 && --replay_refs == 0) {
-		gnutls_anti_replay_deinit(replay_ar);
-		replay_ar = NULL;
+		tls_backend_replay_free(replay_obj);
+		replay_obj = NULL;
 		sodium_memzero(replay_key, sizeof(replay_key));
 	}
 	pthread_mutex_unlock(&replay_mu);

@@ -1,5 +1,8 @@
-/* tls: gnutls credentials per vhost and the TLS 1.3 session of each QUIC
- * connection, with the certificate picked by SNI (RFC 6066 section 3).
+/* gnutls: the gnutls backend of the TLS seam (tls/tls.h): credentials per
+ * vhost and the TLS 1.3 session of each QUIC connection, with the
+ * certificate picked by SNI (RFC 6066 section 3). gnutls 3.7/3.8 has no
+ * ML-KEM hybrid group: tls_pq_available() is false and [tls] groups may
+ * name classical groups only (tls/groups.c refuses the rest).
  *
  * gnutls calls the post-client-hello function after the ClientHello's
  * extensions are parsed and before the cipher suite and certificate are
@@ -18,7 +21,7 @@
  * 0-RTT (RFC 9001 4.6): with zero_rtt on, tickets allow early data
  * (max_early_data_size 0xffffffff, RFC 9001 4.6.1) and gnutls accepts it
  * when the ticket's age fits the anti-replay window and the ClientHello is
- * new to the process (replay.c). The limits a client remembers for 0-RTT
+ * new to the process (tls/replay.c). The limits a client remembers for 0-RTT
  * (RFC 9000 7.4.1: flow control, stream counts, active_connection_id_limit)
  * are compile-time constants, and the ticket key lives as long as the
  * process: a ticket never meets a server whose limits are lower than the
@@ -34,16 +37,31 @@
 #include <strings.h>
 
 #include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
 
 #include "datapath/quic/internal.h"
+#include "tls/backend.h"
 
 /* TLS 1.3 only (RFC 9001 4.2), the AEADs QUIC defines, no middlebox
- * compatibility mode (RFC 9001 8.4). */
+ * compatibility mode (RFC 9001 8.4); the groups follow, from the vhost's
+ * [tls] groups (tls_backend_kx_load). */
 static const char quic_tls_priority[] =
 	"%DISABLE_TLS13_COMPAT_MODE:NORMAL:-VERS-ALL:+VERS-TLS1.3:"
-	"-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:"
-	"-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1";
+	"-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:-GROUP-ALL";
+
+const char *tls_backend(void)
+{
+	static char name[48];
+	if (!name[0])
+		snprintf(name, sizeof(name), "gnutls %s", gnutls_check_version(NULL));
+	return name;
+}
+
+bool tls_pq_available(void)
+{
+	return false;
+}
 
 static int gnutls_errno(int rv)
 {
@@ -57,101 +75,92 @@ static int gnutls_errno(int rv)
 	}
 }
 
-struct quic_vhost_set *quic_vset_get(struct quic_vhost_set *s)
+int tls_backend_cred_load(const struct tls_vhost_params *vp, void **out)
 {
-	/* relaxed: taking a reference needs one already held */
-	atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
-	return s;
-}
-
-unsigned quic_vset_count(const struct quic_vhost_set *s)
-{
-	return s->n;
-}
-
-const char *quic_vset_name(const struct quic_vhost_set *s, unsigned i)
-{
-	return i < s->n ? s->v[i].name : NULL;
-}
-
-const void *quic_vset_cred(const struct quic_vhost_set *s, unsigned i)
-{
-	return i < s->n ? s->v[i].cred : NULL;
-}
-
-void quic_vset_put(struct quic_vhost_set *s)
-{
-	/* acq_rel: every use by another thread happens before the free */
-	if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
-		return;
-	for (unsigned i = 0; i < s->n; i++) {
-		if (s->v[i].cred)
-			gnutls_certificate_free_credentials(s->v[i].cred);
-		free(s->v[i].name);
-		free(s->v[i].listen);
+	gnutls_certificate_credentials_t cred;
+	int rv = gnutls_certificate_allocate_credentials(&cred);
+	if (rv < 0)
+		return gnutls_errno(rv);
+	rv = gnutls_certificate_set_x509_key_file(cred, vp->cert_file, vp->key_file,
+	                                          GNUTLS_X509_FMT_PEM);
+	if (rv < 0) {
+		gnutls_certificate_free_credentials(cred);
+		return gnutls_errno(rv);
 	}
-	free(s);
-}
-
-int quic_vset_load(const struct quic_vhost_params *vp, unsigned n, struct quic_vhost_set **out)
-{
-	if (!n)
-		return -EINVAL;
-	struct quic_vhost_set *s = calloc(1, sizeof(*s) + n * sizeof(s->v[0]));
-	if (!s)
-		return -ENOMEM;
-	atomic_init(&s->refs, 1);
-	int rv = 0;
-	for (unsigned i = 0; i < n; i++) {
-		struct quic_vhost *v = &s->v[i];
-		if (!vp[i].name || !vp[i].cert_file || !vp[i].key_file) {
-			rv = -EINVAL;
-			break;
-		}
-		v->name = strdup(vp[i].name);
-		if (!v->name) {
-			rv = -ENOMEM;
-			break;
-		}
-		s->n = i + 1;
-		if (vp[i].n_listen) {
-			v->listen = malloc(sizeof(*v->listen) * vp[i].n_listen);
-			if (!v->listen || !vp[i].listen) {
-				rv = v->listen ? -EINVAL : -ENOMEM;
-				break;
-			}
-			memcpy(v->listen, vp[i].listen, sizeof(*v->listen) * vp[i].n_listen);
-			v->n_listen = vp[i].n_listen;
-		}
-		rv = gnutls_certificate_allocate_credentials(&v->cred);
-		if (rv < 0) {
-			v->cred = NULL;
-			rv = gnutls_errno(rv);
-			break;
-		}
-		rv = gnutls_certificate_set_x509_key_file(v->cred, vp[i].cert_file, vp[i].key_file,
-		                                          GNUTLS_X509_FMT_PEM);
-		if (rv < 0) {
-			rv = gnutls_errno(rv);
-			break;
-		}
-		rv = 0;
-	}
-	if (rv) {
-		quic_vset_put(s);
-		return rv;
-	}
-	*out = s;
+	*out = cred;
 	return 0;
 }
+
+void tls_backend_cred_free(void *cred)
+{
+	gnutls_certificate_free_credentials(cred);
+}
+
+int tls_backend_leaf_der(const void *cred, uint8_t **der, size_t *len)
+{
+	gnutls_datum_t got = {0};
+	/* got points into the credentials: copied, not freed */
+	if (gnutls_certificate_get_crt_raw((gnutls_certificate_credentials_t)cred, 0, 0, &got) < 0)
+		return -ENOENT;
+	*der = malloc(got.size);
+	if (!*der)
+		return -ENOMEM;
+	memcpy(*der, got.data, got.size);
+	*len = got.size;
+	return 0;
+}
+
+/* gnutls' priority names of the groups tls/groups.c knows (classical:
+ * the PQ ones never get here, tls_groups_check refused them). */
+static int prio_group(void *ctx, const struct tls_group *g)
+{
+	static const struct {
+		unsigned id;
+		const char *prio;
+	} map[] = {{29, "X25519"}, {30, "X448"}, {23, "SECP256R1"}, {24, "SECP384R1"}, {25, "SECP521R1"}};
+	char *buf = ctx;
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (map[i].id == g->id) {
+			size_t n = strlen(buf);
+			snprintf(buf + n, 512 - n, ":+GROUP-%s", map[i].prio);
+			return 0;
+		}
+	return -EINVAL;
+}
+
+/* A vhost's priority: the fixed part, then its groups in its order (the
+ * server's preference, gnutls' %SERVER_PRECEDENCE is not set: the client's
+ * key share is used when it names any of them, saving a round trip). */
+int tls_backend_kx_load(struct tls_vhost *v)
+{
+	char prio[512];
+	gnutls_priority_t p;
+
+	snprintf(prio, sizeof(prio), "%s", quic_tls_priority);
+	if (tls_groups_each(v->groups, prio_group, prio) < 0)
+		return -EINVAL;
+	if (gnutls_priority_init(&p, prio, NULL) < 0)
+		return -EINVAL;
+	v->kx = p;
+	return 0;
+}
+
+void tls_backend_kx_free(void *kx)
+{
+	if (kx)
+		gnutls_priority_deinit(kx);
+}
+
+_Static_assert(sizeof(struct quic_alpn_id) == sizeof(gnutls_datum_t) &&
+                       offsetof(struct quic_alpn_id, size) == offsetof(gnutls_datum_t, size),
+               "quic_alpn_id is a gnutls_datum_t");
 
 static const char ticket_key_label[] = "ringgate quic session ticket key v1";
 
 int quic_tls_init(struct quic_server *srv)
 {
-	int rv = gnutls_priority_init(&srv->prio, quic_tls_priority, NULL);
-	if (rv < 0)
-		return gnutls_errno(rv);
+	int rv;
+
 	if (srv->p.ticket_key) {
 		memcpy(srv->ticket_key, srv->p.ticket_key, sizeof(srv->ticket_key));
 	} else {
@@ -180,52 +189,10 @@ void quic_tls_free(struct quic_server *srv)
 {
 	quic_vset_put(srv->vset);
 	srv->vset = NULL;
-	if (srv->prio)
-		gnutls_priority_deinit(srv->prio);
-	srv->prio = NULL;
 	if (srv->anti_replay)
 		quic_replay_release();
 	srv->anti_replay = NULL;
 	gnutls_memset(srv->ticket_key, 0, sizeof(srv->ticket_key));
-}
-
-/* Is `local` (where the client sent its first Initial) one of the
- * listeners v is bound to? The sockets are IPV6_V6ONLY, so the family
- * always matches the listener's; a wildcard entry (0.0.0.0, [::]) is the
- * wildcard listener, which receives for every local address. */
-static bool vhost_bound(const struct quic_vhost *v, const rg_sockaddr *local)
-{
-	static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
-
-	if (!v->n_listen)
-		return true;
-	for (unsigned i = 0; i < v->n_listen; i++) {
-		const rg_sockaddr *l = &v->listen[i];
-
-		if (l->sa.sa_family != local->sa.sa_family)
-			continue;
-		if (l->sa.sa_family == AF_INET && l->in4.sin_port == local->in4.sin_port &&
-		    (l->in4.sin_addr.s_addr == htonl(INADDR_ANY) ||
-		     l->in4.sin_addr.s_addr == local->in4.sin_addr.s_addr))
-			return true;
-		if (l->sa.sa_family == AF_INET6 && l->in6.sin6_port == local->in6.sin6_port &&
-		    (!memcmp(&l->in6.sin6_addr, &any6, sizeof(any6)) ||
-		     !memcmp(&l->in6.sin6_addr, &local->in6.sin6_addr, sizeof(any6))))
-			return true;
-	}
-	return false;
-}
-
-/* name NULL: the client sent no SNI; the first vhost served on this
- * listener answers. A name served only on other listeners is unknown
- * here ([vhost] listen). */
-static const struct quic_vhost *vhost_find(const struct quic_vhost_set *set, const char *name,
-                                           const rg_sockaddr *local)
-{
-	for (unsigned i = 0; i < set->n; i++)
-		if ((!name || strcasecmp(set->v[i].name, name) == 0) && vhost_bound(&set->v[i], local))
-			return &set->v[i];
-	return NULL;
 }
 
 static int post_client_hello(gnutls_session_t session)
@@ -245,11 +212,11 @@ static int post_client_hello(gnutls_session_t session)
 		        rv == 0 ? name : "(none)");
 	if (rv == 0 && type == GNUTLS_NAME_DNS) {
 		name[len] = 0;
-		c->vhost = vhost_find(c->vset, name, &c->local);
+		c->vhost = tls_vset_find(c->vset, name, &c->local);
 	} else if (!c->anti_port_scan) {
 		/* No SNI (e.g. a client that dialled an IP address): the first
 		 * vhost of this listener serves it, unless names are mandatory. */
-		c->vhost = vhost_find(c->vset, NULL, &c->local);
+		c->vhost = tls_vset_find(c->vset, NULL, &c->local);
 	}
 	if (!c->vhost) {
 		c->sni_refused = true;
@@ -270,36 +237,66 @@ static int post_client_hello(gnutls_session_t session)
 	return 0;
 }
 
-/* RFC 8446 4.2: extension_type early_data(42) */
+/* RFC 8446 4.2: extension_type early_data(42); RFC 6066 3: server_name(0) */
 #define TLS_EXT_EARLY_DATA 42
+#define TLS_EXT_SERVER_NAME 0
+
+struct hello_scan {
+	bool early;
+	char name[256]; /* "" : no host_name */
+};
 
 static int scan_ext(void *ctx, unsigned tls_id, const unsigned char *data, unsigned size)
 {
-	(void)data;
-	(void)size;
+	struct hello_scan *h = ctx;
+
 	if (tls_id == TLS_EXT_EARLY_DATA)
-		*(bool *)ctx = true;
+		h->early = true;
+	/* ServerNameList: u16 length, then name_type(1) u16 length name; the
+	 * first host_name(0) entry is the one (RFC 6066 3). */
+	if (tls_id == TLS_EXT_SERVER_NAME && size >= 5 && data[2] == 0) {
+		unsigned n = (unsigned)data[3] << 8 | data[4];
+		if (n < sizeof(h->name) && 5 + n <= size) {
+			memcpy(h->name, data + 5, n);
+			h->name[n] = 0;
+		}
+	}
 	return 0;
 }
 
 /* Before gnutls reads the ClientHello: note whether it offers early data,
- * to count 0-RTT refused (gnutls says only when it accepts). */
+ * to count 0-RTT refused (gnutls says only when it accepts), and set the
+ * priority of the vhost the SNI names, so its groups decide the key share
+ * (post_client_hello is too late: the key share is parsed by then). The
+ * vhost itself is chosen by post_client_hello, from gnutls' parse. */
 static int client_hello_hook(gnutls_session_t session, unsigned htype, unsigned when,
                              unsigned incoming, const gnutls_datum_t *msg)
 {
 	ngtcp2_crypto_conn_ref *ref = gnutls_session_get_ptr(session);
 	struct quic_conn *c = container_of(ref, struct quic_conn, conn_ref);
+	struct hello_scan h = {0};
 
-	if (htype == GNUTLS_HANDSHAKE_CLIENT_HELLO && when == GNUTLS_HOOK_PRE && incoming)
-		gnutls_ext_raw_parse(&c->early_offered, scan_ext, msg,
-		                     GNUTLS_EXT_RAW_FLAG_TLS_CLIENT_HELLO);
+	if (htype != GNUTLS_HANDSHAKE_CLIENT_HELLO || when != GNUTLS_HOOK_PRE || !incoming)
+		return 0;
+	gnutls_ext_raw_parse(&h, scan_ext, msg, GNUTLS_EXT_RAW_FLAG_TLS_CLIENT_HELLO);
+	c->early_offered = h.early;
+	const struct tls_vhost *v = tls_vset_find(c->vset, h.name[0] ? h.name : NULL, &c->local);
+	if (v && v->kx != c->vset->v[0].kx && gnutls_priority_set(session, v->kx) < 0)
+		return GNUTLS_E_INTERNAL_ERROR;
 	return 0;
+}
+
+/* The group of the finished handshake (ringgate_tls_handshakes_total). */
+static void srv_count_group(struct quic_conn *c)
+{
+	quic_count_group(c->srv, gnutls_group_get_name(gnutls_group_get(c->tls)));
 }
 
 int quic_tls_handshake_done(struct quic_conn *c)
 {
 	struct quic_counters *ctr = &c->srv->ctr;
 
+	srv_count_group(c);
 	if (gnutls_session_is_resumed(c->tls))
 		ctr->handshakes_resumed++;
 	if (gnutls_session_get_flags(c->tls) & GNUTLS_SFLAGS_EARLY_DATA)
@@ -327,7 +324,8 @@ int quic_tls_session_new(struct quic_server *srv, struct quic_conn *c)
 	rv = gnutls_init(&s, flags);
 	if (rv < 0)
 		return gnutls_errno(rv);
-	rv = gnutls_priority_set(s, srv->prio);
+	/* the default vhost's; the hello hook switches to the SNI's */
+	rv = gnutls_priority_set(s, srv->vset->v[0].kx);
 	if (rv < 0)
 		goto fail;
 	rv = gnutls_session_ticket_enable_server(s, &tkey);
@@ -353,7 +351,7 @@ int quic_tls_session_new(struct quic_server *srv, struct quic_conn *c)
 	rv = gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, srv->vset->v[0].cred);
 	if (rv < 0)
 		goto fail;
-	rv = gnutls_alpn_set_protocols(s, srv->alpn, srv->n_alpn,
+	rv = gnutls_alpn_set_protocols(s, (const gnutls_datum_t *)srv->alpn, srv->n_alpn,
 	                               GNUTLS_ALPN_MANDATORY | GNUTLS_ALPN_SERVER_PRECEDENCE);
 	if (rv < 0)
 		goto fail;
@@ -365,4 +363,39 @@ int quic_tls_session_new(struct quic_server *srv, struct quic_conn *c)
 fail:
 	gnutls_deinit(s);
 	return gnutls_errno(rv);
+}
+
+void quic_tls_session_free(struct quic_conn *c)
+{
+	if (c->tls)
+		gnutls_deinit(c->tls);
+	c->tls = NULL;
+}
+
+/* The process's anti-replay object (tls/replay.c keeps the record):
+ * gnutls checks the ticket age against the window itself and hands each
+ * new early-data ClientHello's key to the add function. */
+static int replay_add(void *ptr, time_t exp_time, const gnutls_datum_t *key,
+                      const gnutls_datum_t *data)
+{
+	(void)ptr;
+	(void)data;
+	int rv = tls_replay_record(key->data, key->size, exp_time > 0 ? (uint64_t)exp_time : 0);
+	return rv == -EEXIST ? GNUTLS_E_DB_ENTRY_EXISTS : rv ? GNUTLS_E_DB_ERROR : 0;
+}
+
+void *tls_backend_replay_new(void)
+{
+	gnutls_anti_replay_t ar;
+	if (gnutls_anti_replay_init(&ar) < 0)
+		return NULL;
+	gnutls_anti_replay_set_window(ar, QUIC_ANTI_REPLAY_WINDOW_S * 1000);
+	gnutls_anti_replay_set_add_function(ar, replay_add);
+	return ar;
+}
+
+void tls_backend_replay_free(void *r)
+{
+	if (r)
+		gnutls_anti_replay_deinit(r);
 }

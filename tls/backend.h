@@ -1,0 +1,20 @@
+/* backend: what the files of tls/ share besides tls.h (not for users of the seam). */
+#ifndef RG_TLS_BACKEND_H
+#define RG_TLS_BACKEND_H
+
+#include "tls/tls.h"
+
+struct tls_group {
+	const char *name; /* IANA registry spelling */
+	unsigned id;      /* TLS NamedGroup */
+	bool pq;          /* a post-quantum hybrid */
+};
+
+const struct tls_group *tls_group_find(const char *name, size_t len);
+/* fn for each group of a comma/space separated list, in order; -ENOENT
+ * for an unknown name, else the first non-zero fn result or 0. */
+int tls_groups_each(const char *groups, int (*fn)(void *ctx, const struct tls_group *g), void *ctx);
+/* Is g offered under policy pq (see groups.c)? */
+bool tls_group_used(const struct tls_group *g, enum tls_pq pq);
+
+#endif
