@@ -33,14 +33,16 @@ test_pkgs=(
   clang llvm iproute2 iputils-ping wireguard-tools python3 curl
   iperf3 procps psmisc openssl prometheus chromium
   caddy nginx linux-perf util-linux systemd groff-base man-db
-  nghttp2-client
+  nghttp2-client haproxy libnss3-tools
 )
 # caddy (HTTP/3 reverse proxy, quic-go) and nginx (the HTTP/1.1 backend) are
 # the comparison of `bench/run quic`; their services are never started here.
 # libnghttp2-dev (HTTP/2, datapath/https/h2.c): bookworm's 1.52.0-1+deb12u2
 # and later carry the CVE-2024-28182 CONTINUATION limit and the
 # CVE-2023-44487 reset rate limit; trixie's 1.64 has both upstream.
-# nghttp2-client gives h2load and nghttp for the HTTP/2 tests.
+# nghttp2-client gives h2load and nghttp for the HTTP/2 tests; haproxy is
+# a rival of `bench/run https`; libnss3-tools (certutil) puts the test CA in
+# Chromium's NSS database (tests/https/chromium_altsvc.sh).
 
 case $codename in
 bookworm)
@@ -48,6 +50,8 @@ bookworm)
   bpo_build_pkgs=(meson libngtcp2-dev libngtcp2-crypto-gnutls-dev libnghttp3-dev)
   # clang 14's libFuzzer and sanitizer runtimes.
   test_pkgs+=(libclang-rt-14-dev)
+  # the Debian 13 root of CI (tools/debian13.sh) is made with debootstrap
+  test_pkgs+=(debootstrap)
   bpo_test_pkgs=(wireguard-go ngtcp2-client ngtcp2-server libcurl4-gnutls-dev libcurl3-gnutls)
   quic_test_pkgs=(ngtcp2-client libcurl4-gnutls-dev)
   min_meson=1.7
