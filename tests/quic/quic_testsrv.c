@@ -4,7 +4,8 @@
  *   quic_testsrv --port P --cert C --key K [--name localhost]
  *                [--vhost NAME:CERT:KEY]... [--addr 127.0.0.1]
  *                [--retry off|on|auto] [--anti-port-scan] [--backlog N]
- *                [--idle-timeout SECONDS] [--time-limit SECONDS] [--debug]
+ *                [--idle-timeout SECONDS] [--handshake-timeout SECONDS]
+ *                [--time-limit SECONDS] [--debug]
  *                [--zero-rtt] [--qlog-dir DIR] [--secret HEX64]
  *
  * --secret fixes the static secret (and so the ticket key and the token
@@ -250,7 +251,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: quic_testsrv --port P --cert C --key K [--name N] "
 	                "[--vhost NAME:CERT:KEY]... [--addr A] [--retry off|on|auto] "
-	                "[--anti-port-scan] [--backlog N] [--idle-timeout S] "
+	                "[--anti-port-scan] [--backlog N] [--idle-timeout S] [--handshake-timeout S] "
 	                "[--time-limit S] [--debug] [--zero-rtt] [--qlog-dir D] [--secret HEX64]\n");
 	exit(2);
 }
@@ -292,6 +293,7 @@ int main(int argc, char **argv)
 		{ "anti-port-scan", no_argument, NULL, 'A' },
 		{ "backlog", required_argument, NULL, 'b' },
 		{ "idle-timeout", required_argument, NULL, 'i' },
+		{ "handshake-timeout", required_argument, NULL, 'H' },
 		{ "time-limit", required_argument, NULL, 't' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "zero-rtt", no_argument, NULL, 'z' },
@@ -344,6 +346,7 @@ int main(int argc, char **argv)
 		case 'A': p.anti_port_scan = true; break;
 		case 'b': p.backlog = (unsigned)atoi(optarg); break;
 		case 'i': p.idle_timeout_ns = (uint64_t)(atof(optarg) * 1e9); break;
+		case 'H': p.handshake_timeout_ns = (uint64_t)(atof(optarg) * 1e9); break;
 		case 't': time_limit = atof(optarg); break;
 		case 'd': p.debug_log = true; break;
 		case 'z': p.zero_rtt = true; break;
