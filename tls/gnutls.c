@@ -372,6 +372,11 @@ void quic_tls_session_free(struct quic_conn *c)
 	c->tls = NULL;
 }
 
+void quic_tls_release(struct quic_conn *c)
+{
+	quic_tls_session_free(c);
+}
+
 /* The process's anti-replay object (tls/replay.c keeps the record):
  * gnutls checks the ticket age against the window itself and hands each
  * new early-data ClientHello's key to the add function. */

@@ -475,6 +475,14 @@ int quic_tls_session_new(struct quic_server *srv, struct quic_conn *c)
 	return 0;
 }
 
+/* Kept: OpenSSL writes the session ticket from inside a later
+ * SSL_do_handshake (ngtcp2_crypto_ossl drives it on received CRYPTO data),
+ * so the SSL object is not known to be idle at handshake completion. */
+void quic_tls_release(struct quic_conn *c)
+{
+	(void)c;
+}
+
 void quic_tls_session_free(struct quic_conn *c)
 {
 	if (!c->tls)

@@ -306,9 +306,25 @@ static int cb_extend_max_stream_data(ngtcp2_conn *conn, int64_t id, uint64_t max
 	return quic_h3_unblock(user_data, id) < 0 ? NGTCP2_ERR_CALLBACK_FAILURE : 0;
 }
 
+/* CRYPTO data once the TLS session was released (quic_tls_release): a
+ * client has no TLS message to send after its Finished in QUIC, so this
+ * is a KeyUpdate or post-handshake authentication, both forbidden (RFC
+ * 9001 6, 4.4): unexpected_message, CRYPTO_ERROR 0x010a. */
+static int cb_recv_crypto_data(ngtcp2_conn *conn, ngtcp2_encryption_level level, uint64_t offset,
+                               const uint8_t *data, size_t len, void *user_data)
+{
+	struct quic_conn *c = user_data;
+
+	if (!c->tls) {
+		ngtcp2_conn_set_tls_alert(conn, 10 /* unexpected_message, RFC 8446 6 */);
+		return NGTCP2_ERR_CRYPTO;
+	}
+	return ngtcp2_crypto_recv_crypto_data_cb(conn, level, offset, data, len, user_data);
+}
+
 static const ngtcp2_callbacks quic_conn_callbacks = {
 	.recv_client_initial = ngtcp2_crypto_recv_client_initial_cb,
-	.recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb,
+	.recv_crypto_data = cb_recv_crypto_data,
 	.handshake_completed = cb_handshake_completed,
 	.encrypt = ngtcp2_crypto_encrypt_cb,
 	.decrypt = ngtcp2_crypto_decrypt_cb,
@@ -739,6 +755,11 @@ enum quic_conn_verdict quic_conn_read(struct quic_conn *c, const struct ring_dgr
 		srv->ctr.rx_ecn_ect++;
 	rv = ngtcp2_conn_read_pkt(c->conn, &path, &pi, d->data, d->len, srv->now);
 	if (rv == 0) {
+		if (c->state == QUIC_CONN_ESTABLISHED && c->tls) {
+			quic_tls_release(c);
+			if (!c->tls)
+				ngtcp2_conn_set_tls_native_handle(c->conn, NULL);
+		}
 		quic_conn_schedule_now(c);
 		return QUIC_CONN_OK;
 	}

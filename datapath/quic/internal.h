@@ -178,6 +178,16 @@ void quic_tls_free(struct quic_server *srv);
 RG_MUST_CHECK int quic_tls_session_new(struct quic_server *srv, struct quic_conn *c);
 /* The connection's TLS session (c->tls), NULL fine. */
 void quic_tls_session_free(struct quic_conn *c);
+/* After the handshake completed (its ticket already handed to ngtcp2,
+ * which copies CRYPTO data): free the TLS session if the backend needs it
+ * no more. In QUIC a client sends no TLS message after its Finished (RFC
+ * 9001 6: no KeyUpdate; 4.4: no post-handshake authentication), key
+ * updates run on ngtcp2's own crypto context, and the Handshake keys are
+ * gone, so the session is dead weight: with gnutls about 14 KB of each
+ * idle connection's 56 KB (heaptrack, issue 17). c->tls is NULL after it
+ * did; 1-RTT CRYPTO data then ends the connection (conn.c). Called
+ * outside any TLS call. */
+void quic_tls_release(struct quic_conn *c);
 
 /* conn.c */
 enum quic_conn_verdict {
