@@ -151,6 +151,7 @@ const struct metric_desc metrics_worker[] = {
 	ONE("quic_tx_ecn_ect_total", COUNTER, "QUIC packets sent with an ECT codepoint.", quic.tx_ecn_ect),
 	ONE("quic_handshake_timeouts_total", COUNTER, "QUIC handshakes dropped at [quic] handshake_timeout.",
 	    quic.handshake_timeouts),
+	ONE("quic_key_updates_total", COUNTER, "QUIC 1-RTT key updates (RFC 9001 6).", quic.key_updates),
 	FIX("http_responses_total", COUNTER, "HTTP/3 responses by status class.", quic.responses_2xx, "class=\"2xx\""),
 	FIX("http_responses_total", COUNTER, "HTTP/3 responses by status class.", quic.responses_4xx, "class=\"4xx\""),
 	FIX("http_responses_total", COUNTER, "HTTP/3 responses by status class.", quic.responses_5xx, "class=\"5xx\""),

@@ -322,6 +322,23 @@ static int cb_recv_crypto_data(ngtcp2_conn *conn, ngtcp2_encryption_level level,
 	return ngtcp2_crypto_recv_crypto_data_cb(conn, level, offset, data, len, user_data);
 }
 
+/* Key updates run on ngtcp2's crypto context, never on the TLS session
+ * (released after the handshake): counted, so a test can see them work. */
+static int cb_update_key(ngtcp2_conn *conn, uint8_t *rx_secret, uint8_t *tx_secret,
+                         ngtcp2_crypto_aead_ctx *rx_aead_ctx, uint8_t *rx_iv,
+                         ngtcp2_crypto_aead_ctx *tx_aead_ctx, uint8_t *tx_iv,
+                         const uint8_t *current_rx_secret, const uint8_t *current_tx_secret,
+                         size_t secretlen, void *user_data)
+{
+	struct quic_conn *c = user_data;
+	int rv = ngtcp2_crypto_update_key_cb(conn, rx_secret, tx_secret, rx_aead_ctx, rx_iv, tx_aead_ctx,
+	                                     tx_iv, current_rx_secret, current_tx_secret, secretlen,
+	                                     user_data);
+	if (rv == 0)
+		c->srv->ctr.key_updates++;
+	return rv;
+}
+
 static const ngtcp2_callbacks quic_conn_callbacks = {
 	.recv_client_initial = ngtcp2_crypto_recv_client_initial_cb,
 	.recv_crypto_data = cb_recv_crypto_data,
@@ -335,7 +352,7 @@ static const ngtcp2_callbacks quic_conn_callbacks = {
 	.rand = cb_rand,
 	.get_new_connection_id = cb_get_new_connection_id,
 	.remove_connection_id = cb_remove_connection_id,
-	.update_key = ngtcp2_crypto_update_key_cb,
+	.update_key = cb_update_key,
 	.stream_reset = cb_stream_reset,
 	.extend_max_remote_streams_bidi = cb_extend_max_remote_streams_bidi,
 	.extend_max_stream_data = cb_extend_max_stream_data,

@@ -348,6 +348,8 @@ struct quic_counters {
 	 * enum tls_group_idx), and handshakes refused by pq = require */
 	uint64_t tls_groups[TLS_GI_MAX];
 	uint64_t tls_pq_refused;
+	/* issue 17 */
+	uint64_t key_updates;           /* 1-RTT key updates (RFC 9001 6), ours or the peer's */
 };
 
 const char *quic_drop_name(enum quic_drop d);

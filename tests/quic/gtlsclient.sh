@@ -36,4 +36,14 @@ for mode in plain retry; do
 	fi
 	note "$mode: ok ($(grep -E '^(handshakes_completed|requests|retry_sent|tx_gso_bufs) ' "$RG_TMP/$mode.out" | tr '\n' ' '))"
 done
+# A key update (RFC 9001 6) the client starts 10 ms after the handshake,
+# with 1 MB still to come: the server runs it on ngtcp2's crypto context
+# (its TLS session is released once the handshake completed, issue 17).
+start_srv keyupdate
+fetch "$RG_TMP/keyupdate-bytes" --key-update=10ms "https://localhost:$PORT/bytes/1000000"
+got=$(sha256sum <"$RG_TMP/keyupdate-bytes/1000000" | cut -d' ' -f1)
+[[ $got == "$want_bytes" ]] || fail "key update: /bytes/1000000 sha256 $got, want $want_bytes"
+stop_srv
+[[ $(counter key_updates) -ge 1 ]] || fail "key update: key_updates $(counter key_updates)"
+note "keyupdate: ok ($(grep -E '^(handshakes_completed|key_updates) ' "$RG_TMP/keyupdate.out" | tr '\n' ' '))"
 echo "PASS"

@@ -272,6 +272,7 @@ static void print_counters(const struct quic_counters *c, const struct txq *q)
 	P(qlog_files); P(qlog_errors);
 	P(conns_v2); P(ecn_validated_paths); P(rx_ecn_ect); P(rx_ecn_ce); P(tx_ecn_ect);
 	P(handshake_timeouts);
+	P(key_updates);
 #undef P
 	for (i = 0; i < QUIC_DROP_MAX; i++)
 		printf("drop_%s %llu\n", quic_drop_name(i), (unsigned long long)c->drops[i]);
