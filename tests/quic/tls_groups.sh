@@ -11,7 +11,7 @@
 #    moves; a client offering only secp384r1 is refused; after a reload to
 #    groups = secp384r1 that client completes and the secp384r1 counter
 #    moves (new handshakes take the new list); a [vhost] override beats
-#    [tls].
+#    [tls]; GET /status lists each vhost's groups and pq as loaded.
 # Args: ringgate
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/common.sh"
@@ -93,6 +93,9 @@ gtls() {
 	timeout 20 "$GTLS" -q --exit-on-all-streams-close --groups="$2" --download="$1" \
 		127.0.0.1 $PORT "https://localhost:$PORT/" >"$1.log" 2>&1 && [[ -s $1/index.html ]]
 }
+# GET /status lists each vhost's groups and pq as the generation in force has them
+status_groups() { curl -sf $ADMIN/status | python3 -c 'import json,sys; print(";".join("%s=%s/%s" % (v["name"], v["groups"], v["pq"]) for v in json.load(sys.stdin)["vhosts"]))'; }
+[[ $(status_groups) == "localhost=X25519/prefer" ]] || fail "/status vhosts: '$(status_groups)'"
 [[ $(g X25519) == 0 ]] || fail "X25519 counted before any handshake"
 gtls x1 "-GROUP-ALL:+GROUP-X25519:+GROUP-SECP384R1" || { tail -5 x1.log >&2; fail "x1: no answer with groups = X25519"; }
 [[ $(g X25519) == 1 ]] || { curl -s $ADMIN/metrics | grep tls_handshakes >&2; fail "X25519 not counted"; }
@@ -109,12 +112,14 @@ reload() { # WANT_GENERATION
 g0=$(gen)
 conf "groups = secp384r1"
 reload $((g0 + 1))
+[[ $(status_groups) == "localhost=secp384r1/prefer" ]] || fail "/status after the reload: '$(status_groups)'"
 gtls p2 "-GROUP-ALL:+GROUP-SECP384R1" || { tail -5 p2.log >&2; fail "p2: secp384r1 client refused after the reload"; }
 [[ $(g secp384r1) == 1 ]] || { curl -s $ADMIN/metrics | grep tls_handshakes >&2; fail "secp384r1 not counted after the reload"; }
 gtls x2 "-GROUP-ALL:+GROUP-X25519" && fail "x2: an X25519-only client completed after the reload to secp384r1"
 # a [vhost] override beats [tls]
 conf "groups = secp384r1" "groups = X25519"
 reload $((g0 + 2))
+[[ $(status_groups) == "localhost=X25519/prefer" ]] || fail "/status with the [vhost] override: '$(status_groups)'"
 gtls x3 "-GROUP-ALL:+GROUP-X25519" || { tail -5 x3.log >&2; fail "x3: [vhost] groups = X25519 not used"; }
 [[ $(g X25519) == 2 ]] || fail "X25519 not counted under the [vhost] override"
 # a reload the build cannot do is refused, the old list stays
