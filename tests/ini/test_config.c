@@ -481,6 +481,16 @@ static const struct bad bads[] = {
 	{VHQ "handshake_timeout = 500ms\n", "t.ini:5:", "out of range 1000ms..86400s"},
 	{VHQ "handshake_timeout = 10\n", "t.ini:5:", "duration needs a unit"},
 	{VHQ "preferred_address = 127.0.0.2\n", "t.ini:5:", "want ADDRESS:PORT"},
+	/* issue 20: [tls] and the [vhost] overrides (what the build can do is
+	 * control/appcfg.c's check, tests/quic/tls_groups.sh) */
+	{VH "[tls]\ngroups = X25519; secp256r1\n", "t.ini:6:", "not a list of key-exchange group names"},
+	{VH "[tls]\ngroups = ,\n", "t.ini:6:", "not a list of key-exchange group names"},
+	{VH "[tls]\npq = maybe\n", "t.ini:6:", "want one of: prefer | require | off"},
+	{VH "[tls]\npq =\n", "t.ini:6:", "empty value"},
+	{VH "[tls]\n[tls]\n", "t.ini:6:", "duplicate section [tls]"},
+	{VH "[tls x]\n", "t.ini:5:", "[tls] takes no name"},
+	{VH "pq = always\n", "t.ini:5:", "want one of: prefer | require | off"},
+	{VH "groups = X25519 MLKEM/768\n", "t.ini:5:", "not a list of key-exchange group names"},
 	{VHQ "listen = 127.0.0.1:4433\npreferred_address = 127.0.0.2:4433\n", "t.ini:6:",
 	 "127.0.0.2:4433 is not a [quic] listen address"},
 	/* only what the datapath serves (HTTP/0.9 and draft h3 are not) */
@@ -834,6 +844,35 @@ static void test_quic_transport(void)
 	ini_diag_free(&d);
 }
 
+/* Issue 20: [tls] and [vhost] groups / pq read, with their lines. */
+static void test_tls_keys(void)
+{
+	struct ini_diag d;
+	struct rg_config *c = load_ok(VH "[tls]\ngroups = X25519MLKEM768, X25519\npq = require\n"
+	                                 "[vhost b.example]\ncert = @D@/cert.pem\nkey = @D@/key.pem\n"
+	                                 "pq = off\ngroups = secp384r1\n",
+	                              &d);
+	const struct rg_tls_cfg *t = c ? c->tls : NULL;
+	CHECK(t && t->groups && !strcmp(t->groups, "X25519MLKEM768, X25519") && t->pq == RG_TLS_PQ_REQUIRE &&
+	      t->groups_line == 6 && t->pq_line == 7 && t->line == 5, "[tls] keys and lines");
+	CHECK(c && c->n_vhosts == 2 && !c->vhosts[0].groups && c->vhosts[0].pq == RG_TLS_PQ_UNSET &&
+	      !c->vhosts[0].groups_line && !c->vhosts[0].pq_line, "a vhost without overrides");
+	CHECK(c && c->n_vhosts == 2 && c->vhosts[1].groups && !strcmp(c->vhosts[1].groups, "secp384r1") &&
+	      c->vhosts[1].pq == RG_TLS_PQ_OFF && c->vhosts[1].pq_line == 11 && c->vhosts[1].groups_line == 12,
+	      "[vhost] overrides and lines");
+	ini_config_free(c);
+	ini_diag_free(&d);
+	c = load_ok(VH, &d);
+	CHECK(c && !c->tls, "no [tls]: NULL (the build's defaults)");
+	ini_config_free(c);
+	ini_diag_free(&d);
+	c = load_ok(VH "[tls]\n", &d);
+	CHECK(c && c->tls && !c->tls->groups && c->tls->pq == RG_TLS_PQ_PREFER && !c->tls->groups_line,
+	      "[tls] defaults: the build's groups, pq = prefer");
+	ini_config_free(c);
+	ini_diag_free(&d);
+}
+
 /* Is there a warning "t.ini:LINE: warning: ..." holding every one of
  * `what` (NULL-terminated), in the config and in the diag alike? */
 static bool has_warning(const struct rg_config *c, const struct ini_diag *d, unsigned line, const char *const *what)
@@ -994,6 +1033,7 @@ int main(void)
 	test_defaults();
 	test_bad();
 	test_quic_transport();
+	test_tls_keys();
 	test_many_errors();
 	test_syntax();
 	test_files();
