@@ -15,6 +15,7 @@
 #include "control/metrics.h"
 #include "crypto/wgkey.h"
 #include "datapath/tunnel/shard.h"
+#include "tls/tls.h"
 
 /* A growable text buffer for JSON and metrics bodies (control thread only). */
 struct sbuf {
@@ -144,6 +145,19 @@ static void get_status(struct app *a, struct admin_resp *r)
 		worker_stats_read(a->workers[i], &st);
 		sb_printf(&b, "%s%llu", i ? "," : "", (unsigned long long)st.gen_id);
 	}
+	sb_printf(&b, "]");
+	/* issue 20: each vhost's key exchange, as the generation in force
+	 * loaded it (the control thread owns the generations) */
+	struct gen *cur = atomic_load(&a->pub.current);
+	const struct worker_gen *cwg = cur ? cur->priv : NULL;
+	const struct tls_vhost_set *vs = cwg ? cwg->quic.vset : NULL;
+	static const char *const pq_names[] = {[TLS_PQ_PREFER] = "prefer", [TLS_PQ_REQUIRE] = "require",
+	                                       [TLS_PQ_OFF] = "off"};
+	sb_printf(&b, ",\"vhosts\":[");
+	for (unsigned i = 0; vs && i < tls_vset_count(vs); i++)
+		sb_printf(&b, "%s{\"name\":\"%s\",\"groups\":\"%s\",\"pq\":\"%s\"}", i ? "," : "",
+		          tls_vset_name(vs, i), tls_vset_groups(vs, i),
+		          (unsigned)vs->v[i].pq < 3 ? pq_names[vs->v[i].pq] : "?");
 	sb_printf(&b, "]}\n");
 	sb_respond(&b, r, 200, "application/json");
 }

@@ -33,6 +33,87 @@ static char *strict_errors(const struct rg_config *c)
 	return s;
 }
 
+/* [tls] pq as the TLS seam spells it (UNSET: prefer, the default). */
+static enum tls_pq tls_pq_of(enum rg_tls_pq p)
+{
+	switch (p) {
+	case RG_TLS_PQ_REQUIRE:
+		return TLS_PQ_REQUIRE;
+	case RG_TLS_PQ_OFF:
+		return TLS_PQ_OFF;
+	case RG_TLS_PQ_UNSET:
+	case RG_TLS_PQ_PREFER:
+	default:
+		return TLS_PQ_PREFER;
+	}
+}
+
+/* A vhost's key exchange: its own groups / pq, else [tls]'s, else the
+ * build's default (NULL groups). */
+static const char *vhost_groups(const struct rg_config *c, const struct rg_vhost_cfg *v)
+{
+	return v->groups ? v->groups : c->tls ? c->tls->groups : NULL;
+}
+
+static enum tls_pq vhost_pq(const struct rg_config *c, const struct rg_vhost_cfg *v)
+{
+	return tls_pq_of(v->pq ? v->pq : c->tls ? c->tls->pq : RG_TLS_PQ_PREFER);
+}
+
+/* One "FILE:LINE: [SECTION] key = value: why" error appended to *errs. */
+static int tls_error(char **errs, const char *file, unsigned line, const char *sec, const char *key,
+                     const char *value, const char *why)
+{
+	char *m = NULL;
+	if (asprintf(&m, "%s%s:%u: %s %s = %s: %s\n", *errs ? *errs : "", file, line, sec, key, value, why) < 0)
+		return -ENOMEM;
+	free(*errs);
+	*errs = m;
+	return 0;
+}
+
+/* Issue 20: what the TLS backend of this build can negotiate ([tls] and
+ * each [vhost]'s groups and pq), refused with FILE:LINE and the backend's
+ * reason (tls_groups_check): a PQ group or pq = require on the gnutls
+ * build is an error, never dropped. The groups alone are checked first,
+ * so the blame falls on the groups line when they are the trouble, on
+ * the pq line when the policy contradicts them. */
+static int tls_check(const struct rg_config *c, char **errs)
+{
+	char why[TLS_WHY_MAX], sec[96];
+	int bad = 0;
+	if (c->tls) {
+		const struct rg_tls_cfg *t = c->tls;
+		enum tls_pq pq = tls_pq_of(t->pq);
+		if (tls_groups_check(t->groups, TLS_PQ_PREFER, why) < 0) {
+			bad = tls_error(errs, c->source, t->groups_line ? t->groups_line : t->line, "[tls]", "groups",
+			                t->groups ? t->groups : tls_groups_default(), why) ?: -EINVAL;
+		} else if (tls_groups_check(t->groups, pq, why) < 0) {
+			bad = tls_error(errs, c->source, t->pq_line ? t->pq_line : t->line, "[tls]", "pq",
+			                ini_tls_pq_name(t->pq), why) ?: -EINVAL;
+		}
+	}
+	for (unsigned i = 0; i < c->n_vhosts && bad != -ENOMEM; i++) {
+		const struct rg_vhost_cfg *v = &c->vhosts[i];
+		if (!v->groups_line && !v->pq_line)
+			continue; /* [tls]'s, checked above */
+		const char *g = vhost_groups(c, v);
+		enum tls_pq pq = vhost_pq(c, v);
+		snprintf(sec, sizeof(sec), "[vhost %s]", v->name);
+		int r = 0;
+		if (v->groups_line && tls_groups_check(g, TLS_PQ_PREFER, why) < 0)
+			r = tls_error(errs, c->source, v->groups_line, sec, "groups", g, why);
+		else if (tls_groups_check(g, pq, why) < 0)
+			r = v->pq_line ? tls_error(errs, c->source, v->pq_line, sec, "pq", ini_tls_pq_name(v->pq), why)
+			               : tls_error(errs, c->source, v->groups_line, sec, "groups", g ? g : tls_groups_default(),
+			                           why);
+		else
+			continue;
+		bad = r ?: -EINVAL;
+	}
+	return bad;
+}
+
 int appcfg_load(const char *name, const char *text, bool strict, struct rg_config **out, char **errors)
 {
 	struct ini_diag d;
@@ -43,6 +124,13 @@ int appcfg_load(const char *name, const char *text, bool strict, struct rg_confi
 	if (err && ini_diag_count(&d))
 		*errors = ini_diag_join(&d);
 	ini_diag_free(&d);
+	if (!err) {
+		err = tls_check(c, errors);
+		if (err) {
+			ini_config_free(c);
+			return err;
+		}
+	}
 	if (!err && strict && c->n_warnings) {
 		*errors = strict_errors(c);
 		ini_config_free(c);
@@ -250,6 +338,8 @@ int appcfg_quic_params(const struct rg_config *c, struct quic_params *p,
 		v[i].name = vc->name;
 		v[i].cert_file = vc->cert;
 		v[i].key_file = vc->key;
+		v[i].groups = vhost_groups(c, vc); /* issue 20; checked by tls_check */
+		v[i].pq = vhost_pq(c, vc);
 		v[i].listen = la;
 		for (unsigned j = 0; j < vc->n_listen; j++) {
 			const struct rg_cfg_addr *l = &vc->listen[j];

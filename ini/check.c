@@ -149,6 +149,9 @@ static void check_vhost(struct ini_load *L, struct ini_inst *in, const struct rg
 			check_secret_mode(L, in, "key", v->key);
 	}
 	check_listen_dups(L, in, v->listen, v->n_listen);
+	/* for control/appcfg.c's backend check (0: not set) */
+	v->groups_line = ini_schema_key_given(in, "groups") ? LINE(in, "groups") : 0;
+	v->pq_line = ini_schema_key_given(in, "pq") ? LINE(in, "pq") : 0;
 	for (unsigned i = 0; i < v->n_listen; i++) {
 		if (!q) {
 			ini_load_error(L, LINE(in, "listen"), "listen: there is no [quic] section to listen with");
@@ -444,6 +447,12 @@ void ini_check_all(struct ini_load *L)
 		case INI_SEC_BACKEND: check_backend(L, in); break;
 		case INI_SEC_TUNNEL: check_tunnel(L, in); break;
 		case INI_SEC_PEER: check_peer(L, in); break;
+		case INI_SEC_TLS: {
+			struct rg_tls_cfg *t = in->obj;
+			t->groups_line = ini_schema_key_given(in, "groups") ? LINE(in, "groups") : 0;
+			t->pq_line = ini_schema_key_given(in, "pq") ? LINE(in, "pq") : 0;
+			break;
+		}
 		case INI_SEC_ROUTE:
 		case INI_SEC_MAX: break;
 		}

@@ -47,6 +47,8 @@ static int assemble(struct ini_load *L, struct rg_config **out)
 	c->quic = in ? in->obj : NULL;
 	in = ini_load_find(L, INI_SEC_TUNNEL);
 	c->tunnel = in ? in->obj : NULL;
+	in = ini_load_find(L, INI_SEC_TLS);
+	c->tls = in ? in->obj : NULL;
 	if (gather(L, INI_SEC_VHOST, (const void **)&c->vhosts, &c->n_vhosts) ||
 	    gather(L, INI_SEC_BACKEND, (const void **)&c->backends, &c->n_backends) ||
 	    gather(L, INI_SEC_ROUTE, (const void **)&c->routes, &c->n_routes) ||
@@ -209,4 +211,15 @@ const char *ini_quic_retry_name(enum rg_quic_retry r)
 	case RG_QUIC_RETRY_OFF: return "off";
 	}
 	return "?";
+}
+
+const char *ini_tls_pq_name(enum rg_tls_pq p)
+{
+	switch (p) {
+	case RG_TLS_PQ_PREFER: return "prefer";
+	case RG_TLS_PQ_REQUIRE: return "require";
+	case RG_TLS_PQ_OFF: return "off";
+	case RG_TLS_PQ_UNSET: break;
+	}
+	return "(from [tls])";
 }

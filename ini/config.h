@@ -119,6 +119,14 @@ enum rg_quic_retry {
 	RG_QUIC_RETRY_OFF,
 };
 
+/* [tls] pq (issue 20); in a [vhost], UNSET: [tls]'s. */
+enum rg_tls_pq {
+	RG_TLS_PQ_UNSET = 0,
+	RG_TLS_PQ_PREFER,
+	RG_TLS_PQ_REQUIRE,
+	RG_TLS_PQ_OFF,
+};
+
 enum rg_lb_algorithm {
 	RG_LB_LEAST_CONNECTIONS = 0,
 	RG_LB_ROUND_ROBIN,
@@ -176,6 +184,20 @@ struct rg_vhost_cfg {
 	const char *key;               /* PEM private key file */
 	const struct rg_cfg_addr *listen; /* n_listen == 0: every [quic] listener */
 	unsigned n_listen;
+	/* issue 20: overrides of [tls] groups / pq; NULL / UNSET: [tls]'s.
+	 * What the build can do is checked by control/appcfg.c (the TLS
+	 * backend knows), at the lines kept here (0: not set). */
+	const char *groups;
+	enum rg_tls_pq pq;
+	unsigned groups_line, pq_line;
+};
+
+/* [tls] (issue 20): key exchange of every TLS handshake. */
+struct rg_tls_cfg {
+	unsigned line;                 /* of the [tls] header */
+	const char *groups;            /* "A, B" as written; NULL: the build's default */
+	enum rg_tls_pq pq;             /* default prefer */
+	unsigned groups_line, pq_line; /* 0: not set */
 };
 
 struct rg_backend_server_cfg {
@@ -272,6 +294,7 @@ struct rg_config {
 	const struct rg_route_cfg *routes;
 	unsigned n_routes;
 	const struct rg_tunnel_cfg *tunnel; /* NULL: no [tunnel] section, tunnels off */
+	const struct rg_tls_cfg *tls;  /* NULL: no [tls] section (defaults) */
 	const struct rg_peer_cfg *peers;
 	unsigned n_peers;
 	/* What loads but does not do what it says, or is unsafe: keys parsed
@@ -321,5 +344,6 @@ void ini_peers_free(struct rg_peer_list *l);
 const char *ini_lb_algorithm_name(enum rg_lb_algorithm a);
 const char *ini_log_level_name(enum rg_cfg_log_level l);
 const char *ini_quic_retry_name(enum rg_quic_retry r);
+const char *ini_tls_pq_name(enum rg_tls_pq p);
 
 #endif

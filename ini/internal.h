@@ -61,6 +61,7 @@ enum ini_sec_id {
 	INI_SEC_ROUTE,
 	INI_SEC_TUNNEL,
 	INI_SEC_PEER,
+	INI_SEC_TLS, /* issue 20 */
 	INI_SEC_MAX
 };
 

@@ -79,6 +79,23 @@ static int check_quic_version(const char *s, char *why)
 	return 0;
 }
 
+/* [tls] groups: the syntax only ("A, B": names of letters, digits, '_',
+ * '-'); which names this build can negotiate is the TLS backend's word,
+ * asked by control/appcfg.c (tls_groups_check) with this key's line. */
+static int check_tls_groups(const char *s, char *why)
+{
+	bool ok = strlen(s) <= 255, any = false;
+	for (const char *p = s; ok && *p; p++) {
+		ok = isalnum((unsigned char)*p) || *p == '_' || *p == '-' || *p == ',' || *p == ' ' || *p == '\t';
+		any |= isalnum((unsigned char)*p) != 0;
+	}
+	if (!ok || !any) {
+		snprintf(why, INI_WHY_MAX, "not a list of key-exchange group names (e.g. X25519MLKEM768, X25519)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int ini_schema_check_name(const char *name, char *why)
 {
 	size_t n = strlen(name);
@@ -102,6 +119,10 @@ static const struct ini_enum_name log_levels[] = {
 
 static const struct ini_enum_name retries[] = {
 	{"on", RG_QUIC_RETRY_ON}, {"off", RG_QUIC_RETRY_OFF}, {"auto", RG_QUIC_RETRY_AUTO}, {NULL, 0},
+};
+
+static const struct ini_enum_name tls_pqs[] = {
+	{"prefer", RG_TLS_PQ_PREFER}, {"require", RG_TLS_PQ_REQUIRE}, {"off", RG_TLS_PQ_OFF}, {NULL, 0},
 };
 
 static const struct ini_enum_name algorithms[] = {
@@ -157,8 +178,19 @@ static const struct ini_key vhost_keys[] = {
 	{"cert", INI_T_PATH, F(V, cert), NOFF, INI_F_REQUIRED, NULL, 0, 0, NULL, NULL},
 	{"key", INI_T_PATH, F(V, key), NOFF, INI_F_REQUIRED, NULL, 0, 0, NULL, NULL},
 	{"listen", INI_T_ADDR_LIST, F(V, listen), F(V, n_listen), INI_F_EMPTY_OFF, NULL, 0, 0, NULL, NULL},
+	/* issue 20: override [tls] */
+	{"groups", INI_T_STRING, F(V, groups), NOFF, INI_F_EMPTY_OFF, NULL, 0, 0, NULL, check_tls_groups},
+	{"pq", INI_T_ENUM, F(V, pq), NOFF, INI_F_EMPTY_OFF, NULL, 0, 0, tls_pqs, NULL},
 };
 #undef V
+
+/* issue 20 */
+#define S struct rg_tls_cfg
+static const struct ini_key tls_keys[] = {
+	{"groups", INI_T_STRING, F(S, groups), NOFF, INI_F_EMPTY_OFF, NULL, 0, 0, NULL, check_tls_groups},
+	{"pq", INI_T_ENUM, F(S, pq), NOFF, 0, "prefer", 0, 0, tls_pqs, NULL},
+};
+#undef S
 
 #define B struct rg_backend_cfg
 static const struct ini_key backend_keys[] = {
@@ -221,6 +253,7 @@ const struct ini_section ini_schema[INI_SEC_MAX] = {
 	[INI_SEC_ROUTE] = SEC("route", true, false, struct rg_route_cfg, route_keys, offsetof(struct rg_route_cfg, name)),
 	[INI_SEC_TUNNEL] = SEC("tunnel", false, false, struct rg_tunnel_cfg, tunnel_keys, 0),
 	[INI_SEC_PEER] = SEC("peer", true, false, struct rg_peer_cfg, peer_keys, offsetof(struct rg_peer_cfg, name)),
+	[INI_SEC_TLS] = SEC("tls", false, false, struct rg_tls_cfg, tls_keys, 0),
 };
 
 _Static_assert(sizeof(appliance_keys) / sizeof(appliance_keys[0]) <= INI_MAX_KEYS, "key_line too small");

@@ -373,6 +373,11 @@ static void test_defaults(void)
 		      !q->anti_port_scan && q->backlog == 1024 && q->idle_timeout_ms == 30000 && !q->qlog_dir,
 		      "quic defaults");
 		CHECK(q && q->max_connections == 4096, "max_connections default 4096 (the old constant)");
+		/* issue 18: the transport keys' defaults are the old constants */
+		CHECK(q && q->n_versions == 2 && !strcmp(q->versions[0], "v2") && !strcmp(q->versions[1], "v1") &&
+		      q->max_streams_bidi == 100 && q->max_streams_uni == 3 && q->initial_max_data == 4u << 20 &&
+		      q->initial_max_stream_data == 256u << 10 && q->handshake_timeout_ms == 0 &&
+		      q->preferred_address.sa.sa.sa_family == 0, "issue 18 [quic] defaults");
 		const struct rg_backend_cfg *b = &c->backends[0];
 		CHECK(b->algorithm == RG_LB_LEAST_CONNECTIONS && !b->health_check && b->health_interval_ms == 10000 &&
 		      b->timeout_ms == 30000 && b->servers[0].weight == 1, "backend defaults");
@@ -465,6 +470,29 @@ static const struct bad bads[] = {
 	{"[quic]\nlisten = 0.0.0.0:443, 0.0.0.0:443\n[vhost a.example]\ncert = @D@/cert.pem\nkey = @D@/key.pem\n",
 	 "t.ini:2:", "0.0.0.0:443 given twice"},
 	{VHQ "alpn = h3 x\n", "t.ini:5:", "not an ALPN protocol id"},
+	/* issue 18: versions, transport limits, handshake timeout, preferred address */
+	{VHQ "versions = v3\n", "t.ini:5:", "not a QUIC version ringgate speaks (v1, v2)"},
+	{VHQ "versions = v1, v2, v1\n", "t.ini:5:", "versions: v1 given twice"},
+	{VHQ "versions =\n", "t.ini:5:", "empty value"},
+	{VHQ "max_streams_bidi = 0\n", "t.ini:5:", "out of range 1..1048576"},
+	{VHQ "max_streams_uni = 2\n", "t.ini:5:", "out of range 3..1048576"},
+	{VHQ "initial_max_data = 1k\n", "t.ini:5:", "out of range 16384..1073741824 bytes"},
+	{VHQ "initial_max_stream_data = 512k\n", "t.ini:5:", "out of range 16384..262144 bytes"},
+	{VHQ "handshake_timeout = 500ms\n", "t.ini:5:", "out of range 1000ms..86400s"},
+	{VHQ "handshake_timeout = 10\n", "t.ini:5:", "duration needs a unit"},
+	{VHQ "preferred_address = 127.0.0.2\n", "t.ini:5:", "want ADDRESS:PORT"},
+	/* issue 20: [tls] and the [vhost] overrides (what the build can do is
+	 * control/appcfg.c's check, tests/quic/tls_groups.sh) */
+	{VH "[tls]\ngroups = X25519; secp256r1\n", "t.ini:6:", "not a list of key-exchange group names"},
+	{VH "[tls]\ngroups = ,\n", "t.ini:6:", "not a list of key-exchange group names"},
+	{VH "[tls]\npq = maybe\n", "t.ini:6:", "want one of: prefer | require | off"},
+	{VH "[tls]\npq =\n", "t.ini:6:", "empty value"},
+	{VH "[tls]\n[tls]\n", "t.ini:6:", "duplicate section [tls]"},
+	{VH "[tls x]\n", "t.ini:5:", "[tls] takes no name"},
+	{VH "pq = always\n", "t.ini:5:", "want one of: prefer | require | off"},
+	{VH "groups = X25519 MLKEM/768\n", "t.ini:5:", "not a list of key-exchange group names"},
+	{VHQ "listen = 127.0.0.1:4433\npreferred_address = 127.0.0.2:4433\n", "t.ini:6:",
+	 "127.0.0.2:4433 is not a [quic] listen address"},
 	/* only what the datapath serves (HTTP/0.9 and draft h3 are not) */
 	{VHQ "alpn = hq-interop, h3\n", "t.ini:5:", "does not serve 'hq-interop'"},
 	{VHQ "alpn = h3, h3-29\n", "t.ini:5:", "does not serve 'h3-29'"},
@@ -793,6 +821,58 @@ static void test_max_connections(void)
 	}
 }
 
+/* Issue 18: every [quic] transport key set, read back as given. */
+static void test_quic_transport(void)
+{
+	struct ini_diag d;
+	struct rg_config *c = load_ok(VHQ "listen = 127.0.0.1:4433, 127.0.0.2:4433\nversions = v1\n"
+	                                  "max_streams_bidi = 7\nmax_streams_uni = 5\ninitial_max_data = 1m\n"
+	                                  "initial_max_stream_data = 64k\nhandshake_timeout = 2500ms\n"
+	                                  "preferred_address = 127.0.0.2:4433\n",
+	                              &d);
+	const struct rg_quic_cfg *q = c ? c->quic : NULL;
+	char pa[64] = "";
+	if (q)
+		ini_addr_format(&q->preferred_address, pa, sizeof(pa));
+	CHECK(q && q->n_versions == 1 && !strcmp(q->versions[0], "v1"), "versions = v1");
+	CHECK(q && q->max_streams_bidi == 7 && q->max_streams_uni == 5, "max_streams_*");
+	CHECK(q && q->initial_max_data == 1u << 20 && q->initial_max_stream_data == 64u << 10, "initial_max_*");
+	CHECK(q && q->handshake_timeout_ms == 2500, "handshake_timeout = 2500ms");
+	CHECK(!strcmp(pa, "127.0.0.2:4433"), "preferred_address = %s", pa);
+	CHECK(ini_diag_count(&d) == 0, "issue 18 keys: no warning");
+	ini_config_free(c);
+	ini_diag_free(&d);
+}
+
+/* Issue 20: [tls] and [vhost] groups / pq read, with their lines. */
+static void test_tls_keys(void)
+{
+	struct ini_diag d;
+	struct rg_config *c = load_ok(VH "[tls]\ngroups = X25519MLKEM768, X25519\npq = require\n"
+	                                 "[vhost b.example]\ncert = @D@/cert.pem\nkey = @D@/key.pem\n"
+	                                 "pq = off\ngroups = secp384r1\n",
+	                              &d);
+	const struct rg_tls_cfg *t = c ? c->tls : NULL;
+	CHECK(t && t->groups && !strcmp(t->groups, "X25519MLKEM768, X25519") && t->pq == RG_TLS_PQ_REQUIRE &&
+	      t->groups_line == 6 && t->pq_line == 7 && t->line == 5, "[tls] keys and lines");
+	CHECK(c && c->n_vhosts == 2 && !c->vhosts[0].groups && c->vhosts[0].pq == RG_TLS_PQ_UNSET &&
+	      !c->vhosts[0].groups_line && !c->vhosts[0].pq_line, "a vhost without overrides");
+	CHECK(c && c->n_vhosts == 2 && c->vhosts[1].groups && !strcmp(c->vhosts[1].groups, "secp384r1") &&
+	      c->vhosts[1].pq == RG_TLS_PQ_OFF && c->vhosts[1].pq_line == 11 && c->vhosts[1].groups_line == 12,
+	      "[vhost] overrides and lines");
+	ini_config_free(c);
+	ini_diag_free(&d);
+	c = load_ok(VH, &d);
+	CHECK(c && !c->tls, "no [tls]: NULL (the build's defaults)");
+	ini_config_free(c);
+	ini_diag_free(&d);
+	c = load_ok(VH "[tls]\n", &d);
+	CHECK(c && c->tls && !c->tls->groups && c->tls->pq == RG_TLS_PQ_PREFER && !c->tls->groups_line,
+	      "[tls] defaults: the build's groups, pq = prefer");
+	ini_config_free(c);
+	ini_diag_free(&d);
+}
+
 /* Is there a warning "t.ini:LINE: warning: ..." holding every one of
  * `what` (NULL-terminated), in the config and in the diag alike? */
 static bool has_warning(const struct rg_config *c, const struct ini_diag *d, unsigned line, const char *const *what)
@@ -952,6 +1032,8 @@ int main(void)
 	test_full();
 	test_defaults();
 	test_bad();
+	test_quic_transport();
+	test_tls_keys();
 	test_many_errors();
 	test_syntax();
 	test_files();
