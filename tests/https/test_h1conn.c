@@ -122,7 +122,9 @@ static int respond_for(struct fh *f)
 	if (!strcmp(f->path, "/cl"))
 		return h1_stream_respond(f->s, 200, hd, 3, true);
 	if (!strcmp(f->path, "/204"))
-		return h1_stream_respond(f->s, 204, hd, 2, false);
+		return h1_stream_respond(f->s, 204, hd, 3, false);
+	if (!strcmp(f->path, "/lennobody"))
+		return h1_stream_respond(f->s, 200, hd, 3, false);
 	if (!strcmp(f->path, "/nobody"))
 		return h1_stream_respond(f->s, 200, hd, 2, false);
 	if (!strcmp(f->path, "/post"))
@@ -318,6 +320,12 @@ static void test_content_length_response(void)
 	CHECK(strstr(t.out, "HTTP/1.1 204 No Content\r\n") == t.out && !strstr(t.out, "ength"),
 	      "204 no CL: %s", t.out);
 	CHECK(!h1_conn_done(t.c), "open");
+	t.out_len = 0;
+	/* a length announced and no body: the client would wait for it;
+	 * the connection closes after the head instead */
+	push(&t, "GET /lennobody HTTP/1.1\r\nHost: a\r\n\r\n");
+	CHECK(strstr(t.out, "HTTP/1.1 200") == t.out && strstr(t.out, "content-length: 5\r\n"), "%s", t.out);
+	CHECK(h1_conn_done(t.c), "closed after a broken message");
 	t_close(&t);
 }
 
@@ -395,8 +403,12 @@ static void test_post_bodies(void)
 	CHECK(taken == hl + 256 * 1024, "taken %zu", taken);
 	CHECK(!h1_conn_wants_input(t.c), "wants no input while full");
 	CHECK(h1_conn_next_expiry(t.c) == RG_NO_DEADLINE, "no body timer while the handler holds");
-	h1_stream_consume(fhs[0].s, 100000);
+	t.now += 100 * SEC; /* the handler held it long: not the client's fault */
+	drain(&t);
+	if (fhs[0].s)
+		h1_stream_consume(fhs[0].s, 100000);
 	CHECK(h1_conn_wants_input(t.c), "wants input after consume");
+	CHECK(h1_conn_next_expiry(t.c) == t.now + 60 * SEC, "body timer from the window's opening");
 	taken += push_n(&t, big + taken, hl + 300000 - taken);
 	CHECK(fhs[0].body_rx == 300000 && fhs[0].body_end && taken == hl + 300000, "rest: %zu", fhs[0].body_rx);
 	t_close(&t);
@@ -409,7 +421,8 @@ static void test_post_bodies(void)
 	memcpy(big + hl + 300000, "\r\n0\r\n\r\n", 7);
 	taken = push_n(&t, big, hl + 300007);
 	CHECK(fhs[0].body_rx == 256 * 1024 && !fhs[0].body_end, "chunked window: %zu", fhs[0].body_rx);
-	h1_stream_consume(fhs[0].s, 256 * 1024);
+	if (fhs[0].s)
+		h1_stream_consume(fhs[0].s, 256 * 1024);
 	taken += push_n(&t, big + taken, hl + 300007 - taken);
 	CHECK(fhs[0].body_rx == 300000 && fhs[0].body_end && taken == hl + 300007, "chunked rest: %zu",
 	      fhs[0].body_rx);
@@ -534,6 +547,14 @@ static void test_timeouts(void)
 	CHECK(requests_seen == 0, "never dispatched");
 	t_close(&t);
 
+	/* the head timer runs from the head's first byte, not from the
+	 * connection's opening (the idle timer covers the wait before) */
+	t_open(&t, &p);
+	t.now += 50 * SEC;
+	push(&t, "G");
+	CHECK(h1_conn_next_expiry(t.c) == t.now + 10 * SEC, "head timer from the first byte");
+	t_close(&t);
+
 	/* idle keep-alive */
 	t_open(&t, &p);
 	push(&t, "GET /cl HTTP/1.1\r\nHost: a\r\n\r\n");
@@ -585,6 +606,18 @@ static void test_shutdown(void)
 	      t.out);
 	CHECK(h1_conn_done(t.c) && h1_conn_end_reason(t.c) == H1_END_SHUTDOWN, "done after");
 	CHECK(requests_seen == 1 && fhs[0].closes == 1 && fhs[0].close_err == 0, "pipelined one dropped");
+	t_close(&t);
+
+	/* shutdown after the head went out (no Connection: close in it):
+	 * the response finishes, then the connection ends */
+	t_open(&t, NULL);
+	push(&t, "GET /hold HTTP/1.1\r\nHost: a\r\n\r\nGET /next HTTP/1.1\r\nHost: a\r\n\r\n");
+	CHECK(strstr(t.out, "HTTP/1.1 200") == t.out && !strstr(t.out, "Connection: close"), "%s", t.out);
+	h1_conn_shutdown(t.c, t.now);
+	h1_stream_resume(fhs[0].s);
+	drain(&t);
+	CHECK(strstr(t.out, "0\r\n\r\n") != NULL, "body finished: %s", t.out);
+	CHECK(h1_conn_done(t.c) && requests_seen == 1, "ended after it");
 	t_close(&t);
 
 	/* hard stop after shutdown_timeout */

@@ -159,6 +159,10 @@ static void test_decide(void)
 	CHECK(redirect_decide(&conf, "example.com@evil.com", "/", loc, sizeof(loc)) == 421, "@ after");
 	CHECK(redirect_decide(&conf, "evil.com/example.com", "/", loc, sizeof(loc)) == 421, "/");
 	CHECK(redirect_decide(&conf, "example.com:80x", "/", loc, sizeof(loc)) == 421, "bad port");
+	/* names the wildcard would cover if only the suffix were looked at */
+	CHECK(redirect_decide(&conf, "evil.com@a.wild.test", "/", loc, sizeof(loc)) == 421, "@ wildcard");
+	CHECK(redirect_decide(&conf, "evil.com/a.wild.test", "/", loc, sizeof(loc)) == 421, "/ wildcard");
+	CHECK(redirect_decide(&conf, "evil.com\\a.wild.test", "/", loc, sizeof(loc)) == 421, "\\ wildcard");
 	CHECK(redirect_decide(&conf, "example.com", "http://evil/", loc, sizeof(loc)) == 400, "absolute");
 	CHECK(redirect_decide(&conf, "example.com", "/a\r\nX: y", loc, sizeof(loc)) == 400, "CRLF in path");
 	CHECK(redirect_decide(&conf, NULL, "/", loc, sizeof(loc)) == 400, "no host");
@@ -186,6 +190,31 @@ static void test_body_dropped(void)
 	CHECK(strstr(t.out, "location: https://example.com/g\r\n") != NULL, "second: %s", t.out);
 	CHECK(!h1_conn_done(t.c), "kept alive");
 	h1_conn_free(t.c);
+
+	/* a body larger than the window: dropped as it comes (consumed) */
+	{
+		static char big[400000];
+		size_t hl = (size_t)snprintf(big, sizeof(big),
+		                             "POST /f HTTP/1.1\r\nHost: example.com\r\nContent-Length: 300000\r\n\r\n");
+		size_t off = 0, total;
+
+		memset(big + hl, 'z', 300000);
+		total = hl + 300000 + (size_t)snprintf(big + hl + 300000, sizeof(big) - hl - 300000,
+		                                       "GET /g HTTP/1.1\r\nHost: example.com\r\n\r\n");
+		t.out_len = 0;
+		open_(&t, &conf);
+		while (off < total && h1_conn_wants_input(t.c)) {
+			ssize_t r = h1_conn_recv(t.c, (const uint8_t *)big + off, total - off, NOW);
+
+			if (r <= 0)
+				break;
+			off += (size_t)r;
+			drain(&t);
+		}
+		CHECK(off == total && strstr(t.out, "location: https://example.com/g\r\n"), "big body dropped: %zu %s",
+		      off, t.out);
+		h1_conn_free(t.c);
+	}
 
 	/* a body still to come: the connection closes after the answer
 	 * rather than wait for a body nobody wants */
