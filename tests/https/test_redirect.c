@@ -66,7 +66,12 @@ static void ask(const struct redirect_conf *conf, const char *req, char *out, si
 		drain(&t);
 	}
 	drain(&t);
-	snprintf(out, cap, "%s", t.out);
+	{
+		size_t k = t.out_len < cap - 1 ? t.out_len : cap - 1;
+
+		memcpy(out, t.out, k);
+		out[k] = 0;
+	}
 	h1_conn_free(t.c);
 }
 
