@@ -513,8 +513,9 @@ int quic_conn_new(struct quic_server *srv, const struct ring_dgram *d,
 	settings.max_window = srv->p.initial_max_data > QUIC_CONN_WINDOW ? srv->p.initial_max_data
 	                                                                 : QUIC_CONN_WINDOW;
 	settings.max_stream_window = QUIC_STREAM_WINDOW;
-	/* [quic] handshake_timeout; by default the idle timeout (server.c
-	 * params_apply): a fixed 10 s cut lossy handshakes short (issue 18) */
+	/* [quic] handshake_timeout; by default twice the idle timeout
+	 * (server.c params_apply): a fixed 10 s cut lossy handshakes short
+	 * (issue 18) */
 	settings.handshake_timeout = srv->p.handshake_timeout_ns;
 	/* RFC 9368: the versions offered, most preferred first; a client
 	 * whose first Initial is v1 and that lists v2 moves to v2 (compatible

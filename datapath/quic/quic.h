@@ -272,8 +272,8 @@ struct quic_params {
 	uint64_t initial_max_data;        /* connection window; 0: 4 MiB */
 	uint64_t initial_max_stream_data; /* per stream, <= QUIC_STREAM_WINDOW_MAX; 0: that */
 	/* A handshake not done this long after the first Initial is dropped.
-	 * 0: the idle timeout, as ngtcp2's own server does (a lossy path may
-	 * need many PTOs; the idle timeout already bounds a silent peer). */
+	 * 0: twice the idle timeout (a lossy path may need many PTOs; the
+	 * idle timeout already bounds a silent peer; gtlsserver has no cap). */
 	uint64_t handshake_timeout_ns;
 	/* RFC 9000 9.6 / 18.2 preferred_address: family 0: none. The server
 	 * must receive on it (a [quic] listener). Its CID encodes the worker

@@ -4,8 +4,8 @@
 # real ones, captured from gtlsclient by a socket that never answers, then
 # replayed to quic_testsrv. Then the idle timeout (1 s) ends the first
 # handshake, which frees the backlog for the second. The handshake timeout
-# is set apart (10 s): by default it follows the idle timeout (issue 18),
-# and an absolute 1 s would end the first handshake while the test still
+# is set apart (10 s): by default it is twice the idle timeout (issue 18),
+# and an absolute 2 s could end the first handshake while the test still
 # drains its first flight.
 # Args: quic_testsrv
 . "$(dirname "$0")/../lib.sh"

@@ -7,7 +7,7 @@
 # itself loses about 1 in 80 to the loss model's tail, where the client
 # never hears a reply), and none may fail by ringgate's own handshake
 # timeout: ringgate_quic_handshake_timeouts_total stays 0. The default
-# handshake timeout follows the idle timeout; the old fixed 10 s cut
+# handshake timeout is twice the idle timeout; the old fixed 10 s cut
 # handshakes whose Finished was lost five times (RFC 9002 6.2 backoff).
 # With RG_LOSS_HANDSHAKE_TIMEOUT=2s the test shows it catches that bug: the
 # counter moves and connections fail.
