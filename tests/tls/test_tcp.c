@@ -351,6 +351,29 @@ static void test_echo(struct tls_tcp_server *s)
 	free(pend);
 }
 
+/* pq = require (OpenSSL build): a client without a hybrid group is refused */
+static void test_pq(struct tls_tcp_server *s)
+{
+	struct tls_tcp_counters before = ctr;
+	struct hs h = run(s, &(struct cli_opts){.sni = "pq.test", .groups = "X25519:secp256r1"});
+	CHECK(h.sr == -EPROTO, "classical client refused %d", h.sr);
+	CHECK(cli_alert(h.c) == 40, "handshake_failure alert, got %d", cli_alert(h.c));
+	CHECK(ctr.pq_refused == before.pq_refused + 1, "pq_refused counted");
+	done(&h);
+	h = run(s, &(struct cli_opts){.sni = "pq.test", .alpn = "h2"});
+	CHECK(h.sr == 0 && h.cr == 0, "hybrid client %d %d", h.sr, h.cr);
+	CHECK(tls_tcp_group(h.t) == TLS_GI_X25519MLKEM768, "group %s", tls_group_label(tls_tcp_group(h.t)));
+	CHECK(ctr.groups[TLS_GI_X25519MLKEM768] == before.groups[TLS_GI_X25519MLKEM768] + 1, "hybrid counted");
+	done(&h);
+	h = run(s, &(struct cli_opts){.sni = "pq.test", .tls12 = true});
+	CHECK(h.sr == -EPROTO, "TLS 1.2 on a pq = require vhost refused %d", h.sr);
+	done(&h);
+	/* the other vhosts still take a classical client */
+	h = run(s, &(struct cli_opts){.sni = "a.test", .groups = "X25519"});
+	CHECK(h.sr == 0 && tls_tcp_group(h.t) == TLS_GI_X25519, "classical on a.test %d", h.sr);
+	done(&h);
+}
+
 static void test_truncation_garbage(struct tls_tcp_server *s)
 {
 	uint8_t b[64];
@@ -412,11 +435,13 @@ int main(void)
 	snprintf(ka, sizeof(ka), "%s/a.test.key", dir);
 	snprintf(cb, sizeof(cb), "%s/b.test.pem", dir);
 	snprintf(kb, sizeof(kb), "%s/b.test.key", dir);
-	struct tls_vhost_params vp[2] = {
+	struct tls_vhost_params vp[3] = {
 		{.name = "a.test", .cert_file = ca, .key_file = ka},
 		{.name = "b.test", .cert_file = cb, .key_file = kb, .groups = "secp384r1"},
+		{.name = "pq.test", .cert_file = ca, .key_file = ka, .pq = TLS_PQ_REQUIRE},
 	};
-	int rv = tls_vset_load(vp, 2, &vset);
+	bool pq = tls_pq_available();
+	int rv = tls_vset_load(vp, pq ? 3 : 2, &vset);
 	CHECK(rv == 0, "vset_load %d", rv);
 	if (rv)
 		return check_report("tls_tcp");
@@ -437,6 +462,10 @@ int main(void)
 	test_resume(s, false);
 	test_resume(s, true);
 	test_echo(s);
+	if (pq)
+		test_pq(s);
+	else
+		printf("tls_tcp: %s has no hybrid group: pq = require not tested here\n", tls_backend());
 	test_truncation_garbage(s);
 	tls_tcp_server_put(s);
 	tls_vset_put(vset);
