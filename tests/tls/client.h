@@ -44,7 +44,7 @@ static void bytes_add(struct bytes *b, const void *p, size_t n)
 	b->len += n;
 }
 
-static size_t bytes_take(struct bytes *b, void *p, size_t n)
+static inline size_t bytes_take(struct bytes *b, void *p, size_t n)
 {
 	if (n > b->len)
 		n = b->len;
