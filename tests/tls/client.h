@@ -19,6 +19,7 @@ struct cli_opts {
 	const uint8_t *session; /* resume this (cli_session's), or NULL */
 	size_t session_len;
 	const char *groups; /* OpenSSL build: the client's groups ("X25519"), NULL: default */
+	bool cbc;           /* TLS 1.2 with ECDHE and CBC suites only (no AEAD) */
 };
 
 struct bytes {
@@ -89,7 +90,11 @@ static struct cli *cli_new(const struct cli_opts *o)
 	struct cli *c = calloc(1, sizeof(*c));
 	c->alert = -1;
 	gnutls_init(&c->s, GNUTLS_CLIENT | GNUTLS_NONBLOCK);
-	gnutls_priority_set_direct(c->s, o->tls12 ? "NORMAL:-VERS-ALL:+VERS-TLS1.2" : "NORMAL", NULL);
+	gnutls_priority_set_direct(c->s,
+	                           o->cbc     ? "NORMAL:-VERS-ALL:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-CBC:+AES-256-CBC:-MAC-ALL:+SHA1:+SHA256"
+	                           : o->tls12 ? "NORMAL:-VERS-ALL:+VERS-TLS1.2"
+	                                      : "NORMAL",
+	                           NULL);
 	gnutls_certificate_allocate_credentials(&c->cred);
 	gnutls_credentials_set(c->s, GNUTLS_CRD_CERTIFICATE, c->cred);
 	if (o->sni)
@@ -233,8 +238,10 @@ static struct cli *cli_new(const struct cli_opts *o)
 	BIO_set_mem_eof_return(c->rb, -1);
 	SSL_set_bio(c->ssl, c->rb, c->wb);
 	SSL_set_connect_state(c->ssl);
-	if (o->tls12)
+	if (o->tls12 || o->cbc)
 		SSL_set_max_proto_version(c->ssl, TLS1_2_VERSION);
+	if (o->cbc)
+		SSL_set_cipher_list(c->ssl, "ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA:ECDHE-ECDSA-AES128-SHA256");
 	if (o->groups)
 		SSL_set1_groups_list(c->ssl, o->groups);
 	if (o->sni)

@@ -177,6 +177,13 @@ static void test_versions_sni_alpn(struct tls_tcp_server *s)
 	CHECK(ctr.groups[TLS_GI_SECP384R1] == before.groups[TLS_GI_SECP384R1] + 1, "secp384r1 counted");
 	done(&h);
 
+	/* RFC 9113 9.2.2: TLS 1.2 with a non-AEAD suite is refused */
+	before = ctr;
+	h = run(s, &(struct cli_opts){.sni = "a.test", .alpn = "h2", .cbc = true});
+	CHECK(h.sr == -EPROTO && h.cr != 0, "TLS 1.2 CBC refused %d %d", h.sr, h.cr);
+	CHECK(ctr.handshake_failures == before.handshake_failures + 1, "failure counted");
+	done(&h);
+
 	/* no ALPN, no SNI: HTTP/1.1 on the listener's first vhost */
 	h = run(s, &(struct cli_opts){0});
 	CHECK(h.sr == 0 && h.cr == 0, "plain handshake %d %d", h.sr, h.cr);
