@@ -97,7 +97,8 @@ RG_MUST_CHECK int tls_tcp_new(struct tls_tcp_server *s, const rg_sockaddr *local
 void tls_tcp_free(struct tls_tcp *t);
 
 /* Room for ciphertext in the input buffer (the driver reads at most this
- * much); 0 while the buffered input was not consumed by handshake/read. */
+ * much): one maximal record (16,645 bytes) when empty, 0 when full, until
+ * handshake/read consume it (the library takes what it needs per call). */
 size_t tls_tcp_input_room(const struct tls_tcp *t);
 /* Ciphertext read from the socket. -ENOBUFS when len > tls_tcp_input_room. */
 RG_MUST_CHECK int tls_tcp_input(struct tls_tcp *t, const uint8_t *data, size_t len);

@@ -335,8 +335,6 @@ static void handshake_done(struct tls_tcp *t)
 
 static int fail(struct tls_tcp *t, int err)
 {
-	if (getenv("RG_TLS_DEBUG"))
-		fprintf(stderr, "tls_tcp: %s\n", gnutls_strerror(err));
 	if (t->state == TCP_HANDSHAKE)
 		t->srv->ctr->handshake_failures++;
 	t->state = TCP_FAILED;
