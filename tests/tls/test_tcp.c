@@ -27,14 +27,18 @@ static struct tls_tcp_counters ctr;
 static uint8_t key1[64], key2[64];
 static rg_sockaddr local;
 
-static int make_cert(const char *name)
+/* extra_names: that many more DNS names in the certificate (a large
+ * certificate: its flight is more than the output buffer holds) */
+static int make_cert(const char *name, unsigned extra_names)
 {
-	char cmd[1024];
-	snprintf(cmd, sizeof(cmd),
-	         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
-	         "-subj /CN=%s -addext subjectAltName=DNS:%s -keyout %s/%s.key -out %s/%s.pem "
-	         ">/dev/null 2>&1",
-	         name, name, dir, name, dir, name);
+	static char cmd[40000];
+	int n = snprintf(cmd, sizeof(cmd),
+	                 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
+	                 "-subj /CN=%s -keyout %s/%s.key -out %s/%s.pem -addext subjectAltName=DNS:%s",
+	                 name, dir, name, dir, name, name);
+	for (unsigned i = 0; i < extra_names; i++)
+		n += snprintf(cmd + n, sizeof(cmd) - (size_t)n, ",DNS:n%04u.padding-to-make-a-large-certificate.test", i);
+	snprintf(cmd + n, sizeof(cmd) - (size_t)n, " >/dev/null 2>&1");
 	return system(cmd);
 }
 
@@ -222,6 +226,25 @@ static void test_versions_sni_alpn(struct tls_tcp_server *s)
 	CHECK(h.sr == 0 && tls_tcp_alpn(h.t) == TLS_ALPN_HTTP11, "http/1.1 picked %d", h.sr);
 	done(&h);
 	tls_tcp_server_put(s11);
+}
+
+static void ping_pong(struct hs *h);
+
+/* A certificate larger than the output buffer: the handshake stops with
+ * -EAGAIN on a full output and goes on once it is written. */
+static void test_big_flight(struct tls_tcp_server *s)
+{
+	uint8_t *der = NULL;
+	size_t len = 0;
+	CHECK(tls_vset_leaf_der(vset, 2, &der, &len) == 0 && len > 20000, "big leaf %zu bytes", len);
+	free(der);
+	for (int v12 = 0; v12 < 2; v12++) {
+		struct hs h = run(s, &(struct cli_opts){.sni = "big.test", .alpn = "h2", .tls12 = v12});
+		CHECK(h.sr == 0 && h.cr == 0, "big flight handshake (tls12 %d) %d %d", v12, h.sr, h.cr);
+		CHECK(leaf_is(h.c, 2), "leaf of big.test");
+		ping_pong(&h);
+		done(&h);
+	}
 }
 
 /* ping from the client, pong from the server: the client reads the
@@ -433,22 +456,25 @@ static void test_truncation_garbage(struct tls_tcp_server *s)
 
 int main(void)
 {
-	if (!mkdtemp(dir) || make_cert("a.test") || make_cert("b.test")) {
+	if (!mkdtemp(dir) || make_cert("a.test", 0) || make_cert("b.test", 0) || make_cert("big.test", 500)) {
 		fprintf(stderr, "test_tcp: cannot make certificates with openssl req in %s\n", dir);
 		return 1;
 	}
-	char ca[256], ka[256], cb[256], kb[256];
+	char ca[256], ka[256], cb[256], kb[256], cbig[256], kbig[256];
+	snprintf(cbig, sizeof(cbig), "%s/big.test.pem", dir);
+	snprintf(kbig, sizeof(kbig), "%s/big.test.key", dir);
 	snprintf(ca, sizeof(ca), "%s/a.test.pem", dir);
 	snprintf(ka, sizeof(ka), "%s/a.test.key", dir);
 	snprintf(cb, sizeof(cb), "%s/b.test.pem", dir);
 	snprintf(kb, sizeof(kb), "%s/b.test.key", dir);
-	struct tls_vhost_params vp[3] = {
+	struct tls_vhost_params vp[4] = {
 		{.name = "a.test", .cert_file = ca, .key_file = ka},
 		{.name = "b.test", .cert_file = cb, .key_file = kb, .groups = "secp384r1"},
+		{.name = "big.test", .cert_file = cbig, .key_file = kbig},
 		{.name = "pq.test", .cert_file = ca, .key_file = ka, .pq = TLS_PQ_REQUIRE},
 	};
 	bool pq = tls_pq_available();
-	int rv = tls_vset_load(vp, pq ? 3 : 2, &vset);
+	int rv = tls_vset_load(vp, pq ? 4 : 3, &vset);
 	CHECK(rv == 0, "vset_load %d", rv);
 	if (rv)
 		return check_report("tls_tcp");
@@ -466,6 +492,7 @@ int main(void)
 	CHECK(tls_tcp_server_new(&bad, &x) == -EINVAL, "no counters: -EINVAL");
 
 	test_versions_sni_alpn(s);
+	test_big_flight(s);
 	test_resume(s, false);
 	test_resume(s, true);
 	test_echo(s);
