@@ -271,6 +271,15 @@ static int hello_cb(SSL *ssl, int *al, void *arg)
 		return SSL_CLIENT_HELLO_ERROR;
 	}
 	SSL_CTX *ctx = s->ctx[t->vhost - s->vset->v];
+	/* client certificates (issue 9 §3), verified by OpenSSL against the
+	 * vhost's client_ca (its store, in the TCP context): a failure is the
+	 * alert OpenSSL picks (bad_certificate, unknown_ca, ...); none when
+	 * required: certificate_required (TLS 1.3) / handshake_failure */
+	if (t->vhost->client_auth != TLS_CLIENT_AUTH_OFF)
+		SSL_set_verify(ssl,
+		               SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE |
+		                       (t->vhost->client_auth == TLS_CLIENT_AUTH_REQUIRE ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+		               NULL);
 	if ((ctx != SSL_get_SSL_CTX(ssl) && !SSL_set_SSL_CTX(ssl, ctx)) ||
 	    SSL_set1_groups_list(ssl, t->vhost->kx) != 1 ||
 	    (t->vhost->pq == TLS_PQ_REQUIRE && SSL_set_min_proto_version(ssl, TLS1_3_VERSION) != 1)) {
@@ -315,21 +324,39 @@ static int alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen, c
 
 static SSL_CTX *tcp_ctx(struct tls_tcp_server *s, const struct tls_vhost *v)
 {
-	static const unsigned char sid_ctx[] = "ringgate tcp";
 	SSL_CTX *c = SSL_CTX_new(TLS_server_method());
 	SSL_CTX *q = v->cred;
 	STACK_OF(X509) *chain = NULL;
+	unsigned char sid_ctx[32]; /* SSL_MAX_SID_CTX_LENGTH */
+	unsigned sid_len = 0;
 
 	if (!c)
 		return NULL;
+	/* The session id context is the vhost's: a ticket resumes only on
+	 * the vhost that issued it (RFC 8446 4.6.1), so one from a vhost
+	 * without client_auth never skips another's client certificate. */
+	if (EVP_Digest(v->name, strlen(v->name), sid_ctx, &sid_len, EVP_sha256(), NULL) != 1) {
+		SSL_CTX_free(c);
+		return NULL;
+	}
 	int ok = SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION) == 1 &&
 	         SSL_CTX_set_max_proto_version(c, TLS1_3_VERSION) == 1 &&
 	         SSL_CTX_set_ciphersuites(c, TLS13_SUITES) == 1 && SSL_CTX_set_cipher_list(c, TLS12_SUITES) == 1 &&
-	         SSL_CTX_set_session_id_context(c, sid_ctx, sizeof(sid_ctx) - 1) == 1 &&
+	         SSL_CTX_set_session_id_context(c, sid_ctx, sid_len) == 1 &&
 	         SSL_CTX_get0_certificate(q) && SSL_CTX_use_certificate(c, SSL_CTX_get0_certificate(q)) == 1 &&
 	         SSL_CTX_use_PrivateKey(c, SSL_CTX_get0_privatekey(q)) == 1 &&
 	         SSL_CTX_get0_chain_certs(q, &chain) == 1 && (!chain || SSL_CTX_set1_chain(c, chain) == 1) &&
 	         SSL_CTX_set1_groups_list(c, v->kx) == 1 && SSL_CTX_set_num_tickets(c, 1) == 1;
+	/* the vhost's client CAs: its verify store (shared) and the names a
+	 * CertificateRequest lists */
+	if (ok && v->client_auth != TLS_CLIENT_AUTH_OFF) {
+		STACK_OF(X509_NAME) *cas = SSL_dup_CA_list(SSL_CTX_get_client_CA_list(q));
+		ok = cas != NULL;
+		if (cas) {
+			SSL_CTX_set1_cert_store(c, SSL_CTX_get_cert_store(q));
+			SSL_CTX_set_client_CA_list(c, cas);
+		}
+	}
 	if (!ok) {
 		SSL_CTX_free(c);
 		return NULL;
@@ -495,6 +522,11 @@ static int ssl_err(struct tls_tcp *t, int rv)
 		if (ERR_GET_REASON(code) != SSL_R_UNEXPECTED_EOF_WHILE_READING) {
 			if (t->state == TCP_HANDSHAKE)
 				t->srv->ctr->handshake_failures++;
+			if (t->state == TCP_HANDSHAKE && t->vhost && t->vhost->client_auth != TLS_CLIENT_AUTH_OFF &&
+			    (ERR_GET_REASON(code) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE ||
+			     ERR_GET_REASON(code) == SSL_R_CERTIFICATE_VERIFY_FAILED ||
+			     SSL_get_verify_result(t->ssl) != X509_V_OK))
+				t->srv->ctr->client_cert_refused++;
 			t->state = TCP_FAILED;
 			return -EPROTO;
 		}
@@ -642,6 +674,32 @@ const char *tls_tcp_version(const struct tls_tcp *t)
 	default:
 		return "";
 	}
+}
+
+int tls_tcp_peer_cert(const struct tls_tcp *t, char *subject, size_t cap, uint8_t sha256[32])
+{
+	X509 *x = t->state == TCP_OPEN && t->vhost && t->vhost->client_auth != TLS_CLIENT_AUTH_OFF
+	                  ? SSL_get0_peer_certificate(t->ssl)
+	                  : NULL;
+	unsigned len = 0;
+
+	if (!x || SSL_get_verify_result(t->ssl) != X509_V_OK)
+		return -ENOENT;
+	if (X509_digest(x, EVP_sha256(), sha256, &len) != 1 || len != 32)
+		return -ENOMEM;
+	/* RFC 4514 (XN_FLAG_RFC2253: last RDN first, ',' between, escaped) */
+	BIO *b = BIO_new(BIO_s_mem());
+	if (!b || X509_NAME_print_ex(b, X509_get_subject_name(x), 0, XN_FLAG_RFC2253) < 0) {
+		BIO_free(b);
+		ERR_clear_error();
+		return -ENOMEM;
+	}
+	if (cap) {
+		int n = BIO_read(b, subject, cap - 1 > INT32_MAX ? INT32_MAX : (int)(cap - 1));
+		subject[n > 0 ? n : 0] = 0;
+	}
+	BIO_free(b);
+	return 0;
 }
 
 /* OpenSSL's read and write buffers (one record each, kept: no

@@ -20,6 +20,7 @@ struct cli_opts {
 	size_t session_len;
 	const char *groups; /* OpenSSL build: the client's groups ("X25519"), NULL: default */
 	bool cbc;           /* TLS 1.2 with ECDHE and CBC suites only (no AEAD) */
+	const char *cert, *key; /* a client certificate to present when asked */
 };
 
 struct bytes {
@@ -96,6 +97,8 @@ static struct cli *cli_new(const struct cli_opts *o)
 	                                      : "NORMAL",
 	                           NULL);
 	gnutls_certificate_allocate_credentials(&c->cred);
+	if (o->cert)
+		gnutls_certificate_set_x509_key_file(c->cred, o->cert, o->key, GNUTLS_X509_FMT_PEM);
 	gnutls_credentials_set(c->s, GNUTLS_CRD_CERTIFICATE, c->cred);
 	if (o->sni)
 		gnutls_server_name_set(c->s, GNUTLS_NAME_DNS, o->sni, strlen(o->sni));
@@ -244,6 +247,10 @@ static struct cli *cli_new(const struct cli_opts *o)
 		SSL_set_cipher_list(c->ssl, "ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA:ECDHE-ECDSA-AES128-SHA256");
 	if (o->groups)
 		SSL_set1_groups_list(c->ssl, o->groups);
+	if (o->cert) {
+		SSL_use_certificate_file(c->ssl, o->cert, SSL_FILETYPE_PEM);
+		SSL_use_PrivateKey_file(c->ssl, o->key, SSL_FILETYPE_PEM);
+	}
 	if (o->sni)
 		SSL_set_tlsext_host_name(c->ssl, o->sni);
 	if (o->alpn) {

@@ -381,6 +381,155 @@ static void test_echo(struct tls_tcp_server *s)
 	free(pend);
 }
 
+static char client_pem[300], client_key[300], rogue_pem[300], rogue_key[300];
+static uint8_t client_sha[32];
+
+/* A CA, a client certificate it signed, the same certificate signed by
+ * another CA of the same name (the rogue: clients send it, as its issuer
+ * is one the CertificateRequest names),
+ * and the client certificate's SHA-256 as openssl computes it. */
+static int make_client_certs(void)
+{
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd),
+	         "(cd %s && printf 'extendedKeyUsage=clientAuth\n' >ext && "
+	         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=test-ca "
+	         "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign "
+	         "-keyout ca.key -out ca.pem && "
+	         "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=client.test/O=Ringgate "
+	         "-keyout client.key -out client.csr && "
+	         "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile ext "
+	         "-out client.pem && "
+	         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=test-ca "
+	         "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign "
+	         "-keyout rogueca.key -out rogueca.pem && "
+	         "openssl x509 -req -in client.csr -CA rogueca.pem -CAkey rogueca.key -CAcreateserial -days 2 "
+	         "-extfile ext -out rogue.pem && cp client.key rogue.key && "
+	         "openssl x509 -noout -fingerprint -sha256 -in client.pem >client.fp) >/dev/null 2>&1",
+	         dir);
+	if (system(cmd) != 0)
+		return -1;
+	snprintf(client_pem, sizeof(client_pem), "%s/client.pem", dir);
+	snprintf(client_key, sizeof(client_key), "%s/client.key", dir);
+	snprintf(rogue_pem, sizeof(rogue_pem), "%s/rogue.pem", dir);
+	snprintf(rogue_key, sizeof(rogue_key), "%s/rogue.key", dir);
+	snprintf(cmd, sizeof(cmd), "%s/client.fp", dir);
+	FILE *f = fopen(cmd, "r");
+	char line[256] = "";
+	if (!f || !fgets(line, sizeof(line), f)) {
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	fclose(f);
+	const char *p = strchr(line, '=');
+	for (int i = 0; p && i < 32; i++, p += 3) {
+		unsigned v;
+		if (sscanf(p + 1, "%2x", &v) != 1)
+			return -1;
+		client_sha[i] = (uint8_t)v;
+	}
+	return p ? 0 : -1;
+}
+
+static void check_peer(struct hs *h, bool want, const char *what)
+{
+	char subj[256] = "";
+	uint8_t sha[32] = {0};
+	int rv = tls_tcp_peer_cert(h->t, subj, sizeof(subj), sha);
+	if (!want) {
+		CHECK(rv == -ENOENT, "%s: no client certificate, got %d", what, rv);
+		return;
+	}
+	CHECK(rv == 0, "%s: peer_cert %d", what, rv);
+	CHECK(!strcmp(subj, "O=Ringgate,CN=client.test"), "%s: subject '%s'", what, subj);
+	CHECK(!memcmp(sha, client_sha, 32), "%s: SHA-256 of the client certificate", what);
+	char small[8];
+	CHECK(tls_tcp_peer_cert(h->t, small, sizeof(small), sha) == 0 && !strcmp(small, "O=Ringg"), "%s: cut '%s'",
+	      what, small);
+}
+
+/* client_auth = require (mtls.test) and optional (opt.test), issue 9 §3 */
+static void test_client_cert(struct tls_tcp_server *s)
+{
+	struct tls_tcp_counters before = ctr;
+	for (int v12 = 0; v12 < 2; v12++) {
+		struct hs h = run(s, &(struct cli_opts){.sni = "mtls.test", .alpn = "h2", .tls12 = v12,
+		                                        .cert = client_pem, .key = client_key});
+		CHECK(h.sr == 0 && h.cr == 0, "require + good certificate (tls12 %d): %d %d", v12, h.sr, h.cr);
+		check_peer(&h, true, v12 ? "require, TLS 1.2" : "require, TLS 1.3");
+		done(&h);
+	}
+	CHECK(ctr.client_cert_refused == before.client_cert_refused, "nothing refused yet");
+
+	for (int v12 = 0; v12 < 2; v12++) {
+		before = ctr;
+		struct hs h = run(s, &(struct cli_opts){.sni = "mtls.test", .tls12 = v12});
+		CHECK(h.sr == -EPROTO, "require + no certificate refused (tls12 %d): %d", v12, h.sr);
+		CHECK(ctr.client_cert_refused == before.client_cert_refused + 1, "refusal counted (tls12 %d)", v12);
+		CHECK(ctr.handshake_failures == before.handshake_failures + 1, "failure counted");
+		done(&h);
+		before = ctr;
+		h = run(s, &(struct cli_opts){.sni = "mtls.test", .tls12 = v12, .cert = rogue_pem, .key = rogue_key});
+		CHECK(h.sr == -EPROTO, "require + rogue certificate refused (tls12 %d): %d", v12, h.sr);
+		CHECK(ctr.client_cert_refused == before.client_cert_refused + 1, "rogue refusal counted");
+		done(&h);
+	}
+
+	struct hs h = run(s, &(struct cli_opts){.sni = "opt.test"});
+	CHECK(h.sr == 0 && h.cr == 0, "optional + no certificate: served %d", h.sr);
+	check_peer(&h, false, "optional, none");
+	done(&h);
+	h = run(s, &(struct cli_opts){.sni = "opt.test", .cert = client_pem, .key = client_key});
+	CHECK(h.sr == 0, "optional + good certificate %d", h.sr);
+	check_peer(&h, true, "optional");
+	done(&h);
+	before = ctr;
+	h = run(s, &(struct cli_opts){.sni = "opt.test", .cert = rogue_pem, .key = rogue_key});
+	CHECK(h.sr == -EPROTO, "optional + rogue certificate refused %d", h.sr);
+	CHECK(ctr.client_cert_refused == before.client_cert_refused + 1, "optional rogue counted");
+	done(&h);
+	h = run(s, &(struct cli_opts){.sni = "a.test", .cert = client_pem, .key = client_key});
+	CHECK(h.sr == 0, "client_auth off %d", h.sr);
+	check_peer(&h, false, "off: not asked");
+	done(&h);
+
+	/* resumption keeps the verified certificate; a ticket from a vhost
+	 * without client_auth never opens mtls.test without one */
+	for (int v12 = 0; v12 < 2; v12++) {
+		struct cli_opts o = {.sni = "mtls.test", .alpn = "h2", .tls12 = v12, .cert = client_pem, .key = client_key};
+		h = run(s, &o);
+		ping_pong(&h);
+		size_t tlen = 0;
+		uint8_t *ticket = cli_session(h.c, &tlen);
+		done(&h);
+		o.session = ticket;
+		o.session_len = tlen;
+		h = run(s, &o);
+		CHECK(h.sr == 0 && tls_tcp_resumed(h.t), "mtls resumed (tls12 %d): %d", v12, h.sr);
+		check_peer(&h, true, "resumed");
+		done(&h);
+		free(ticket);
+
+		o = (struct cli_opts){.sni = "a.test", .alpn = "h2", .tls12 = v12};
+		h = run(s, &o);
+		ping_pong(&h);
+		ticket = cli_session(h.c, &tlen);
+		done(&h);
+		o = (struct cli_opts){.sni = "mtls.test", .alpn = "h2", .tls12 = v12, .session = ticket, .session_len = tlen};
+		h = run(s, &o);
+		CHECK(h.sr != 0, "a.test's ticket without a certificate: refused on mtls.test (tls12 %d) %d", v12, h.sr);
+		done(&h);
+		o.cert = client_pem;
+		o.key = client_key;
+		h = run(s, &o);
+		CHECK(h.sr != 0 || tls_tcp_peer_cert(h.t, (char[8]){0}, 8, (uint8_t[32]){0}) == 0,
+		      "a.test's ticket on mtls.test: served only with a verified certificate (tls12 %d)", v12);
+		done(&h);
+		free(ticket);
+	}
+}
+
 /* pq = require (OpenSSL build): a client without a hybrid group is refused */
 static void test_pq(struct tls_tcp_server *s)
 {
@@ -467,14 +616,30 @@ int main(void)
 	snprintf(ka, sizeof(ka), "%s/a.test.key", dir);
 	snprintf(cb, sizeof(cb), "%s/b.test.pem", dir);
 	snprintf(kb, sizeof(kb), "%s/b.test.key", dir);
-	struct tls_vhost_params vp[4] = {
+	char cacert[256];
+	snprintf(cacert, sizeof(cacert), "%s/ca.pem", dir);
+	if (make_client_certs()) {
+		fprintf(stderr, "test_tcp: cannot make the client certificates in %s\n", dir);
+		return 1;
+	}
+	struct tls_vhost_params vp[6] = {
 		{.name = "a.test", .cert_file = ca, .key_file = ka},
 		{.name = "b.test", .cert_file = cb, .key_file = kb, .groups = "secp384r1"},
 		{.name = "big.test", .cert_file = cbig, .key_file = kbig},
+		{.name = "mtls.test", .cert_file = ca, .key_file = ka, .client_ca = cacert,
+		 .client_auth = TLS_CLIENT_AUTH_REQUIRE},
+		{.name = "opt.test", .cert_file = ca, .key_file = ka, .client_ca = cacert,
+		 .client_auth = TLS_CLIENT_AUTH_OPTIONAL},
 		{.name = "pq.test", .cert_file = ca, .key_file = ka, .pq = TLS_PQ_REQUIRE},
 	};
 	bool pq = tls_pq_available();
-	int rv = tls_vset_load(vp, pq ? 4 : 3, &vset);
+	struct tls_vhost_set *bad_set = NULL;
+	struct tls_vhost_params no_ca = {.name = "x", .cert_file = ca, .key_file = ka,
+	                                 .client_auth = TLS_CLIENT_AUTH_REQUIRE};
+	CHECK(tls_vset_load(&no_ca, 1, &bad_set) == -EINVAL, "client_auth without client_ca: -EINVAL");
+	no_ca.client_ca = "/nonexistent/ca.pem";
+	CHECK(tls_vset_load(&no_ca, 1, &bad_set) == -ENOENT, "a missing client_ca: -ENOENT");
+	int rv = tls_vset_load(vp, pq ? 6 : 5, &vset);
 	CHECK(rv == 0, "vset_load %d", rv);
 	if (rv)
 		return check_report("tls_tcp");
@@ -496,6 +661,7 @@ int main(void)
 	test_resume(s, false);
 	test_resume(s, true);
 	test_echo(s);
+	test_client_cert(s);
 	if (pq)
 		test_pq(s);
 	else
