@@ -8,6 +8,9 @@
 #    ANOTHER tcp_echo process with the same ticket key (another worker),
 #    and none with another key.
 #  - gnutls-cli: TLS 1.3 + h2 + echo, TLS 1.2, --resume.
+#  - client certificates (issue 9 §3) with both: accepted (subject seen by
+#    the server), none on require refused, none on optional served, one
+#    from another CA refused.
 # Args: tcp_echo
 . "$(dirname "$0")/../lib.sh"
 in_private_netns "$@"
@@ -21,13 +24,25 @@ for n in a.test b.test; do
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=$n" \
 		-addext "subjectAltName=DNS:$n" -keyout $n.key -out $n.crt 2>/dev/null || fail "openssl req"
 done
+# client certificates: a CA, a client it signed, a client of another CA
+printf 'extendedKeyUsage=clientAuth\n' >ext
+for ca in ca other; do
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=$ca test CA" \
+		-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign \
+		-keyout $ca.key -out $ca.pem 2>/dev/null || fail "openssl req $ca"
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=client-of-$ca" \
+		-keyout cl-$ca.key -out cl-$ca.csr 2>/dev/null &&
+		openssl x509 -req -in cl-$ca.csr -CA $ca.pem -CAkey $ca.key -CAcreateserial -days 2 -extfile ext \
+			-out cl-$ca.pem 2>/dev/null || fail "openssl x509 $ca"
+done
 KEY=$(head -c 64 /dev/urandom | od -An -tx1 | tr -d ' \n')
 KEY2=$(head -c 64 /dev/urandom | od -An -tx1 | tr -d ' \n')
 
 start() { # NAME KEY
 	SRV_NAME=$1
 	"$ECHO" --port $PORT --ticket-key "$2" --vhost a.test,a.test.crt,a.test.key \
-		--vhost b.test,b.test.crt,b.test.key >"$1.out" 2>"$1.err" &
+		--vhost b.test,b.test.crt,b.test.key --vhost mtls.test,a.test.crt,a.test.key,ca.pem,require \
+		--vhost opt.test,a.test.crt,a.test.key,ca.pem,optional >"$1.out" 2>"$1.err" &
 	SRV_PID=$!
 	RG_PIDS+=("$SRV_PID")
 	wait_for 10 grep -q listening "$1.err" || { cat "$1.err" >&2; fail "$1: tcp_echo did not start"; }
@@ -110,4 +125,26 @@ has gres "This is a resumed session"
 srv_has "hs sni=b.test alpn=http/1.1 version=TLSv1.2"
 stop
 [[ $(counter resumed) -ge 1 ]] || fail "w4: gnutls-cli --resume did not resume"
+# ---- client certificates ----
+start w5 "$KEY"
+sclient m1 -servername mtls.test -cert cl-ca.pem -key cl-ca.key
+has m1 "hello-m1"
+srv_has "vhost=mtls.test peer=CN=client-of-ca"
+sclient m2 -servername mtls.test
+grep -q "hello-m2" m2.log && fail "require: s_client without a certificate was served"
+sclient m3 -servername mtls.test -cert cl-other.pem -key cl-other.key
+grep -q "hello-m3" m3.log && fail "require: a certificate of another CA was accepted"
+sclient m4 -servername opt.test
+has m4 "hello-m4"
+srv_has "vhost=opt.test peer=-"
+gcli m5 --sni-hostname=mtls.test --x509certfile=cl-ca.pem --x509keyfile=cl-ca.key
+has m5 "hello-m5"
+gcli m6 --sni-hostname=mtls.test
+grep -q "hello-m6" m6.log && fail "require: gnutls-cli without a certificate was served"
+gcli m7 --sni-hostname=opt.test --x509certfile=cl-ca.pem --x509keyfile=cl-ca.key --priority=NORMAL:-VERS-ALL:+VERS-TLS1.2
+has m7 "hello-m7"
+stop
+[[ $(counter client_cert_refused) == 3 && $(counter handshakes) == 4 ]] ||
+	{ cat w5.out >&2; fail "w5: counters"; }
+[[ $(grep -c "peer=CN=client-of-ca" w5.out) == 3 ]] || { cat w5.out >&2; fail "w5: verified subjects"; }
 note "interop: s_client and gnutls-cli: handshakes, SNI, ALPN, alerts, resumption across processes"

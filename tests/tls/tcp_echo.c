@@ -3,10 +3,11 @@
  * nobody here wrote: openssl s_client, gnutls-cli).
  *
  *   tcp_echo --port P --ticket-key HEX128 [--alpn h2|http/1.1] [--conns N]
- *            --vhost NAME,CERT,KEY [--vhost ...]
+ *            --vhost NAME,CERT,KEY[,CLIENT_CA,optional|require] [--vhost ...]
  *
  * Prints "listening" on stderr when ready; per handshake one line on
- * stdout: "hs sni=S alpn=A version=V resumed=0|1 group=G vhost=NAME" or
+ * stdout: "hs sni=S alpn=A version=V resumed=0|1 group=G vhost=NAME
+ * peer=SUBJECT|-" or
  * "fail RV"; echoes the plaintext it reads; at exit (N connections, or
  * SIGTERM) the counters as "name value" lines. A 60 s alarm bounds it.
  */
@@ -88,9 +89,13 @@ static void serve(int fd, struct tls_tcp_server *srv)
 		goto out;
 	}
 	const struct tls_vhost *v = tls_tcp_vhost(t);
-	printf("hs sni=%s alpn=%s version=%s resumed=%d group=%s vhost=%s\n", tls_tcp_sni(t)[0] ? tls_tcp_sni(t) : "-",
-	       alpn_name(tls_tcp_alpn(t)), tls_tcp_version(t), tls_tcp_resumed(t), tls_group_label(tls_tcp_group(t)),
-	       v ? v->name : "-");
+	char subj[256];
+	uint8_t sha[32];
+	if (tls_tcp_peer_cert(t, subj, sizeof(subj), sha) != 0)
+		snprintf(subj, sizeof(subj), "-");
+	printf("hs sni=%s alpn=%s version=%s resumed=%d group=%s vhost=%s peer=%s\n",
+	       tls_tcp_sni(t)[0] ? tls_tcp_sni(t) : "-", alpn_name(tls_tcp_alpn(t)), tls_tcp_version(t),
+	       tls_tcp_resumed(t), tls_group_label(tls_tcp_group(t)), v ? v->name : "-", subj);
 	fflush(stdout);
 	for (;;) {
 		uint8_t buf[4096];
@@ -162,7 +167,16 @@ int main(int argc, char **argv)
 				break;
 			*cert++ = 0;
 			*k++ = 0;
-			vp[nv++] = (struct tls_vhost_params){.name = name, .cert_file = cert, .key_file = k};
+			char *ca = strchr(k, ','), *auth = ca ? strchr(ca + 1, ',') : NULL;
+			if (ca && auth) {
+				*ca++ = 0;
+				*auth++ = 0;
+			}
+			vp[nv++] = (struct tls_vhost_params){
+				.name = name, .cert_file = cert, .key_file = k, .client_ca = auth ? ca : NULL,
+				.client_auth = !auth                     ? TLS_CLIENT_AUTH_OFF
+				               : !strcmp(auth, "require") ? TLS_CLIENT_AUTH_REQUIRE
+				                                          : TLS_CLIENT_AUTH_OPTIONAL};
 		}
 	}
 	if (!port || !nv || !have_key) {
@@ -199,10 +213,12 @@ int main(int argc, char **argv)
 		close(fd);
 	}
 	close(ls);
-	printf("handshakes %llu\nresumed %llu\ntls12 %llu\nfailures %llu\nunknown_sni %llu\nalpn_refused %llu\n",
+	printf("handshakes %llu\nresumed %llu\ntls12 %llu\nfailures %llu\nunknown_sni %llu\nalpn_refused %llu\n"
+	       "client_cert_refused %llu\n",
 	       (unsigned long long)ctr.handshakes, (unsigned long long)ctr.handshakes_resumed,
 	       (unsigned long long)ctr.handshakes_tls12, (unsigned long long)ctr.handshake_failures,
-	       (unsigned long long)ctr.unknown_sni, (unsigned long long)ctr.alpn_refused);
+	       (unsigned long long)ctr.unknown_sni, (unsigned long long)ctr.alpn_refused,
+	       (unsigned long long)ctr.client_cert_refused);
 	tls_tcp_server_put(srv);
 	tls_vset_put(vset);
 	return 0;
