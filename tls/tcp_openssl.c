@@ -364,6 +364,11 @@ static SSL_CTX *tcp_ctx(struct tls_tcp_server *s, const struct tls_vhost *v)
 	/* RFC 9113 9.2.1: no renegotiation */
 	SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
 	SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
+	/* one record per SSL_write_ex: a client's smaller record size limit
+	 * (RFC 8449) must not make one call write more records than the
+	 * room tls_tcp_write checked (a partly written call would have to be
+	 * repeated with the same bytes) */
+	SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE);
 	SSL_CTX_set_client_hello_cb(c, hello_cb, NULL);
 	SSL_CTX_set_alpn_select_cb(c, alpn_cb, NULL);
 	SSL_CTX_set_tlsext_ticket_key_evp_cb(c, ticket_cb);
@@ -553,7 +558,11 @@ int tls_tcp_handshake(struct tls_tcp *t)
 		return 0;
 	}
 	rv = ssl_err(t, rv);
-	return rv ? rv : -ECONNRESET; /* close_notify in the handshake */
+	if (rv)
+		return rv;
+	t->srv->ctr->handshake_failures++; /* close_notify in the handshake */
+	t->state = TCP_FAILED;
+	return -ECONNRESET;
 }
 
 bool tls_tcp_handshake_done(const struct tls_tcp *t)

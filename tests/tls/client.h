@@ -21,6 +21,7 @@ struct cli_opts {
 	const char *groups; /* OpenSSL build: the client's groups ("X25519"), NULL: default */
 	bool cbc;           /* TLS 1.2 with ECDHE and CBC suites only (no AEAD) */
 	const char *cert, *key; /* a client certificate to present when asked */
+	bool small_records;     /* ask for 512-byte records (RFC 8449 / RFC 6066 4) */
 };
 
 struct bytes {
@@ -113,6 +114,8 @@ static struct cli *cli_new(const struct cli_opts *o)
 		}
 		gnutls_alpn_set_protocols(c->s, d, n, 0);
 	}
+	if (o->small_records)
+		gnutls_record_set_max_size(c->s, 512);
 	if (o->session) {
 		gnutls_session_set_data(c->s, o->session, o->session_len);
 	}
@@ -247,6 +250,8 @@ static struct cli *cli_new(const struct cli_opts *o)
 		SSL_set_cipher_list(c->ssl, "ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA:ECDHE-ECDSA-AES128-SHA256");
 	if (o->groups)
 		SSL_set1_groups_list(c->ssl, o->groups);
+	if (o->small_records)
+		SSL_set_tlsext_max_fragment_length(c->ssl, TLSEXT_max_fragment_length_512);
 	if (o->cert) {
 		SSL_use_certificate_file(c->ssl, o->cert, SSL_FILETYPE_PEM);
 		SSL_use_PrivateKey_file(c->ssl, o->key, SSL_FILETYPE_PEM);
