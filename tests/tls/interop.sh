@@ -49,8 +49,6 @@ start() { # NAME KEY
 }
 stop() {
 	kill -TERM "$SRV_PID" 2>/dev/null
-	# accept() is restarted by SA_RESTART-less sigaction: one connect ends it
-	(exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null
 	local rc=0
 	wait "$SRV_PID" || rc=$?
 	rg_forget "$SRV_PID"

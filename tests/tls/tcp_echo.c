@@ -205,10 +205,16 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	alarm(60);
 	fprintf(stderr, "listening\n");
-	for (int n = 0; n < conns && !stop; n++) {
+	for (int n = 0; n < conns && !stop;) {
+		/* a short poll, so SIGTERM is seen even when it lands just
+		 * before accept() */
+		struct pollfd p = {.fd = ls, .events = POLLIN};
+		if (poll(&p, 1, 200) <= 0)
+			continue;
 		int fd = accept(ls, NULL, NULL);
 		if (fd < 0)
 			continue;
+		n++;
 		serve(fd, srv);
 		close(fd);
 	}
