@@ -62,6 +62,14 @@ static void diag_log(void *ctx, enum log_level level, const char *msg)
 static int reload_check(struct app *a, const struct rg_config *cfg, char **errors)
 {
 	const char *file = a->demo ? "demo.ini" : a->config_path;
+	/* the workers make their TCP front end (and the proxy) at start */
+	if (a->cfg && !a->cfg->https && !a->cfg->redirect && (cfg->https || cfg->redirect)) {
+		unsigned line = cfg->https ? cfg->https->line : cfg->redirect->line;
+		if (asprintf(errors, "%s:%u: [%s] cannot be added by a reload: restart ringgate\n", file, line,
+		             cfg->https ? "https" : "redirect") < 0)
+			*errors = NULL;
+		return -EINVAL;
+	}
 	if (!a->cfg || !a->cfg->quic == !cfg->quic)
 		return 0;
 	int n = cfg->quic ? asprintf(errors, "%s:%u: [quic] cannot be added by a reload: restart ringgate\n", file,
@@ -175,8 +183,11 @@ static int listener_open(struct app *a, struct app_listener *l)
 		return -ENOMEM;
 	for (unsigned i = 0; i < n; i++)
 		l->fds[i] = -1;
+	bool tcp = l->kind == LISTENER_HTTPS || l->kind == LISTENER_REDIRECT;
 	for (unsigned i = 0; i < n; i++) {
-		int fd = ring_udp_open(&l->addr, true);
+		/* TCP: one SO_REUSEPORT listening socket per worker, accepted
+		 * on that worker's ring (the kernel spreads by 4-tuple) */
+		int fd = tcp ? ring_tcp_listen(&l->addr, 0) : ring_udp_open(&l->addr, true);
 		if (fd < 0) {
 			for (unsigned j = 0; j < i; j++)
 				close(l->fds[j]);
@@ -188,6 +199,8 @@ static int listener_open(struct app *a, struct app_listener *l)
 	}
 	/* Datagrams for a session or connection go straight to the worker
 	 * that holds it (ARCHITECTURE.md "Steering"). */
+	if (tcp)
+		return 0;
 	int err = l->kind == LISTENER_TUNNEL ? worker_tunnel_steer(l->fds[0], n) : worker_quic_steer(l->fds[0], n);
 	if (err) {
 		char s[80];
@@ -438,6 +451,11 @@ static int start_workers(struct app *a)
 		qp.static_secret = a->quic_secret;
 		qp.n_workers = n;
 	}
+	bool https = a->cfg->https || a->cfg->redirect;
+	if (https && getrandom(a->https_ticket, sizeof(a->https_ticket), 0) != sizeof(a->https_ticket)) {
+		fprintf(stderr, "ringgate: no randomness for the TLS session ticket key\n");
+		return 2;
+	}
 	for (unsigned i = 0; i < n; i++) {
 		qp.worker_id = i;
 		struct worker_params p = {
@@ -453,6 +471,8 @@ static int start_workers(struct app *a)
 			.tun_fd = a->tun_fds ? a->tun_fds[i] : -1,
 			.peers = a->workers, /* QUIC hand-off to the CID's owner */
 			.n_peers = n,
+			.https = https,
+			.https_ticket_key = https ? a->https_ticket : NULL,
 		};
 		if (a->tun_fds)
 			a->tun_fds[i] = -1; /* the worker's from here, even if it fails */
@@ -960,6 +980,7 @@ void app_stop(struct app *a)
 	admin_close(a->responder);
 	free(a->admin_token);
 	explicit_bzero(a->quic_secret, sizeof(a->quic_secret));
+	explicit_bzero(a->https_ticket, sizeof(a->https_ticket));
 	demo_cleanup(a);
 	if (a->epfd >= 0)
 		close(a->epfd);
