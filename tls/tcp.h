@@ -74,6 +74,9 @@ struct tls_tcp_params {
 	const uint8_t *ticket_key;
 	unsigned alpn;                 /* TLS_ALPN_H2 | TLS_ALPN_HTTP11; 0: both */
 	struct tls_tcp_counters *ctr;  /* required: the worker's */
+	/* The wall clock that picks the ticket key's period (OpenSSL build;
+	 * gnutls rotates by its own clock). .now NULL: time(). */
+	struct tls_wall_clock wall;
 };
 
 /* What every session of one worker shares: the ticket key, the ALPN list,
@@ -98,9 +101,17 @@ void tls_tcp_free(struct tls_tcp *t);
 size_t tls_tcp_input_room(const struct tls_tcp *t);
 /* Ciphertext read from the socket. -ENOBUFS when len > tls_tcp_input_room. */
 RG_MUST_CHECK int tls_tcp_input(struct tls_tcp *t, const uint8_t *data, size_t len);
+/* The peer closed its side (read gave 0): once the buffered input is used
+ * up, tls_tcp_read gives 0 after a close_notify, else -ECONNRESET, and an
+ * unfinished handshake -ECONNRESET. (Added: without it a truncation attack,
+ * RFC 8446 6.1, could not be told from a clean close.) */
+void tls_tcp_input_end(struct tls_tcp *t);
 
 /* Drive the handshake: 0 when complete (also on every later call), -EAGAIN
- * when it needs more input (write the output first), -EPROTO (see top). */
+ * when it needs more input or when the output buffer is full (a flight
+ * with a long chain can exceed it): write the output, and call again
+ * after tls_tcp_output_sent as well as after input. -EPROTO (see top),
+ * -ECONNRESET (input ended). */
 int tls_tcp_handshake(struct tls_tcp *t);
 bool tls_tcp_handshake_done(const struct tls_tcp *t);
 

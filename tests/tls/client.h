@@ -1,0 +1,219 @@
+/* client.h: an in-memory TLS client for test_tcp.c, made with the library
+ * of the build's backend (gnutls, or OpenSSL with RG_TLS_OPENSSL), so the
+ * server is checked against that library's own client. Test code only:
+ * the buffers grow as needed. */
+#ifndef RG_TESTS_TLS_CLIENT_H
+#define RG_TESTS_TLS_CLIENT_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+struct cli_opts {
+	const char *sni;  /* NULL: no server_name */
+	const char *alpn; /* "h2,http/1.1"; NULL: no ALPN */
+	bool tls12;       /* TLS 1.2 only */
+	const uint8_t *session; /* resume this (cli_session's), or NULL */
+	size_t session_len;
+};
+
+struct bytes {
+	uint8_t *p;
+	size_t off, len, cap;
+};
+
+static void bytes_add(struct bytes *b, const void *p, size_t n)
+{
+	if (b->off + b->len + n > b->cap) {
+		if (b->off) {
+			memmove(b->p, b->p + b->off, b->len);
+			b->off = 0;
+		}
+		if (b->len + n > b->cap) {
+			b->cap = (b->len + n) * 2;
+			b->p = realloc(b->p, b->cap);
+			if (!b->p)
+				abort();
+		}
+	}
+	memcpy(b->p + b->off + b->len, p, n);
+	b->len += n;
+}
+
+static size_t bytes_take(struct bytes *b, void *p, size_t n)
+{
+	if (n > b->len)
+		n = b->len;
+	memcpy(p, b->p + b->off, n);
+	b->off += n;
+	b->len -= n;
+	return n;
+}
+
+#ifndef RG_TLS_OPENSSL
+#include <gnutls/gnutls.h>
+
+struct cli {
+	gnutls_session_t s;
+	gnutls_certificate_credentials_t cred;
+	struct bytes in, out;
+	int alert;
+};
+
+static void cli_global_init(void)
+{
+}
+
+static ssize_t cli_pull(gnutls_transport_ptr_t ptr, void *p, size_t n)
+{
+	struct cli *c = ptr;
+	if (!c->in.len) {
+		gnutls_transport_set_errno(c->s, EAGAIN);
+		return -1;
+	}
+	return (ssize_t)bytes_take(&c->in, p, n);
+}
+
+static ssize_t cli_push(gnutls_transport_ptr_t ptr, const void *p, size_t n)
+{
+	bytes_add(&((struct cli *)ptr)->out, p, n);
+	return (ssize_t)n;
+}
+
+static struct cli *cli_new(const struct cli_opts *o)
+{
+	struct cli *c = calloc(1, sizeof(*c));
+	c->alert = -1;
+	gnutls_init(&c->s, GNUTLS_CLIENT | GNUTLS_NONBLOCK);
+	gnutls_priority_set_direct(c->s, o->tls12 ? "NORMAL:-VERS-ALL:+VERS-TLS1.2" : "NORMAL", NULL);
+	gnutls_certificate_allocate_credentials(&c->cred);
+	gnutls_credentials_set(c->s, GNUTLS_CRD_CERTIFICATE, c->cred);
+	if (o->sni)
+		gnutls_server_name_set(c->s, GNUTLS_NAME_DNS, o->sni, strlen(o->sni));
+	if (o->alpn) {
+		gnutls_datum_t d[4];
+		unsigned n = 0;
+		const char *p = o->alpn;
+		while (*p && n < 4) {
+			size_t l = strcspn(p, ",");
+			d[n++] = (gnutls_datum_t){(unsigned char *)p, (unsigned)l};
+			p += l + (p[l] == ',');
+		}
+		gnutls_alpn_set_protocols(c->s, d, n, 0);
+	}
+	if (o->session) {
+		gnutls_session_set_data(c->s, o->session, o->session_len);
+	}
+	gnutls_transport_set_ptr(c->s, c);
+	gnutls_transport_set_push_function(c->s, cli_push);
+	gnutls_transport_set_pull_function(c->s, cli_pull);
+	return c;
+}
+
+static void cli_free(struct cli *c)
+{
+	gnutls_deinit(c->s);
+	gnutls_certificate_free_credentials(c->cred);
+	free(c->in.p);
+	free(c->out.p);
+	free(c);
+}
+
+static int cli_err(struct cli *c, int rv)
+{
+	if (rv == GNUTLS_E_AGAIN || rv == GNUTLS_E_INTERRUPTED)
+		return -EAGAIN;
+	if (rv == GNUTLS_E_FATAL_ALERT_RECEIVED || rv == GNUTLS_E_WARNING_ALERT_RECEIVED)
+		c->alert = (int)gnutls_alert_get(c->s);
+	return -EPROTO;
+}
+
+static int cli_handshake(struct cli *c)
+{
+	int rv = gnutls_handshake(c->s);
+	return rv == 0 ? 0 : cli_err(c, rv);
+}
+
+static ssize_t cli_write(struct cli *c, const void *p, size_t n)
+{
+	ssize_t rv = gnutls_record_send(c->s, p, n);
+	return rv >= 0 ? rv : cli_err(c, (int)rv);
+}
+
+static ssize_t cli_read(struct cli *c, void *p, size_t n)
+{
+	ssize_t rv = gnutls_record_recv(c->s, p, n);
+	return rv >= 0 ? rv : cli_err(c, (int)rv);
+}
+
+static void cli_bye(struct cli *c)
+{
+	gnutls_bye(c->s, GNUTLS_SHUT_WR);
+}
+
+static int cli_alert(struct cli *c)
+{
+	return c->alert;
+}
+
+static bool cli_alpn_is(struct cli *c, const char *want)
+{
+	gnutls_datum_t d;
+	return gnutls_alpn_get_selected_protocol(c->s, &d) == 0 && d.size == strlen(want) &&
+	       !memcmp(d.data, want, d.size);
+}
+
+static const uint8_t *cli_leaf(struct cli *c, size_t *len)
+{
+	unsigned n = 0;
+	const gnutls_datum_t *d = gnutls_certificate_get_peers(c->s, &n);
+	if (!d || !n)
+		return NULL;
+	*len = d[0].size;
+	return d[0].data;
+}
+
+static uint8_t *cli_session(struct cli *c, size_t *len)
+{
+	gnutls_datum_t d = {0};
+	if (gnutls_session_get_data2(c->s, &d) < 0)
+		return NULL;
+	uint8_t *p = malloc(d.size);
+	memcpy(p, d.data, d.size);
+	*len = d.size;
+	gnutls_free(d.data);
+	return p;
+}
+
+static bool cli_resumed(struct cli *c)
+{
+	return gnutls_session_is_resumed(c->s) != 0;
+}
+#endif
+
+/* ciphertext from the server; what the client has for it */
+static void cli_feed(struct cli *c, const void *p, size_t n)
+{
+	bytes_add(&c->in, p, n);
+}
+
+static size_t cli_pending(struct cli *c)
+{
+	return c->out.len;
+}
+
+static const uint8_t *cli_out(struct cli *c)
+{
+	return c->out.p + c->out.off;
+}
+
+static void cli_consumed(struct cli *c, size_t n)
+{
+	c->out.off += n;
+	c->out.len -= n;
+}
+
+#endif
