@@ -101,6 +101,7 @@ struct h1_params {
 	h1_request_fn on_request;
 	void *request_ctx;
 	struct h1_counters *ctr;      /* required: the worker's */
+	unsigned worker_id;           /* for quic_request.worker_id */
 	const char *scheme;           /* "https" (TLS) or "http" ([redirect]) */
 	/* Added to every response head (e.g. Alt-Svc); n_extra may be 0. The
 	 * array and strings must outlive the connection. */
