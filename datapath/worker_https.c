@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "datapath/https/conn.h"
+#include "datapath/https/redirect.h"
 #include "datapath/worker_internal.h"
 
 #define HTTPS_MAX_LISTENERS 64
@@ -155,11 +156,40 @@ bool https_sock_del(struct worker *w, int fd)
 
 /* ---- settings of a generation ---- */
 
-/* [redirect]: redirect.h's handler for the generation's names and port. */
+/* [redirect]: redirect.h's handler for the generation's names and port
+ * (the names live in the generation's config, which outlives every
+ * https_cfg made of it: a connection holds the generation's vset only, so
+ * the conf copies the names). */
+static void redirect_conf_free(void *ctx)
+{
+	struct redirect_conf *rc = ctx;
+	if (!rc)
+		return;
+	for (unsigned i = 0; i < rc->n_names; i++)
+		free((void *)rc->names[i]);
+	free((void *)rc->names);
+	free(rc);
+}
+
 static int redirect_bind(struct https_cfg *c, const struct worker_https_gen *g)
 {
-	(void)c;
-	(void)g;
+	struct redirect_conf *rc = calloc(1, sizeof(*rc));
+	const char **names = calloc(g->n_names ? g->n_names : 1, sizeof(*names));
+	if (!rc || !names) {
+		free(rc);
+		free(names);
+		return -ENOMEM;
+	}
+	rc->names = names;
+	rc->https_port = g->https_port;
+	for (unsigned i = 0; i < g->n_names; i++, rc->n_names++)
+		if (!(names[i] = strdup(g->names[i]))) {
+			redirect_conf_free(rc);
+			return -ENOMEM;
+		}
+	c->redirect_fn = redirect_on_request;
+	c->redirect_ctx = rc;
+	c->redirect_free = redirect_conf_free;
 	return 0;
 }
 

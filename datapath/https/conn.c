@@ -316,6 +316,7 @@ static int start_app(struct https_conn *c, uint64_t now)
 		p.scheme = "http";
 	}
 	p.ctr = &e->h1;
+	p.worker_id = e->worker_id;
 	c->app = HTTPS_APP_H1;
 	e->ctr.conns_h1++;
 	int err = h1_conn_new(&p, c->sni, &c->peer, now, &c->h1);

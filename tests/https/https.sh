@@ -102,7 +102,7 @@ lap "10 MB uploads echoed"
 for proto in --http1.1 --http2; do
 	"${C[@]}" "$proto" -v -o /dev/null -o /dev/null "$URL/f/1k" "$URL/hello" 2>keep.err ||
 		fail "$proto: two URLs"
-	grep -q "Re-using existing connection" keep.err || { cat keep.err >&2; fail "$proto: no connection reuse"; }
+	grep -q "Re-using existing" keep.err || { cat keep.err >&2; fail "$proto: no connection reuse"; }
 done
 lap "keep-alive reuse"
 
@@ -172,8 +172,13 @@ lap "alt_svc = off"
 
 # metrics
 curl -sf http://127.0.0.1:8082/metrics >metrics || fail "no /metrics"
-grep -q '^ringgate_https_connections_accepted_total [1-9]' metrics || { grep https metrics >&2; fail "no accepted count"; }
-grep -q 'ringgate_tls_handshakes_total{proto="tcp"' metrics || fail "no TCP handshakes row"
+grep -Eq '^ringgate_https_connections_accepted_total\{[^}]*\} [1-9]' metrics ||
+	{ grep https_conn metrics >&2; fail "no accepted count"; }
+grep -Eq '^ringgate_tls_handshakes_total\{[^}]*proto="tcp"[^}]*\} [1-9]' metrics ||
+	{ grep tls_handshakes metrics >&2; fail "no TCP handshakes counted by group"; }
+grep -Eq '^ringgate_https_requests_total\{[^}]*protocol="2"[^}]*\} [1-9]' metrics || fail "no HTTP/2 requests counted"
+grep -Eq '^ringgate_https_connection_ends_total\{[^}]*protocol="1.1",reason="header_timeout"[^}]*\} 1' metrics ||
+	{ grep 'ends_total.*1.1' metrics >&2; fail "the slowloris end is not counted"; }
 
 rg_stop $RGPID rg.log
 echo "https ($RB): ok"
