@@ -64,7 +64,7 @@ write_config auto
 RGPID=$!
 RG_PIDS+=($RGPID)
 wait_for 10 curl -sf http://127.0.0.1:9003/f/1k -o /dev/null || fail "file backend did not start"
-wait_for 20 curl -sf --cacert localhost.crt https://localhost:4433/hello -o /dev/null ||
+wait_for 20 curl -sf --max-time 5 --cacert localhost.crt https://localhost:4433/hello -o /dev/null ||
 	{ cat rg.log >&2; fail "ringgate does not serve HTTPS on 4433"; }
 case $RB in
 uring) grep -q "workers on the io_uring backend" rg.log || fail "not on io_uring: $(grep workers rg.log)" ;;
