@@ -59,6 +59,7 @@ path_prefix = /
 backend = a
 INI
 }
+wait_for 10 curl -sf http://127.0.0.1:9001/x -o /dev/null || fail "backend did not start"
 write_config auto
 "$RG" --ring-backend "$RB" -c rg.ini >rg.log 2>&1 &
 RGPID=$!
