@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -422,6 +423,29 @@ static void listeners_commit(struct app *a, struct listeners_next *nx)
 
 /* ---- start-up ---- */
 
+/* [https] max_connections is per worker and each connection holds a
+ * descriptor (two while a request is proxied): the soft limit is raised
+ * to the hard one, and what still does not fit is said at start. */
+static void https_fd_check(const struct app *a)
+{
+	if (!a->cfg->https)
+		return;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		struct rlimit up = {.rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max};
+		if (!setrlimit(RLIMIT_NOFILE, &up))
+			rl = up;
+	}
+	uint64_t want = 2ull * a->n_target * a->cfg->https->max_connections + 256;
+	if (rl.rlim_cur != RLIM_INFINITY && want > rl.rlim_cur)
+		log_warn("%s:%u: [https] max_connections = %u per worker, %u workers: up to %llu descriptors, "
+		         "the limit is %llu (ulimit -n / LimitNOFILE=): accepts will fail with EMFILE before the pool is full",
+		         a->demo ? "demo.ini" : a->config_path, a->cfg->https->line, a->cfg->https->max_connections,
+		         a->n_target, (unsigned long long)want, (unsigned long long)rl.rlim_cur);
+}
+
 static int start_workers(struct app *a)
 {
 	unsigned cpus[1024];
@@ -452,6 +476,7 @@ static int start_workers(struct app *a)
 		qp.n_workers = n;
 	}
 	bool https = a->cfg->https || a->cfg->redirect;
+	https_fd_check(a);
 	if (https && getrandom(a->https_ticket, sizeof(a->https_ticket), 0) != sizeof(a->https_ticket)) {
 		fprintf(stderr, "ringgate: no randomness for the TLS session ticket key\n");
 		return 2;
