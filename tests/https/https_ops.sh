@@ -184,7 +184,27 @@ for s in socks:
 print("closed to make room:", closed)
 raise SystemExit(0 if closed >= 60 - 2 * 16 else 1)
 PY
+# none idle (each holds a request in flight): beyond 2 x 16, refused
+sleep 2.5 # the idle ones closed above have lingered out
+python3 - <<'PY' || fail "max_connections: busy connections beyond the limit not refused"
+import socket, ssl, time
+ctx = ssl.create_default_context(cafile="both.crt")
+ctx.set_alpn_protocols(["http/1.1"])
+busy, refused = [], 0
+for i in range(48):
+    try:
+        s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", 4443), timeout=5), server_hostname="localhost")
+        s.sendall(b"GET /slow/3 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        busy.append(s)
+        time.sleep(0.05) # the request is read: the connection is busy, not idle
+    except OSError:
+        refused += 1
+print("refused:", refused)
+raise SystemExit(0 if refused >= 48 - 2 * 16 else 1)
+PY
 curl -sf http://127.0.0.1:8082/metrics >metrics
+grep -Eq '^ringgate_https_connections_refused_total\{[^}]*\} [1-9]' metrics ||
+	{ grep refused metrics >&2; fail "refused connections not counted"; }
 grep -Eq '^ringgate_https_connections_closed_idle_total\{[^}]*\} [1-9]' metrics ||
 	{ grep closed_idle metrics >&2; fail "closed_idle_for_room not counted"; }
 write_config 1000
