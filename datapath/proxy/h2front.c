@@ -5,6 +5,7 @@
  * connection to be written at the end of the loop turn. */
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 
 #include "datapath/https/conn.h"
 #include "datapath/proxy/front.h"
@@ -63,6 +64,10 @@ static int h2f_respond(void *stream, unsigned status, const struct quic_header *
 	struct https_stream *hs = stream;
 	https_conn_kick(hs->c);
 	const struct quic_header *alt = hs->c->alt_hdr;
+	/* a backend's own Alt-Svc stands */
+	for (unsigned i = 0; alt && i < n; i++)
+		if (hdrs[i].name_len == 7 && !strncasecmp(hdrs[i].name, "alt-svc", 7))
+			alt = NULL;
 	if (!alt || n >= 64)
 		return h2_stream_respond(hs->s, status, hdrs, n, with_body);
 	struct quic_header all[65];
