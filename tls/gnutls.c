@@ -87,6 +87,15 @@ int tls_backend_cred_load(const struct tls_vhost_params *vp, void **out)
 		gnutls_certificate_free_credentials(cred);
 		return gnutls_errno(rv);
 	}
+	/* client certificates' CAs (issue 9 §3): the count of CAs read, none
+	 * is a configuration error */
+	if (vp->client_ca) {
+		rv = gnutls_certificate_set_x509_trust_file(cred, vp->client_ca, GNUTLS_X509_FMT_PEM);
+		if (rv <= 0) {
+			gnutls_certificate_free_credentials(cred);
+			return rv == 0 ? -EINVAL : gnutls_errno(rv);
+		}
+	}
 	*out = cred;
 	return 0;
 }

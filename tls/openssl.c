@@ -298,7 +298,8 @@ static int early_cb(SSL *ssl, void *arg)
 
 int tls_backend_cred_load(const struct tls_vhost_params *vp, void **out)
 {
-	if (access(vp->cert_file, R_OK) || access(vp->key_file, R_OK))
+	if (access(vp->cert_file, R_OK) || access(vp->key_file, R_OK) ||
+	    (vp->client_ca && access(vp->client_ca, R_OK)))
 		return -ENOENT;
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	if (!ctx)
@@ -311,6 +312,15 @@ int tls_backend_cred_load(const struct tls_vhost_params *vp, void **out)
 	         SSL_CTX_use_certificate_chain_file(ctx, vp->cert_file) == 1 &&
 	         SSL_CTX_use_PrivateKey_file(ctx, vp->key_file, SSL_FILETYPE_PEM) == 1 &&
 	         SSL_CTX_check_private_key(ctx) == 1 && SSL_CTX_set_num_tickets(ctx, 1) == 1;
+	/* client certificates' CAs (issue 9 §3): the verify store and the
+	 * names a CertificateRequest lists */
+	STACK_OF(X509_NAME) *cas = NULL;
+	if (ok && vp->client_ca) {
+		ok = SSL_CTX_load_verify_file(ctx, vp->client_ca) == 1 &&
+		     (cas = SSL_load_client_CA_file(vp->client_ca)) != NULL;
+		if (ok)
+			SSL_CTX_set_client_CA_list(ctx, cas);
+	}
 	if (!ok) {
 		ERR_clear_error();
 		SSL_CTX_free(ctx);

@@ -64,6 +64,7 @@ struct tls_tcp_counters {
 	uint64_t alpn_refused;          /* ALPN offered, none of ours */
 	uint64_t groups[TLS_GI_MAX];    /* completed handshakes by key exchange group */
 	uint64_t pq_refused;            /* refused by pq = require (OpenSSL build) */
+	uint64_t client_cert_refused;   /* client_auth: none when required, or one that did not verify */
 };
 
 struct tls_tcp_params {
@@ -97,7 +98,8 @@ RG_MUST_CHECK int tls_tcp_new(struct tls_tcp_server *s, const rg_sockaddr *local
 void tls_tcp_free(struct tls_tcp *t);
 
 /* Room for ciphertext in the input buffer (the driver reads at most this
- * much); 0 while the buffered input was not consumed by handshake/read. */
+ * much): one maximal record (16,645 bytes) when empty, 0 when full, until
+ * handshake/read consume it (the library takes what it needs per call). */
 size_t tls_tcp_input_room(const struct tls_tcp *t);
 /* Ciphertext read from the socket. -ENOBUFS when len > tls_tcp_input_room. */
 RG_MUST_CHECK int tls_tcp_input(struct tls_tcp *t, const uint8_t *data, size_t len);
@@ -145,6 +147,13 @@ bool tls_tcp_resumed(const struct tls_tcp *t);
 enum tls_group_idx tls_tcp_group(const struct tls_tcp *t);
 /* "TLSv1.3" / "TLSv1.2" (the access log's spelling). */
 const char *tls_tcp_version(const struct tls_tcp *t);
+/* The client certificate of a vhost with client_auth (issue 9 §3), once
+ * verified against the vhost's client_ca: its subject as an RFC 4514
+ * string ("CN=client,O=Example") in subject (cut to cap - 1 bytes) and the
+ * SHA-256 of its DER (the X-Client-Cert-* headers). 0, or -ENOENT when the
+ * client sent none (client_auth optional or off). A resumed session
+ * carries the certificate of the handshake that issued its ticket. */
+int tls_tcp_peer_cert(const struct tls_tcp *t, char *subject, size_t cap, uint8_t sha256[32]);
 /* Memory the session holds (buffers and the backend's estimate), for the
  * per-connection budget of bench/run https. */
 size_t tls_tcp_mem(const struct tls_tcp *t);

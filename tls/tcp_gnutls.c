@@ -25,6 +25,7 @@
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 
 #include "datapath/quic/quic.h" /* QUIC_TICKET_KEY_LEN, QUIC_TICKET_LIFETIME_S */
 #include "tls/backend.h"
@@ -67,6 +68,8 @@ struct tls_tcp {
 	bool alpn_offered; /* the ClientHello carried ALPN */
 	bool close_sent;
 	bool resumed;
+	bool cert_refused; /* the client's certificate did not verify */
+	bool peer_ok;      /* it did: tls_tcp_peer_cert */
 	enum tls_alpn alpn;
 	enum tls_group_idx group;
 	char sni[256];
@@ -231,6 +234,12 @@ static int post_client_hello(gnutls_session_t session)
 	int rv = gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE, t->vhost->cred);
 	if (rv < 0)
 		return rv;
+	/* client certificates (issue 9 §3): verified on receipt (verify_cb)
+	 * against the CAs in the vhost's credentials */
+	if (t->vhost->client_auth != TLS_CLIENT_AUTH_OFF)
+		gnutls_certificate_server_set_request(session, t->vhost->client_auth == TLS_CLIENT_AUTH_REQUIRE
+		                                                       ? GNUTLS_CERT_REQUIRE
+		                                                       : GNUTLS_CERT_REQUEST);
 	/* gnutls chose the first of our list the client offers
 	 * (GNUTLS_ALPN_SERVER_PRECEDENCE); offered but none of ours:
 	 * no_application_protocol (RFC 7301 3.2); not offered: HTTP/1.1. */
@@ -246,6 +255,29 @@ static int post_client_hello(gnutls_session_t session)
 		return GNUTLS_E_NO_APPLICATION_PROTOCOL;
 	}
 	return 0;
+}
+
+/* A client certificate: does it verify against the vhost's client_ca?
+ * None sent: gnutls' GNUTLS_CERT_REQUIRE refuses that by itself. */
+static int peer_verify(struct tls_tcp *t)
+{
+	unsigned n = 0, status = 0;
+	if (!gnutls_certificate_get_peers(t->s, &n) || !n)
+		return 0;
+	if (gnutls_certificate_verify_peers2(t->s, &status) < 0 || status) {
+		t->cert_refused = true;
+		return GNUTLS_E_CERTIFICATE_ERROR; /* alert bad_certificate */
+	}
+	t->peer_ok = true;
+	return 0;
+}
+
+static int verify_cb(gnutls_session_t session)
+{
+	struct tls_tcp *t = gnutls_session_get_ptr(session);
+	if (!t->vhost || t->vhost->client_auth == TLS_CLIENT_AUTH_OFF)
+		return 0; /* not asked for */
+	return peer_verify(t);
 }
 
 /* ---- the session ---- */
@@ -284,6 +316,7 @@ int tls_tcp_new(struct tls_tcp_server *srv, const rg_sockaddr *local, const rg_s
 	gnutls_handshake_set_hook_function(t->s, GNUTLS_HANDSHAKE_CLIENT_HELLO, GNUTLS_HOOK_PRE,
 	                                   client_hello_hook);
 	gnutls_handshake_set_post_client_hello_function(t->s, post_client_hello);
+	gnutls_session_set_verify_function(t->s, verify_cb);
 	gnutls_session_set_ptr(t->s, t);
 	gnutls_transport_set_ptr(t->s, t);
 	gnutls_transport_set_push_function(t->s, push_fn);
@@ -318,9 +351,22 @@ void tls_tcp_input_end(struct tls_tcp *t)
 	t->input_end = true;
 }
 
-static void handshake_done(struct tls_tcp *t)
+static int handshake_done(struct tls_tcp *t)
 {
 	struct tls_tcp_counters *ctr = t->srv->ctr;
+
+	/* A resumed session skipped the certificate: what the ticket carries
+	 * must verify against THIS vhost's CAs (a ticket from a vhost without
+	 * client_auth must not open one that has it). */
+	if (t->vhost->client_auth != TLS_CLIENT_AUTH_OFF && !t->peer_ok) {
+		int rv = peer_verify(t);
+		if (rv)
+			return rv;
+		if (!t->peer_ok && t->vhost->client_auth == TLS_CLIENT_AUTH_REQUIRE) {
+			t->cert_refused = true;
+			return GNUTLS_E_CERTIFICATE_ERROR;
+		}
+	}
 
 	t->state = TCP_OPEN;
 	t->resumed = gnutls_session_is_resumed(t->s) != 0;
@@ -331,14 +377,19 @@ static void handshake_done(struct tls_tcp *t)
 		ctr->handshakes_resumed++;
 	if (gnutls_protocol_get_version(t->s) == GNUTLS_TLS1_2)
 		ctr->handshakes_tls12++;
+	return 0;
 }
 
 static int fail(struct tls_tcp *t, int err)
 {
-	if (getenv("RG_TLS_DEBUG"))
-		fprintf(stderr, "tls_tcp: %s\n", gnutls_strerror(err));
-	if (t->state == TCP_HANDSHAKE)
+	if (t->state == TCP_HANDSHAKE) {
 		t->srv->ctr->handshake_failures++;
+		/* none when required (TLS 1.3: certificate_required), or a
+		 * certificate that did not verify */
+		if (t->cert_refused || (t->vhost && t->vhost->client_auth != TLS_CLIENT_AUTH_OFF &&
+		                        (err == GNUTLS_E_NO_CERTIFICATE_FOUND || err == GNUTLS_E_CERTIFICATE_REQUIRED)))
+			t->srv->ctr->client_cert_refused++;
+	}
 	t->state = TCP_FAILED;
 	/* the alert the error calls for (gnutls sends none by itself):
 	 * unrecognized_name, no_application_protocol, decode_error, ... */
@@ -356,8 +407,8 @@ int tls_tcp_handshake(struct tls_tcp *t)
 	for (;;) {
 		int rv = gnutls_handshake(t->s);
 		if (rv == 0) {
-			handshake_done(t);
-			return 0;
+			rv = handshake_done(t);
+			return rv ? fail(t, rv) : 0;
 		}
 		if (rv == GNUTLS_E_AGAIN || rv == GNUTLS_E_INTERRUPTED) {
 			if (t->input_end && !t->b.in_len && !t->b.out_len) {
@@ -498,6 +549,30 @@ const char *tls_tcp_version(const struct tls_tcp *t)
 	default:
 		return "";
 	}
+}
+
+int tls_tcp_peer_cert(const struct tls_tcp *t, char *subject, size_t cap, uint8_t sha256[32])
+{
+	unsigned n = 0;
+	const gnutls_datum_t *d = t->peer_ok ? gnutls_certificate_get_peers(t->s, &n) : NULL;
+	gnutls_x509_crt_t crt;
+	gnutls_datum_t dn = {0};
+
+	if (!d || !n)
+		return -ENOENT;
+	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, d[0].data, d[0].size, sha256) < 0 || gnutls_x509_crt_init(&crt) < 0)
+		return -ENOMEM;
+	int rv = gnutls_x509_crt_import(crt, &d[0], GNUTLS_X509_FMT_DER) < 0 || gnutls_x509_crt_get_dn3(crt, &dn, 0) < 0
+	                 ? -EINVAL
+	                 : 0;
+	if (!rv && cap) {
+		size_t k = dn.size < cap - 1 ? dn.size : cap - 1;
+		memcpy(subject, dn.data, k);
+		subject[k] = 0;
+	}
+	gnutls_free(dn.data);
+	gnutls_x509_crt_deinit(crt);
+	return rv;
 }
 
 /* gnutls' session state and the record buffers it keeps while a record is

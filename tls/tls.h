@@ -79,6 +79,15 @@ const char *tls_group_label(unsigned k);
 
 /* ---- credentials by SNI ---- */
 
+/* [vhost] client_auth (issue 9 §3): whether a client certificate, verified
+ * against client_ca, is asked for. optional: a client without one is
+ * served, one with a certificate that does not verify is refused. */
+enum tls_client_auth {
+	TLS_CLIENT_AUTH_OFF = 0,
+	TLS_CLIENT_AUTH_OPTIONAL,
+	TLS_CLIENT_AUTH_REQUIRE,
+};
+
 struct tls_vhost_params {
 	const char *name;      /* SNI name, exact match (case-insensitive) */
 	const char *cert_file; /* PEM chain */
@@ -95,6 +104,12 @@ struct tls_vhost_params {
 	 * groups: tls_groups_default(). Checked with tls_groups_check. */
 	const char *groups;
 	enum tls_pq pq;
+	/* Client certificates ([vhost] client_ca, client_auth): the CAs (PEM
+	 * file, loaded into the vhost's credentials; NULL: none) and the
+	 * policy; client_auth other than off needs client_ca. Asked for by
+	 * the TCP sessions (tls/tcp.h); QUIC does not ask yet. */
+	const char *client_ca;
+	enum tls_client_auth client_auth;
 };
 
 struct tls_vhost {
@@ -106,6 +121,7 @@ struct tls_vhost {
 	enum tls_pq pq;
 	void *kx;            /* the backend's form of groups + pq (gnutls: a
 	                        gnutls_priority_t; OpenSSL: a ':' list) */
+	enum tls_client_auth client_auth; /* its CAs are in cred */
 };
 
 /* The vhosts' credentials, loaded together. Built once per configuration

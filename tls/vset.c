@@ -67,11 +67,14 @@ static int vhost_load(struct tls_vhost *v, const struct tls_vhost_params *vp)
 		return -EINVAL;
 	if (tls_groups_check(vp->groups, vp->pq, why) < 0)
 		return -EINVAL;
+	if (vp->client_auth > TLS_CLIENT_AUTH_REQUIRE || (vp->client_auth && !vp->client_ca))
+		return -EINVAL;
 	v->name = strdup(vp->name);
 	v->groups = strdup(vp->groups ? vp->groups : tls_groups_default());
 	if (!v->name || !v->groups)
 		return -ENOMEM;
 	v->pq = vp->pq;
+	v->client_auth = vp->client_auth;
 	if (vp->n_listen) {
 		if (!vp->listen)
 			return -EINVAL;

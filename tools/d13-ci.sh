@@ -16,6 +16,6 @@ nice meson compile -C "$b" -j 2 >"$b.compile.log" 2>&1 || { grep -B2 -A6 'error:
 "$b/control/ringgate" --version
 # the QUIC integration tests but chromium, with every unit test
 # (names only: meson test intersects --suite with names)
-mapfile -t tests < <(meson test -C "$b" --list --suite unit --suite quic 2>/dev/null | sed 's/.* \/ //' |
+mapfile -t tests < <(meson test -C "$b" --list --suite unit --suite quic --suite tls 2>/dev/null | sed 's/.* \/ //' |
 	grep -vx chromium)
 meson test -C "$b" --print-errorlogs --num-processes 2 "${tests[@]}"

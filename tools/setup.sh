@@ -34,6 +34,7 @@ test_pkgs=(
   iperf3 procps psmisc openssl prometheus chromium
   caddy nginx linux-perf util-linux systemd groff-base man-db
   nghttp2-client haproxy libnss3-tools
+  gnutls-bin
 )
 # caddy (HTTP/3 reverse proxy, quic-go) and nginx (the HTTP/1.1 backend) are
 # the comparison of `bench/run quic`; their services are never started here.
@@ -42,7 +43,8 @@ test_pkgs=(
 # CVE-2023-44487 reset rate limit; trixie's 1.64 has both upstream.
 # nghttp2-client gives h2load and nghttp for the HTTP/2 tests; haproxy is
 # a rival of `bench/run https`; libnss3-tools (certutil) puts the test CA in
-# Chromium's NSS database (tests/https/chromium_altsvc.sh).
+# Chromium's NSS database (tests/https/chromium_altsvc.sh). gnutls-bin
+# gives gnutls-cli, a client of tests/tls/interop.sh.
 
 case $codename in
 bookworm)
@@ -89,6 +91,7 @@ case "${1:-}" in
 --quic-tests)
   # the clients of tests/quic (gtlsclient, libcurl's HTTP/3), namespaces
   want+=(iproute2 util-linux python3 procps psmisc openssl curl "${quic_test_pkgs[@]}")
+  want+=(gnutls-bin) # gnutls-cli for tests/tls/interop.sh (d13-ci.sh runs suite tls)
   ;;
 *) want+=("${test_pkgs[@]}" "${bpo_test_pkgs[@]}") ;;
 esac

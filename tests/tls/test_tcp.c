@@ -27,14 +27,18 @@ static struct tls_tcp_counters ctr;
 static uint8_t key1[64], key2[64];
 static rg_sockaddr local;
 
-static int make_cert(const char *name)
+/* extra_names: that many more DNS names in the certificate (a large
+ * certificate: its flight is more than the output buffer holds) */
+static int make_cert(const char *name, unsigned extra_names)
 {
-	char cmd[1024];
-	snprintf(cmd, sizeof(cmd),
-	         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
-	         "-subj /CN=%s -addext subjectAltName=DNS:%s -keyout %s/%s.key -out %s/%s.pem "
-	         ">/dev/null 2>&1",
-	         name, name, dir, name, dir, name);
+	static char cmd[40000];
+	int n = snprintf(cmd, sizeof(cmd),
+	                 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
+	                 "-subj /CN=%s -keyout %s/%s.key -out %s/%s.pem -addext subjectAltName=DNS:%s",
+	                 name, dir, name, dir, name, name);
+	for (unsigned i = 0; i < extra_names; i++)
+		n += snprintf(cmd + n, sizeof(cmd) - (size_t)n, ",DNS:n%04u.padding-to-make-a-large-certificate.test", i);
+	snprintf(cmd + n, sizeof(cmd) - (size_t)n, " >/dev/null 2>&1");
 	return system(cmd);
 }
 
@@ -177,6 +181,13 @@ static void test_versions_sni_alpn(struct tls_tcp_server *s)
 	CHECK(ctr.groups[TLS_GI_SECP384R1] == before.groups[TLS_GI_SECP384R1] + 1, "secp384r1 counted");
 	done(&h);
 
+	/* RFC 9113 9.2.2: TLS 1.2 with a non-AEAD suite is refused */
+	before = ctr;
+	h = run(s, &(struct cli_opts){.sni = "a.test", .alpn = "h2", .cbc = true});
+	CHECK(h.sr == -EPROTO && h.cr != 0, "TLS 1.2 CBC refused %d %d", h.sr, h.cr);
+	CHECK(ctr.handshake_failures == before.handshake_failures + 1, "failure counted");
+	done(&h);
+
 	/* no ALPN, no SNI: HTTP/1.1 on the listener's first vhost */
 	h = run(s, &(struct cli_opts){0});
 	CHECK(h.sr == 0 && h.cr == 0, "plain handshake %d %d", h.sr, h.cr);
@@ -215,6 +226,25 @@ static void test_versions_sni_alpn(struct tls_tcp_server *s)
 	CHECK(h.sr == 0 && tls_tcp_alpn(h.t) == TLS_ALPN_HTTP11, "http/1.1 picked %d", h.sr);
 	done(&h);
 	tls_tcp_server_put(s11);
+}
+
+static void ping_pong(struct hs *h);
+
+/* A certificate larger than the output buffer: the handshake stops with
+ * -EAGAIN on a full output and goes on once it is written. */
+static void test_big_flight(struct tls_tcp_server *s)
+{
+	uint8_t *der = NULL;
+	size_t len = 0;
+	CHECK(tls_vset_leaf_der(vset, 2, &der, &len) == 0 && len > 20000, "big leaf %zu bytes", len);
+	free(der);
+	for (int v12 = 0; v12 < 2; v12++) {
+		struct hs h = run(s, &(struct cli_opts){.sni = "big.test", .alpn = "h2", .tls12 = v12});
+		CHECK(h.sr == 0 && h.cr == 0, "big flight handshake (tls12 %d) %d %d", v12, h.sr, h.cr);
+		CHECK(leaf_is(h.c, 2), "leaf of big.test");
+		ping_pong(&h);
+		done(&h);
+	}
 }
 
 /* ping from the client, pong from the server: the client reads the
@@ -351,6 +381,211 @@ static void test_echo(struct tls_tcp_server *s)
 	free(pend);
 }
 
+static char client_pem[300], client_key[300], rogue_pem[300], rogue_key[300];
+static uint8_t client_sha[32];
+
+/* A CA, a client certificate it signed, the same certificate signed by
+ * another CA of the same name (the rogue: clients send it, as its issuer
+ * is one the CertificateRequest names),
+ * and the client certificate's SHA-256 as openssl computes it. */
+static int make_client_certs(void)
+{
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd),
+	         "(cd %s && printf 'extendedKeyUsage=clientAuth\n' >ext && "
+	         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=test-ca "
+	         "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign "
+	         "-keyout ca.key -out ca.pem && "
+	         "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=client.test/O=Ringgate "
+	         "-keyout client.key -out client.csr && "
+	         "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile ext "
+	         "-out client.pem && "
+	         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=test-ca "
+	         "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign "
+	         "-keyout rogueca.key -out rogueca.pem && "
+	         "openssl x509 -req -in client.csr -CA rogueca.pem -CAkey rogueca.key -CAcreateserial -days 2 "
+	         "-extfile ext -out rogue.pem && cp client.key rogue.key && "
+	         "openssl x509 -noout -fingerprint -sha256 -in client.pem >client.fp) >/dev/null 2>&1",
+	         dir);
+	if (system(cmd) != 0)
+		return -1;
+	snprintf(client_pem, sizeof(client_pem), "%s/client.pem", dir);
+	snprintf(client_key, sizeof(client_key), "%s/client.key", dir);
+	snprintf(rogue_pem, sizeof(rogue_pem), "%s/rogue.pem", dir);
+	snprintf(rogue_key, sizeof(rogue_key), "%s/rogue.key", dir);
+	snprintf(cmd, sizeof(cmd), "%s/client.fp", dir);
+	FILE *f = fopen(cmd, "r");
+	char line[256] = "";
+	if (!f || !fgets(line, sizeof(line), f)) {
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	fclose(f);
+	const char *p = strchr(line, '=');
+	for (int i = 0; p && i < 32; i++, p += 3) {
+		unsigned v;
+		if (sscanf(p + 1, "%2x", &v) != 1)
+			return -1;
+		client_sha[i] = (uint8_t)v;
+	}
+	return p ? 0 : -1;
+}
+
+static void check_peer(struct hs *h, bool want, const char *what)
+{
+	char subj[256] = "";
+	uint8_t sha[32] = {0};
+	int rv = tls_tcp_peer_cert(h->t, subj, sizeof(subj), sha);
+	if (!want) {
+		CHECK(rv == -ENOENT, "%s: no client certificate, got %d", what, rv);
+		return;
+	}
+	CHECK(rv == 0, "%s: peer_cert %d", what, rv);
+	CHECK(!strcmp(subj, "O=Ringgate,CN=client.test"), "%s: subject '%s'", what, subj);
+	CHECK(!memcmp(sha, client_sha, 32), "%s: SHA-256 of the client certificate", what);
+	char small[8];
+	CHECK(tls_tcp_peer_cert(h->t, small, sizeof(small), sha) == 0 && !strcmp(small, "O=Ringg"), "%s: cut '%s'",
+	      what, small);
+}
+
+/* client_auth = require (mtls.test) and optional (opt.test), issue 9 §3 */
+static void test_client_cert(struct tls_tcp_server *s)
+{
+	struct tls_tcp_counters before = ctr;
+	for (int v12 = 0; v12 < 2; v12++) {
+		struct hs h = run(s, &(struct cli_opts){.sni = "mtls.test", .alpn = "h2", .tls12 = v12,
+		                                        .cert = client_pem, .key = client_key});
+		CHECK(h.sr == 0 && h.cr == 0, "require + good certificate (tls12 %d): %d %d", v12, h.sr, h.cr);
+		check_peer(&h, true, v12 ? "require, TLS 1.2" : "require, TLS 1.3");
+		done(&h);
+	}
+	CHECK(ctr.client_cert_refused == before.client_cert_refused, "nothing refused yet");
+
+	for (int v12 = 0; v12 < 2; v12++) {
+		before = ctr;
+		struct hs h = run(s, &(struct cli_opts){.sni = "mtls.test", .tls12 = v12});
+		CHECK(h.sr == -EPROTO, "require + no certificate refused (tls12 %d): %d", v12, h.sr);
+		CHECK(ctr.client_cert_refused == before.client_cert_refused + 1, "refusal counted (tls12 %d)", v12);
+		CHECK(ctr.handshake_failures == before.handshake_failures + 1, "failure counted");
+		done(&h);
+		before = ctr;
+		h = run(s, &(struct cli_opts){.sni = "mtls.test", .tls12 = v12, .cert = rogue_pem, .key = rogue_key});
+		CHECK(h.sr == -EPROTO, "require + rogue certificate refused (tls12 %d): %d", v12, h.sr);
+		CHECK(ctr.client_cert_refused == before.client_cert_refused + 1, "rogue refusal counted");
+		done(&h);
+	}
+
+	struct hs h = run(s, &(struct cli_opts){.sni = "opt.test"});
+	CHECK(h.sr == 0 && h.cr == 0, "optional + no certificate: served %d", h.sr);
+	check_peer(&h, false, "optional, none");
+	done(&h);
+	h = run(s, &(struct cli_opts){.sni = "opt.test", .cert = client_pem, .key = client_key});
+	CHECK(h.sr == 0, "optional + good certificate %d", h.sr);
+	check_peer(&h, true, "optional");
+	done(&h);
+	before = ctr;
+	h = run(s, &(struct cli_opts){.sni = "opt.test", .cert = rogue_pem, .key = rogue_key});
+	CHECK(h.sr == -EPROTO, "optional + rogue certificate refused %d", h.sr);
+	CHECK(ctr.client_cert_refused == before.client_cert_refused + 1, "optional rogue counted");
+	done(&h);
+	h = run(s, &(struct cli_opts){.sni = "a.test", .cert = client_pem, .key = client_key});
+	CHECK(h.sr == 0, "client_auth off %d", h.sr);
+	check_peer(&h, false, "off: not asked");
+	done(&h);
+
+	/* resumption keeps the verified certificate; a ticket from a vhost
+	 * without client_auth never opens mtls.test without one */
+	for (int v12 = 0; v12 < 2; v12++) {
+		struct cli_opts o = {.sni = "mtls.test", .alpn = "h2", .tls12 = v12, .cert = client_pem, .key = client_key};
+		h = run(s, &o);
+		ping_pong(&h);
+		size_t tlen = 0;
+		uint8_t *ticket = cli_session(h.c, &tlen);
+		done(&h);
+		o.session = ticket;
+		o.session_len = tlen;
+		h = run(s, &o);
+		CHECK(h.sr == 0 && tls_tcp_resumed(h.t), "mtls resumed (tls12 %d): %d", v12, h.sr);
+		check_peer(&h, true, "resumed");
+		done(&h);
+		free(ticket);
+
+		o = (struct cli_opts){.sni = "a.test", .alpn = "h2", .tls12 = v12};
+		h = run(s, &o);
+		ping_pong(&h);
+		ticket = cli_session(h.c, &tlen);
+		done(&h);
+		o = (struct cli_opts){.sni = "mtls.test", .alpn = "h2", .tls12 = v12, .session = ticket, .session_len = tlen};
+		h = run(s, &o);
+		CHECK(h.sr != 0, "a.test's ticket without a certificate: refused on mtls.test (tls12 %d) %d", v12, h.sr);
+		done(&h);
+		o.cert = client_pem;
+		o.key = client_key;
+		h = run(s, &o);
+		CHECK(h.sr != 0 || tls_tcp_peer_cert(h.t, (char[8]){0}, 8, (uint8_t[32]){0}) == 0,
+		      "a.test's ticket on mtls.test: served only with a verified certificate (tls12 %d)", v12);
+		done(&h);
+		free(ticket);
+	}
+}
+
+/* pq = require (OpenSSL build): a client without a hybrid group is refused */
+static void test_pq(struct tls_tcp_server *s)
+{
+	struct tls_tcp_counters before = ctr;
+	struct hs h = run(s, &(struct cli_opts){.sni = "pq.test", .groups = "X25519:secp256r1"});
+	CHECK(h.sr == -EPROTO, "classical client refused %d", h.sr);
+	CHECK(cli_alert(h.c) == 40, "handshake_failure alert, got %d", cli_alert(h.c));
+	CHECK(ctr.pq_refused == before.pq_refused + 1, "pq_refused counted");
+	done(&h);
+	h = run(s, &(struct cli_opts){.sni = "pq.test", .alpn = "h2"});
+	CHECK(h.sr == 0 && h.cr == 0, "hybrid client %d %d", h.sr, h.cr);
+	CHECK(tls_tcp_group(h.t) == TLS_GI_X25519MLKEM768, "group %s", tls_group_label(tls_tcp_group(h.t)));
+	CHECK(ctr.groups[TLS_GI_X25519MLKEM768] == before.groups[TLS_GI_X25519MLKEM768] + 1, "hybrid counted");
+	done(&h);
+	h = run(s, &(struct cli_opts){.sni = "pq.test", .tls12 = true});
+	CHECK(h.sr == -EPROTO, "TLS 1.2 on a pq = require vhost refused %d", h.sr);
+	done(&h);
+	/* the other vhosts still take a classical client */
+	h = run(s, &(struct cli_opts){.sni = "a.test", .groups = "X25519"});
+	CHECK(h.sr == 0 && tls_tcp_group(h.t) == TLS_GI_X25519, "classical on a.test %d", h.sr);
+	done(&h);
+}
+
+/* A client that asked for 512-byte records: a write of many records
+ * still never overruns the output ring, and every byte arrives. */
+static void test_small_records(struct tls_tcp_server *s)
+{
+	enum { N = 200000 };
+	static uint8_t src[N], back[N];
+	for (size_t i = 0; i < N; i++)
+		src[i] = (uint8_t)(i * 13 + 5);
+	for (int v12 = 0; v12 < 2; v12++) {
+		struct hs h = run(s, &(struct cli_opts){.sni = "a.test", .tls12 = v12, .small_records = true});
+		CHECK(h.sr == 0 && h.cr == 0, "small records handshake (tls12 %d) %d %d", v12, h.sr, h.cr);
+		size_t sent = 0, got = 0;
+		for (int i = 0; i < 100000 && got < N; i++) {
+			if (sent < N) {
+				ssize_t w = tls_tcp_write(h.t, &(struct iovec){src + sent, N - sent}, 1);
+				CHECK(w > 0 || w == -EAGAIN, "write %zd", w);
+				if (w > 0)
+					sent += (size_t)w;
+			}
+			CHECK(tls_tcp_output_pending(h.t) <= 16384 + 1024, "ring bound");
+			/* part of the ring: the next write has room for a few records */
+			xfer(h.c, h.t, i % 3 ? 3001 : 10007);
+			ssize_t n;
+			while ((n = cli_read(h.c, back + got, N - got)) > 0) {
+				CHECK(n <= 512, "record of %zd bytes", n);
+				got += (size_t)n;
+			}
+		}
+		CHECK(got == N && !memcmp(src, back, N), "small records: %zu of %d intact", got, N);
+		done(&h);
+	}
+}
+
 static void test_truncation_garbage(struct tls_tcp_server *s)
 {
 	uint8_t b[64];
@@ -403,20 +638,41 @@ static void test_truncation_garbage(struct tls_tcp_server *s)
 
 int main(void)
 {
-	if (!mkdtemp(dir) || make_cert("a.test") || make_cert("b.test")) {
+	if (!mkdtemp(dir) || make_cert("a.test", 0) || make_cert("b.test", 0) || make_cert("big.test", 500)) {
 		fprintf(stderr, "test_tcp: cannot make certificates with openssl req in %s\n", dir);
 		return 1;
 	}
-	char ca[256], ka[256], cb[256], kb[256];
+	char ca[256], ka[256], cb[256], kb[256], cbig[256], kbig[256];
+	snprintf(cbig, sizeof(cbig), "%s/big.test.pem", dir);
+	snprintf(kbig, sizeof(kbig), "%s/big.test.key", dir);
 	snprintf(ca, sizeof(ca), "%s/a.test.pem", dir);
 	snprintf(ka, sizeof(ka), "%s/a.test.key", dir);
 	snprintf(cb, sizeof(cb), "%s/b.test.pem", dir);
 	snprintf(kb, sizeof(kb), "%s/b.test.key", dir);
-	struct tls_vhost_params vp[2] = {
+	char cacert[256];
+	snprintf(cacert, sizeof(cacert), "%s/ca.pem", dir);
+	if (make_client_certs()) {
+		fprintf(stderr, "test_tcp: cannot make the client certificates in %s\n", dir);
+		return 1;
+	}
+	struct tls_vhost_params vp[6] = {
 		{.name = "a.test", .cert_file = ca, .key_file = ka},
 		{.name = "b.test", .cert_file = cb, .key_file = kb, .groups = "secp384r1"},
+		{.name = "big.test", .cert_file = cbig, .key_file = kbig},
+		{.name = "mtls.test", .cert_file = ca, .key_file = ka, .client_ca = cacert,
+		 .client_auth = TLS_CLIENT_AUTH_REQUIRE},
+		{.name = "opt.test", .cert_file = ca, .key_file = ka, .client_ca = cacert,
+		 .client_auth = TLS_CLIENT_AUTH_OPTIONAL},
+		{.name = "pq.test", .cert_file = ca, .key_file = ka, .pq = TLS_PQ_REQUIRE},
 	};
-	int rv = tls_vset_load(vp, 2, &vset);
+	bool pq = tls_pq_available();
+	struct tls_vhost_set *bad_set = NULL;
+	struct tls_vhost_params no_ca = {.name = "x", .cert_file = ca, .key_file = ka,
+	                                 .client_auth = TLS_CLIENT_AUTH_REQUIRE};
+	CHECK(tls_vset_load(&no_ca, 1, &bad_set) == -EINVAL, "client_auth without client_ca: -EINVAL");
+	no_ca.client_ca = "/nonexistent/ca.pem";
+	CHECK(tls_vset_load(&no_ca, 1, &bad_set) == -ENOENT, "a missing client_ca: -ENOENT");
+	int rv = tls_vset_load(vp, pq ? 6 : 5, &vset);
 	CHECK(rv == 0, "vset_load %d", rv);
 	if (rv)
 		return check_report("tls_tcp");
@@ -434,9 +690,16 @@ int main(void)
 	CHECK(tls_tcp_server_new(&bad, &x) == -EINVAL, "no counters: -EINVAL");
 
 	test_versions_sni_alpn(s);
+	test_big_flight(s);
 	test_resume(s, false);
 	test_resume(s, true);
 	test_echo(s);
+	test_client_cert(s);
+	test_small_records(s);
+	if (pq)
+		test_pq(s);
+	else
+		printf("tls_tcp: %s has no hybrid group: pq = require not tested here\n", tls_backend());
 	test_truncation_garbage(s);
 	tls_tcp_server_put(s);
 	tls_vset_put(vset);
