@@ -983,7 +983,10 @@ int h1_stream_respond(struct h1_stream *s, unsigned status, const struct quic_he
 	               !(s->frame == F_LENGTH && (!have_len || len == 0));
 	if (!s->want_body)
 		s->resp_done = true;
-	/* A body the handler meant to send and cannot (no read op) */
+	/* a length announced and no body to follow, or a body the handler
+	 * meant to send and cannot (no read op): the connection closes after */
+	if (!with_body && !no_body && have_len && len)
+		s->broken = true;
 	if (with_body && !no_body && !(s->ops && s->ops->read) && s->frame != F_LENGTH)
 		s->broken = true;
 	return 0;
@@ -1006,9 +1009,16 @@ void h1_stream_resume(struct h1_stream *s)
 
 void h1_stream_consume(struct h1_stream *s, size_t n)
 {
+	bool was_full = window_room(s) == 0;
+
 	if (n > s->unconsumed)
 		n = s->unconsumed;
 	s->unconsumed -= n;
+	/* the body timer measures the client, not a handler that held the
+	 * window closed: it starts again when the window opens (from the
+	 * last time the driver gave) */
+	if (was_full && n)
+		s->c->deadline_base = s->c->now;
 }
 
 void h1_stream_reset(struct h1_stream *s, uint64_t err)

@@ -41,6 +41,30 @@
  *    connection is shutting down (then `Connection: close` is sent).
  *  - extra response fields the front end adds to every response (Alt-Svc)
  *    come from params.extra_headers.
+ *  - respond() takes a final status only (200..599, else -EINVAL, as
+ *    h2_stream_respond); the handler's Connection, Keep-Alive,
+ *    Proxy-Connection, Transfer-Encoding and Upgrade fields are dropped
+ *    (this layer frames the message), and a 204's Content-Length too
+ *    (RFC 9110 8.6). A Content-Length that is not one run of digits, or
+ *    given twice: -EINVAL. No Date field is added: the HTTP/3 and h2 paths
+ *    add none either (the proxy forwards the backend's).
+ *  - Expect: 100-continue (RFC 9110 10.1.1): "100 Continue" goes out as
+ *    soon as on_request() returned without a final answer: the handler
+ *    takes body bytes from then on (body() cannot say "not yet"; the
+ *    window is the back-pressure), so waiting for a later signal would
+ *    only delay the client. A handler that answers inside on_request
+ *    gets no 100; the connection then closes unless the body arrives.
+ *  - request body back-pressure: body bytes given to body() and not yet
+ *    consume()d are bounded by a 256 KiB window (h2's stream window);
+ *    while it is full h1_conn_recv takes nothing and wants_input is
+ *    false. consume() and resume() only mark the stream: the driver's
+ *    next loop turn (h1_conn_send, then recv of what it holds when
+ *    wants_input) moves the bytes.
+ *  - an HTTP/1.0 request without Host gets authority "" (HTTP/1.1 without
+ *    one was refused 400 by h1req).
+ *  - Transfer-Encoding other than exactly "chunked" is answered 501 (RFC
+ *    9112 6.1: a coding not implemented here), a request line longer than
+ *    max_header_bytes 414, a head over it or over max_headers fields 431.
  *
  * Errors: 0 or a negative errno. Peer misbehaviour is not an error of the
  * call: the connection answers (400, 408, 413, 414, 431, 501, 505 as RFC

@@ -43,6 +43,7 @@ static size_t dechunk(const uint8_t *d, size_t n, size_t step, uint8_t *out, int
 	return got;
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct h1req a, b;
