@@ -121,6 +121,14 @@ grep -qi '^x-forwarded-proto: https' h2.txt || { cat h2.txt >&2; fail "no X-Forw
 grep -qi '^via: 2 ' h2.txt || { cat h2.txt >&2; fail "Via is not 2"; }
 lap "Alt-Svc, X-Forwarded-Proto, Via"
 
+# max_header_bytes (16k by default): a 20 KB field is 431, both protocols
+big=$(head -c 20000 /dev/zero | tr '\0' a)
+for proto in --http1.1 --http2; do
+	code=$("${C[@]}" "$proto" -o /dev/null -w '%{http_code}' -H "X-Big: $big" "$URL/hello")
+	[[ $code == 431 ]] || fail "$proto: a 20 KB header field answered $code, want 431"
+done
+lap "max_header_bytes: 431"
+
 # a bad request (Content-Length with Transfer-Encoding, RFC 9112 6.1):
 # 400, and nothing reaches the backend
 : >"$CONNLOG"

@@ -60,6 +60,7 @@ admin = 127.0.0.1:8082
 [https]
 listen = 127.0.0.1:4443
 max_connections = $1
+h2_max_streams = 50
 
 [redirect]
 listen = 127.0.0.1:8080
@@ -109,6 +110,8 @@ lap "h2load -n 10000 -c 10 -m 10: all 2xx"
 # nghttp (nghttp2's own client) GET
 timeout 20 nghttp -nv "$URL/hello" >nghttp.out 2>&1 || { tail nghttp.out >&2; fail "nghttp"; }
 grep -q ':status: 200' nghttp.out || { tail nghttp.out >&2; fail "nghttp: no 200"; }
+grep -q 'SETTINGS_MAX_CONCURRENT_STREAMS(0x03):50\]' nghttp.out ||
+	{ grep SETTINGS nghttp.out >&2; fail "h2_max_streams = 50 not in the server's SETTINGS"; }
 grep -q 'recv GOAWAY\|send GOAWAY' nghttp.out || true
 lap "nghttp -nv GET"
 
