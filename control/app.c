@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -62,6 +63,14 @@ static void diag_log(void *ctx, enum log_level level, const char *msg)
 static int reload_check(struct app *a, const struct rg_config *cfg, char **errors)
 {
 	const char *file = a->demo ? "demo.ini" : a->config_path;
+	/* the workers make their TCP front end (and the proxy) at start */
+	if (a->cfg && !a->cfg->https && !a->cfg->redirect && (cfg->https || cfg->redirect)) {
+		unsigned line = cfg->https ? cfg->https->line : cfg->redirect->line;
+		if (asprintf(errors, "%s:%u: [%s] cannot be added by a reload: restart ringgate\n", file, line,
+		             cfg->https ? "https" : "redirect") < 0)
+			*errors = NULL;
+		return -EINVAL;
+	}
 	if (!a->cfg || !a->cfg->quic == !cfg->quic)
 		return 0;
 	int n = cfg->quic ? asprintf(errors, "%s:%u: [quic] cannot be added by a reload: restart ringgate\n", file,
@@ -175,8 +184,11 @@ static int listener_open(struct app *a, struct app_listener *l)
 		return -ENOMEM;
 	for (unsigned i = 0; i < n; i++)
 		l->fds[i] = -1;
+	bool tcp = l->kind == LISTENER_HTTPS || l->kind == LISTENER_REDIRECT;
 	for (unsigned i = 0; i < n; i++) {
-		int fd = ring_udp_open(&l->addr, true);
+		/* TCP: one SO_REUSEPORT listening socket per worker, accepted
+		 * on that worker's ring (the kernel spreads by 4-tuple) */
+		int fd = tcp ? ring_tcp_listen(&l->addr, 0) : ring_udp_open(&l->addr, true);
 		if (fd < 0) {
 			for (unsigned j = 0; j < i; j++)
 				close(l->fds[j]);
@@ -188,6 +200,8 @@ static int listener_open(struct app *a, struct app_listener *l)
 	}
 	/* Datagrams for a session or connection go straight to the worker
 	 * that holds it (ARCHITECTURE.md "Steering"). */
+	if (tcp)
+		return 0;
 	int err = l->kind == LISTENER_TUNNEL ? worker_tunnel_steer(l->fds[0], n) : worker_quic_steer(l->fds[0], n);
 	if (err) {
 		char s[80];
@@ -409,6 +423,29 @@ static void listeners_commit(struct app *a, struct listeners_next *nx)
 
 /* ---- start-up ---- */
 
+/* [https] max_connections is per worker and each connection holds a
+ * descriptor (two while a request is proxied): the soft limit is raised
+ * to the hard one, and what still does not fit is said at start. */
+static void https_fd_check(const struct app *a)
+{
+	if (!a->cfg->https)
+		return;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		struct rlimit up = {.rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max};
+		if (!setrlimit(RLIMIT_NOFILE, &up))
+			rl = up;
+	}
+	uint64_t want = 2ull * a->n_target * a->cfg->https->max_connections + 256;
+	if (rl.rlim_cur != RLIM_INFINITY && want > rl.rlim_cur)
+		log_warn("%s:%u: [https] max_connections = %u per worker, %u workers: up to %llu descriptors, "
+		         "the limit is %llu (ulimit -n / LimitNOFILE=): accepts will fail with EMFILE before the pool is full",
+		         a->demo ? "demo.ini" : a->config_path, a->cfg->https->line, a->cfg->https->max_connections,
+		         a->n_target, (unsigned long long)want, (unsigned long long)rl.rlim_cur);
+}
+
 static int start_workers(struct app *a)
 {
 	unsigned cpus[1024];
@@ -438,6 +475,12 @@ static int start_workers(struct app *a)
 		qp.static_secret = a->quic_secret;
 		qp.n_workers = n;
 	}
+	bool https = a->cfg->https || a->cfg->redirect;
+	https_fd_check(a);
+	if (https && getrandom(a->https_ticket, sizeof(a->https_ticket), 0) != sizeof(a->https_ticket)) {
+		fprintf(stderr, "ringgate: no randomness for the TLS session ticket key\n");
+		return 2;
+	}
 	for (unsigned i = 0; i < n; i++) {
 		qp.worker_id = i;
 		struct worker_params p = {
@@ -453,6 +496,8 @@ static int start_workers(struct app *a)
 			.tun_fd = a->tun_fds ? a->tun_fds[i] : -1,
 			.peers = a->workers, /* QUIC hand-off to the CID's owner */
 			.n_peers = n,
+			.https = https,
+			.https_ticket_key = https ? a->https_ticket : NULL,
 		};
 		if (a->tun_fds)
 			a->tun_fds[i] = -1; /* the worker's from here, even if it fails */
@@ -960,6 +1005,7 @@ void app_stop(struct app *a)
 	admin_close(a->responder);
 	free(a->admin_token);
 	explicit_bzero(a->quic_secret, sizeof(a->quic_secret));
+	explicit_bzero(a->https_ticket, sizeof(a->https_ticket));
 	demo_cleanup(a);
 	if (a->epfd >= 0)
 		close(a->epfd);

@@ -64,6 +64,8 @@ struct app {
 	struct authlimit authlimit;
 
 	uint8_t quic_secret[32]; /* Retry and stateless reset tokens, all workers */
+	uint8_t https_ticket[64];
+	uint16_t demo_redirect_port; /* --demo: the [redirect] listener's free loopback port */ /* TLS-over-TCP session ticket key, all workers (issue 9) */
 
 	/* [tunnel]: what the workers share, and the TUN device's queues (one
 	 * per worker, handed over in worker_params; -1 once handed over) */

@@ -190,6 +190,10 @@ int appcfg_listens(const struct rg_config *c, struct appcfg_listen **out, unsign
 		err = push_listens(c->quic->listen, c->quic->n_listen, LISTENER_QUIC, out, n);
 	if (!err && c->tunnel)
 		err = push_listens(c->tunnel->listen, c->tunnel->n_listen, LISTENER_TUNNEL, out, n);
+	if (!err && c->https)
+		err = push_listens(c->https->listen, c->https->n_listen, LISTENER_HTTPS, out, n);
+	if (!err && c->redirect)
+		err = push_listens(c->redirect->listen, c->redirect->n_listen, LISTENER_REDIRECT, out, n);
 	if (err) {
 		free(*out);
 		*out = NULL;
@@ -226,6 +230,10 @@ int appcfg_iface_wants(const struct rg_config *c, struct nlwatch_want **out, uns
 		err = push_ifaces(c->quic->listen, c->quic->n_listen, LISTENER_QUIC, out, n);
 	if (!err && c->tunnel)
 		err = push_ifaces(c->tunnel->listen, c->tunnel->n_listen, LISTENER_TUNNEL, out, n);
+	if (!err && c->https)
+		err = push_ifaces(c->https->listen, c->https->n_listen, LISTENER_HTTPS, out, n);
+	if (!err && c->redirect)
+		err = push_ifaces(c->redirect->listen, c->redirect->n_listen, LISTENER_REDIRECT, out, n);
 	if (err) {
 		free(*out);
 		*out = NULL;
@@ -315,13 +323,9 @@ enum log_level appcfg_log_level(const struct rg_config *c)
 	}
 }
 
-int appcfg_quic_params(const struct rg_config *c, struct quic_params *p,
-                       struct quic_vhost_params **vhosts)
+int appcfg_vhost_params(const struct rg_config *c, struct quic_vhost_params **vhosts)
 {
-	memset(p, 0, sizeof(*p));
 	*vhosts = NULL;
-	if (!c->quic)
-		return -ENOENT;
 	/* one block: the vhosts, then their listen addresses (two per iface
 	 * entry), so that free(*vhosts) frees all */
 	size_t n_addr = 0;
@@ -358,6 +362,21 @@ int appcfg_quic_params(const struct rg_config *c, struct quic_params *p,
 		}
 		v[i].n_listen = (unsigned)(la - v[i].listen);
 	}
+	*vhosts = v;
+	return 0;
+}
+
+int appcfg_quic_params(const struct rg_config *c, struct quic_params *p,
+                       struct quic_vhost_params **vhosts)
+{
+	memset(p, 0, sizeof(*p));
+	*vhosts = NULL;
+	if (!c->quic)
+		return -ENOENT;
+	int err = appcfg_vhost_params(c, vhosts);
+	if (err)
+		return err;
+	struct quic_vhost_params *v = *vhosts;
 	p->vhosts = v;
 	p->n_vhosts = c->n_vhosts;
 	p->alpn = c->quic->alpn; /* checked by ini/check.c: all served */
@@ -645,5 +664,84 @@ int appcfg_proxy_conf(const struct rg_config *c, unsigned n_workers, struct prox
 	return 0;
 nomem:
 	proxy_conf_free(p);
+	return -ENOMEM;
+}
+
+/* ---- [https] and [redirect] (issue 9) ---- */
+
+/* The [quic] port a vhost is served on: its own first listen entry, else
+ * [quic]'s first. 0: none. */
+static uint16_t quic_port_of(const struct rg_config *c, const struct rg_vhost_cfg *v)
+{
+	if (!c->quic || !c->quic->n_listen)
+		return 0;
+	if (v->n_listen)
+		return v->listen[0].port;
+	return c->quic->listen[0].port;
+}
+
+void appcfg_https_free(struct worker_https_gen *g)
+{
+	if (!g)
+		return;
+	for (unsigned i = 0; i < g->n_alt; i++)
+		free(g->alt_svc[i]);
+	free(g->alt_svc);
+	free((void *)g->names);
+	tls_vset_put(g->vset);
+	free(g);
+}
+
+int appcfg_https_gen(const struct rg_config *c, struct tls_vhost_set *vset, struct worker_https_gen **out)
+{
+	*out = NULL;
+	if (!c->https && !c->redirect)
+		return 0;
+	struct worker_https_gen *g = calloc(1, sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	if (c->https) {
+		const struct rg_https_cfg *h = c->https;
+		g->on = true;
+		g->vset = vset ? tls_vset_get(vset) : NULL;
+		g->max_connections = h->max_connections;
+		g->handshake_timeout_ns = h->handshake_timeout_ms * 1000000ull;
+		g->header_timeout_ns = h->header_timeout_ms * 1000000ull;
+		g->idle_timeout_ns = h->idle_timeout_ms * 1000000ull;
+		g->max_header_bytes = (uint32_t)h->max_header_bytes;
+		g->max_headers = h->max_headers;
+		g->h2_max_streams = h->h2_max_streams;
+		g->https_port = h->n_listen ? h->listen[0].port : 443;
+		/* Alt-Svc (RFC 7838 3): h3 where [quic] serves the vhost; by
+		 * the set's index, which is the config's vhost order */
+		if (h->alt_svc == RG_ALT_SVC_AUTO && c->quic && c->n_vhosts) {
+			g->alt_svc = calloc(c->n_vhosts, sizeof(*g->alt_svc));
+			if (!g->alt_svc)
+				goto oom;
+			g->n_alt = c->n_vhosts;
+			for (unsigned i = 0; i < c->n_vhosts; i++) {
+				uint16_t port = quic_port_of(c, &c->vhosts[i]);
+				if (port && asprintf(&g->alt_svc[i], "h3=\":%u\"; ma=86400", port) < 0) {
+					g->alt_svc[i] = NULL;
+					goto oom;
+				}
+			}
+		}
+	} else {
+		g->https_port = 443;
+	}
+	if (c->redirect) {
+		g->redirect = true;
+		g->names = calloc(c->n_vhosts ? c->n_vhosts : 1, sizeof(char *));
+		if (!g->names)
+			goto oom;
+		for (unsigned i = 0; i < c->n_vhosts; i++)
+			((const char **)g->names)[i] = c->vhosts[i].name;
+		g->n_names = c->n_vhosts;
+	}
+	*out = g;
+	return 0;
+oom:
+	appcfg_https_free(g);
 	return -ENOMEM;
 }

@@ -58,6 +58,17 @@ struct quic_params;
 struct quic_vhost_params;
 RG_MUST_CHECK int appcfg_quic_params(const struct rg_config *c, struct quic_params *p,
                        struct quic_vhost_params **vhosts);
+/* The vhosts as the TLS seam loads them ([quic] and [https] share them),
+ * whether or not there is a [quic]; *vhosts malloc'ed, c->n_vhosts of
+ * them, strings pointing into c. */
+RG_MUST_CHECK int appcfg_vhost_params(const struct rg_config *c, struct quic_vhost_params **vhosts);
+/* [https] / [redirect] for the workers (alt-svc values, names), or NULL
+ * *out without either; vset: the generation's loaded vhosts (a reference
+ * is taken). Free with appcfg_https_free. */
+struct worker_https_gen;
+RG_MUST_CHECK int appcfg_https_gen(const struct rg_config *c, struct tls_vhost_set *vset,
+                                   struct worker_https_gen **out);
+void appcfg_https_free(struct worker_https_gen *g);
 /* The tunnel's authorized peers, sorted by key; NULL/0 without [tunnel].
  * A [peer] endpoint is resolved here (getaddrinfo, numeric port); one that
  * does not resolve leaves the peer responder-only, said through diag.

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "control/admin.h"
@@ -122,6 +123,20 @@ int demo_prepare(struct app *a)
 	if (err)
 		goto out;
 
+	/* [redirect] on a free loopback port (asked of the kernel, then
+	 * released for ringgate to bind a moment later) */
+	int pfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	rg_sockaddr paddr = {.in4 = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)}};
+	socklen_t plen = sizeof(paddr.in4);
+	if (pfd < 0 || bind(pfd, &paddr.sa, plen) < 0 || getsockname(pfd, &paddr.sa, &plen) < 0) {
+		err = -errno;
+		if (pfd >= 0)
+			close(pfd);
+		goto out;
+	}
+	close(pfd);
+	a->demo_redirect_port = ntohs(paddr.in4.sin_port);
+
 	if (asprintf(&a->config_text,
 	             "; ringgate --demo: the embedded configuration\n"
 	             "[appliance]\n"
@@ -130,6 +145,12 @@ int demo_prepare(struct app *a)
 	             "\n"
 	             "[quic]\n"
 	             "listen = 127.0.0.1:4433\n"
+	             "\n"
+	             "[https]\n"
+	             "listen = 127.0.0.1:4433\n"
+	             "\n"
+	             "[redirect]\n"
+	             "listen = 127.0.0.1:%u\n"
 	             "\n"
 	             "[vhost localhost]\n"
 	             "cert = %s\n"
@@ -146,7 +167,7 @@ int demo_prepare(struct app *a)
 	             "[tunnel]\n"
 	             "listen = 127.0.0.1:51820\n"
 	             "private_key_file = %s\n",
-	             cert, key, ntohs(raddr.in4.sin_port), tkey) < 0) {
+	             a->demo_redirect_port, cert, key, ntohs(raddr.in4.sin_port), tkey) < 0) {
 		a->config_text = NULL;
 		err = -ENOMEM;
 	}
@@ -167,6 +188,9 @@ void demo_banner(const struct app *a)
 	log_info("demo: admin API      curl http://127.0.0.1:8082/health");
 	log_info("demo: metrics        curl http://127.0.0.1:8082/metrics");
 	log_info("demo: HTTP/3 (QUIC)  127.0.0.1:4433, certificate %s/localhost.pem", a->demo_dir);
+	log_info("demo: HTTPS (TCP)    curl --cacert %s/localhost.pem https://localhost:4433/ "
+	         "(HTTP/2 or --http1.1; Alt-Svc: h3)", a->demo_dir);
+	log_info("demo: redirect       curl -i http://localhost:%u/ (308 to https)", a->demo_redirect_port);
 	log_info("demo: tunnel         127.0.0.1:51820 (no TUN device), server key %s/tunnel.key",
 	         a->demo_dir);
 	log_info("demo: backend        built-in responder on http://%s/", addr_str(&r, rs, sizeof(rs)));

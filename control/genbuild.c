@@ -12,6 +12,7 @@ void gen_build_free(struct worker_gen *wg)
 {
 	if (!wg)
 		return;
+	appcfg_https_free(wg->https);
 	free((void *)wg->quic_vhosts);
 	quic_vset_put(wg->quic.vset); /* the servers hold their own references */
 	if (wg->tunnel_peers)
@@ -110,6 +111,32 @@ static int quic_build(const struct rg_config *cfg, const struct appcfg_diag *dia
 	return err;
 }
 
+/* [https] / [redirect]: the vhosts [quic] loaded, or loaded here when
+ * there is no [quic]. */
+static int https_build(const struct rg_config *cfg, const struct appcfg_diag *diag, struct worker_gen *wg)
+{
+	if (!cfg->https && !cfg->redirect)
+		return 0;
+	struct tls_vhost_set *vset = NULL;
+	if (cfg->https && wg->quic.vset) {
+		vset = tls_vset_get(wg->quic.vset);
+	} else if (cfg->https && cfg->n_vhosts) {
+		struct quic_vhost_params *qv = NULL;
+		int err = appcfg_vhost_params(cfg, &qv);
+		if (err)
+			return err;
+		err = tls_vset_load(qv, cfg->n_vhosts, &vset);
+		if (err)
+			vhost_blame(cfg, qv, cfg->n_vhosts, diag);
+		free(qv);
+		if (err)
+			return err;
+	}
+	int err = appcfg_https_gen(cfg, vset, &wg->https);
+	tls_vset_put(vset);
+	return err;
+}
+
 int gen_build(const struct rg_config *cfg, const struct gen_build_in *in, struct worker_gen **out)
 {
 	*out = NULL;
@@ -117,6 +144,8 @@ int gen_build(const struct rg_config *cfg, const struct gen_build_in *in, struct
 	if (!wg)
 		return -ENOMEM;
 	int err = quic_build(cfg, &in->diag, wg);
+	if (!err)
+		err = https_build(cfg, &in->diag, wg);
 	if (err)
 		goto fail;
 	struct tunnel_peer_config *tp = NULL;

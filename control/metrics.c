@@ -50,6 +50,28 @@ static const char *tunnel_tx_label(unsigned k)
 	return tunnel_tx_verdict_name((enum tunnel_tx_verdict)k);
 }
 
+/* issue 9: why HTTP/1.1 and HTTP/2 connections ended (h1conn.h, h2.h) */
+static const char *h1_end_label(unsigned k)
+{
+	static const char *const n[H1_END_MAX] = {
+		[H1_END_NONE] = "none", [H1_END_CLOSE] = "close", [H1_END_BAD_REQUEST] = "bad_request",
+		[H1_END_HEAD_TOO_LARGE] = "head_too_large", [H1_END_HEADER_TIMEOUT] = "header_timeout",
+		[H1_END_IDLE] = "idle", [H1_END_BODY_TIMEOUT] = "body_timeout", [H1_END_RESET] = "reset",
+		[H1_END_SHUTDOWN] = "shutdown",
+	};
+	return k < H1_END_MAX && n[k] ? n[k] : "other";
+}
+static const char *h2_end_label(unsigned k)
+{
+	static const char *const n[H2_END_MAX] = {
+		[H2_END_NONE] = "none", [H2_END_BAD_PREFACE] = "bad_preface", [H2_END_RAPID_RESET] = "rapid_reset",
+		[H2_END_HEADER_BLOCK] = "header_block", [H2_END_CONTINUATIONS] = "continuations",
+		[H2_END_ACK_FLOOD] = "ack_flood", [H2_END_SETTINGS] = "settings", [H2_END_EMPTY_DATA] = "empty_data",
+		[H2_END_MEMORY] = "memory", [H2_END_PROTOCOL] = "protocol", [H2_END_IDLE] = "idle",
+	};
+	return k < H2_END_MAX && n[k] ? n[k] : "other";
+}
+
 static const struct metric_hist latency_hist = {
 	.n = ALEN(worker_stats, proxy.latency_buckets),
 	.bounds = proxy_latency_bounds_us,
@@ -181,8 +203,74 @@ const struct metric_desc metrics_worker[] = {
 	    "reason", quic_drop_label),
 	ARR("tls_handshakes_total", COUNTER, "TLS handshakes completed, by protocol and key-exchange group.",
 	    quic.tls_groups, "proto=\"quic\"", "group", tls_group_label),
+	ARR("tls_handshakes_total", COUNTER, "TLS handshakes completed, by protocol and key-exchange group.",
+	    tls_tcp.groups, "proto=\"tcp\"", "group", tls_group_label),
 	FIX("tls_pq_refused_total", COUNTER, "TLS handshakes refused by pq = require (no hybrid group offered).",
 	    quic.tls_pq_refused, "proto=\"quic\""),
+	FIX("tls_pq_refused_total", COUNTER, "TLS handshakes refused by pq = require (no hybrid group offered).",
+	    tls_tcp.pq_refused, "proto=\"tcp\""),
+	/* HTTPS over TCP (issue 9) */
+	ONE("https_connections_accepted_total", COUNTER, "TCP connections accepted ([https] and [redirect]).",
+	    https.accepted),
+	ONE("https_connections", GAUGE, "TCP connections open.", https.open),
+	ONE("https_connections_refused_total", COUNTER, "TCP connections closed at once: max_connections, none idle.",
+	    https.refused_full),
+	ONE("https_connections_closed_idle_total", COUNTER,
+	    "Idle keep-alive TCP connections closed to make room for a new one.", https.closed_idle_for_room),
+	ONE("https_connections_closed_total", COUNTER, "TCP connections closed.", https.closed),
+	ONE("https_accept_errors_total", COUNTER, "Accepts refused by the kernel (EMFILE, ENFILE, ENOBUFS, ENOMEM).",
+	    https.accept_errors),
+	ONE("https_handshake_timeouts_total", COUNTER, "TLS handshakes over TCP closed at handshake_timeout.",
+	    https.handshake_timeouts),
+	ONE("https_redirect_connections_total", COUNTER, "TCP connections accepted on [redirect] listeners.",
+	    https.redirect_accepted),
+	FIX("https_connections_by_protocol_total", COUNTER, "TCP connections by the HTTP version ALPN chose.",
+	    https.conns_h1, "protocol=\"1.1\""),
+	FIX("https_connections_by_protocol_total", COUNTER, "TCP connections by the HTTP version ALPN chose.",
+	    https.conns_h2, "protocol=\"2\""),
+	ONE("tls_tcp_handshakes_completed_total", COUNTER, "TLS handshakes over TCP completed.", tls_tcp.handshakes),
+	ONE("tls_tcp_handshakes_resumed_total", COUNTER, "TLS handshakes over TCP resumed with a ticket.",
+	    tls_tcp.handshakes_resumed),
+	ONE("tls_tcp_handshakes_tls12_total", COUNTER, "TLS handshakes over TCP that negotiated TLS 1.2.",
+	    tls_tcp.handshakes_tls12),
+	ONE("tls_tcp_handshake_failures_total", COUNTER, "TLS handshakes over TCP refused or failed.",
+	    tls_tcp.handshake_failures),
+	ONE("tls_tcp_unknown_sni_total", COUNTER, "TLS handshakes over TCP for a name no vhost serves there.",
+	    tls_tcp.unknown_sni),
+	ONE("tls_tcp_client_cert_refused_total", COUNTER,
+	    "TLS handshakes over TCP refused for their client certificate (none when required, or unverified).",
+	    tls_tcp.client_cert_refused),
+	ONE("tls_tcp_alpn_refused_total", COUNTER, "TLS handshakes over TCP offering ALPN but neither h2 nor http/1.1.",
+	    tls_tcp.alpn_refused),
+	FIX("https_requests_total", COUNTER, "Requests over TCP by protocol.", h1.requests, "protocol=\"1.1\""),
+	FIX("https_requests_total", COUNTER, "Requests over TCP by protocol.", h2.requests, "protocol=\"2\""),
+	FIX("https_protocol_connections_opened_total", COUNTER, "HTTP connections over TCP made, by protocol.",
+	    h1.conns_opened, "protocol=\"1.1\""),
+	FIX("https_protocol_connections_opened_total", COUNTER, "HTTP connections over TCP made, by protocol.",
+	    h2.conns_opened, "protocol=\"2\""),
+	FIX("https_protocol_connections_closed_total", COUNTER, "HTTP connections over TCP ended, by protocol.",
+	    h1.conns_closed, "protocol=\"1.1\""),
+	FIX("https_protocol_connections_closed_total", COUNTER, "HTTP connections over TCP ended, by protocol.",
+	    h2.conns_closed, "protocol=\"2\""),
+	ONE("https_h1_pipelined_total", COUNTER, "HTTP/1.1 requests that waited behind another (pipelining).",
+	    h1.pipelined),
+	ONE("https_h1_keepalive_reuse_total", COUNTER, "HTTP/1.1 requests after the first on a connection.",
+	    h1.keepalive_reuse),
+	ARR("https_connection_ends_total", COUNTER, "HTTP connections over TCP ended, by protocol and reason.",
+	    h1.ended, "protocol=\"1.1\"", "reason", h1_end_label),
+	ARR("https_connection_ends_total", COUNTER, "HTTP connections over TCP ended, by protocol and reason.",
+	    h2.ended, "protocol=\"2\"", "reason", h2_end_label),
+	ONE("https_h2_streams_reset_by_peer_total", COUNTER, "HTTP/2 RST_STREAM frames received.",
+	    h2.streams_reset_by_peer),
+	ONE("https_h2_streams_malformed_total", COUNTER, "HTTP/2 streams refused as malformed (RFC 9113 8.1.1).",
+	    h2.streams_refused_malformed),
+	ONE("https_h2_headers_too_large_total", COUNTER, "HTTP/2 requests answered 431.", h2.headers_too_large),
+	ONE("https_h2_goaway_graceful_total", COUNTER, "HTTP/2 graceful GOAWAYs sent (drain, reload).",
+	    h2.goaway_graceful),
+	ONE("https_h2_abuse_rx_frames_total", COUNTER, "Frames received on HTTP/2 connections ended for abuse.",
+	    h2.abuse_rx_frames),
+	ONE("https_h2_abuse_rx_bytes_total", COUNTER, "Bytes received on HTTP/2 connections ended for abuse.",
+	    h2.abuse_rx_bytes),
 };
 const unsigned metrics_worker_n = sizeof(metrics_worker) / sizeof(metrics_worker[0]);
 

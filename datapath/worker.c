@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "datapath/quic/cid.h"
@@ -58,6 +59,8 @@ const char *listener_kind_name(enum listener_kind k)
 	static const char *const n[LISTENER_KIND_MAX] = {
 		[LISTENER_QUIC] = "quic",
 		[LISTENER_TUNNEL] = "tunnel",
+		[LISTENER_HTTPS] = "https",
+		[LISTENER_REDIRECT] = "redirect",
 	};
 	return k < LISTENER_KIND_MAX ? n[k] : "unknown";
 }
@@ -90,6 +93,7 @@ static void stats_publish(struct worker *w)
 	}
 	if (w->tunnel)
 		peers_publish(w);
+	https_stats(w);
 	w->st.gen_id = w->gen ? w->gen->id : 0;
 	const uint64_t *src = (const uint64_t *)&w->st;
 	uint64_t *dst = (uint64_t *)&w->snap;
@@ -200,6 +204,11 @@ static void arm_timer(struct worker *w)
 		if (t < next)
 			next = t;
 	}
+	if (w->https) {
+		uint64_t t = https_next_expiry(w);
+		if (t < next)
+			next = t;
+	}
 	if (w->draining && !atomic_load_explicit(&w->drained, memory_order_relaxed) &&
 	    w->drain_deadline < next)
 		next = w->drain_deadline;
@@ -214,6 +223,8 @@ static void arm_timer(struct worker *w)
  * listener kind) is kept by ring socket index in kind_of[]. */
 static void sock_add(struct worker *w, int fd, unsigned kind)
 {
+	if (https_sock_add(w, fd, kind))
+		return; /* TCP listeners: accepted on the ring, not read */
 	int idx = ring_sock_add(w->ring, fd);
 	if (idx < 0 || idx >= WORKER_MAX_SOCKS) {
 		wlog(w, LOG_ERROR, "worker %u: cannot add socket: %s", w->id, strerror(idx < 0 ? -idx : ENOSPC));
@@ -234,6 +245,8 @@ static void sock_add(struct worker *w, int fd, unsigned kind)
 
 static void sock_del(struct worker *w, int fd)
 {
+	if (https_sock_del(w, fd))
+		return;
 	int idx = ring_sock_find(w->ring, fd);
 	if (idx < 0 || idx >= WORKER_MAX_SOCKS)
 		return;
@@ -467,6 +480,7 @@ static void on_chan(void *ctx, struct ring *r)
 				w->drain_deadline = m.u64;
 				if (w->quic)
 					quic_server_drain(w->quic, ring_now(), &w->tx);
+				https_drain(w);
 			}
 			break;
 		case WORKER_MSG_GEN:
@@ -499,6 +513,8 @@ static void on_timer(void *ctx, struct ring *r, uint64_t now)
 		tunnel_engine_handle_expiry(w->tunnel, now, wall_ns());
 	if (w->proxy && proxy_next_expiry(w->proxy) <= now)
 		proxy_handle_expiry(w->proxy, now);
+	if (w->https && https_next_expiry(w) <= now)
+		https_timer(w, now);
 }
 
 static const struct ring_ops worker_ops = {
@@ -532,6 +548,7 @@ static void gen_switched(struct worker *w)
 		tunnel_engine_authorization_changed(w->tunnel, ring_now());
 		initiators_sync(w);
 	}
+	https_gen_switched(w);
 	if (!w->quic || !wg || !wg->quic_vhosts)
 		return;
 	int err = quic_server_set_params(w->quic, &wg->quic);
@@ -555,6 +572,7 @@ static void worker_teardown(struct worker *w)
 {
 	quic_server_destroy(w->quic);
 	w->quic = NULL;
+	https_teardown(w); /* its streams close into the proxy */
 	proxy_destroy(w->proxy);
 	w->proxy = NULL;
 	if (w->tunq)
@@ -566,6 +584,7 @@ static void worker_teardown(struct worker *w)
 	}
 	ring_destroy(w->ring); /* on its own thread; closes the sockets it owns */
 	w->ring = NULL;
+	https_release(w);
 	tun_queue_free(w->tunq); /* closes the queue's fd */
 	w->tunq = NULL;
 	free(w->seg_scratch);
@@ -607,13 +626,15 @@ static void *worker_main(void *arg)
 		start_done(w, err);
 		return NULL;
 	}
-	if (w->has_quic) {
-		/* HTTP/3 requests go to the reverse proxy */
+	if (w->has_quic || w->has_https) {
+		/* HTTP/3, HTTP/2 and HTTP/1.1 requests go to the reverse proxy */
 		err = proxy_create(w->ring, w->id, proxy_log_cb, w, &w->proxy);
 		w->quic_params.on_request = proxy_request;
 		w->quic_params.request_ctx = w->proxy;
-		if (!err)
+		if (!err && w->has_quic)
 			err = quic_server_create(&w->quic_params, &w->quic);
+		if (!err && w->has_https)
+			err = https_start(w, w->https_ticket);
 		if (err) {
 			worker_teardown(w);
 			start_done(w, err);
@@ -622,6 +643,7 @@ static void *worker_main(void *arg)
 	}
 	gen_acquire(w->pub, w->id, &w->gen);
 	proxy_follow(w);
+	https_gen_switched(w);
 	start_done(w, 0);
 	initiators_sync(w);
 
@@ -632,8 +654,10 @@ static void *worker_main(void *arg)
 			proxy_follow(w);
 			if (before)
 				gen_switched(w);
-			else
+			else {
 				initiators_sync(w); /* the first generation (gen_switched does it after) */
+				https_gen_switched(w);
+			}
 		}
 		/* the end of the last turn: write the TCP run the TUN queue
 		 * was coalescing (tun.h) before the ring submits and waits */
@@ -643,6 +667,8 @@ static void *worker_main(void *arg)
 		 * once for the whole turn (quic.h: write-now list) */
 		if (w->quic)
 			quic_server_flush(w->quic, ring_now(), &w->tx);
+		/* the TCP connections the proxy gave something to write */
+		https_flush(w, ring_now());
 		arm_timer(w);
 		err = ring_turn(w->ring);
 		if (err && err != -EINTR) {
@@ -652,7 +678,8 @@ static void *worker_main(void *arg)
 		w->st.turns++;
 		uint64_t now = ring_now();
 		if (w->draining && !atomic_load_explicit(&w->drained, memory_order_relaxed) &&
-		    (!w->quic || !quic_server_active_streams(w->quic) || now >= w->drain_deadline)) {
+		    (((!w->quic || !quic_server_active_streams(w->quic)) && !https_busy(w)) ||
+		     now >= w->drain_deadline)) {
 			if (w->quic && now >= w->drain_deadline)
 				wlog(w, LOG_WARN, "worker %u: drain deadline passed with %u requests open", w->id,
 				     quic_server_active_streams(w->quic));
@@ -707,6 +734,11 @@ int worker_start(const struct worker_params *p, struct worker **out)
 	}
 	w->peers = p->peers;
 	w->n_peers = p->n_peers;
+	w->has_https = p->https;
+	if (p->https_ticket_key)
+		memcpy(w->https_ticket, p->https_ticket_key, sizeof(w->https_ticket));
+	else if (p->https && getrandom(w->https_ticket, sizeof(w->https_ticket), 0) != sizeof(w->https_ticket))
+		memset(w->https_ticket, 0x5a, sizeof(w->https_ticket));
 	if (mesh_join(w) != 0) {
 		free(w);
 		return -ENOMEM;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "datapath/gen.h"
+#include "datapath/https/conn.h"
 #include "datapath/proxy/proxy.h"
 #include "datapath/quic/quic.h"
 #include "datapath/tunnel/engine.h"
@@ -19,6 +20,8 @@
 enum listener_kind {
 	LISTENER_QUIC = 0,
 	LISTENER_TUNNEL,
+	LISTENER_HTTPS,    /* TCP: TLS, HTTP/1.1 and HTTP/2 (issue 9) */
+	LISTENER_REDIRECT, /* TCP: plain HTTP/1.1, redirects to https */
 	LISTENER_KIND_MAX
 };
 
@@ -72,6 +75,11 @@ struct worker_stats {
 	uint64_t tun_coalesced_writes;        /* of tun_writes, TCP super-packets (coalesced segments) */
 	uint64_t tun_coalesced_segments;      /* decrypted segments merged into those */
 	uint64_t handoff_out, handoff_in;     /* TUN reads handed to / taken from other workers */
+	/* the HTTPS front end over TCP (issue 9), zero without [https] */
+	struct https_counters https;
+	struct tls_tcp_counters tls_tcp;
+	struct h1_counters h1;
+	struct h2_counters h2;
 };
 
 /* One tunnel peer as a worker's engine knows it, published for GET /peers
@@ -117,6 +125,29 @@ struct worker_params {
 	 * each other), then frees one; the last frees the mesh. */
 	struct worker **peers;
 	unsigned n_peers;
+	/* [https] or [redirect] configured at start (the proxy is made for
+	 * HTTPS too); the session ticket key every worker shares
+	 * (QUIC_TICKET_KEY_LEN bytes, copied), NULL: random per worker */
+	bool https;
+	const uint8_t *https_ticket_key;
+};
+
+/* [https] and [redirect] of a generation (control/genbuild.c), read-only. */
+struct worker_https_gen {
+	bool on;                         /* [https] */
+	struct tls_vhost_set *vset;      /* the vhosts' credentials (a reference) */
+	unsigned max_connections;
+	uint64_t handshake_timeout_ns, header_timeout_ns, idle_timeout_ns;
+	uint32_t max_header_bytes;
+	unsigned max_headers, h2_max_streams;
+	/* Alt-Svc value by vset index (alt_svc = auto: h3 on the [quic] port
+	 * serving that vhost); NULL entry: none */
+	char **alt_svc;
+	unsigned n_alt;
+	bool redirect;                   /* [redirect] */
+	uint16_t https_port;             /* the port [redirect] sends clients to */
+	const char *const *names;        /* the vhost names served (redirect) */
+	unsigned n_names;
 };
 
 /* What a generation carries for the workers beyond the config (gen->priv),
@@ -140,6 +171,8 @@ struct worker_gen {
 	 * picks the peer (and so the owning worker) of a TUN packet. Read-only
 	 * once published. NULL without peers. */
 	struct allowedips *tunnel_routes;
+	/* [https] / [redirect]; NULL: neither */
+	struct worker_https_gen *https;
 };
 
 struct worker;

@@ -35,7 +35,10 @@ struct worker {
 	struct quic_params quic_params;
 	bool has_quic;
 	struct quic_server *quic;
-	struct proxy *proxy; /* the quic server's on_request, with QUIC */
+	struct proxy *proxy; /* the quic server's on_request, with QUIC or HTTPS */
+	bool has_https;
+	uint8_t https_ticket[64];
+	struct worker_https *https; /* worker_https.c */
 	struct quic_tx tx; /* the ring as the protocol cores' send interface */
 	uint8_t tunnel_key[32];
 	bool has_tunnel;
@@ -114,5 +117,21 @@ void tunnel_handoff_recv(struct worker *w, struct ring_dgram *d);
 void tunnel_tun_handoff_recv(struct worker *w, uint8_t *p, size_t len, uint64_t now);
 void initiators_sync(struct worker *w);
 void peers_publish(struct worker *w);
+
+/* ---- worker_https.c, for worker.c ---- */
+RG_MUST_CHECK int https_start(struct worker *w, const uint8_t *ticket_key);
+/* A TCP listener of LISTENER_HTTPS / LISTENER_REDIRECT: true when it was
+ * one (taken, or closed on failure). */
+bool https_sock_add(struct worker *w, int fd, unsigned kind);
+bool https_sock_del(struct worker *w, int fd);
+void https_gen_switched(struct worker *w);
+void https_drain(struct worker *w);
+unsigned https_busy(const struct worker *w);
+void https_flush(struct worker *w, uint64_t now);
+uint64_t https_next_expiry(struct worker *w);
+void https_timer(struct worker *w, uint64_t now);
+void https_stats(struct worker *w);
+void https_teardown(struct worker *w);
+void https_release(struct worker *w);
 
 #endif

@@ -133,6 +133,22 @@ static void check_quic(struct ini_load *L, struct ini_inst *in)
 	check_preferred_address(L, in, q);
 }
 
+/* [https] and [redirect] (issue 9): TCP listeners; [https] serves the
+ * [vhost] certificates. */
+static void check_https(struct ini_load *L, struct ini_inst *in)
+{
+	const struct rg_https_cfg *h = in->obj;
+	check_listen_dups(L, in, h->listen, h->n_listen);
+	if (!ini_load_find(L, INI_SEC_VHOST))
+		ini_load_error(L, in->line, "[https] needs at least one [vhost NAME] with a certificate");
+}
+
+static void check_redirect(struct ini_load *L, struct ini_inst *in)
+{
+	const struct rg_redirect_cfg *r = in->obj;
+	check_listen_dups(L, in, r->listen, r->n_listen);
+}
+
 static void check_vhost(struct ini_load *L, struct ini_inst *in, const struct rg_quic_cfg *q)
 {
 	struct rg_vhost_cfg *v = in->obj;
@@ -453,6 +469,8 @@ void ini_check_all(struct ini_load *L)
 			t->pq_line = ini_schema_key_given(in, "pq") ? LINE(in, "pq") : 0;
 			break;
 		}
+		case INI_SEC_HTTPS: check_https(L, in); break;
+		case INI_SEC_REDIRECT: check_redirect(L, in); break;
 		case INI_SEC_ROUTE:
 		case INI_SEC_MAX: break;
 		}

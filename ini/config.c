@@ -49,6 +49,10 @@ static int assemble(struct ini_load *L, struct rg_config **out)
 	c->tunnel = in ? in->obj : NULL;
 	in = ini_load_find(L, INI_SEC_TLS);
 	c->tls = in ? in->obj : NULL;
+	in = ini_load_find(L, INI_SEC_HTTPS);
+	c->https = in ? in->obj : NULL;
+	in = ini_load_find(L, INI_SEC_REDIRECT);
+	c->redirect = in ? in->obj : NULL;
 	if (gather(L, INI_SEC_VHOST, (const void **)&c->vhosts, &c->n_vhosts) ||
 	    gather(L, INI_SEC_BACKEND, (const void **)&c->backends, &c->n_backends) ||
 	    gather(L, INI_SEC_ROUTE, (const void **)&c->routes, &c->n_routes) ||

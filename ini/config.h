@@ -177,6 +177,37 @@ struct rg_quic_cfg {
 	struct rg_cfg_addr preferred_address; /* sa family 0: none */
 };
 
+/* [https] alt_svc (issue 9) */
+enum rg_alt_svc {
+	RG_ALT_SVC_AUTO = 0, /* Alt-Svc: h3 on responses of vhosts [quic] serves */
+	RG_ALT_SVC_OFF,
+};
+
+/* [https]: HTTPS over TCP, HTTP/1.1 and HTTP/2 (issue 9). Vhosts are
+ * shared with [quic]. */
+struct rg_https_cfg {
+	unsigned line;                 /* of the [https] header */
+	const struct rg_cfg_addr *listen; /* default 0.0.0.0:443, [::]:443 */
+	unsigned n_listen;
+	enum rg_alt_svc alt_svc;       /* default auto */
+	unsigned max_connections;      /* per worker, default 16384 */
+	uint64_t handshake_timeout_ms; /* default 10s */
+	uint64_t header_timeout_ms;    /* default 10s (slowloris) */
+	uint64_t idle_timeout_ms;      /* keep-alive, default 60s */
+	uint64_t max_header_bytes;     /* default 16k */
+	unsigned max_headers;          /* default 100 */
+	unsigned h2_max_streams;       /* SETTINGS_MAX_CONCURRENT_STREAMS, default 100 */
+	const char *proxy_protocol;    /* next wave: refused when set */
+	const char *limits;            /* next wave: refused when set */
+};
+
+/* [redirect]: plain HTTP/1.1, 308 to https (issue 9). */
+struct rg_redirect_cfg {
+	unsigned line;
+	const struct rg_cfg_addr *listen; /* default 0.0.0.0:80 */
+	unsigned n_listen;
+};
+
 struct rg_vhost_cfg {
 	unsigned line;
 	const char *name;              /* the SNI name, lower case */
@@ -297,6 +328,8 @@ struct rg_config {
 	const struct rg_tls_cfg *tls;  /* NULL: no [tls] section (defaults) */
 	const struct rg_peer_cfg *peers;
 	unsigned n_peers;
+	const struct rg_https_cfg *https;       /* NULL: no [https] (issue 9) */
+	const struct rg_redirect_cfg *redirect; /* NULL: no [redirect] */
 	/* What loads but does not do what it says, or is unsafe: keys parsed
 	 * and not implemented yet, secret files open to group or others. Each
 	 * "FILE:LINE: warning: ..." (also in the load's diag). Start-up and

@@ -62,6 +62,8 @@ enum ini_sec_id {
 	INI_SEC_TUNNEL,
 	INI_SEC_PEER,
 	INI_SEC_TLS, /* issue 20 */
+	INI_SEC_HTTPS,
+	INI_SEC_REDIRECT,
 	INI_SEC_MAX
 };
 

@@ -130,7 +130,7 @@ static void section_begin(struct ini_load *L, const char *s, const char *e, unsi
 	if (id == INI_SEC_MAX) {
 		ini_load_error(L, line,
 		               "unknown section [%s] (known: appliance, quic, vhost NAME, backend NAME, "
-		               "route NAME, tunnel, peer NAME)", kind);
+		               "route NAME, tunnel, peer NAME, https, redirect)", kind);
 		return;
 	}
 	const struct ini_section *sec = &ini_schema[id];

@@ -239,6 +239,43 @@ static const struct ini_key peer_keys[] = {
 };
 #undef P
 
+/* [https] proxy_protocol and limits are INTERFACE.md's next wave: a value
+ * is refused (never parsed and ignored). */
+static int check_next_wave(const char *s, char *why)
+{
+	(void)s;
+	snprintf(why, INI_WHY_MAX, "not implemented yet (issue 9 next wave: PROXY protocol and [limit] policies)");
+	return -EINVAL;
+}
+
+static const struct ini_enum_name alt_svcs[] = {
+	{"auto", RG_ALT_SVC_AUTO}, {"off", RG_ALT_SVC_OFF}, {NULL, 0},
+};
+
+/* issue 9 */
+#define H struct rg_https_cfg
+static const struct ini_key https_keys[] = {
+	{"listen", INI_T_ADDR_LIST, F(H, listen), F(H, n_listen), 0, "0.0.0.0:443, [::]:443", 0, 0, NULL, NULL},
+	{"alt_svc", INI_T_ENUM, F(H, alt_svc), NOFF, 0, "auto", 0, 0, alt_svcs, NULL},
+	{"max_connections", INI_T_UINT, F(H, max_connections), NOFF, 0, "16384", 16, 1000000, NULL, NULL},
+	{"handshake_timeout", INI_T_DURATION, F(H, handshake_timeout_ms), NOFF, 0, "10s", 100, MS_MAX, NULL, NULL},
+	{"header_timeout", INI_T_DURATION, F(H, header_timeout_ms), NOFF, 0, "10s", 100, MS_MAX, NULL, NULL},
+	{"idle_timeout", INI_T_DURATION, F(H, idle_timeout_ms), NOFF, 0, "60s", 100, MS_MAX, NULL, NULL},
+	{"max_header_bytes", INI_T_SIZE, F(H, max_header_bytes), NOFF, 0, "16k", 1024, 1u << 20, NULL, NULL},
+	{"max_headers", INI_T_UINT, F(H, max_headers), NOFF, 0, "100", 8, 10000, NULL, NULL},
+	{"h2_max_streams", INI_T_UINT, F(H, h2_max_streams), NOFF, 0, "100", 1, 10000, NULL, NULL},
+	{"proxy_protocol", INI_T_STRING, F(H, proxy_protocol), NOFF, INI_F_EMPTY_OFF, NULL, 0, 0, NULL,
+	 check_next_wave},
+	{"limits", INI_T_STRING, F(H, limits), NOFF, INI_F_EMPTY_OFF, NULL, 0, 0, NULL, check_next_wave},
+};
+#undef H
+
+#define D struct rg_redirect_cfg
+static const struct ini_key redirect_keys[] = {
+	{"listen", INI_T_ADDR_LIST, F(D, listen), F(D, n_listen), 0, "0.0.0.0:80", 0, 0, NULL, NULL},
+};
+#undef D
+
 #define SEC(n, named_, host_, type, keys_, has_name)                                          \
 	{n, named_, host_, sizeof(type), has_name, offsetof(type, line), keys_,                   \
 	 sizeof(keys_) / sizeof(keys_[0])}
@@ -254,11 +291,14 @@ const struct ini_section ini_schema[INI_SEC_MAX] = {
 	[INI_SEC_TUNNEL] = SEC("tunnel", false, false, struct rg_tunnel_cfg, tunnel_keys, 0),
 	[INI_SEC_PEER] = SEC("peer", true, false, struct rg_peer_cfg, peer_keys, offsetof(struct rg_peer_cfg, name)),
 	[INI_SEC_TLS] = SEC("tls", false, false, struct rg_tls_cfg, tls_keys, 0),
+	[INI_SEC_HTTPS] = SEC("https", false, false, struct rg_https_cfg, https_keys, 0),
+	[INI_SEC_REDIRECT] = SEC("redirect", false, false, struct rg_redirect_cfg, redirect_keys, 0),
 };
 
 _Static_assert(sizeof(appliance_keys) / sizeof(appliance_keys[0]) <= INI_MAX_KEYS, "key_line too small");
 _Static_assert(sizeof(quic_keys) / sizeof(quic_keys[0]) <= INI_MAX_KEYS, "key_line too small");
 _Static_assert(sizeof(tunnel_keys) / sizeof(tunnel_keys[0]) <= INI_MAX_KEYS, "key_line too small");
+_Static_assert(sizeof(https_keys) / sizeof(https_keys[0]) <= INI_MAX_KEYS, "key_line too small");
 _Static_assert(sizeof(peer_keys) / sizeof(peer_keys[0]) <= INI_MAX_KEYS, "key_line too small");
 _Static_assert(sizeof(enum rg_lb_algorithm) == sizeof(int), "enums are stored as int");
 

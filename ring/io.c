@@ -307,7 +307,9 @@ void epoll_io_run(struct ring *r)
 		if (res == -EAGAIN) {
 			struct io_fd *f = fd_slot(r, io->fd, true);
 			if (f) {
-				bool wr = io->op != RING_IO_READ;
+				/* a listening socket is readable when a
+				 * connection waits (never writable) */
+				bool wr = io->op != RING_IO_READ && io->op != RING_IO_ACCEPT;
 				list_append(wr ? &f->wr : &f->rd, io);
 				io->state = (uint8_t)((io->state & ~IO_STATE) | IO_WAIT);
 				if (fd_update(r, io->fd, f) == 0)

@@ -33,7 +33,24 @@ for line in open(sys.argv[1]):
 
 status() { curl -sf $ADMIN/status | python3 -c "import json,sys; s=json.load(sys.stdin); print($1)"; }
 [[ $(status 's["workers"]') == 2 ]] || fail "/status workers"
-[[ $(status 'sum(l["bound"] for l in s["listeners"])') == 2 ]] || fail "/status: two bound listeners"
+[[ $(status 'sum(l["bound"] for l in s["listeners"])') == 4 ]] ||
+	fail "/status: four bound listeners (quic, tunnel, https, redirect)"
+
+# HTTPS over TCP (issue 9) on the QUIC port, as the banner says, with
+# Alt-Svc naming HTTP/3; the redirect server on its free port
+grep -q 'demo: HTTPS (TCP)    curl --cacert .*/localhost.pem https://localhost:4433/' "$RG_TMP/log" ||
+	fail "the banner has no HTTPS curl line"
+for proto in --http2 --http1.1; do
+	curl -sS --max-time 10 "$proto" --cacert "$demo_dir/localhost.pem" -D "$RG_TMP/hdr" -o "$RG_TMP/body" \
+		https://localhost:4433/ || fail "demo: HTTPS ($proto) with the banner's curl"
+	grep -q '^HTTP/[12].* 200' "$RG_TMP/hdr" || { cat "$RG_TMP/hdr" >&2; fail "demo: HTTPS ($proto) not 200"; }
+	grep -qi '^alt-svc: h3=":4433"' "$RG_TMP/hdr" || { cat "$RG_TMP/hdr" >&2; fail "demo: no Alt-Svc ($proto)"; }
+done
+rport=$(grep -o 'demo: redirect       curl -i http://localhost:[0-9]*/' "$RG_TMP/log" | grep -o '[0-9]*/$' | tr -d /)
+[[ -n $rport ]] || fail "the banner has no redirect line"
+curl -sS --max-time 10 -o /dev/null -D "$RG_TMP/rhdr" "http://localhost:$rport/x" || fail "demo: redirect server"
+grep -q '^HTTP/1.1 308' "$RG_TMP/rhdr" && grep -qi '^location: https://localhost:4433/x' "$RG_TMP/rhdr" ||
+	{ cat "$RG_TMP/rhdr" >&2; fail "demo: no 308 to https://localhost:4433/x"; }
 [[ $(status 's["config_generation"]') == 1 ]] || fail "/status generation 1"
 
 # Datagrams reach the workers and are counted per listener; garbage to the

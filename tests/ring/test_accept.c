@@ -148,6 +148,26 @@ int main(int argc, char **argv)
 		close(clients[i]);
 	a.n = 0;
 
+	/* a connection that comes after the accept had to wait (epoll: it is
+	 * parked on the listening socket, which turns readable, never
+	 * writable) */
+	for (int i = 0; i < 3; i++) {
+		ring_timer_set(r, ring_now() + 20000000ull);
+		if (ring_turn(r) < 0)
+			break;
+	}
+	{
+		int late = dial(&addr, &cports[0]);
+
+		turn_until(r, &a, 1, false);
+		CHECK(a.n == 1, "a connection after the accept waited: accepted %u", a.n);
+		if (a.n)
+			close(a.fds[0]);
+		if (late >= 0)
+			close(late);
+		a.n = 0;
+	}
+
 	/* cancel: done once more with -ECANCELED, then idle */
 	a.ended = false;
 	a.last_err = 0;
