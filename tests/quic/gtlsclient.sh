@@ -36,6 +36,18 @@ for mode in plain retry; do
 	fi
 	note "$mode: ok ($(grep -E '^(handshakes_completed|requests|retry_sent|tx_gso_bufs) ' "$RG_TMP/$mode.out" | tr '\n' ' '))"
 done
+# ChaCha20-Poly1305 only (RFC 9001 5.3, 5.4.4 header protection): the
+# interop runner's chacha20 case. The client offers nothing else, so a
+# server without it fails the handshake.
+start_srv chacha20
+fetch "$RG_TMP/chacha20-bytes" --ciphers='NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+CHACHA20-POLY1305' \
+	"https://localhost:$PORT/bytes/1000000"
+got=$(sha256sum <"$RG_TMP/chacha20-bytes/1000000" | cut -d' ' -f1)
+[[ $got == "$want_bytes" ]] || fail "chacha20: /bytes/1000000 sha256 $got, want $want_bytes"
+stop_srv
+[[ $(counter handshakes_completed) -ge 1 ]] || fail "chacha20: handshakes_completed $(counter handshakes_completed)"
+note "chacha20: ok"
+
 # A key update (RFC 9001 6) the client starts 10 ms after the handshake,
 # with 1 MB still to come: the server runs it on ngtcp2's crypto context
 # (its TLS session is released once the handshake completed, issue 17).
