@@ -93,7 +93,7 @@ RG_PID=$!
 RG_PIDS+=("$RG_PID")
 wait_for 20 curl -sf --cacert "$T/ca.pem" https://localhost:8443/ -o /dev/null ||
 	{ cat "$T/rg.log" >&2; fail "the root's ringgate does not serve HTTPS on 8443"; }
-g() { metric_sum http://127.0.0.1:8082/metrics "^ringgate_tls_handshakes_total\\{proto=\"$1\",group=\"X25519MLKEM768\"\\}"; }
+g() { metric_sum http://127.0.0.1:8082/metrics "^ringgate_tls_handshakes_total\\{.*proto=\"$1\",group=\"X25519MLKEM768\"\\}"; }
 tcp0=$(g tcp) quic0=$(g quic)
 
 # nav NAME FORCE_QUIC_ORIGIN: one navigation to https://localhost:8443/

@@ -55,7 +55,7 @@ wait_for 20 curl -sf $ADMIN/health || { cat rg.log >&2; fail "no /health"; }
 wait_for 10 curl -sf --cacert localhost.crt "https://localhost:$PORT/x" -o /dev/null ||
 	{ cat rg.log >&2; fail "ringgate does not serve HTTPS on $PORT"; }
 g() { sleep 0.3; metric_sum $ADMIN/metrics "^ringgate_tls_handshakes_total\\{.*proto=\"tcp\",group=\"$1\"\\}"; }
-refused() { sleep 0.3; metric_sum $ADMIN/metrics "^ringgate_tls_pq_refused_total\\{proto=\"tcp\""; }
+refused() { sleep 0.3; metric_sum $ADMIN/metrics "^ringgate_tls_pq_refused_total\\{.*proto=\"tcp\""; }
 # sc NAME GROUPS: s_client offering only GROUPS, a GET over HTTP/1.1;
 # 0 when the certificate verified and the backend answered 200
 sc() {
@@ -64,7 +64,13 @@ sc() {
 			-verify_return_error -alpn http/1.1 -groups "$2" -ign_eof >"$1.out" 2>"$1.err"
 	grep -q '^HTTP/1.1 200' "$1.out" && grep -q 'Verify return code: 0 (ok)' "$1.out"
 }
-group_of() { sed -n 's/^Negotiated TLS1.3 group: //p' "$1.out"; }
+# the group s_client (3.5) reports: "Negotiated TLS1.3 group: X25519MLKEM768"
+# for the hybrid, "Peer Temp Key: X25519, 253 bits" or "Peer Temp Key:
+# ECDH, prime256v1, 256 bits" for a classical one
+group_of() {
+	sed -n -e 's/^Negotiated TLS1.3 group: //p' -e 's/^Peer Temp Key: X25519,.*/X25519/p' \
+		-e 's/^Peer Temp Key: ECDH, prime256v1,.*/secp256r1/p' "$1.out"
+}
 gen() { curl -sf $ADMIN/status | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["config_generation"] if all(x == s["config_generation"] for x in s["worker_generations"]) else -1)'; }
 gen_is() { [[ $(gen) == "$1" ]]; }
 reload() { # [tls] LINES
