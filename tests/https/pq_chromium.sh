@@ -32,11 +32,12 @@ command -v certutil >/dev/null || fail "certutil missing: tools/setup.sh install
 exec 9>"$ROOT.lock"
 flock -w 600 9 || fail "the Debian 13 root stays locked"
 # inroot CMD...: CMD in ROOT, private mounts, this network namespace
+# (exec all the way down: the pid of `inroot ... &` is CMD's own)
 inroot() {
-	R=$ROOT unshare -m -- bash -c 'mount --make-rprivate / && for d in proc dev sys; do mount --rbind "/$d" "$R/$d" || exit 1; done &&
+	R=$ROOT exec unshare -m -- bash -c 'mount --make-rprivate / && for d in proc dev sys; do mount --rbind "/$d" "$R/$d" || exit 1; done &&
 		exec chroot "$R" /usr/bin/env -i LANG=C.UTF-8 PATH=/usr/bin:/bin "$@"' bash "$@"
 }
-inroot "$RGR" --version >"$RG_TMP/version" 2>&1 || { cat "$RG_TMP/version" >&2; fail "the root's ringgate does not run"; }
+(inroot "$RGR" --version) >"$RG_TMP/version" 2>&1 || { cat "$RG_TMP/version" >&2; fail "the root's ringgate does not run"; }
 grep -q "post-quantum groups available" "$RG_TMP/version" ||
 	skip "the root's ringgate has no post-quantum groups: $(tail -1 "$RG_TMP/version")"
 # files ringgate reads live in the root (removed at exit)
@@ -88,7 +89,7 @@ host = localhost
 path_prefix = /
 backend = site
 INI
-inroot "$RGR" -c "$RTI/rg.ini" 2>"$T/rg.log" &
+(inroot "$RGR" -c "$RTI/rg.ini") 2>"$T/rg.log" &
 RG_PID=$!
 RG_PIDS+=("$RG_PID")
 wait_for 20 curl -sf --cacert "$T/ca.pem" https://localhost:8443/ -o /dev/null ||
