@@ -344,6 +344,10 @@ int appcfg_vhost_params(const struct rg_config *c, struct quic_vhost_params **vh
 		v[i].key_file = vc->key;
 		v[i].groups = vhost_groups(c, vc); /* issue 20; checked by tls_check */
 		v[i].pq = vhost_pq(c, vc);
+		v[i].client_ca = vc->client_ca; /* issue 9 §3; checked by ini/check.c */
+		v[i].client_auth = vc->client_auth == RG_CLIENT_AUTH_REQUIRE    ? TLS_CLIENT_AUTH_REQUIRE
+		                   : vc->client_auth == RG_CLIENT_AUTH_OPTIONAL ? TLS_CLIENT_AUTH_OPTIONAL
+		                                                                 : TLS_CLIENT_AUTH_OFF;
 		v[i].listen = la;
 		for (unsigned j = 0; j < vc->n_listen; j++) {
 			const struct rg_cfg_addr *l = &vc->listen[j];

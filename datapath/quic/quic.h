@@ -105,6 +105,13 @@ struct quic_request {
 	 * does not allow 0-RTT answers 425 Too Early (RFC 8470 5.2); the client
 	 * then retries after the handshake. Only possible with zero_rtt on. */
 	bool early_data;
+	/* The client certificate the TLS layer verified against the vhost's
+	 * client_ca (issue 9 §3): its subject (RFC 4514) and SHA-256
+	 * fingerprint (64 lowercase hex digits), NUL-terminated, valid during
+	 * on_request; NULL when the client sent none or the vhost has
+	 * client_auth off. The proxy sends them as X-Client-Cert-Subject /
+	 * X-Client-Cert-Sha256 and always drops the client's own copies. */
+	const char *client_cert_subject, *client_cert_sha256;
 };
 
 struct quic_iov {
