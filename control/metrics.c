@@ -209,6 +209,12 @@ const struct metric_desc metrics_worker[] = {
 	    quic.tls_pq_refused, "proto=\"quic\""),
 	FIX("tls_pq_refused_total", COUNTER, "TLS handshakes refused by pq = require (no hybrid group offered).",
 	    tls_tcp.pq_refused, "proto=\"tcp\""),
+	FIX("tls_client_cert_refused_total", COUNTER,
+	    "TLS handshakes refused for their client certificate (none when required, or unverified).",
+	    quic.client_cert_refused, "proto=\"quic\""),
+	FIX("tls_client_cert_refused_total", COUNTER,
+	    "TLS handshakes refused for their client certificate (none when required, or unverified).",
+	    tls_tcp.client_cert_refused, "proto=\"tcp\""),
 	/* HTTPS over TCP (issue 9) */
 	ONE("https_connections_accepted_total", COUNTER, "TCP connections accepted ([https] and [redirect]).",
 	    https.accepted),

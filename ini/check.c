@@ -151,13 +151,11 @@ static void check_redirect(struct ini_load *L, struct ini_inst *in)
 
 /* Issue 9 §3: client certificates. client_auth needs the CAs to verify
  * against, and the CA file must load (the TLS backends read it again at
- * each generation). The HTTPS front end over TCP asks for and verifies
- * client certificates; QUIC does not ask for them in this build, so a
- * vhost that [quic] serves would let HTTP/3 in without one: with require
- * that is a hole (refused), with optional a difference (warned). */
-static void check_client_auth(struct ini_load *L, struct ini_inst *in, const struct rg_quic_cfg *q)
+ * each generation). Whether this build's QUIC asks for certificates is
+ * the TLS backend's to say: control/appcfg.c checks that. */
+static void check_client_auth(struct ini_load *L, struct ini_inst *in)
 {
-	const struct rg_vhost_cfg *v = in->obj;
+	struct rg_vhost_cfg *v = in->obj;
 	char why[INI_WHY_MAX];
 	if (v->client_ca) {
 		int r = ini_file_ca(v->client_ca, why);
@@ -166,26 +164,10 @@ static void check_client_auth(struct ini_load *L, struct ini_inst *in, const str
 		else if (r)
 			ini_load_error(L, LINE(in, "client_ca"), "client_ca: %s", why);
 	}
-	if (v->client_auth == RG_CLIENT_AUTH_OFF)
-		return;
-	const char *mode = v->client_auth == RG_CLIENT_AUTH_REQUIRE ? "require" : "optional";
-	if (!v->client_ca) {
+	v->client_auth_line = ini_schema_key_given(in, "client_auth") ? LINE(in, "client_auth") : 0;
+	if (v->client_auth != RG_CLIENT_AUTH_OFF && !v->client_ca)
 		ini_load_error(L, LINE(in, "client_auth"), "client_auth = %s needs client_ca (the CAs to verify against)",
-		               mode);
-		return;
-	}
-	if (!q)
-		return;
-	if (v->client_auth == RG_CLIENT_AUTH_REQUIRE)
-		ini_load_error(L, LINE(in, "client_auth"),
-		               "client_auth = require applies to the HTTPS front end over TCP only in this build: "
-		               "[quic] would serve [vhost %s] over HTTP/3 without a client certificate",
-		               v->name);
-	else
-		ini_load_warn(L, LINE(in, "client_auth"),
-		              "client_auth = optional applies to the HTTPS front end over TCP only in this build: "
-		              "HTTP/3 requests to [vhost %s] never carry X-Client-Cert-*",
-		              v->name);
+		               v->client_auth == RG_CLIENT_AUTH_REQUIRE ? "require" : "optional");
 }
 
 static void check_vhost(struct ini_load *L, struct ini_inst *in, const struct rg_quic_cfg *q)
@@ -207,7 +189,7 @@ static void check_vhost(struct ini_load *L, struct ini_inst *in, const struct rg
 	/* for control/appcfg.c's backend check (0: not set) */
 	v->groups_line = ini_schema_key_given(in, "groups") ? LINE(in, "groups") : 0;
 	v->pq_line = ini_schema_key_given(in, "pq") ? LINE(in, "pq") : 0;
-	check_client_auth(L, in, q);
+	check_client_auth(L, in);
 	for (unsigned i = 0; i < v->n_listen; i++) {
 		if (!q) {
 			ini_load_error(L, LINE(in, "listen"), "listen: there is no [quic] section to listen with");

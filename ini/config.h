@@ -232,6 +232,7 @@ struct rg_vhost_cfg {
 	 * PEM list of certificates; client_auth other than off needs it. */
 	const char *client_ca;
 	enum rg_client_auth client_auth;
+	unsigned client_auth_line;     /* for control/appcfg.c (0: not set) */
 };
 
 /* [tls] (issue 20): key exchange of every TLS handshake. */

@@ -263,6 +263,9 @@ static int h3_end_headers(nghttp3_conn *h3, int64_t id, int fin, void *cud, void
 		.peer = &c->peer,
 		.worker_id = srv->p.worker_id,
 		.early_data = s->early,
+		/* issue 9 §3: verified at the handshake (tls/) */
+		.client_cert_subject = c->cert_subject,
+		.client_cert_sha256 = c->cert_subject ? c->cert_sha256 : NULL,
 	};
 	rc = srv->p.on_request(srv->p.request_ctx, s, &req);
 	/* header copies other than the pseudo-headers are gone after the call */

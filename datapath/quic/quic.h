@@ -357,6 +357,8 @@ struct quic_counters {
 	uint64_t tls_pq_refused;
 	/* issue 17 */
 	uint64_t key_updates;           /* 1-RTT key updates (RFC 9001 6), ours or the peer's */
+	/* issue 9 §3 (appended) */
+	uint64_t client_cert_refused;   /* client_auth: none when required, or one that did not verify */
 };
 
 const char *quic_drop_name(enum quic_drop d);

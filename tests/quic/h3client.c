@@ -5,7 +5,8 @@
  *
  *   h3client [--cacert F | --insecure] [--resolve H:P:A] [--count N]
  *            [--parallel P] [--post-file F] [--connect-timeout S] [--quiet]
- *            [--verbose] [--path-as-is] [--header "Name: value"]... URL...
+ *            [--verbose] [--path-as-is] [--header "Name: value"]...
+ *            [--cert PEM --key PEM] URL...
  *
  * Each transfer prints "<status> <bytes> <sha256>" (unless --quiet); the
  * last line is "summary ok=N failed=M" plus a count per status. Exit 0 when
@@ -62,9 +63,11 @@ int main(int argc, char **argv)
 		{ "connect-timeout", required_argument, NULL, 't' },
 		{ "path-as-is", no_argument, NULL, 'a' },
 		{ "header", required_argument, NULL, 'H' },
+		{ "cert", required_argument, NULL, 'C' },
+		{ "key", required_argument, NULL, 'K' },
 		{ 0 },
 	};
-	const char *cacert = NULL, *post = NULL;
+	const char *cacert = NULL, *post = NULL, *cert = NULL, *key = NULL;
 	struct curl_slist *resolve = NULL, *headers = NULL;
 	long connect_timeout = 0;
 	bool insecure = false, quiet = false, verbose = false, as_is = false;
@@ -89,6 +92,8 @@ int main(int argc, char **argv)
 		case 't': connect_timeout = atol(optarg); break;
 		case 'a': as_is = true; break;
 		case 'H': headers = curl_slist_append(headers, optarg); break;
+		case 'C': cert = optarg; break;
+		case 'K': key = optarg; break;
 		default:
 			fprintf(stderr, "usage: h3client [options] URL...\n");
 			return 2;
@@ -146,6 +151,10 @@ int main(int argc, char **argv)
 				curl_easy_setopt(x->e, CURLOPT_RESOLVE, resolve);
 			if (headers)
 				curl_easy_setopt(x->e, CURLOPT_HTTPHEADER, headers);
+			if (cert)
+				curl_easy_setopt(x->e, CURLOPT_SSLCERT, cert);
+			if (key)
+				curl_easy_setopt(x->e, CURLOPT_SSLKEY, key);
 			if (cacert)
 				curl_easy_setopt(x->e, CURLOPT_CAINFO, cacert);
 			if (insecure) {
