@@ -154,7 +154,7 @@ rg_stop "$RGPID" rg.log "ringgate (TCP)"
 [[ -n $H3 && -x $H3 ]] || { note "no h3client: HTTP/3 is not checked"; echo "mtls: ok"; exit 0; }
 h3() { "$H3" --cacert localhost.crt --resolve localhost:4433:127.0.0.1 --connect-timeout 20 "$@"; }
 quic_refused() {
-	curl -sf $ADMIN/metrics | awk '/^ringgate_tls_client_cert_refused_total[{].*proto="quic"/ { n += $NF; seen = 1 }
+	curl -sf $ADMIN/metrics | awk '/^ringgate_quic_client_cert_refused_total[{ ]/ { n += $NF; seen = 1 }
 		END { if (seen) print n }'
 }
 if [[ -n $QUIC_MTLS ]]; then
