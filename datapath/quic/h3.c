@@ -250,6 +250,13 @@ static int h3_end_headers(nghttp3_conn *h3, int64_t id, int fin, void *cud, void
 		refuse(s, 400);
 		return 0;
 	}
+	/* issue 9 §3: before the handshake ends (0-RTT) the client
+	 * certificate is not verified yet: a vhost with client_auth answers
+	 * 425 Too Early, the client retries after the handshake (RFC 8470 5.2) */
+	if (c->vhost && c->vhost->client_auth != TLS_CLIENT_AUTH_OFF && c->state == QUIC_CONN_HANDSHAKE) {
+		refuse(s, 425);
+		return 0;
+	}
 	req = (struct quic_request){
 		.method = field(s, s->method_off),
 		.scheme = field(s, s->scheme_off),

@@ -159,6 +159,9 @@ quic_refused() {
 }
 if [[ -n $QUIC_MTLS ]]; then
 	write_config rg3.ini require quic
+	# 0-RTT allowed by the route: a request in early data must still wait
+	# for the certificate's verdict
+	sed -i 's/^\[quic\]$/[quic]\nzero_rtt = on/; s/^backend = a$/backend = a\nallow_0rtt = yes/' rg3.ini
 else
 	write_config rg3.ini off quic
 fi
@@ -184,6 +187,23 @@ if [[ -n $QUIC_MTLS ]]; then
 	q1=$(quic_refused)
 	[[ -n $q0 && -n $q1 ]] && (( q1 - q0 == 2 )) || fail "quic client_cert_refused went $q0 -> $q1, want +2"
 	note "HTTP/3 require: certificate verified, headers as openssl prints them, none / rogue refused ($q0 -> $q1)"
+	if GTLS=$(find_gtlsclient); then
+		gtls() { # NAME ARGS... URL: with the client certificate and the saved ticket
+			timeout 30 "$GTLS" --exit-on-all-streams-close --no-quic-dump --no-http-dump --cert cl-ca.pem \
+				--key cl-ca.key --session-file=sess --tp-file=tp "${@:2:$#-2}" 127.0.0.1 4433 "${@: -1}" >"$1.log" 2>&1 ||
+				{ tail -20 "$1.log" >&2; fail "gtlsclient $1"; }
+		}
+		: >headers.log
+		gtls z1 --wait-for-ticket $URL/headers
+		[[ -s sess ]] || { tail z1.log >&2; fail "gtlsclient: no ticket"; }
+		gtls z2 $URL/headers
+		grep -q 'type=0RTT' z2.log || { tail z2.log >&2; fail "gtlsclient sent no 0-RTT"; }
+		grep -q 'status: 425' z2.log || { tail -30 z2.log >&2; cat headers.log >&2; fail "a request in 0-RTT was not answered 425"; }
+		[[ $(grep -c "^GET /headers" headers.log) == 1 ]] || { grep -i "status\|error" z1.log z2.log >&2; cat headers.log >&2; fail "the 0-RTT request reached the backend"; }
+		note "HTTP/3 0-RTT on a client_auth vhost: 425, not forwarded"
+	else
+		note "no gtlsclient (ngtcp2-client): 0-RTT with client_auth is not checked"
+	fi
 	write_config rg3.ini off quic
 	curl -sf -X POST $ADMIN/reload -o /dev/null || { tail rg3.log >&2; fail "reload refused"; }
 	wait_for 10 h3 $URL/hello || fail "client_auth off after reload: HTTP/3 without a certificate refused"
