@@ -94,6 +94,19 @@ static int tls_check(const struct rg_config *c, char **errs)
 		}
 	}
 	for (unsigned i = 0; i < c->n_vhosts && bad != -ENOMEM; i++) {
+		/* issue 9 §3: a backend whose QUIC does not ask for client
+		 * certificates would let HTTP/3 in without one: refused, never
+		 * silently weaker than the TCP front end */
+		const struct rg_vhost_cfg *v = &c->vhosts[i];
+		if (v->client_auth != RG_CLIENT_AUTH_OFF && c->quic && !tls_quic_client_auth()) {
+			snprintf(sec, sizeof(sec), "[vhost %s]", v->name);
+			bad = tls_error(errs, c->source, v->client_auth_line ? v->client_auth_line : v->line, sec,
+			                "client_auth", v->client_auth == RG_CLIENT_AUTH_REQUIRE ? "require" : "optional",
+			                "this build's QUIC does not ask for client certificates (the TCP front end "
+			                "does): HTTP/3 would serve this name without one") ?: -EINVAL;
+		}
+	}
+	for (unsigned i = 0; i < c->n_vhosts && bad != -ENOMEM; i++) {
 		const struct rg_vhost_cfg *v = &c->vhosts[i];
 		if (!v->groups_line && !v->pq_line)
 			continue; /* [tls]'s, checked above */
@@ -344,6 +357,10 @@ int appcfg_vhost_params(const struct rg_config *c, struct quic_vhost_params **vh
 		v[i].key_file = vc->key;
 		v[i].groups = vhost_groups(c, vc); /* issue 20; checked by tls_check */
 		v[i].pq = vhost_pq(c, vc);
+		v[i].client_ca = vc->client_ca; /* issue 9 §3; checked by ini/check.c */
+		v[i].client_auth = vc->client_auth == RG_CLIENT_AUTH_REQUIRE    ? TLS_CLIENT_AUTH_REQUIRE
+		                   : vc->client_auth == RG_CLIENT_AUTH_OPTIONAL ? TLS_CLIENT_AUTH_OPTIONAL
+		                                                                 : TLS_CLIENT_AUTH_OFF;
 		v[i].listen = la;
 		for (unsigned j = 0; j < vc->n_listen; j++) {
 			const struct rg_cfg_addr *l = &vc->listen[j];

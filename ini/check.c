@@ -149,6 +149,27 @@ static void check_redirect(struct ini_load *L, struct ini_inst *in)
 	check_listen_dups(L, in, r->listen, r->n_listen);
 }
 
+/* Issue 9 §3: client certificates. client_auth needs the CAs to verify
+ * against, and the CA file must load (the TLS backends read it again at
+ * each generation). Whether this build's QUIC asks for certificates is
+ * the TLS backend's to say: control/appcfg.c checks that. */
+static void check_client_auth(struct ini_load *L, struct ini_inst *in)
+{
+	struct rg_vhost_cfg *v = in->obj;
+	char why[INI_WHY_MAX];
+	if (v->client_ca) {
+		int r = ini_file_ca(v->client_ca, why);
+		if (r == -ENOMEM)
+			L->oom = r;
+		else if (r)
+			ini_load_error(L, LINE(in, "client_ca"), "client_ca: %s", why);
+	}
+	v->client_auth_line = ini_schema_key_given(in, "client_auth") ? LINE(in, "client_auth") : 0;
+	if (v->client_auth != RG_CLIENT_AUTH_OFF && !v->client_ca)
+		ini_load_error(L, LINE(in, "client_auth"), "client_auth = %s needs client_ca (the CAs to verify against)",
+		               v->client_auth == RG_CLIENT_AUTH_REQUIRE ? "require" : "optional");
+}
+
 static void check_vhost(struct ini_load *L, struct ini_inst *in, const struct rg_quic_cfg *q)
 {
 	struct rg_vhost_cfg *v = in->obj;
@@ -168,6 +189,7 @@ static void check_vhost(struct ini_load *L, struct ini_inst *in, const struct rg
 	/* for control/appcfg.c's backend check (0: not set) */
 	v->groups_line = ini_schema_key_given(in, "groups") ? LINE(in, "groups") : 0;
 	v->pq_line = ini_schema_key_given(in, "pq") ? LINE(in, "pq") : 0;
+	check_client_auth(L, in);
 	for (unsigned i = 0; i < v->n_listen; i++) {
 		if (!q) {
 			ini_load_error(L, LINE(in, "listen"), "listen: there is no [quic] section to listen with");

@@ -127,6 +127,13 @@ enum rg_tls_pq {
 	RG_TLS_PQ_OFF,
 };
 
+/* [vhost] client_auth (issue 9 §3). */
+enum rg_client_auth {
+	RG_CLIENT_AUTH_OFF = 0,
+	RG_CLIENT_AUTH_OPTIONAL,
+	RG_CLIENT_AUTH_REQUIRE,
+};
+
 enum rg_lb_algorithm {
 	RG_LB_LEAST_CONNECTIONS = 0,
 	RG_LB_ROUND_ROBIN,
@@ -221,6 +228,11 @@ struct rg_vhost_cfg {
 	const char *groups;
 	enum rg_tls_pq pq;
 	unsigned groups_line, pq_line;
+	/* issue 9 §3: client certificates. client_ca is checked a readable
+	 * PEM list of certificates; client_auth other than off needs it. */
+	const char *client_ca;
+	enum rg_client_auth client_auth;
+	unsigned client_auth_line;     /* for control/appcfg.c (0: not set) */
 };
 
 /* [tls] (issue 20): key exchange of every TLS handshake. */

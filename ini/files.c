@@ -235,3 +235,28 @@ out:
 	free(cbuf);
 	return err;
 }
+
+int ini_file_ca(const char *path, char *why)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	gnutls_x509_crt_t *crts = NULL;
+	unsigned n = 0;
+	int err = ini_file_read(path, CERT_FILE_MAX, &buf, &len);
+	if (err) {
+		why_errno(why, path, err);
+		return err;
+	}
+	gnutls_datum_t d = {(unsigned char *)buf, (unsigned)len};
+	int r = gnutls_x509_crt_list_import2(&crts, &n, &d, GNUTLS_X509_FMT_PEM, 0);
+	if (r < 0 || n == 0) {
+		snprintf(why, INI_WHY_MAX, "%.96s: not a PEM list of CA certificates (%s)", path,
+		         r < 0 ? gnutls_strerror(r) : "empty");
+		err = -EINVAL;
+	}
+	for (unsigned i = 0; i < n; i++)
+		gnutls_x509_crt_deinit(crts[i]);
+	gnutls_free(crts);
+	free(buf);
+	return err;
+}

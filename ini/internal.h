@@ -183,5 +183,9 @@ int ini_file_secret_mode(const char *path, unsigned *mode);
  * 0, or -errno with why and *bad_key set when the key file is at fault
  * (unreadable, not a key, or not the certificate's key). */
 int ini_file_cert_pair(const char *cert, const char *key, bool *bad_key, char *why);
+/* A CA bundle ([vhost] client_ca, issue 9 §3): a readable file of one or
+ * more PEM certificates, as the TLS backends load it. 0, or -errno with
+ * why. */
+int ini_file_ca(const char *path, char *why);
 
 #endif

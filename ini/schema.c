@@ -125,6 +125,11 @@ static const struct ini_enum_name tls_pqs[] = {
 	{"prefer", RG_TLS_PQ_PREFER}, {"require", RG_TLS_PQ_REQUIRE}, {"off", RG_TLS_PQ_OFF}, {NULL, 0},
 };
 
+static const struct ini_enum_name client_auths[] = {
+	{"off", RG_CLIENT_AUTH_OFF}, {"optional", RG_CLIENT_AUTH_OPTIONAL}, {"require", RG_CLIENT_AUTH_REQUIRE},
+	{NULL, 0},
+};
+
 static const struct ini_enum_name algorithms[] = {
 	{"least_connections", RG_LB_LEAST_CONNECTIONS},
 	{"round_robin", RG_LB_ROUND_ROBIN},
@@ -181,6 +186,9 @@ static const struct ini_key vhost_keys[] = {
 	/* issue 20: override [tls] */
 	{"groups", INI_T_STRING, F(V, groups), NOFF, INI_F_EMPTY_OFF, NULL, 0, 0, NULL, check_tls_groups},
 	{"pq", INI_T_ENUM, F(V, pq), NOFF, INI_F_EMPTY_OFF, NULL, 0, 0, tls_pqs, NULL},
+	/* issue 9 §3: client certificates (ini/check.c checks them together) */
+	{"client_ca", INI_T_PATH, F(V, client_ca), NOFF, INI_F_EMPTY_OFF, NULL, 0, 0, NULL, NULL},
+	{"client_auth", INI_T_ENUM, F(V, client_auth), NOFF, 0, "off", 0, 0, client_auths, NULL},
 };
 #undef V
 

@@ -68,6 +68,13 @@ const char *tls_backend(void)
 	return name;
 }
 
+/* Issue 9 §3: only the TCP sessions (tls/tcp_openssl.c) ask for client
+ * certificates on this backend so far; QUIC's SSL objects do not. */
+bool tls_quic_client_auth(void)
+{
+	return false;
+}
+
 bool tls_pq_available(void)
 {
 	static int avail = -1; /* benign race: every thread computes the same */

@@ -273,6 +273,29 @@ static uint64_t conn_deadline(const struct https_conn *c)
 	}
 }
 
+/* Issue 9 §3: the client certificate the handshake verified, kept for
+ * every request of the connection. A subject longer than the buffer is
+ * not cut (a cut subject could name someone else): the connection ends. */
+static int keep_peer_cert(struct https_conn *c)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t sha[32];
+	c->cert_subject[0] = c->cert_sha256[0] = 0;
+	int r = tls_tcp_peer_cert(c->tls, c->cert_subject, sizeof(c->cert_subject), sha);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0 || strlen(c->cert_subject) >= sizeof(c->cert_subject) - 1) {
+		c->cert_subject[0] = 0;
+		return r < 0 ? r : -E2BIG;
+	}
+	for (unsigned i = 0; i < 32; i++) {
+		c->cert_sha256[2 * i] = hex[sha[i] >> 4];
+		c->cert_sha256[2 * i + 1] = hex[sha[i] & 15];
+	}
+	c->cert_sha256[64] = 0;
+	return 0;
+}
+
 static int start_app(struct https_conn *c, uint64_t now)
 {
 	struct https_env *e = c->env;
@@ -282,6 +305,9 @@ static int start_app(struct https_conn *c, uint64_t now)
 		const char *sni = tls_tcp_sni(c->tls);
 		const struct tls_vhost *v = tls_tcp_vhost(c->tls);
 		snprintf(c->sni, sizeof(c->sni), "%s", sni && *sni ? sni : v && v->name ? v->name : "");
+		int err = keep_peer_cert(c);
+		if (err)
+			return err;
 		for (unsigned i = 0; v && cfg->vset && i < cfg->n_alt && i < tls_vset_count(cfg->vset); i++)
 			if (&cfg->vset->v[i] == v || !strcmp(tls_vset_name(cfg->vset, i), v->name)) {
 				if (cfg->alt_svc[i].value)

@@ -95,6 +95,11 @@ struct https_conn {
 	struct h2_conn *h2;
 	rg_sockaddr peer, local;
 	char sni[256];
+	/* issue 9 §3: the verified client certificate (tls_tcp_peer_cert at
+	 * the end of the handshake), for X-Client-Cert-*; cert_subject[0] == 0
+	 * when none */
+	char cert_subject[1024];
+	char cert_sha256[65];
 	const struct quic_header *alt_hdr; /* Alt-Svc of its vhost (HTTP/2 adds it per response), or NULL */
 	uint64_t hs_deadline, linger_deadline;
 	struct ring_io rd, wr;

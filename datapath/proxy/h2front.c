@@ -114,7 +114,12 @@ int h2front_request(void *ctx, struct h2_stream *s, const struct quic_request *r
 	struct https_stream *hs = https_stream_get(c, s);
 	if (!hs)
 		return -ENOMEM;
-	int err = proxy_front_request(c->env->px, &h2_front, hs, req);
+	struct quic_request r = *req;
+	if (c->cert_subject[0]) { /* issue 9 §3: verified by the handshake */
+		r.client_cert_subject = c->cert_subject;
+		r.client_cert_sha256 = c->cert_sha256;
+	}
+	int err = proxy_front_request(c->env->px, &h2_front, hs, &r);
 	if (err) {
 		/* nothing attached: the stream is reset by h2.c (INTERNAL_ERROR) */
 		https_stream_put(hs);

@@ -603,6 +603,11 @@ static bool req_dropped(const struct quic_request *req, const struct quic_header
 	    http1_name_is(h->name, h->name_len, "x-forwarded-proto") ||
 	    http1_name_is(h->name, h->name_len, "cookie"))
 		return true; /* the proxy writes these itself */
+	/* issue 9 §3: only the TLS layer may vouch for a client certificate;
+	 * a client's own copies are dropped with or without mTLS */
+	if (http1_name_is(h->name, h->name_len, "x-client-cert-subject") ||
+	    http1_name_is(h->name, h->name_len, "x-client-cert-sha256"))
+		return true;
 	if (req->authority && http1_name_is(h->name, h->name_len, "host"))
 		return true;
 	for (unsigned j = 0; j < req->n_headers; j++) {
@@ -675,6 +680,19 @@ ssize_t http1_req_serialize_via(const struct quic_request *req, const char *clie
 	if (client && *client) {
 		puts_(&b, "X-Forwarded-For: ");
 		puts_(&b, client);
+		puts_(&b, "\r\n");
+	}
+	if (req->client_cert_subject && req->client_cert_sha256) {
+		/* a subject is RFC 4514 text from a verified certificate, but
+		 * its attribute values may hold any byte: never let one split
+		 * the head (then the request is refused, as any CR/LF) */
+		if (!clean(req->client_cert_subject, strlen(req->client_cert_subject)) ||
+		    !clean(req->client_cert_sha256, strlen(req->client_cert_sha256)))
+			return -EINVAL;
+		puts_(&b, "X-Client-Cert-Subject: ");
+		puts_(&b, req->client_cert_subject);
+		puts_(&b, "\r\nX-Client-Cert-Sha256: ");
+		puts_(&b, req->client_cert_sha256);
 		puts_(&b, "\r\n");
 	}
 	puts_(&b, "X-Forwarded-Proto: https\r\nVia: ");

@@ -644,6 +644,7 @@ void quic_conn_free(struct quic_conn *c)
 	qlog_close(c);
 	quic_tls_session_free(c);
 	quic_vset_put(c->vset); /* after the session that used its credentials */
+	free(c->cert_subject);
 	free(c->close_pkt);
 	free(c);
 }

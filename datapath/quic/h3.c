@@ -250,6 +250,13 @@ static int h3_end_headers(nghttp3_conn *h3, int64_t id, int fin, void *cud, void
 		refuse(s, 400);
 		return 0;
 	}
+	/* issue 9 §3: before the handshake ends (0-RTT) the client
+	 * certificate is not verified yet: a vhost with client_auth answers
+	 * 425 Too Early, the client retries after the handshake (RFC 8470 5.2) */
+	if (c->vhost && c->vhost->client_auth != TLS_CLIENT_AUTH_OFF && c->state == QUIC_CONN_HANDSHAKE) {
+		refuse(s, 425);
+		return 0;
+	}
 	req = (struct quic_request){
 		.method = field(s, s->method_off),
 		.scheme = field(s, s->scheme_off),
@@ -263,6 +270,9 @@ static int h3_end_headers(nghttp3_conn *h3, int64_t id, int fin, void *cud, void
 		.peer = &c->peer,
 		.worker_id = srv->p.worker_id,
 		.early_data = s->early,
+		/* issue 9 §3: verified at the handshake (tls/) */
+		.client_cert_subject = c->cert_subject,
+		.client_cert_sha256 = c->cert_subject ? c->cert_sha256 : NULL,
 	};
 	rc = srv->p.on_request(srv->p.request_ctx, s, &req);
 	/* header copies other than the pseudo-headers are gone after the call */

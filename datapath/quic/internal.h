@@ -85,6 +85,13 @@ struct quic_conn {
 	 * the testing budget mean a validated path. Reset on a new path. */
 	uint32_t ecn_marked;             /* ECT packets sent on the current path */
 	bool ecn_validated;              /* counted in ecn_validated_paths */
+	/* issue 9 §3: the client certificate, verified against the vhost's
+	 * client_ca during the handshake and kept here at its end (the TLS
+	 * session is released after it, issue 17): subject RFC 4514
+	 * (malloc'd, NULL: none) and SHA-256 in lowercase hex */
+	bool peer_cert_ok;
+	char *cert_subject;
+	char cert_sha256[65];
 };
 
 struct quic_stream {

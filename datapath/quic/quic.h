@@ -105,6 +105,13 @@ struct quic_request {
 	 * does not allow 0-RTT answers 425 Too Early (RFC 8470 5.2); the client
 	 * then retries after the handshake. Only possible with zero_rtt on. */
 	bool early_data;
+	/* The client certificate the TLS layer verified against the vhost's
+	 * client_ca (issue 9 §3): its subject (RFC 4514) and SHA-256
+	 * fingerprint (64 lowercase hex digits), NUL-terminated, valid during
+	 * on_request; NULL when the client sent none or the vhost has
+	 * client_auth off. The proxy sends them as X-Client-Cert-Subject /
+	 * X-Client-Cert-Sha256 and always drops the client's own copies. */
+	const char *client_cert_subject, *client_cert_sha256;
 };
 
 struct quic_iov {
@@ -350,6 +357,8 @@ struct quic_counters {
 	uint64_t tls_pq_refused;
 	/* issue 17 */
 	uint64_t key_updates;           /* 1-RTT key updates (RFC 9001 6), ours or the peer's */
+	/* issue 9 §3 (appended) */
+	uint64_t client_cert_refused;   /* client_auth: none when required, or one that did not verify */
 };
 
 const char *quic_drop_name(enum quic_drop d);

@@ -379,6 +379,36 @@ static void test_serialize(void)
 	CHECK(http1_req_serialize(&req, "192.0.2.7", 5, buf, sizeof(buf)) == -EINVAL, "CRLF refused");
 }
 
+/* Issue 9 §3: X-Client-Cert-* come from the TLS layer only. */
+static void test_client_cert(void)
+{
+	const struct quic_header hdrs[] = {
+		{"x-client-cert-subject", 21, "evil", 4},
+		{"X-Client-Cert-Sha256", 20, "00", 2},
+		{"accept", 6, "*/*", 3},
+	};
+	rg_sockaddr peer = {0};
+	struct quic_request req = {
+		.method = "GET", .scheme = "https", .authority = "example.com", .path = "/",
+		.headers = hdrs, .n_headers = 3, .content_length = -1, .peer = &peer,
+	};
+	char buf[2048];
+	ssize_t n = http1_req_serialize(&req, "192.0.2.7", HTTP1_REQ_NO_BODY, buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = 0;
+	CHECK(n > 0 && !strstr(buf, "x-client-cert") && !strstr(buf, "X-Client-Cert") && strstr(buf, "accept: */*\r\n"),
+	      "forged copies dropped without mTLS:\n%s", buf);
+	req.client_cert_subject = "CN=client,O=Example";
+	req.client_cert_sha256 = "ab01";
+	n = http1_req_serialize(&req, "192.0.2.7", HTTP1_REQ_NO_BODY, buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = 0;
+	CHECK(n > 0 && strstr(buf, "X-Client-Cert-Subject: CN=client,O=Example\r\n") &&
+	          strstr(buf, "X-Client-Cert-Sha256: ab01\r\n") && !strstr(buf, "evil") && !strstr(buf, ": 00\r\n"),
+	      "verified values only:\n%s", buf);
+	req.client_cert_subject = "CN=a\r\nX-Admin: 1";
+	CHECK(http1_req_serialize(&req, "192.0.2.7", HTTP1_REQ_NO_BODY, buf, sizeof(buf)) == -EINVAL,
+	      "CRLF in a subject refused");
+}
+
 int main(void)
 {
 	test_good();
@@ -386,6 +416,7 @@ int main(void)
 	test_h3_headers();
 	test_te_drops_cl();
 	test_serialize();
+	test_client_cert();
 	if (checks_failed) {
 		fprintf(stderr, "%d failures\n", checks_failed);
 		return 1;

@@ -5,7 +5,8 @@
  *
  *   h3client [--cacert F | --insecure] [--resolve H:P:A] [--count N]
  *            [--parallel P] [--post-file F] [--connect-timeout S] [--quiet]
- *            [--verbose] [--path-as-is] URL...
+ *            [--verbose] [--path-as-is] [--header "Name: value"]...
+ *            [--cert PEM --key PEM] URL...
  *
  * Each transfer prints "<status> <bytes> <sha256>" (unless --quiet); the
  * last line is "summary ok=N failed=M" plus a count per status. Exit 0 when
@@ -61,10 +62,13 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "connect-timeout", required_argument, NULL, 't' },
 		{ "path-as-is", no_argument, NULL, 'a' },
+		{ "header", required_argument, NULL, 'H' },
+		{ "cert", required_argument, NULL, 'C' },
+		{ "key", required_argument, NULL, 'K' },
 		{ 0 },
 	};
-	const char *cacert = NULL, *post = NULL;
-	struct curl_slist *resolve = NULL;
+	const char *cacert = NULL, *post = NULL, *cert = NULL, *key = NULL;
+	struct curl_slist *resolve = NULL, *headers = NULL;
 	long connect_timeout = 0;
 	bool insecure = false, quiet = false, verbose = false, as_is = false;
 	unsigned count = 1, parallel = 1, total, started = 0, done = 0, ok = 0, failed = 0;
@@ -87,6 +91,9 @@ int main(int argc, char **argv)
 		case 'v': verbose = true; break;
 		case 't': connect_timeout = atol(optarg); break;
 		case 'a': as_is = true; break;
+		case 'H': headers = curl_slist_append(headers, optarg); break;
+		case 'C': cert = optarg; break;
+		case 'K': key = optarg; break;
 		default:
 			fprintf(stderr, "usage: h3client [options] URL...\n");
 			return 2;
@@ -142,6 +149,12 @@ int main(int argc, char **argv)
 				curl_easy_setopt(x->e, CURLOPT_PATH_AS_IS, 1L);
 			if (resolve)
 				curl_easy_setopt(x->e, CURLOPT_RESOLVE, resolve);
+			if (headers)
+				curl_easy_setopt(x->e, CURLOPT_HTTPHEADER, headers);
+			if (cert)
+				curl_easy_setopt(x->e, CURLOPT_SSLCERT, cert);
+			if (key)
+				curl_easy_setopt(x->e, CURLOPT_SSLKEY, key);
 			if (cacert)
 				curl_easy_setopt(x->e, CURLOPT_CAINFO, cacert);
 			if (insecure) {
@@ -200,6 +213,7 @@ int main(int argc, char **argv)
 	printf("\n");
 	curl_multi_cleanup(m);
 	curl_slist_free_all(resolve);
+	curl_slist_free_all(headers);
 	free(xs);
 	curl_global_cleanup();
 	return failed ? 1 : 0;
