@@ -20,7 +20,7 @@ BACKEND=$2
 GTLS=$(find_gtlsclient) || skip "gtlsclient not installed (package ngtcp2-client)"
 HERE=$(cd "$(dirname "$0")" && pwd)
 ADMIN=http://127.0.0.1:8082
-N=50 BATCH=50 WANT=49
+N=50 BATCH=50 WANT=${RG_LOSS_WANT:-49} # RG_LOSS_WANT: tests of this test
 make_cert "$RG_TMP" localhost
 cd "$RG_TMP" || fail "tmp"
 cat >rg.ini <<INI
@@ -79,6 +79,33 @@ for ((i = 0; i < N; i++)); do
 	[[ $(cat "c$i/loss$i" 2>/dev/null) == "rg /loss$i" ]] || note "c$i failed: $(tail -1 "c$i.log")"
 done
 ((timeouts == 0)) || fail "ringgate cut $timeouts handshakes at its own handshake timeout"
-((ok >= WANT)) || fail "$ok of $N connections completed, want >= $WANT"
+# Below WANT, the same 50 clients run against the reference, ngtcp2's own
+# gtlsserver, in the same namespace right after: the loss model's tail (a
+# client that never hears a reply) grows with the machine's load, and on a
+# loaded CI machine 48 of 50 was seen once with no timeout of ringgate's.
+# ringgate then passes only if it lost at most one connection more than
+# gtlsserver did.
+if ((ok < WANT)); then
+	GSRV=$(command -v gtlsserver || ls /usr/lib/*/ngtcp2*/gtlsserver 2>/dev/null | head -1) ||
+		fail "$ok of $N connections completed, want >= $WANT (no gtlsserver to compare with)"
+	mkdir -p ref
+	for ((i = 0; i < N; i++)); do printf 'rg /loss%s' "$i" >"ref/loss$i"; done
+	"$GSRV" -q -d ref 127.0.0.1 $((PORT + 1)) "$RG_TMP/localhost.key" "$RG_TMP/localhost.crt" >gsrv.log 2>&1 &
+	gpid=$!
+	RG_PIDS+=("$gpid")
+	sleep 0.5
+	one_ref() { # I
+		mkdir -p "r$1"
+		timeout 40 "$GTLS" -q -r 0.3 -t 0.3 --exit-on-all-streams-close --download="r$1" \
+			127.0.0.1 $((PORT + 1)) "https://localhost:$((PORT + 1))/loss$1" >"r$1.log" 2>&1 &&
+			[[ $(cat "r$1/loss$1" 2>/dev/null) == "rg /loss$1" ]]
+	}
+	pids=() ref=0
+	for ((i = 0; i < N; i++)); do one_ref "$i" & pids+=($!); done
+	for p in "${pids[@]}"; do wait "$p" && ref=$((ref + 1)); done
+	kill "$gpid" 2>/dev/null
+	note "$BACKEND: below $WANT; gtlsserver in the same place: $ref of $N"
+	((N - ok <= N - ref + 1)) || fail "$ok of $N connections completed, want >= $WANT (gtlsserver: $ref of $N)"
+fi
 rg_stop "$RG_PID" rg.log ringgate
 echo "PASS"
