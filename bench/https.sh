@@ -41,34 +41,9 @@ if (($(ulimit -n) < idle_n + 1024)); then
 	idle_n=$(($(ulimit -n) - 1024))
 	echo "https: the descriptor limit allows only $idle_n idle connections" >&2
 fi
-T=$(mktemp -d /tmp/rg-https-XXXXXX)
-PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-: >"$out"
-log() { echo "https: $*" >&2; }
-
-# --- files, certificate, backend ---
-mkdir -p "$T/www/bytes" "$T/tmp" "$T/caddy"
-python3 - "$T/www/bytes" "$BIG" <<'PY'
-import sys
-block = bytes(ord('a') + i % 26 for i in range(26 * 40960))
-for n in (100, int(sys.argv[2])):
-    with open(f"{sys.argv[1]}/{n}", "wb") as f:
-        left = n
-        while left:
-            k = min(left, len(block)); f.write(block[:k]); left -= k
-PY
-echo "served by the backend" >"$T/www/proxycheck.txt"
-echo ok >"$T/www/health"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=localhost" \
-	-addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null
-chmod 644 "$T/key.pem"
+. "$(dirname "$0")/lib.sh"
+bench_begin https
+bench_www "$BIG"
 cat "$T/cert.pem" "$T/key.pem" >"$T/combined.pem"
 
 cat >"$T/backend.conf" <<EOF
@@ -86,9 +61,6 @@ taskset -c 0 nginx -p "$T" -c "$T/backend.conf" -e stderr 2>"$T/backend.log" &
 BACKEND=$!
 PIDS+=("$BACKEND")
 
-cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
-tck=$(getconf CLK_TCK)
 
 # The servers' processes: nginx and HAProxy run one process each here
 # (master_process off; nbthread 1), Caddy one process; CPU is read from it.

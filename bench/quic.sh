@@ -32,34 +32,9 @@ BIG=104857600
 [[ $rg_mode == auto || $rg_mode == responder || $rg_mode == proxy ]] ||
 	{ echo "quic: RG_MODE is auto, responder or proxy, not '$rg_mode'" >&2; exit 2; }
 ip link set lo up
-T=$(mktemp -d /tmp/rg-quic-XXXXXX)
-PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-: >"$out"
-log() { echo "quic: $*" >&2; }
-
-# --- files, certificate, backend ---
-mkdir -p "$T/www/bytes" "$T/tmp" "$T/caddy"
-python3 - "$T/www/bytes" "$BIG" <<'PY'
-import sys
-block = bytes(ord('a') + i % 26 for i in range(26 * 40960))
-for n in (100, int(sys.argv[2])):
-    with open(f"{sys.argv[1]}/{n}", "wb") as f:
-        left = n
-        while left:
-            k = min(left, len(block)); f.write(block[:k]); left -= k
-PY
-echo "served by the backend" >"$T/www/proxycheck.txt"
-echo ok >"$T/www/health"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=localhost" \
-	-addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null
-chmod 644 "$T/key.pem"
+. "$(dirname "$0")/lib.sh"
+bench_begin quic
+bench_www "$BIG"
 
 cat >"$T/nginx.conf" <<EOF
 daemon off; master_process off; worker_processes 1; pid $T/nginx.pid; error_log stderr error;
@@ -76,9 +51,6 @@ taskset -c 0 nginx -p "$T" -c "$T/nginx.conf" -e stderr 2>"$T/nginx.log" &
 NGINX=$!
 PIDS+=("$NGINX")
 
-cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
-tck=$(getconf CLK_TCK)
 
 # h3load pinned to CPU 0, certificate verified
 h3() { taskset -c 0 "$H3" --cacert "$T/cert.pem" "$@"; }

@@ -644,10 +644,11 @@ void https_env_flush(struct https_env *e, uint64_t now)
 	}
 }
 
+/* Timers only: "write now" is the dirty list, flushed by https_env_flush
+ * at the end of every loop turn before the ring's timeout is armed
+ * (issue 17: no deadline 0 for pending writes). */
 uint64_t https_env_next_expiry(struct https_env *e)
 {
-	if (e->dirty_head)
-		return 0;
 	return twheel_next_deadline(&e->tw);
 }
 

@@ -9,24 +9,15 @@
 # QUIC accepts that root for the name (see ../shared/design/PEERS.md).
 # Chromium runs in a namespace holding nothing but loopback.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/chromium_lib.sh"
 in_private_netns "$@"
 RG=$(realpath "$1")
 CHROMIUM=$(command -v chromium) || fail "chromium not installed: tools/setup.sh installs it"
 command -v certutil >/dev/null || fail "certutil missing: tools/setup.sh installs libnss3-tools"
 T=$RG_TMP
 
-# a CA and a leaf for localhost signed by it
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=ringgate test CA" \
-	-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" \
-	-keyout "$T/ca.key" -out "$T/ca.pem" 2>/dev/null || fail "CA"
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
-	-keyout "$T/key.pem" -out "$T/leaf.csr" 2>/dev/null || fail "CSR"
-printf 'subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$T/ext"
-openssl x509 -req -in "$T/leaf.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial -days 2 \
-	-extfile "$T/ext" -out "$T/cert.pem" 2>/dev/null || fail "leaf"
-mkdir -p "$T/home/.pki/nssdb"
-certutil -N -d "sql:$T/home/.pki/nssdb" --empty-password || fail "NSS database"
-certutil -A -d "sql:$T/home/.pki/nssdb" -t "C,," -n ringgate-test-ca -i "$T/ca.pem" || fail "NSS import"
+# a CA and a leaf for localhost signed by it, trusted in Chromium's NSS db
+chromium_ca "$T" "$T"
 
 # The backend: page one holds a slow image (1.5 s), so that the QUIC
 # connection Chromium opens after the first response's Alt-Svc is confirmed
@@ -86,12 +77,7 @@ wait_for 20 curl -sf --cacert "$T/ca.pem" https://localhost:8443/second.html ||
 curl -sI --cacert "$T/ca.pem" https://localhost:8443/ | grep -qi '^alt-svc: h3=":8443"' ||
 	fail "no Alt-Svc h3 on the TCP response"
 
-HOME=$T/home timeout 90 "$CHROMIUM" --headless=new --no-sandbox --disable-gpu --no-first-run \
-	--disable-background-networking --disable-component-update --disable-sync \
-	--user-data-dir="$T/profile" --enable-quic --origin-to-force-quic-on=localhost:1 \
-	--host-resolver-rules="MAP localhost 127.0.0.1" --log-net-log="$T/net.json" \
-	--virtual-time-budget=20000 --dump-dom https://localhost:8443/ >"$T/dom" 2>"$T/chromium.err" </dev/null ||
-	{ tail -5 "$T/chromium.err" >&2; fail "chromium failed"; }
+chromium_get "$T/net.json" "$T/dom" localhost:1 https://localhost:8443/ --virtual-time-budget=20000
 grep -q "second page over the same origin" "$T/dom" || { head -c 600 "$T/dom" >&2; fail "the second navigation did not happen"; }
 
 # Which protocol carried each URL: the net log's URL_REQUEST_START_JOB gives

@@ -21,6 +21,7 @@
 #   bash tests/https/pq_chromium.sh
 # ROOT is $RINGGATE_DEBIAN13_ROOT, by default /var/tmp/ringgate-debian13.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/chromium_lib.sh"
 ROOT=${RINGGATE_DEBIAN13_ROOT:-/var/tmp/ringgate-debian13}
 RGR=/src/build/d13o/control/ringgate # inside ROOT
 [[ -x $ROOT$RGR ]] || skip "no OpenSSL build of ringgate in the Debian 13 root ($ROOT$RGR): tools/test.sh's Debian 13 block makes it"
@@ -46,19 +47,10 @@ RTI=${RT#"$ROOT"} # the same, seen from inside
 trap 'rg_cleanup; rm -rf "$RT"' EXIT
 T=$RG_TMP
 
-# a CA and a leaf for localhost signed by it
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=ringgate test CA" \
-	-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" \
-	-keyout "$T/ca.key" -out "$T/ca.pem" 2>/dev/null || fail "CA"
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
-	-keyout "$RT/key.pem" -out "$T/leaf.csr" 2>/dev/null || fail "CSR"
-printf 'subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$T/ext"
-openssl x509 -req -in "$T/leaf.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial -days 2 \
-	-extfile "$T/ext" -out "$RT/cert.pem" 2>/dev/null || fail "leaf"
+# a CA and a leaf for localhost signed by it (the leaf in the root, for
+# ringgate), trusted in Chromium's NSS db
+chromium_ca "$T" "$RT"
 chmod 600 "$RT/key.pem"
-mkdir -p "$T/home/.pki/nssdb"
-certutil -N -d "sql:$T/home/.pki/nssdb" --empty-password || fail "NSS database"
-certutil -A -d "sql:$T/home/.pki/nssdb" -t "C,," -n ringgate-test-ca -i "$T/ca.pem" || fail "NSS import"
 
 mkdir -p "$T/www"
 echo '<html><body><p>served with a hybrid key exchange</p></body></html>' >"$T/www/index.html"
@@ -99,13 +91,7 @@ tcp0=$(g tcp) quic0=$(g quic)
 
 # nav NAME FORCE_QUIC_ORIGIN: one navigation to https://localhost:8443/
 nav() {
-	rm -rf "$T/profile"
-	HOME=$T/home timeout 60 "$CHROMIUM" --headless=new --no-sandbox --disable-gpu --no-first-run \
-		--disable-background-networking --disable-component-update --disable-sync \
-		--user-data-dir="$T/profile" --enable-quic --origin-to-force-quic-on="$2" \
-		--host-resolver-rules="MAP localhost 127.0.0.1" --log-net-log="$T/$1.json" \
-		--net-log-capture-mode=Everything --dump-dom https://localhost:8443/ >"$T/$1.dom" 2>"$T/$1.err" </dev/null ||
-		{ tail -5 "$T/$1.err" >&2; fail "chromium failed ($1)"; }
+	chromium_get "$T/$1.json" "$T/$1.dom" "$2" https://localhost:8443/ --net-log-capture-mode=Everything
 	grep -q "served with a hybrid key exchange" "$T/$1.dom" || { head -c 600 "$T/$1.dom" >&2; fail "$1: page text missing"; }
 }
 # TCP: QUIC forced only on an unused port (which lets Chromium's QUIC accept
