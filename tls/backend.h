@@ -17,4 +17,10 @@ int tls_groups_each(const char *groups, int (*fn)(void *ctx, const struct tls_gr
 /* Is g offered under policy pq (see groups.c)? */
 bool tls_group_used(const struct tls_group *g, enum tls_pq pq);
 
+/* gnutls build: a tls_groups_each callback that appends ":+GROUP-name" for
+ * g to the priority string in ctx (a buffer of TLS_GNUTLS_PRIO_CAP bytes);
+ * -EINVAL for a group gnutls has no name for (a PQ one). tls/gnutls.c. */
+#define TLS_GNUTLS_PRIO_CAP 512
+int tls_gnutls_prio_group(void *ctx, const struct tls_group *g);
+
 #endif

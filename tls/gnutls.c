@@ -121,8 +121,9 @@ int tls_backend_leaf_der(const void *cred, uint8_t **der, size_t *len)
 }
 
 /* gnutls' priority names of the groups tls/groups.c knows (classical:
- * the PQ ones never get here, tls_groups_check refused them). */
-static int prio_group(void *ctx, const struct tls_group *g)
+ * the PQ ones never get here, tls_groups_check refused them). One for
+ * QUIC's priorities here and TCP's (tcp_gnutls.c). */
+int tls_gnutls_prio_group(void *ctx, const struct tls_group *g)
 {
 	static const struct {
 		unsigned id;
@@ -132,7 +133,7 @@ static int prio_group(void *ctx, const struct tls_group *g)
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		if (map[i].id == g->id) {
 			size_t n = strlen(buf);
-			snprintf(buf + n, 512 - n, ":+GROUP-%s", map[i].prio);
+			snprintf(buf + n, TLS_GNUTLS_PRIO_CAP - n, ":+GROUP-%s", map[i].prio);
 			return 0;
 		}
 	return -EINVAL;
@@ -143,11 +144,11 @@ static int prio_group(void *ctx, const struct tls_group *g)
  * key share is used when it names any of them, saving a round trip). */
 int tls_backend_kx_load(struct tls_vhost *v)
 {
-	char prio[512];
+	char prio[TLS_GNUTLS_PRIO_CAP];
 	gnutls_priority_t p;
 
 	snprintf(prio, sizeof(prio), "%s", quic_tls_priority);
-	if (tls_groups_each(v->groups, prio_group, prio) < 0)
+	if (tls_groups_each(v->groups, tls_gnutls_prio_group, prio) < 0)
 		return -EINVAL;
 	if (gnutls_priority_init(&p, prio, NULL) < 0)
 		return -EINVAL;

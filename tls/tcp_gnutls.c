@@ -30,7 +30,7 @@
 #include "datapath/quic/quic.h" /* QUIC_TICKET_KEY_LEN, QUIC_TICKET_LIFETIME_S */
 #include "tls/backend.h"
 #include "tls/tcp.h"
-#include "tls/tcp_buf.h"
+#include "tls/tcp_common.h"
 
 /* RFC 9113 9.2.2: h2 over TLS 1.2 needs an ephemeral key exchange and an
  * AEAD cipher; http/1.1 gets the same (nothing weaker is worth offering).
@@ -56,43 +56,16 @@ struct tls_tcp_server {
 	gnutls_priority_t *prio; /* per vhost of vset, same index */
 };
 
-enum tcp_state { TCP_HANDSHAKE, TCP_OPEN, TCP_FAILED };
-
 struct tls_tcp {
+	struct tls_tcp_common c; /* first: tcp_common.c reads it */
 	struct tls_tcp_server *srv;
 	gnutls_session_t s;
-	const struct tls_vhost *vhost;
-	rg_sockaddr local, peer;
-	enum tcp_state state;
-	bool input_end;    /* the peer closed its side */
 	bool alpn_offered; /* the ClientHello carried ALPN */
-	bool close_sent;
-	bool resumed;
 	bool cert_refused; /* the client's certificate did not verify */
 	bool peer_ok;      /* it did: tls_tcp_peer_cert */
-	enum tls_alpn alpn;
-	enum tls_group_idx group;
-	char sni[256];
-	struct tcp_buf b;
 };
 
 /* ---- the server ---- */
-
-static int prio_group(void *ctx, const struct tls_group *g)
-{
-	static const struct {
-		unsigned id;
-		const char *prio;
-	} map[] = {{29, "X25519"}, {30, "X448"}, {23, "SECP256R1"}, {24, "SECP384R1"}, {25, "SECP521R1"}};
-	char *buf = ctx;
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (map[i].id == g->id) {
-			size_t n = strlen(buf);
-			snprintf(buf + n, 512 - n, ":+GROUP-%s", map[i].prio);
-			return 0;
-		}
-	return -EINVAL; /* a PQ group: tls_groups_check refused it on this build */
-}
 
 static void server_free(struct tls_tcp_server *s)
 {
@@ -134,10 +107,10 @@ int tls_tcp_server_new(const struct tls_tcp_params *p, struct tls_tcp_server **o
 	if (!s->prio)
 		goto fail;
 	for (unsigned i = 0; i < s->vset->n; i++) {
-		char prio[512];
+		char prio[TLS_GNUTLS_PRIO_CAP];
 		snprintf(prio, sizeof(prio), "%s", tcp_priority);
 		rv = -EINVAL;
-		if (tls_groups_each(s->vset->v[i].groups, prio_group, prio) < 0 ||
+		if (tls_groups_each(s->vset->v[i].groups, tls_gnutls_prio_group, prio) < 0 ||
 		    gnutls_priority_init(&s->prio[i], prio, NULL) < 0) {
 			s->prio[i] = NULL;
 			goto fail;
@@ -161,10 +134,10 @@ void tls_tcp_server_put(struct tls_tcp_server *s)
 static ssize_t pull_fn(gnutls_transport_ptr_t ptr, void *data, size_t len)
 {
 	struct tls_tcp *t = ptr;
-	size_t n = tcp_in_take(&t->b, data, len);
+	size_t n = tcp_in_take(&t->c.b, data, len);
 	if (n)
 		return (ssize_t)n;
-	if (t->input_end)
+	if (t->c.input_end)
 		return 0; /* EOF: gnutls tells a close_notify from a truncation */
 	gnutls_transport_set_errno(t->s, EAGAIN);
 	return -1;
@@ -173,7 +146,7 @@ static ssize_t pull_fn(gnutls_transport_ptr_t ptr, void *data, size_t len)
 static ssize_t push_fn(gnutls_transport_ptr_t ptr, const void *data, size_t len)
 {
 	struct tls_tcp *t = ptr;
-	size_t n = tcp_out_put(&t->b, data, len);
+	size_t n = tcp_out_put(&t->c.b, data, len);
 	if (n)
 		return (ssize_t)n;
 	gnutls_transport_set_errno(t->s, EAGAIN);
@@ -188,16 +161,8 @@ static int scan_ext(void *ctx, unsigned tls_id, const unsigned char *data, unsig
 
 	if (tls_id == TLS_EXT_ALPN)
 		t->alpn_offered = true;
-	/* ServerNameList: u16 length, name_type(1) = host_name(0), u16
-	 * length, name; the first host_name is the one (RFC 6066 3). */
-	if (tls_id == TLS_EXT_SERVER_NAME && size >= 5 && data[2] == 0) {
-		unsigned n = (unsigned)data[3] << 8 | data[4];
-		if (n < sizeof(t->sni) && 5 + n <= size) {
-			for (unsigned i = 0; i < n; i++)
-				t->sni[i] = (char)(data[5 + i] >= 'A' && data[5 + i] <= 'Z' ? data[5 + i] + 32 : data[5 + i]);
-			t->sni[n] = 0;
-		}
-	}
+	if (tls_id == TLS_EXT_SERVER_NAME)
+		tls_tcp_common_sni(&t->c, data, size);
 	return 0;
 }
 
@@ -210,10 +175,10 @@ static int client_hello_hook(gnutls_session_t session, unsigned htype, unsigned 
 
 	if (htype != GNUTLS_HANDSHAKE_CLIENT_HELLO || when != GNUTLS_HOOK_PRE || !incoming)
 		return 0;
-	t->sni[0] = 0;
+	t->c.sni[0] = 0;
 	t->alpn_offered = false;
 	gnutls_ext_raw_parse(t, scan_ext, msg, GNUTLS_EXT_RAW_FLAG_TLS_CLIENT_HELLO);
-	const struct tls_vhost *v = tls_vset_find(t->srv->vset, t->sni[0] ? t->sni : NULL, &t->local);
+	const struct tls_vhost *v = tls_vset_find(t->srv->vset, t->c.sni[0] ? t->c.sni : NULL, &t->c.local);
 	if (v && gnutls_priority_set(session, t->srv->prio[v - t->srv->vset->v]) < 0)
 		return GNUTLS_E_INTERNAL_ERROR;
 	return 0;
@@ -226,31 +191,31 @@ static int post_client_hello(gnutls_session_t session)
 	gnutls_datum_t sel;
 
 	/* no SNI (a client that dialled an address): the listener's first vhost */
-	t->vhost = tls_vset_find(srv->vset, t->sni[0] ? t->sni : NULL, &t->local);
-	if (!t->vhost) {
+	t->c.vhost = tls_vset_find(srv->vset, t->c.sni[0] ? t->c.sni : NULL, &t->c.local);
+	if (!t->c.vhost) {
 		srv->ctr->unknown_sni++;
 		return GNUTLS_E_UNRECOGNIZED_NAME; /* alert unrecognized_name (RFC 6066 3) */
 	}
-	int rv = gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE, t->vhost->cred);
+	int rv = gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE, t->c.vhost->cred);
 	if (rv < 0)
 		return rv;
 	/* client certificates (issue 9 §3): verified on receipt (verify_cb)
 	 * against the CAs in the vhost's credentials */
-	if (t->vhost->client_auth != TLS_CLIENT_AUTH_OFF)
-		gnutls_certificate_server_set_request(session, t->vhost->client_auth == TLS_CLIENT_AUTH_REQUIRE
+	if (t->c.vhost->client_auth != TLS_CLIENT_AUTH_OFF)
+		gnutls_certificate_server_set_request(session, t->c.vhost->client_auth == TLS_CLIENT_AUTH_REQUIRE
 		                                                       ? GNUTLS_CERT_REQUIRE
 		                                                       : GNUTLS_CERT_REQUEST);
 	/* gnutls chose the first of our list the client offers
 	 * (GNUTLS_ALPN_SERVER_PRECEDENCE); offered but none of ours:
 	 * no_application_protocol (RFC 7301 3.2); not offered: HTTP/1.1. */
-	t->alpn = TLS_ALPN_NONE;
+	t->c.alpn = TLS_ALPN_NONE;
 	if (gnutls_alpn_get_selected_protocol(session, &sel) == 0) {
 		if (sel.size == 2 && !memcmp(sel.data, "h2", 2))
-			t->alpn = TLS_ALPN_H2;
+			t->c.alpn = TLS_ALPN_H2;
 		else if (sel.size == 8 && !memcmp(sel.data, "http/1.1", 8))
-			t->alpn = TLS_ALPN_HTTP11;
+			t->c.alpn = TLS_ALPN_HTTP11;
 	}
-	if (t->alpn == TLS_ALPN_NONE && t->alpn_offered) {
+	if (t->c.alpn == TLS_ALPN_NONE && t->alpn_offered) {
 		srv->ctr->alpn_refused++;
 		return GNUTLS_E_NO_APPLICATION_PROTOCOL;
 	}
@@ -275,7 +240,7 @@ static int peer_verify(struct tls_tcp *t)
 static int verify_cb(gnutls_session_t session)
 {
 	struct tls_tcp *t = gnutls_session_get_ptr(session);
-	if (!t->vhost || t->vhost->client_auth == TLS_CLIENT_AUTH_OFF)
+	if (!t->c.vhost || t->c.vhost->client_auth == TLS_CLIENT_AUTH_OFF)
 		return 0; /* not asked for */
 	return peer_verify(t);
 }
@@ -290,12 +255,8 @@ int tls_tcp_new(struct tls_tcp_server *srv, const rg_sockaddr *local, const rg_s
 	struct tls_tcp *t = malloc(sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	memset(t, 0, offsetof(struct tls_tcp, b));
-	t->b.in_off = t->b.in_len = t->b.out_head = t->b.out_len = 0;
-	t->local = *local;
-	if (peer)
-		t->peer = *peer;
-	t->group = TLS_GI_OTHER;
+	tls_tcp_common_init(&t->c, local, peer);
+	memset(&t->srv, 0, sizeof(*t) - offsetof(struct tls_tcp, srv));
 	int rv = gnutls_init(&t->s, GNUTLS_SERVER | GNUTLS_NONBLOCK);
 	if (rv < 0) {
 		free(t);
@@ -336,21 +297,6 @@ void tls_tcp_free(struct tls_tcp *t)
 	free(t);
 }
 
-size_t tls_tcp_input_room(const struct tls_tcp *t)
-{
-	return tcp_in_room(&t->b);
-}
-
-int tls_tcp_input(struct tls_tcp *t, const uint8_t *data, size_t len)
-{
-	return tcp_in_put(&t->b, data, len);
-}
-
-void tls_tcp_input_end(struct tls_tcp *t)
-{
-	t->input_end = true;
-}
-
 static int handshake_done(struct tls_tcp *t)
 {
 	struct tls_tcp_counters *ctr = t->srv->ctr;
@@ -358,22 +304,22 @@ static int handshake_done(struct tls_tcp *t)
 	/* A resumed session skipped the certificate: what the ticket carries
 	 * must verify against THIS vhost's CAs (a ticket from a vhost without
 	 * client_auth must not open one that has it). */
-	if (t->vhost->client_auth != TLS_CLIENT_AUTH_OFF && !t->peer_ok) {
+	if (t->c.vhost->client_auth != TLS_CLIENT_AUTH_OFF && !t->peer_ok) {
 		int rv = peer_verify(t);
 		if (rv)
 			return rv;
-		if (!t->peer_ok && t->vhost->client_auth == TLS_CLIENT_AUTH_REQUIRE) {
+		if (!t->peer_ok && t->c.vhost->client_auth == TLS_CLIENT_AUTH_REQUIRE) {
 			t->cert_refused = true;
 			return GNUTLS_E_CERTIFICATE_ERROR;
 		}
 	}
 
-	t->state = TCP_OPEN;
-	t->resumed = gnutls_session_is_resumed(t->s) != 0;
-	t->group = tls_group_index(gnutls_group_get_name(gnutls_group_get(t->s)));
+	t->c.state = TCP_OPEN;
+	t->c.resumed = gnutls_session_is_resumed(t->s) != 0;
+	t->c.group = tls_group_index(gnutls_group_get_name(gnutls_group_get(t->s)));
 	ctr->handshakes++;
-	ctr->groups[t->group]++;
-	if (t->resumed)
+	ctr->groups[t->c.group]++;
+	if (t->c.resumed)
 		ctr->handshakes_resumed++;
 	if (gnutls_protocol_get_version(t->s) == GNUTLS_TLS1_2)
 		ctr->handshakes_tls12++;
@@ -382,15 +328,15 @@ static int handshake_done(struct tls_tcp *t)
 
 static int fail(struct tls_tcp *t, int err)
 {
-	if (t->state == TCP_HANDSHAKE) {
+	if (t->c.state == TCP_HANDSHAKE) {
 		t->srv->ctr->handshake_failures++;
 		/* none when required (TLS 1.3: certificate_required), or a
 		 * certificate that did not verify */
-		if (t->cert_refused || (t->vhost && t->vhost->client_auth != TLS_CLIENT_AUTH_OFF &&
+		if (t->cert_refused || (t->c.vhost && t->c.vhost->client_auth != TLS_CLIENT_AUTH_OFF &&
 		                        (err == GNUTLS_E_NO_CERTIFICATE_FOUND || err == GNUTLS_E_CERTIFICATE_REQUIRED)))
 			t->srv->ctr->client_cert_refused++;
 	}
-	t->state = TCP_FAILED;
+	t->c.state = TCP_FAILED;
 	/* the alert the error calls for (gnutls sends none by itself):
 	 * unrecognized_name, no_application_protocol, decode_error, ... */
 	if (err != GNUTLS_E_PREMATURE_TERMINATION)
@@ -400,9 +346,9 @@ static int fail(struct tls_tcp *t, int err)
 
 int tls_tcp_handshake(struct tls_tcp *t)
 {
-	if (t->state == TCP_OPEN)
+	if (t->c.state == TCP_OPEN)
 		return 0;
-	if (t->state == TCP_FAILED)
+	if (t->c.state == TCP_FAILED)
 		return -EPROTO;
 	for (;;) {
 		int rv = gnutls_handshake(t->s);
@@ -411,9 +357,9 @@ int tls_tcp_handshake(struct tls_tcp *t)
 			return rv ? fail(t, rv) : 0;
 		}
 		if (rv == GNUTLS_E_AGAIN || rv == GNUTLS_E_INTERRUPTED) {
-			if (t->input_end && !t->b.in_len && !t->b.out_len) {
+			if (t->c.input_end && !t->c.b.in_len && !t->c.b.out_len) {
 				t->srv->ctr->handshake_failures++;
-				t->state = TCP_FAILED;
+				t->c.state = TCP_FAILED;
 				return -ECONNRESET;
 			}
 			return -EAGAIN;
@@ -422,11 +368,6 @@ int tls_tcp_handshake(struct tls_tcp *t)
 			return fail(t, rv);
 		/* a warning alert: go on */
 	}
-}
-
-bool tls_tcp_handshake_done(const struct tls_tcp *t)
-{
-	return t->state == TCP_OPEN;
 }
 
 ssize_t tls_tcp_read(struct tls_tcp *t, uint8_t *buf, size_t cap)
@@ -455,9 +396,9 @@ ssize_t tls_tcp_read(struct tls_tcp *t, uint8_t *buf, size_t cap)
 
 ssize_t tls_tcp_write(struct tls_tcp *t, const struct iovec *iov, unsigned n)
 {
-	if (t->state == TCP_FAILED)
+	if (t->c.state == TCP_FAILED)
 		return -EPROTO;
-	if (t->state != TCP_OPEN || t->close_sent)
+	if (t->c.state != TCP_OPEN || t->c.close_sent)
 		return -EINVAL;
 	size_t taken = 0;
 	for (unsigned i = 0; i < n; i++) {
@@ -466,7 +407,7 @@ ssize_t tls_tcp_write(struct tls_tcp *t, const struct iovec *iov, unsigned n)
 		while (left) {
 			/* a whole record or nothing: gnutls never keeps a
 			 * half-pushed record of ours (see tcp_buf.h) */
-			size_t room = tcp_out_room(&t->b);
+			size_t room = tcp_out_room(&t->c.b);
 			if (room <= TCP_REC_OVERHEAD)
 				return taken ? (ssize_t)taken : -EAGAIN;
 			size_t chunk = room - TCP_REC_OVERHEAD;
@@ -493,50 +434,10 @@ ssize_t tls_tcp_write(struct tls_tcp *t, const struct iovec *iov, unsigned n)
 
 void tls_tcp_close_notify(struct tls_tcp *t)
 {
-	if (t->close_sent || t->state != TCP_OPEN)
+	if (t->c.close_sent || t->c.state != TCP_OPEN)
 		return;
-	t->close_sent = true;
+	t->c.close_sent = true;
 	gnutls_bye(t->s, GNUTLS_SHUT_WR); /* one alert: fits the ring's slack */
-}
-
-unsigned tls_tcp_output(struct tls_tcp *t, struct iovec *iov, unsigned n)
-{
-	return tcp_out_iov(&t->b, iov, n);
-}
-
-void tls_tcp_output_sent(struct tls_tcp *t, size_t n)
-{
-	tcp_out_sent(&t->b, n);
-}
-
-size_t tls_tcp_output_pending(const struct tls_tcp *t)
-{
-	return t->b.out_len;
-}
-
-enum tls_alpn tls_tcp_alpn(const struct tls_tcp *t)
-{
-	return t->alpn;
-}
-
-const struct tls_vhost *tls_tcp_vhost(const struct tls_tcp *t)
-{
-	return t->vhost;
-}
-
-const char *tls_tcp_sni(const struct tls_tcp *t)
-{
-	return t->sni;
-}
-
-bool tls_tcp_resumed(const struct tls_tcp *t)
-{
-	return t->resumed;
-}
-
-enum tls_group_idx tls_tcp_group(const struct tls_tcp *t)
-{
-	return t->group;
 }
 
 const char *tls_tcp_version(const struct tls_tcp *t)

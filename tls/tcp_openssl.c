@@ -46,7 +46,7 @@
 #include "datapath/quic/quic.h" /* QUIC_TICKET_KEY_LEN, QUIC_TICKET_LIFETIME_S */
 #include "tls/backend.h"
 #include "tls/tcp.h"
-#include "tls/tcp_buf.h"
+#include "tls/tcp_common.h"
 
 #define TLS13_SUITES "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
 /* RFC 9113 9.2.2: TLS 1.2 for h2 with ephemeral key exchange and AEAD only */
@@ -74,21 +74,10 @@ struct tls_tcp_server {
 	SSL_CTX **ctx; /* per vhost of vset, same index */
 };
 
-enum tcp_state { TCP_HANDSHAKE, TCP_OPEN, TCP_FAILED };
-
 struct tls_tcp {
+	struct tls_tcp_common c; /* first: tcp_common.c reads it */
 	struct tls_tcp_server *srv;
 	SSL *ssl;
-	const struct tls_vhost *vhost;
-	rg_sockaddr local, peer;
-	enum tcp_state state;
-	bool input_end;
-	bool close_sent;
-	bool resumed;
-	enum tls_alpn alpn;
-	enum tls_group_idx group;
-	char sni[256];
-	struct tcp_buf b;
 };
 
 /* ---- the BIO over tcp_buf ---- */
@@ -97,7 +86,7 @@ static int bio_write(BIO *bio, const char *p, int n)
 {
 	struct tls_tcp *t = BIO_get_data(bio);
 	BIO_clear_retry_flags(bio);
-	size_t k = n > 0 ? tcp_out_put(&t->b, p, (size_t)n) : 0;
+	size_t k = n > 0 ? tcp_out_put(&t->c.b, p, (size_t)n) : 0;
 	if (!k && n > 0) {
 		BIO_set_retry_write(bio);
 		return -1;
@@ -109,8 +98,8 @@ static int bio_read(BIO *bio, char *p, int n)
 {
 	struct tls_tcp *t = BIO_get_data(bio);
 	BIO_clear_retry_flags(bio);
-	size_t k = n > 0 ? tcp_in_take(&t->b, p, (size_t)n) : 0;
-	if (!k && n > 0 && !t->input_end) {
+	size_t k = n > 0 ? tcp_in_take(&t->c.b, p, (size_t)n) : 0;
+	if (!k && n > 0 && !t->c.input_end) {
 		BIO_set_retry_read(bio);
 		return -1;
 	}
@@ -126,11 +115,11 @@ static long bio_ctrl(BIO *bio, int cmd, long num, void *ptr)
 	case BIO_CTRL_FLUSH:
 		return 1;
 	case BIO_CTRL_PENDING:
-		return t ? (long)t->b.in_len : 0;
+		return t ? (long)t->c.b.in_len : 0;
 	case BIO_CTRL_WPENDING:
-		return t ? (long)t->b.out_len : 0;
+		return t ? (long)t->c.b.out_len : 0;
 	case BIO_CTRL_EOF:
-		return t && t->input_end && !t->b.in_len;
+		return t && t->c.input_end && !t->c.b.in_len;
 	default:
 		return 0;
 	}
@@ -247,42 +236,34 @@ static int hello_cb(SSL *ssl, int *al, void *arg)
 	if (!t)
 		return SSL_CLIENT_HELLO_ERROR;
 	struct tls_tcp_server *s = t->srv;
-	/* ServerNameList: u16 length, name_type(1) = host_name(0), u16
-	 * length, name (RFC 6066 3); the first entry is the one. */
-	t->sni[0] = 0;
-	if (SSL_client_hello_get0_ext(ssl, TLS_EXT_SERVER_NAME, &p, &len) == 1 && len >= 5 && p[2] == 0) {
-		size_t n = (size_t)p[3] << 8 | p[4];
-		if (n < sizeof(t->sni) && 5 + n <= len) {
-			for (size_t i = 0; i < n; i++)
-				t->sni[i] = (char)(p[5 + i] >= 'A' && p[5 + i] <= 'Z' ? p[5 + i] + 32 : p[5 + i]);
-			t->sni[n] = 0;
-		}
-	}
+	t->c.sni[0] = 0;
+	if (SSL_client_hello_get0_ext(ssl, TLS_EXT_SERVER_NAME, &p, &len) == 1)
+		tls_tcp_common_sni(&t->c, p, len);
 	/* no SNI (a client that dialled an address): the listener's first vhost */
-	t->vhost = tls_vset_find(s->vset, t->sni[0] ? t->sni : NULL, &t->local);
-	if (!t->vhost) {
+	t->c.vhost = tls_vset_find(s->vset, t->c.sni[0] ? t->c.sni : NULL, &t->c.local);
+	if (!t->c.vhost) {
 		s->ctr->unknown_sni++;
 		*al = SSL_AD_UNRECOGNIZED_NAME;
 		return SSL_CLIENT_HELLO_ERROR;
 	}
-	if (t->vhost->pq == TLS_PQ_REQUIRE && !hello_has_pq(ssl)) {
+	if (t->c.vhost->pq == TLS_PQ_REQUIRE && !hello_has_pq(ssl)) {
 		s->ctr->pq_refused++;
 		*al = SSL_AD_HANDSHAKE_FAILURE;
 		return SSL_CLIENT_HELLO_ERROR;
 	}
-	SSL_CTX *ctx = s->ctx[t->vhost - s->vset->v];
+	SSL_CTX *ctx = s->ctx[t->c.vhost - s->vset->v];
 	/* client certificates (issue 9 §3), verified by OpenSSL against the
 	 * vhost's client_ca (its store, in the TCP context): a failure is the
 	 * alert OpenSSL picks (bad_certificate, unknown_ca, ...); none when
 	 * required: certificate_required (TLS 1.3) / handshake_failure */
-	if (t->vhost->client_auth != TLS_CLIENT_AUTH_OFF)
+	if (t->c.vhost->client_auth != TLS_CLIENT_AUTH_OFF)
 		SSL_set_verify(ssl,
 		               SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE |
-		                       (t->vhost->client_auth == TLS_CLIENT_AUTH_REQUIRE ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+		                       (t->c.vhost->client_auth == TLS_CLIENT_AUTH_REQUIRE ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
 		               NULL);
 	if ((ctx != SSL_get_SSL_CTX(ssl) && !SSL_set_SSL_CTX(ssl, ctx)) ||
-	    SSL_set1_groups_list(ssl, t->vhost->kx) != 1 ||
-	    (t->vhost->pq == TLS_PQ_REQUIRE && SSL_set_min_proto_version(ssl, TLS1_3_VERSION) != 1)) {
+	    SSL_set1_groups_list(ssl, t->c.vhost->kx) != 1 ||
+	    (t->c.vhost->pq == TLS_PQ_REQUIRE && SSL_set_min_proto_version(ssl, TLS1_3_VERSION) != 1)) {
 		*al = SSL_AD_INTERNAL_ERROR;
 		return SSL_CLIENT_HELLO_ERROR;
 	}
@@ -310,7 +291,7 @@ static int alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen, c
 		size_t l = strlen(ours[i].name);
 		for (unsigned j = 0; j < inlen && j + 1u + in[j] <= inlen; j += 1u + in[j])
 			if (in[j] == l && !memcmp(in + j + 1, ours[i].name, l)) {
-				t->alpn = ours[i].id;
+				t->c.alpn = ours[i].id;
 				*out = in + j + 1;
 				*outlen = in[j];
 				return SSL_TLSEXT_ERR_OK;
@@ -441,12 +422,8 @@ int tls_tcp_new(struct tls_tcp_server *srv, const rg_sockaddr *local, const rg_s
 	struct tls_tcp *t = malloc(sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	memset(t, 0, offsetof(struct tls_tcp, b));
-	t->b.in_off = t->b.in_len = t->b.out_head = t->b.out_len = 0;
-	t->local = *local;
-	if (peer)
-		t->peer = *peer;
-	t->group = TLS_GI_OTHER;
+	tls_tcp_common_init(&t->c, local, peer);
+	memset(&t->srv, 0, sizeof(*t) - offsetof(struct tls_tcp, srv));
 	t->ssl = SSL_new(srv->ctx[0]);
 	BIO *bio = BIO_new(srv->bio);
 	if (!t->ssl || !bio) {
@@ -477,31 +454,16 @@ void tls_tcp_free(struct tls_tcp *t)
 	free(t);
 }
 
-size_t tls_tcp_input_room(const struct tls_tcp *t)
-{
-	return tcp_in_room(&t->b);
-}
-
-int tls_tcp_input(struct tls_tcp *t, const uint8_t *data, size_t len)
-{
-	return tcp_in_put(&t->b, data, len);
-}
-
-void tls_tcp_input_end(struct tls_tcp *t)
-{
-	t->input_end = true;
-}
-
 static void handshake_done(struct tls_tcp *t)
 {
 	struct tls_tcp_counters *ctr = t->srv->ctr;
 
-	t->state = TCP_OPEN;
-	t->resumed = SSL_session_reused(t->ssl) == 1;
-	t->group = tls_group_index(SSL_get0_group_name(t->ssl));
+	t->c.state = TCP_OPEN;
+	t->c.resumed = SSL_session_reused(t->ssl) == 1;
+	t->c.group = tls_group_index(SSL_get0_group_name(t->ssl));
 	ctr->handshakes++;
-	ctr->groups[t->group]++;
-	if (t->resumed)
+	ctr->groups[t->c.group]++;
+	if (t->c.resumed)
 		ctr->handshakes_resumed++;
 	if (SSL_version(t->ssl) == TLS1_2_VERSION)
 		ctr->handshakes_tls12++;
@@ -525,31 +487,31 @@ static int ssl_err(struct tls_tcp *t, int rv)
 		break;
 	case SSL_ERROR_SSL:
 		if (ERR_GET_REASON(code) != SSL_R_UNEXPECTED_EOF_WHILE_READING) {
-			if (t->state == TCP_HANDSHAKE)
+			if (t->c.state == TCP_HANDSHAKE)
 				t->srv->ctr->handshake_failures++;
-			if (t->state == TCP_HANDSHAKE && t->vhost && t->vhost->client_auth != TLS_CLIENT_AUTH_OFF &&
+			if (t->c.state == TCP_HANDSHAKE && t->c.vhost && t->c.vhost->client_auth != TLS_CLIENT_AUTH_OFF &&
 			    (ERR_GET_REASON(code) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE ||
 			     ERR_GET_REASON(code) == SSL_R_CERTIFICATE_VERIFY_FAILED ||
 			     SSL_get_verify_result(t->ssl) != X509_V_OK))
 				t->srv->ctr->client_cert_refused++;
-			t->state = TCP_FAILED;
+			t->c.state = TCP_FAILED;
 			return -EPROTO;
 		}
 		break;
 	default:
 		break;
 	}
-	if (t->state == TCP_HANDSHAKE)
+	if (t->c.state == TCP_HANDSHAKE)
 		t->srv->ctr->handshake_failures++;
-	t->state = TCP_FAILED;
+	t->c.state = TCP_FAILED;
 	return -ECONNRESET;
 }
 
 int tls_tcp_handshake(struct tls_tcp *t)
 {
-	if (t->state == TCP_OPEN)
+	if (t->c.state == TCP_OPEN)
 		return 0;
-	if (t->state == TCP_FAILED)
+	if (t->c.state == TCP_FAILED)
 		return -EPROTO;
 	ERR_clear_error();
 	int rv = SSL_do_handshake(t->ssl);
@@ -561,13 +523,8 @@ int tls_tcp_handshake(struct tls_tcp *t)
 	if (rv)
 		return rv;
 	t->srv->ctr->handshake_failures++; /* close_notify in the handshake */
-	t->state = TCP_FAILED;
+	t->c.state = TCP_FAILED;
 	return -ECONNRESET;
-}
-
-bool tls_tcp_handshake_done(const struct tls_tcp *t)
-{
-	return t->state == TCP_OPEN;
 }
 
 ssize_t tls_tcp_read(struct tls_tcp *t, uint8_t *buf, size_t cap)
@@ -587,9 +544,9 @@ ssize_t tls_tcp_read(struct tls_tcp *t, uint8_t *buf, size_t cap)
 
 ssize_t tls_tcp_write(struct tls_tcp *t, const struct iovec *iov, unsigned n)
 {
-	if (t->state == TCP_FAILED)
+	if (t->c.state == TCP_FAILED)
 		return -EPROTO;
-	if (t->state != TCP_OPEN || t->close_sent)
+	if (t->c.state != TCP_OPEN || t->c.close_sent)
 		return -EINVAL;
 	size_t taken = 0;
 	for (unsigned i = 0; i < n; i++) {
@@ -598,7 +555,7 @@ ssize_t tls_tcp_write(struct tls_tcp *t, const struct iovec *iov, unsigned n)
 		while (left) {
 			/* a whole record or nothing: OpenSSL never keeps a
 			 * half-written record of ours (see tcp_buf.h) */
-			size_t room = tcp_out_room(&t->b);
+			size_t room = tcp_out_room(&t->c.b);
 			if (room <= TCP_REC_OVERHEAD)
 				return taken ? (ssize_t)taken : -EAGAIN;
 			size_t chunk = room - TCP_REC_OVERHEAD;
@@ -625,52 +582,12 @@ ssize_t tls_tcp_write(struct tls_tcp *t, const struct iovec *iov, unsigned n)
 
 void tls_tcp_close_notify(struct tls_tcp *t)
 {
-	if (t->close_sent || t->state != TCP_OPEN)
+	if (t->c.close_sent || t->c.state != TCP_OPEN)
 		return;
-	t->close_sent = true;
+	t->c.close_sent = true;
 	ERR_clear_error();
 	SSL_shutdown(t->ssl); /* one alert: fits the ring's slack */
 	ERR_clear_error();
-}
-
-unsigned tls_tcp_output(struct tls_tcp *t, struct iovec *iov, unsigned n)
-{
-	return tcp_out_iov(&t->b, iov, n);
-}
-
-void tls_tcp_output_sent(struct tls_tcp *t, size_t n)
-{
-	tcp_out_sent(&t->b, n);
-}
-
-size_t tls_tcp_output_pending(const struct tls_tcp *t)
-{
-	return t->b.out_len;
-}
-
-enum tls_alpn tls_tcp_alpn(const struct tls_tcp *t)
-{
-	return t->alpn;
-}
-
-const struct tls_vhost *tls_tcp_vhost(const struct tls_tcp *t)
-{
-	return t->vhost;
-}
-
-const char *tls_tcp_sni(const struct tls_tcp *t)
-{
-	return t->sni;
-}
-
-bool tls_tcp_resumed(const struct tls_tcp *t)
-{
-	return t->resumed;
-}
-
-enum tls_group_idx tls_tcp_group(const struct tls_tcp *t)
-{
-	return t->group;
 }
 
 const char *tls_tcp_version(const struct tls_tcp *t)
@@ -687,7 +604,7 @@ const char *tls_tcp_version(const struct tls_tcp *t)
 
 int tls_tcp_peer_cert(const struct tls_tcp *t, char *subject, size_t cap, uint8_t sha256[32])
 {
-	X509 *x = t->state == TCP_OPEN && t->vhost && t->vhost->client_auth != TLS_CLIENT_AUTH_OFF
+	X509 *x = t->c.state == TCP_OPEN && t->c.vhost && t->c.vhost->client_auth != TLS_CLIENT_AUTH_OFF
 	                  ? SSL_get0_peer_certificate(t->ssl)
 	                  : NULL;
 	unsigned len = 0;

@@ -169,6 +169,14 @@ void https_conn_kick(struct https_conn *c);
  * struct https_conn). */
 int h1front_request(void *ctx, struct h1_stream *s, const struct quic_request *req);
 int h2front_request(void *ctx, struct h2_stream *s, const struct quic_request *req);
+/* What both share (datapath/proxy/tcpfront.c): a struct https_stream for
+ * s, the connection's verified client certificate copied into the request,
+ * proxy_front_request with ops; the stream is put back on an error. */
+struct proxy_front_ops;
+int tcpfront_request(struct https_conn *c, const struct proxy_front_ops *ops, void *s,
+                     const struct quic_request *req);
+/* The handler's close: the proxy's, then the stream is put back. */
+void tcpfront_close(struct https_stream *hs, uint64_t app_error);
 struct https_stream *https_stream_get(struct https_conn *c, void *s);
 void https_stream_put(struct https_stream *hs);
 

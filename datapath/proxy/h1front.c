@@ -3,8 +3,6 @@
  * https_stream (datapath/https/conn.h) that names its TCP connection: the
  * proxy's calls (respond, resume, consume, reset) then mark the
  * connection to be written at the end of the loop turn. */
-#include <errno.h>
-#include <string.h>
 
 #include "datapath/https/conn.h"
 #include "datapath/proxy/front.h"
@@ -36,9 +34,7 @@ static void h1f_acked(void *h, struct h1_stream *s, uint64_t n)
 static void h1f_close(void *h, struct h1_stream *s, uint64_t app_error)
 {
 	(void)s;
-	struct https_stream *hs = h;
-	proxy_front_close(hs->h, app_error);
-	https_stream_put(hs);
+	tcpfront_close(h, app_error);
 }
 
 static const struct h1_handler_ops h1f_handler = {
@@ -95,23 +91,8 @@ static const struct proxy_front_ops h1_front = {
 	.via = "1.1",
 };
 
+/* On an error nothing is attached: h1conn.c answers 500 */
 int h1front_request(void *ctx, struct h1_stream *s, const struct quic_request *req)
 {
-	struct https_conn *c = ctx;
-	struct https_stream *hs = https_stream_get(c, s);
-	if (!hs)
-		return -ENOMEM;
-	struct quic_request r = *req;
-	if (c->cert_subject[0]) { /* issue 9 §3: verified by the handshake */
-		r.client_cert_subject = c->cert_subject;
-		r.client_cert_sha256 = c->cert_sha256;
-	}
-	int err = proxy_front_request(c->env->px, &h1_front, hs, &r);
-	if (err) {
-		/* nothing attached: h1conn.c answers 500 */
-		https_stream_put(hs);
-		return err;
-	}
-	https_conn_kick(c);
-	return 0;
+	return tcpfront_request(ctx, &h1_front, s, req);
 }

@@ -3,7 +3,6 @@
  * https_stream (datapath/https/conn.h) that names its TCP connection: the
  * proxy's calls (respond, resume, consume, reset) then mark the
  * connection to be written at the end of the loop turn. */
-#include <errno.h>
 #include <string.h>
 #include <strings.h>
 
@@ -37,9 +36,7 @@ static void h2f_acked(void *h, struct h2_stream *s, uint64_t n)
 static void h2f_close(void *h, struct h2_stream *s, uint64_t app_error)
 {
 	(void)s;
-	struct https_stream *hs = h;
-	proxy_front_close(hs->h, app_error);
-	https_stream_put(hs);
+	tcpfront_close(h, app_error);
 }
 
 static const struct h2_handler_ops h2f_handler = {
@@ -108,23 +105,8 @@ static const struct proxy_front_ops h2_front = {
 	.via = "2",
 };
 
+/* On an error nothing is attached: the stream is reset by h2.c (INTERNAL_ERROR) */
 int h2front_request(void *ctx, struct h2_stream *s, const struct quic_request *req)
 {
-	struct https_conn *c = ctx;
-	struct https_stream *hs = https_stream_get(c, s);
-	if (!hs)
-		return -ENOMEM;
-	struct quic_request r = *req;
-	if (c->cert_subject[0]) { /* issue 9 §3: verified by the handshake */
-		r.client_cert_subject = c->cert_subject;
-		r.client_cert_sha256 = c->cert_sha256;
-	}
-	int err = proxy_front_request(c->env->px, &h2_front, hs, &r);
-	if (err) {
-		/* nothing attached: the stream is reset by h2.c (INTERNAL_ERROR) */
-		https_stream_put(hs);
-		return err;
-	}
-	https_conn_kick(c);
-	return 0;
+	return tcpfront_request(ctx, &h2_front, s, req);
 }

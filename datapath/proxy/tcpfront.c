@@ -1,0 +1,36 @@
+/* tcpfront: what the HTTP/1.1 and HTTP/2 bindings to the proxy's front
+ * seam (h1front.c, h2front.c) share: both run over a TCP connection of
+ * datapath/https/ (struct https_conn), wrap each request stream in a
+ * struct https_stream and hand the connection's verified client
+ * certificate to the proxy. Written once here; the two files keep only
+ * what differs (the stream type they call). */
+#include <errno.h>
+
+#include "datapath/https/conn.h"
+#include "datapath/proxy/front.h"
+
+int tcpfront_request(struct https_conn *c, const struct proxy_front_ops *ops, void *s,
+                     const struct quic_request *req)
+{
+	struct https_stream *hs = https_stream_get(c, s);
+	if (!hs)
+		return -ENOMEM;
+	struct quic_request r = *req;
+	if (c->cert_subject[0]) { /* issue 9 §3: verified by the handshake */
+		r.client_cert_subject = c->cert_subject;
+		r.client_cert_sha256 = c->cert_sha256;
+	}
+	int err = proxy_front_request(c->env->px, ops, hs, &r);
+	if (err) {
+		https_stream_put(hs);
+		return err;
+	}
+	https_conn_kick(c);
+	return 0;
+}
+
+void tcpfront_close(struct https_stream *hs, uint64_t app_error)
+{
+	proxy_front_close(hs->h, app_error);
+	https_stream_put(hs);
+}
