@@ -14,96 +14,20 @@
  * are bounded by H1_BODY_WINDOW, like h2's stream window; past it recv
  * takes nothing more and TCP's window pushes back on the client.
  *
- * Output: a queue of segments, each in the output buffer or in the
- * handler's response body (zero copy; chunk framing is written into the
- * output buffer between them). h1_conn_sent() pops it and turns body bytes
- * into acked() calls.
+ * Output: the output queue, response heads, the canned error answers,
+ * chunk framing and the send iovecs are in h1resp.c; the state both files
+ * share is in h1conn_internal.h.
  *
  * Re-entrancy: handler callbacks may call the h1_stream_* functions; the
- * stream's close() is only called outside callbacks (settle()), so a
+ * stream's close() is only called outside callbacks (h1conn_settle()), so a
  * handler never sees its stream vanish under its own call.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "datapath/https/h1conn.h"
+#include "datapath/https/h1conn_internal.h"
 #include "datapath/https/h1req.h"
-
-#define H1_BODY_WINDOW (256u * 1024u)
-#define H1_SEGS 32u
-#define H1_READ_IOV 8u
-/* room for chunk framing per read() batch: "%zx\r\n" before, "\r\n" after,
- * "0\r\n\r\n" at the end */
-#define H1_FRAME_ROOM 32u
-#define H1_OUT_EXTRA 2048u
-
-enum h1_state {
-	H1S_IDLE,    /* between requests, no byte of the next head yet */
-	H1S_HEAD,    /* reading a head (header_timeout runs) */
-	H1S_REQ,     /* a request in flight */
-	H1S_CLOSING, /* nothing more read: what is queued goes out, then DEAD */
-	H1S_DEAD,
-};
-
-enum h1_body { B_NONE, B_LENGTH, B_CHUNKED };
-enum h1_frame { F_NONE, F_LENGTH, F_CHUNKED, F_CLOSE };
-
-struct seg {
-	const uint8_t *p;
-	size_t len;
-	bool body; /* the handler's bytes: acked() when sent */
-};
-
-struct h1_stream {
-	struct h1_conn *c;
-	const struct h1_handler_ops *ops;
-	void *h;
-	bool active;       /* between dispatch and close() */
-	bool is_head, keep_alive;
-	unsigned minor;
-	/* request body */
-	enum h1_body body;
-	uint64_t body_left;
-	struct h1chunk ck;
-	bool body_done;    /* body_end() called (or no body) */
-	size_t unconsumed;
-	/* response */
-	bool responded, ours; /* ours: the connection answered (error) */
-	enum h1_frame frame;
-	uint64_t resp_left;   /* F_LENGTH: bytes still expected */
-	bool want_body;       /* read() is to be called */
-	bool blocked;         /* read() said WOULDBLOCK, waiting for resume() */
-	bool resp_done;       /* the whole response is queued */
-	bool broken;          /* the body did not match its length: close after */
-	uint64_t err;         /* non-zero: close() gets it; the connection ends */
-};
-
-struct h1_conn {
-	struct h1_params p;
-	enum h1_state state;
-	enum h1_end end;
-	const char *sni;
-	const rg_sockaddr *peer;
-	uint64_t now, deadline_base; /* when the current state's timer began */
-	uint64_t shutdown_at;
-	bool shutting, peer_eof;
-	unsigned served; /* requests on this connection */
-	int depth;       /* inside handler callbacks */
-	struct h1_stream st;
-	struct h1req pr;
-	struct quic_header hdrs[H1REQ_MAX_FIELDS];
-	/* input */
-	uint8_t *in;
-	size_t in_cap, in_len, in_off; /* in_off: leftover after the head */
-	/* output */
-	struct seg segs[H1_SEGS];
-	unsigned sh, sn;
-	size_t hoff;
-	uint8_t *out;
-	size_t out_cap, out_len;
-};
 
 /* ---- small helpers ---- */
 
@@ -115,142 +39,11 @@ static void end_once(struct h1_conn *c, enum h1_end why)
 	c->p.ctr->ended[why]++;
 }
 
-static bool seg_room(const struct h1_conn *c, unsigned n)
-{
-	return c->sn + n <= H1_SEGS;
-}
-
-static void seg_push(struct h1_conn *c, const uint8_t *p, size_t len, bool body)
-{
-	struct seg *last = c->sn ? &c->segs[(c->sh + c->sn - 1) % H1_SEGS] : NULL;
-
-	if (!len)
-		return;
-	/* output-buffer bytes right after the previous ones: one segment */
-	if (!body && last && !last->body && last->p + last->len == p) {
-		last->len += len;
-		return;
-	}
-	c->segs[(c->sh + c->sn) % H1_SEGS] = (struct seg){ p, len, body };
-	c->sn++;
-}
-
-/* Append to the output buffer and queue it; false when it does not fit. */
-static bool out_put(struct h1_conn *c, const void *p, size_t len)
-{
-	if (len > c->out_cap - c->out_len || !seg_room(c, 1))
-		return false;
-	memcpy(c->out + c->out_len, p, len);
-	seg_push(c, c->out + c->out_len, len, false);
-	c->out_len += len;
-	return true;
-}
-
-static bool out_str(struct h1_conn *c, const char *s)
-{
-	return out_put(c, s, strlen(s));
-}
-
-static bool name_is(const char *n, size_t nl, const char *lower)
-{
-	return nl == strlen(lower) && strncasecmp(n, lower, nl) == 0;
-}
-
-static const char *reason(unsigned status)
-{
-	switch (status) {
-	case 100: return "Continue";
-	case 200: return "OK";
-	case 201: return "Created";
-	case 202: return "Accepted";
-	case 204: return "No Content";
-	case 206: return "Partial Content";
-	case 301: return "Moved Permanently";
-	case 302: return "Found";
-	case 303: return "See Other";
-	case 304: return "Not Modified";
-	case 307: return "Temporary Redirect";
-	case 308: return "Permanent Redirect";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 413: return "Content Too Large";
-	case 414: return "URI Too Long";
-	case 417: return "Expectation Failed";
-	case 421: return "Misdirected Request";
-	case 425: return "Too Early";
-	case 429: return "Too Many Requests";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	case 505: return "HTTP Version Not Supported";
-	default: return ""; /* reason-phrase may be empty (RFC 9112 4) */
-	}
-}
-
-static bool out_extras(struct h1_conn *c)
-{
-	for (unsigned i = 0; i < c->p.n_extra; i++) {
-		const struct quic_header *x = &c->p.extra_headers[i];
-
-		if (!out_put(c, x->name, x->name_len) || !out_str(c, ": ") ||
-		    !out_put(c, x->value, x->value_len) || !out_str(c, "\r\n"))
-			return false;
-	}
-	return true;
-}
-
 /* ---- the stream's end ---- */
-
-static void drop_queue(struct h1_conn *c)
-{
-	c->sn = 0;
-	c->sh = 0;
-	c->hoff = 0;
-	c->out_len = 0;
-}
-
-static bool body_queued(const struct h1_conn *c)
-{
-	for (unsigned i = 0; i < c->sn; i++)
-		if (c->segs[(c->sh + i) % H1_SEGS].body)
-			return true;
-	return false;
-}
-
-/* The connection answers by itself, with a small body, and closes after:
- * a refused head, a timeout, a handler failure before its response. */
-static void answer_and_close(struct h1_conn *c, unsigned status, const char *why)
-{
-	char head[160], body[128];
-	int bl;
-
-	bl = snprintf(body, sizeof(body), "%u %s%s%s\n", status, reason(status), why ? ": " : "",
-	              why ? why : "");
-	snprintf(head, sizeof(head),
-	         "HTTP/1.1 %u %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
-	         "Connection: close\r\n",
-	         status, reason(status), bl);
-	/* a 100 Continue may be queued before it; nothing else is */
-	if (!out_str(c, head) || !out_extras(c) || !out_str(c, "\r\n") || !out_put(c, body, (size_t)bl)) {
-		drop_queue(c);
-		c->state = H1S_DEAD;
-		return;
-	}
-	c->state = H1S_CLOSING;
-}
 
 /* Close the stream when nothing of it is left to do; go on with the next
  * request or end. Only outside callbacks. */
-static void pump(struct h1_conn *c);
-
-static void settle(struct h1_conn *c)
+void h1conn_settle(struct h1_conn *c)
 {
 	struct h1_stream *s = &c->st;
 	bool keep;
@@ -258,7 +51,7 @@ static void settle(struct h1_conn *c)
 	if (c->depth)
 		return;
 	if (s->active) {
-		bool over = s->err ? !body_queued(c) : (s->responded && s->resp_done && c->sn == 0);
+		bool over = s->err ? !h1resp_body_queued(c) : (s->responded && s->resp_done && c->sn == 0);
 
 		if (!over)
 			return;
@@ -288,7 +81,7 @@ static void settle(struct h1_conn *c)
 			c->deadline_base = c->now;
 			if (left)
 				c->p.ctr->pipelined++;
-			pump(c);
+			h1conn_pump(c);
 			return;
 		}
 	}
@@ -298,7 +91,7 @@ static void settle(struct h1_conn *c)
 
 /* An error of the stream in flight (handler failure, peer gone, body
  * framing, body timeout): answer if nothing was answered yet, close. */
-static void stream_fail(struct h1_conn *c, uint64_t err, unsigned status, const char *why)
+void h1conn_stream_fail(struct h1_conn *c, uint64_t err, unsigned status, const char *why)
 {
 	struct h1_stream *s = &c->st;
 
@@ -309,7 +102,7 @@ static void stream_fail(struct h1_conn *c, uint64_t err, unsigned status, const 
 	s->want_body = false;
 	if (status && !s->responded && c->state != H1S_CLOSING && c->state != H1S_DEAD) {
 		s->responded = s->ours = s->resp_done = true;
-		answer_and_close(c, status, why);
+		h1resp_answer_and_close(c, status, why);
 	} else if (c->state != H1S_DEAD) {
 		/* mid-message: HTTP/1.1 has no other way to abort it; what is
 		 * queued goes out, then the connection closes */
@@ -351,7 +144,7 @@ static bool deliver(struct h1_conn *c, const uint8_t *d, size_t n)
 		s->unconsumed -= n; /* nobody reads it: discarded, credited */
 	}
 	if (rc < 0) {
-		stream_fail(c, (uint64_t)-rc, 500, NULL);
+		h1conn_stream_fail(c, (uint64_t)-rc, 500, NULL);
 		return false;
 	}
 	return true;
@@ -399,7 +192,7 @@ static size_t feed_body(struct h1_conn *c, const uint8_t *d, size_t len)
 			taken += used;
 			if (ev == H1C_ERROR) {
 				end_once(c, H1_END_BAD_REQUEST);
-				stream_fail(c, 1, 400, h1req_error_name(H1REQ_E_CHUNK));
+				h1conn_stream_fail(c, 1, 400, h1req_error_name(H1REQ_E_CHUNK));
 				break;
 			}
 			if (ev == H1C_BODY && dlen) {
@@ -427,7 +220,7 @@ static void refuse_head(struct h1_conn *c)
 	if (e == H1REQ_E_TRANSFER_ENCODING)
 		status = 501; /* RFC 9112 6.1: a coding we do not implement */
 	end_once(c, status == 414 || status == 431 ? H1_END_HEAD_TOO_LARGE : H1_END_BAD_REQUEST);
-	answer_and_close(c, status, h1req_error_name(e));
+	h1resp_answer_and_close(c, status, h1req_error_name(e));
 }
 
 static void dispatch(struct h1_conn *c)
@@ -489,7 +282,7 @@ static void dispatch(struct h1_conn *c)
 	rc = c->p.on_request(c->p.request_ctx, s, &req);
 	c->depth--;
 	if (rc < 0) {
-		stream_fail(c, (uint64_t)-rc, 500, NULL);
+		h1conn_stream_fail(c, (uint64_t)-rc, 500, NULL);
 		return;
 	}
 	if (s->err)
@@ -502,11 +295,11 @@ static void dispatch(struct h1_conn *c)
 	 * and it did not answer at once: the handler takes body bytes from
 	 * now on (body() has no way to say "not yet"; the window does). */
 	if (pr->expect_continue && !s->responded)
-		out_str(c, "HTTP/1.1 100 Continue\r\n\r\n");
+		h1resp_continue(c);
 }
 
 /* Parse what the input buffer holds, and feed leftover body bytes. */
-static void pump(struct h1_conn *c)
+void h1conn_pump(struct h1_conn *c)
 {
 	for (;;) {
 		if (c->state == H1S_IDLE || c->state == H1S_HEAD) {
@@ -626,12 +419,12 @@ ssize_t h1_conn_recv(struct h1_conn *c, const uint8_t *data, size_t len, uint64_
 		} else if (c->st.active && !c->st.body_done) {
 			/* the request is cut short: nothing can answer it */
 			end_once(c, H1_END_CLOSE);
-			stream_fail(c, 1, 0, NULL);
+			h1conn_stream_fail(c, 1, 0, NULL);
 		}
-		settle(c);
+		h1conn_settle(c);
 		return 0;
 	}
-	pump(c);
+	h1conn_pump(c);
 	while (taken < len && reading(c)) {
 		struct h1_stream *s = &c->st;
 		size_t n;
@@ -658,9 +451,9 @@ ssize_t h1_conn_recv(struct h1_conn *c, const uint8_t *data, size_t len, uint64_
 			c->state = H1S_HEAD; /* slowloris: the clock runs from the first byte */
 			c->deadline_base = now;
 		}
-		pump(c);
+		h1conn_pump(c);
 	}
-	settle(c);
+	h1conn_settle(c);
 	return (ssize_t)taken;
 }
 
@@ -673,118 +466,6 @@ bool h1_conn_wants_input(const struct h1_conn *c)
 	if (c->state == H1S_REQ && s->active && !s->body_done)
 		return c->in_off == c->in_len && window_room(s) > 0;
 	return c->in_len < c->in_cap;
-}
-
-/* Ask the handler for body bytes and queue them with their framing. */
-static void fill(struct h1_conn *c)
-{
-	struct h1_stream *s = &c->st;
-
-	while (s->active && s->want_body && !s->blocked && !s->resp_done && !s->err &&
-	       seg_room(c, H1_READ_IOV + 3) && c->out_cap - c->out_len >= H1_FRAME_ROOM) {
-		struct quic_iov iov[H1_READ_IOV];
-		bool eof = false;
-		ssize_t r;
-		size_t total = 0;
-		unsigned i, k;
-
-		c->depth++;
-		r = s->ops->read(s->h, s, iov, H1_READ_IOV, &eof);
-		c->depth--;
-		if (s->err || !s->active)
-			return;
-		if (r == QUIC_BODY_WOULDBLOCK) {
-			s->blocked = true;
-			return;
-		}
-		if (r < 0 || (r == 0 && !eof) || r > (ssize_t)H1_READ_IOV) {
-			stream_fail(c, r < 0 ? (uint64_t)-r : 1, 0, NULL);
-			return;
-		}
-		k = (unsigned)r;
-		for (i = 0; i < k; i++) {
-			if (s->frame == F_LENGTH && iov[i].len > s->resp_left - total) {
-				/* more than its Content-Length: cut, close after */
-				iov[i].len = (size_t)(s->resp_left - total);
-				s->broken = true;
-			}
-			total += iov[i].len;
-		}
-		if (s->frame == F_CHUNKED && total) {
-			char hx[24];
-
-			snprintf(hx, sizeof(hx), "%zx\r\n", total);
-			out_str(c, hx);
-		}
-		for (i = 0; i < k; i++)
-			seg_push(c, iov[i].base, iov[i].len, true);
-		if (s->frame == F_CHUNKED && total)
-			out_str(c, "\r\n");
-		if (s->frame == F_LENGTH)
-			s->resp_left -= total;
-		if (eof) {
-			if (s->frame == F_CHUNKED)
-				out_str(c, "0\r\n\r\n"); /* no trailers (RFC 9112 7.1.2) */
-			if (s->frame == F_LENGTH && s->resp_left)
-				s->broken = true; /* shorter than announced */
-			s->resp_done = true;
-		} else if (s->broken) {
-			s->resp_done = true;
-		}
-	}
-}
-
-int h1_conn_send(struct h1_conn *c, struct iovec *iov, unsigned n, uint64_t now)
-{
-	unsigned i;
-
-	c->now = now;
-	if (c->state == H1S_DEAD)
-		return 0;
-	pump(c);
-	fill(c);
-	settle(c);
-	if (c->state == H1S_DEAD)
-		return 0;
-	for (i = 0; i < n && i < c->sn; i++) {
-		const struct seg *g = &c->segs[(c->sh + i) % H1_SEGS];
-		size_t off = i == 0 ? c->hoff : 0;
-
-		iov[i].iov_base = (void *)(uintptr_t)(g->p + off);
-		iov[i].iov_len = g->len - off;
-	}
-	return (int)i;
-}
-
-void h1_conn_sent(struct h1_conn *c, size_t n)
-{
-	struct h1_stream *s = &c->st;
-
-	while (n && c->sn) {
-		struct seg *g = &c->segs[c->sh];
-		size_t take = g->len - c->hoff;
-		bool body = g->body;
-
-		if (take > n)
-			take = n;
-		n -= take;
-		c->hoff += take;
-		if (c->hoff == g->len) {
-			c->sh = (c->sh + 1) % H1_SEGS;
-			c->sn--;
-			c->hoff = 0;
-		}
-		if (body && s->active && s->ops && s->ops->acked) {
-			c->depth++;
-			s->ops->acked(s->h, s, take);
-			c->depth--;
-		}
-	}
-	if (c->sn == 0) {
-		c->sh = 0;
-		c->out_len = 0;
-	}
-	settle(c);
 }
 
 uint64_t h1_conn_next_expiry(const struct h1_conn *c)
@@ -824,9 +505,9 @@ void h1_conn_handle_expiry(struct h1_conn *c, uint64_t now)
 		end_once(c, H1_END_SHUTDOWN);
 		if (c->st.active && !c->st.err)
 			c->st.err = 1;
-		drop_queue(c);
+		h1resp_drop_queue(c);
 		c->state = H1S_DEAD;
-		settle(c);
+		h1conn_settle(c);
 		return;
 	}
 	switch (c->state) {
@@ -837,16 +518,16 @@ void h1_conn_handle_expiry(struct h1_conn *c, uint64_t now)
 	case H1S_HEAD:
 		/* RFC 9110 15.5.9 */
 		end_once(c, H1_END_HEADER_TIMEOUT);
-		answer_and_close(c, 408, "header timeout");
+		h1resp_answer_and_close(c, 408, "header timeout");
 		break;
 	case H1S_REQ:
 		end_once(c, H1_END_BODY_TIMEOUT);
-		stream_fail(c, 1, 408, "body timeout");
+		h1conn_stream_fail(c, 1, 408, "body timeout");
 		break;
 	default:
 		break;
 	}
-	settle(c);
+	h1conn_settle(c);
 }
 
 void h1_conn_shutdown(struct h1_conn *c, uint64_t now)
@@ -862,7 +543,7 @@ void h1_conn_shutdown(struct h1_conn *c, uint64_t now)
 	}
 	/* H1S_REQ: the response says Connection: close if its head is not
 	 * out yet, and the connection ends after it (settle) */
-	settle(c);
+	h1conn_settle(c);
 }
 
 bool h1_conn_idle(const struct h1_conn *c)
@@ -886,120 +567,6 @@ void h1_stream_attach(struct h1_stream *s, const struct h1_handler_ops *ops, voi
 {
 	s->ops = ops;
 	s->h = h;
-}
-
-/* Fields that describe the connection or the framing, which this layer
- * decides (RFC 9110 7.6.1, RFC 9112 6): never taken from the handler. */
-static bool hop_field(const struct quic_header *h)
-{
-	return name_is(h->name, h->name_len, "connection") || name_is(h->name, h->name_len, "keep-alive") ||
-	       name_is(h->name, h->name_len, "proxy-connection") ||
-	       name_is(h->name, h->name_len, "transfer-encoding") || name_is(h->name, h->name_len, "upgrade");
-}
-
-static bool parse_len(const char *v, size_t n, uint64_t *out)
-{
-	uint64_t x = 0;
-
-	if (!n || n > 18)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (v[i] < '0' || v[i] > '9')
-			return false;
-		x = x * 10 + (uint64_t)(v[i] - '0');
-	}
-	*out = x;
-	return true;
-}
-
-int h1_stream_respond(struct h1_stream *s, unsigned status, const struct quic_header *hdrs, unsigned n,
-                      bool with_body)
-{
-	struct h1_conn *c = s->c;
-	bool no_body, have_len = false, keep;
-	uint64_t len = 0;
-	size_t mark_len = c->out_len;
-	unsigned mark_sn = c->sn;
-	char line[64];
-	unsigned i;
-
-	if (status < 200 || status > 599 || (n && !hdrs))
-		return -EINVAL;
-	if (s->responded)
-		return -EALREADY;
-	if (!s->active || s->err || c->state != H1S_REQ)
-		return -EPIPE;
-	/* RFC 9110 6.4.1: HEAD, 204 and 304 have no content */
-	no_body = s->is_head || status == 204 || status == 304;
-	for (i = 0; i < n; i++)
-		if (name_is(hdrs[i].name, hdrs[i].name_len, "content-length")) {
-			uint64_t v;
-
-			if (have_len || !parse_len(hdrs[i].value, hdrs[i].value_len, &v))
-				return -EINVAL;
-			have_len = true;
-			len = v;
-		}
-	if (no_body)
-		s->frame = F_NONE;
-	else if (!with_body)
-		s->frame = F_LENGTH; /* Content-Length: 0 unless given */
-	else if (have_len)
-		s->frame = F_LENGTH;
-	else if (s->minor >= 1)
-		s->frame = F_CHUNKED;
-	else
-		s->frame = F_CLOSE; /* RFC 9112 6.3 point 8 */
-	keep = s->keep_alive && !c->shutting && s->frame != F_CLOSE;
-	snprintf(line, sizeof(line), "HTTP/1.1 %u %s\r\n", status, reason(status));
-	if (!out_str(c, line))
-		goto nomem;
-	for (i = 0; i < n; i++) {
-		if (hop_field(&hdrs[i]))
-			continue;
-		/* RFC 9110 8.6: no Content-Length in a 204 */
-		if (status == 204 && name_is(hdrs[i].name, hdrs[i].name_len, "content-length"))
-			continue;
-		if (!out_put(c, hdrs[i].name, hdrs[i].name_len) || !out_str(c, ": ") ||
-		    !out_put(c, hdrs[i].value, hdrs[i].value_len) || !out_str(c, "\r\n"))
-			goto nomem;
-	}
-	if (!out_extras(c))
-		goto nomem;
-	if (s->frame == F_LENGTH && !have_len && !out_str(c, "Content-Length: 0\r\n"))
-		goto nomem;
-	if (s->frame == F_CHUNKED && !out_str(c, "Transfer-Encoding: chunked\r\n"))
-		goto nomem;
-	if (!keep ? !out_str(c, "Connection: close\r\n")
-	          : s->minor == 0 && !out_str(c, "Connection: keep-alive\r\n"))
-		goto nomem;
-	if (!out_str(c, "\r\n"))
-		goto nomem;
-	if (!keep)
-		s->keep_alive = false;
-	s->responded = true;
-	s->resp_left = with_body && !no_body ? len : 0;
-	s->want_body = with_body && !no_body && s->ops && s->ops->read &&
-	               !(s->frame == F_LENGTH && (!have_len || len == 0));
-	if (!s->want_body)
-		s->resp_done = true;
-	/* a length announced and no body to follow, or a body the handler
-	 * meant to send and cannot (no read op): the connection closes after */
-	if (!with_body && !no_body && have_len && len)
-		s->broken = true;
-	if (with_body && !no_body && !(s->ops && s->ops->read) && s->frame != F_LENGTH)
-		s->broken = true;
-	return 0;
-nomem:
-	c->out_len = mark_len;
-	c->sn = mark_sn;
-	if (c->sn) {
-		struct seg *last = &c->segs[(c->sh + c->sn - 1) % H1_SEGS];
-
-		if (!last->body && last->p + last->len > c->out + mark_len)
-			last->len = (size_t)(c->out + mark_len - last->p);
-	}
-	return -ENOMEM;
 }
 
 void h1_stream_resume(struct h1_stream *s)
@@ -1029,6 +596,6 @@ void h1_stream_reset(struct h1_stream *s, uint64_t err)
 		return;
 	end_once(c, H1_END_RESET);
 	/* before the response: an internal failure, answered 500 */
-	stream_fail(c, err ? err : 1, 500, NULL);
-	settle(c);
+	h1conn_stream_fail(c, err ? err : 1, 500, NULL);
+	h1conn_settle(c);
 }

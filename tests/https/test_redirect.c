@@ -91,34 +91,58 @@ static bool status_is(const char *resp, const char *st)
 	return strstr(resp, want) == resp && !strstr(resp, "location:");
 }
 
+/* One request and what must come back: a 308 to loc, or (loc NULL) status
+ * st with no Location; what names the case in a failure. */
+struct want {
+	const char *req, *loc, *st, *what;
+};
+
+/* Ask each, check each; the last response stays in r for more checks. */
+static void expect(const struct redirect_conf *conf, const struct want *w, unsigned n, char *r, size_t cap)
+{
+	for (unsigned i = 0; i < n; i++) {
+		ask(conf, w[i].req, r, cap);
+		CHECK(w[i].loc ? has_location(r, w[i].loc) : status_is(r, w[i].st), "%s: %s", w[i].what, r);
+	}
+}
+
+#define COUNT(a) (unsigned)(sizeof(a) / sizeof((a)[0]))
+
 static void test_308(void)
 {
 	struct redirect_conf conf = { .names = names, .n_names = 3 };
+	static const struct want exact[] = {
+		{ "GET /a/b?x=1&y=%20 HTTP/1.1\r\nHost: example.com\r\n\r\n", "https://example.com/a/b?x=1&y=%20",
+		  NULL, "exact, query kept" },
+	};
+	static const struct want hosts[] = {
+		{ "GET / HTTP/1.1\r\nHost: EXAMPLE.com:80\r\n\r\n", "https://example.com/", NULL,
+		  "case, port in Host ignored" },
+		{ "GET /p HTTP/1.1\r\nHost: a.wild.test\r\n\r\n", "https://a.wild.test/p", NULL, "wildcard" },
+		{ "GET /p HTTP/1.1\r\nHost: b.a.wild.test\r\n\r\n", "https://b.a.wild.test/p", NULL,
+		  "wildcard, deeper (as routes match)" },
+		{ "GET /p HTTP/1.1\r\nHost: wild.test\r\n\r\n", NULL, "421", "wildcard not the apex" },
+		{ "GET /p HTTP/1.1\r\nHost: mixed.case.ORG.\r\n\r\n", "https://mixed.case.org/p", NULL,
+		  "trailing dot, lower case" },
+	};
+	static const struct want port8443[] = {
+		{ "GET /q?z HTTP/1.1\r\nHost: example.com\r\n\r\n", "https://example.com:8443/q?z", NULL, "port kept" },
+	};
+	static const struct want port443[] = {
+		{ "GET /q HTTP/1.1\r\nHost: example.com\r\n\r\n", "https://example.com/q", NULL, "443 omitted" },
+	};
 	char r[4096];
 
-	ask(&conf, "GET /a/b?x=1&y=%20 HTTP/1.1\r\nHost: example.com\r\n\r\n", r, sizeof(r));
-	CHECK(has_location(r, "https://example.com/a/b?x=1&y=%20"), "exact, query kept: %s", r);
+	expect(&conf, exact, COUNT(exact), r, sizeof(r));
 	CHECK(strstr(r, "\r\n\r\nMoved to HTTPS.\n") != NULL, "small body: %s", r);
 	CHECK(strstr(r, "content-length: 16\r\n") != NULL, "length: %s", r);
 
-	ask(&conf, "GET / HTTP/1.1\r\nHost: EXAMPLE.com:80\r\n\r\n", r, sizeof(r));
-	CHECK(has_location(r, "https://example.com/"), "case, port in Host ignored: %s", r);
-
-	ask(&conf, "GET /p HTTP/1.1\r\nHost: a.wild.test\r\n\r\n", r, sizeof(r));
-	CHECK(has_location(r, "https://a.wild.test/p"), "wildcard: %s", r);
-	ask(&conf, "GET /p HTTP/1.1\r\nHost: b.a.wild.test\r\n\r\n", r, sizeof(r));
-	CHECK(has_location(r, "https://b.a.wild.test/p"), "wildcard, deeper (as routes match): %s", r);
-	ask(&conf, "GET /p HTTP/1.1\r\nHost: wild.test\r\n\r\n", r, sizeof(r));
-	CHECK(status_is(r, "421"), "wildcard not the apex: %s", r);
-	ask(&conf, "GET /p HTTP/1.1\r\nHost: mixed.case.ORG.\r\n\r\n", r, sizeof(r));
-	CHECK(has_location(r, "https://mixed.case.org/p"), "trailing dot, lower case: %s", r);
+	expect(&conf, hosts, COUNT(hosts), r, sizeof(r));
 
 	conf.https_port = 8443;
-	ask(&conf, "GET /q?z HTTP/1.1\r\nHost: example.com\r\n\r\n", r, sizeof(r));
-	CHECK(has_location(r, "https://example.com:8443/q?z"), "port kept: %s", r);
+	expect(&conf, port8443, COUNT(port8443), r, sizeof(r));
 	conf.https_port = 443;
-	ask(&conf, "GET /q HTTP/1.1\r\nHost: example.com\r\n\r\n", r, sizeof(r));
-	CHECK(has_location(r, "https://example.com/q"), "443 omitted: %s", r);
+	expect(&conf, port443, COUNT(port443), r, sizeof(r));
 
 	/* HEAD: the same head, no body */
 	ask(&conf, "HEAD /h HTTP/1.1\r\nHost: example.com\r\n\r\n", r, sizeof(r));
@@ -128,30 +152,28 @@ static void test_308(void)
 static void test_refusals(void)
 {
 	struct redirect_conf conf = { .names = names, .n_names = 3 };
+	static const struct want unknown[] = {
+		{ "GET / HTTP/1.1\r\nHost: evil.com\r\n\r\n", NULL, "421", "unknown host" },
+	};
+	static const struct want tricks[] = {
+		{ "GET / HTTP/1.1\r\nHost: example.com.evil.com\r\n\r\n", NULL, "421", "suffix trick" },
+		{ "GET / HTTP/1.1\r\nHost: evilexample.com\r\n\r\n", NULL, "421", "no dot" },
+		{ "GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n", NULL, "421", "IP literal" },
+		{ "GET / HTTP/1.0\r\n\r\n", NULL, "400", "no Host" },
+		/* absolute-form: refused by the parser before any redirect */
+		{ "GET http://evil.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n", NULL, "400", "absolute-form" },
+		{ "GET //evil.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n", "https://example.com//evil.com/", NULL,
+		  "path stays a path" },
+		{ "GET / HTTP/1.1\r\nHost: evil.com@example.com\r\n\r\n", NULL, "400", "userinfo in Host" },
+		{ "GET /.well-known/acme-challenge/tok HTTP/1.1\r\nHost: example.com\r\n\r\n", NULL, "404",
+		  "ACME not served yet" },
+		{ "OPTIONS * HTTP/1.1\r\nHost: example.com\r\n\r\n", NULL, "400", "asterisk-form" },
+	};
 	char r[4096];
 
-	ask(&conf, "GET / HTTP/1.1\r\nHost: evil.com\r\n\r\n", r, sizeof(r));
-	CHECK(status_is(r, "421"), "unknown host: %s", r);
+	expect(&conf, unknown, COUNT(unknown), r, sizeof(r));
 	CHECK(strstr(r, "421 Misdirected Request\r\n") != NULL, "reason: %s", r);
-	ask(&conf, "GET / HTTP/1.1\r\nHost: example.com.evil.com\r\n\r\n", r, sizeof(r));
-	CHECK(status_is(r, "421"), "suffix trick: %s", r);
-	ask(&conf, "GET / HTTP/1.1\r\nHost: evilexample.com\r\n\r\n", r, sizeof(r));
-	CHECK(status_is(r, "421"), "no dot: %s", r);
-	ask(&conf, "GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n", r, sizeof(r));
-	CHECK(status_is(r, "421"), "IP literal: %s", r);
-	ask(&conf, "GET / HTTP/1.0\r\n\r\n", r, sizeof(r));
-	CHECK(status_is(r, "400"), "no Host: %s", r);
-	/* absolute-form: refused by the parser before any redirect */
-	ask(&conf, "GET http://evil.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n", r, sizeof(r));
-	CHECK(status_is(r, "400"), "absolute-form: %s", r);
-	ask(&conf, "GET //evil.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n", r, sizeof(r));
-	CHECK(has_location(r, "https://example.com//evil.com/"), "path stays a path: %s", r);
-	ask(&conf, "GET / HTTP/1.1\r\nHost: evil.com@example.com\r\n\r\n", r, sizeof(r));
-	CHECK(status_is(r, "400"), "userinfo in Host: %s", r);
-	ask(&conf, "GET /.well-known/acme-challenge/tok HTTP/1.1\r\nHost: example.com\r\n\r\n", r, sizeof(r));
-	CHECK(status_is(r, "404"), "ACME not served yet: %s", r);
-	ask(&conf, "OPTIONS * HTTP/1.1\r\nHost: example.com\r\n\r\n", r, sizeof(r));
-	CHECK(status_is(r, "400"), "asterisk-form: %s", r);
+	expect(&conf, tricks, COUNT(tricks), r, sizeof(r));
 }
 
 static void test_decide(void)
