@@ -2,7 +2,7 @@
 # Issue 18 section 4: handshakes under 30 % loss each way. 50 connections of
 # ngtcp2's gtlsclient with `-r 0.3 -t 0.3` (its own loss model drops 30 % of
 # what it receives and of what it sends) against the whole appliance (2
-# workers) on one ring backend, all at once (40 s each at most) so the run is bounded
+# workers) on one ring backend, all at once (60 s each at most) so the run is bounded
 # (about 20-40 s). At least 49 must complete their request (gtlsserver
 # itself loses about 1 in 80 to the loss model's tail, where the client
 # never hears a reply), and none may fail by ringgate's own handshake
@@ -56,7 +56,7 @@ m() { metric_sum $ADMIN/metrics "^ringgate_$1"; }
 # one connection: exit status and the body decide
 one() { # I
 	mkdir -p "c$1"
-	timeout 40 "$GTLS" -q -r 0.3 -t 0.3 --exit-on-all-streams-close --download="c$1" \
+	timeout 60 "$GTLS" -q -r 0.3 -t 0.3 --exit-on-all-streams-close --download="c$1" \
 		127.0.0.1 $PORT "https://localhost:$PORT/loss$1" >"c$1.log" 2>&1 &&
 		[[ $(cat "c$1/loss$1" 2>/dev/null) == "rg /loss$1" ]]
 }
@@ -96,7 +96,7 @@ if ((ok < WANT)); then
 	sleep 0.5
 	one_ref() { # I
 		mkdir -p "r$1"
-		timeout 40 "$GTLS" -q -r 0.3 -t 0.3 --exit-on-all-streams-close --download="r$1" \
+		timeout 60 "$GTLS" -q -r 0.3 -t 0.3 --exit-on-all-streams-close --download="r$1" \
 			127.0.0.1 $((PORT + 1)) "https://localhost:$((PORT + 1))/loss$1" >"r$1.log" 2>&1 &&
 			[[ $(cat "r$1/loss$1" 2>/dev/null) == "rg /loss$1" ]]
 	}
