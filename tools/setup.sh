@@ -5,7 +5,8 @@
 # (one dpkg-query call, well under a second).
 # Usage: tools/setup.sh [--build-only | --quic-tests]
 # --quic-tests: what building and the QUIC tests need (unit tests and the
-# QUIC integration tests but Chromium): the Debian 13 root of CI (issue 20).
+# QUIC and HTTPS integration tests but Chromium): the Debian 13 root of CI
+# (issue 20).
 #
 # Each release takes what it lacks from its own backports and never from
 # another release's: bookworm needs bookworm-backports for ngtcp2 >= 1.11,
@@ -92,6 +93,9 @@ case "${1:-}" in
   # the clients of tests/quic (gtlsclient, libcurl's HTTP/3), namespaces
   want+=(iproute2 util-linux python3 procps psmisc openssl curl "${quic_test_pkgs[@]}")
   want+=(gnutls-bin) # gnutls-cli for tests/tls/interop.sh (d13-ci.sh runs suite tls)
+  # nginx (backend and rival) and h2load/nghttp for the HTTPS tests and
+  # `bench/run pq` in the Debian 13 root (issue 20)
+  want+=(nginx nghttp2-client)
   ;;
 *) want+=("${test_pkgs[@]}" "${bpo_test_pkgs[@]}") ;;
 esac
