@@ -1,5 +1,6 @@
 /* h3load: an HTTP/3 load generator on ngtcp2 + nghttp3 + gnutls
- * (ngtcp2_crypto_gnutls), one thread, one connected UDP socket per
+ * (ngtcp2_crypto_gnutls) or OpenSSL >= 3.5 (ngtcp2_crypto_ossl), whichever
+ * ringgate's build uses (h3load_tls.h), one thread, one connected UDP socket per
  * connection, UDP_GRO on receive. libcurl's HTTP/3 was not used: its
  * per-transfer overhead and its buffered read path make it the bottleneck of
  * a single-connection bulk download on loopback; here the body is counted
@@ -21,6 +22,10 @@
  *     -a, --addr IP          connect here instead of resolving the URL's host
  *     -k, --insecure         do not verify the server certificate
  *         --cacert FILE      trust this CA (default: the system's)
+ *         --groups LIST      key-exchange groups to offer, OpenSSL's names
+ *                            (X25519MLKEM768:X25519); default X25519 on
+ *                            gnutls, OpenSSL's default on OpenSSL; the gnutls
+ *                            build refuses a post-quantum group
  *     -t, --time-limit SECS  hard stop (default 60)
  *         --json             print one JSON object instead of text
  *
@@ -29,6 +34,13 @@
  * connection's first request: from the connection's start, handshake
  * included) to the end of its response stream. A request counts as ok when its status is 2xx and
  * its stream ended without an error.
+ *
+ * Handshakes (with -r 1: one per request) are reported with what each took
+ * before it completed on the client (ngtcp2's handshake_completed): UDP
+ * payload bytes sent (so without the client's Finished) and received (up
+ * to the server's Finished), and the datagrams sent that begin with an
+ * Initial packet (a hybrid key share needs more than one), plus the group
+ * negotiated.
  */
 #include "h3load.h"
 
@@ -102,7 +114,7 @@ static void usage(void)
 	fprintf(stderr,
 	        "usage: h3load [-c CONNS] [-m STREAMS] [-n REQUESTS | -D SECS] [-r REQS_PER_CONN]\n"
 	        "              [--idle [--hold SECS] [--handshakes N]] [-a ADDR] [-k | --cacert F]\n"
-	        "              [-t TIME_LIMIT] [--json] URL...\n");
+	        "              [--groups LIST] [-t TIME_LIMIT] [--json] URL...\n");
 	exit(2);
 }
 
@@ -126,6 +138,7 @@ int main(int argc, char **argv)
 		{ "addr", required_argument, NULL, 'a' },
 		{ "insecure", no_argument, NULL, 'k' },
 		{ "cacert", required_argument, NULL, 'C' },
+		{ "groups", required_argument, NULL, 'G' },
 		{ "time-limit", required_argument, NULL, 't' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
@@ -157,6 +170,7 @@ int main(int argc, char **argv)
 		case 'a': G.addr = optarg; break;
 		case 'k': G.insecure = true; break;
 		case 'C': G.cacert = optarg; break;
+		case 'G': G.groups = optarg; break;
 		case 't': G.time_limit = atof(optarg); break;
 		case 'j': G.json = true; break;
 		default: usage();
@@ -195,16 +209,8 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 
-	gnutls_global_init();
-	gnutls_certificate_allocate_credentials(&G.cred);
-	if (G.cacert) {
-		if (gnutls_certificate_set_x509_trust_file(G.cred, G.cacert, GNUTLS_X509_FMT_PEM) <= 0) {
-			fprintf(stderr, "h3load: no certificate in %s\n", G.cacert);
-			return 2;
-		}
-	} else if (!G.insecure) {
-		gnutls_certificate_set_x509_system_trust(G.cred);
-	}
+	if (h3tls_init(G.cacert, G.insecure, G.groups))
+		return 2;
 	G.ep = epoll_create1(EPOLL_CLOEXEC);
 	G.cs = calloc(G.conns, sizeof(*G.cs));
 	if (!G.cs || G.ep < 0)
@@ -337,10 +343,13 @@ int main(int argc, char **argv)
 		       ",\"handshakes\":%" PRIu64 ",\"conn_errors\":%" PRIu64
 		       ",\"elapsed_s\":%.4f,\"rps\":%.1f,\"bytes\":%" PRIu64
 		       ",\"bytes_per_s\":%.0f,\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f"
-		       ",\"client_cpu_s\":%.3f,\"error\":\"%s\"}\n",
+		       ",\"client_cpu_s\":%.3f,\"hs_tx_bytes\":%" PRIu64 ",\"hs_rx_bytes\":%" PRIu64
+		       ",\"hs_initial_dgrams\":%" PRIu64 ",\"group\":\"%s\",\"group_other\":%" PRIu64
+		       ",\"tls\":\"%s\",\"error\":\"%s\"}\n",
 		       G.ok, G.failed, G.conns_opened, G.handshakes_done, G.conn_errors, el,
 		       el > 0 ? G.ok / el : 0, G.bytes, el > 0 ? G.bytes / el : 0, pct(50), pct(90), pct(99),
-		       cpu, G.first_error);
+		       cpu, G.hs_tx, G.hs_rx, G.hs_initials, G.group, G.group_other, h3tls_backend(),
+		       G.first_error);
 	} else {
 		printf("requests: %" PRIu64 " ok, %" PRIu64 " failed; connections: %" PRIu64
 		       " opened, %" PRIu64 " handshakes, %" PRIu64 " failed\n",
@@ -349,9 +358,15 @@ int main(int argc, char **argv)
 		       el > 0 ? G.ok / el : 0, el > 0 ? G.bytes / el / 1e6 : 0, G.bytes);
 		printf("latency: p50 %.3f ms, p90 %.3f ms, p99 %.3f ms\n", pct(50), pct(90), pct(99));
 		printf("client CPU: %.3f s\n", cpu);
+		if (G.handshakes_done)
+			printf("handshakes: group %s (%" PRIu64 " other), per handshake before it completed: "
+			       "%.2f Initial datagrams sent, %.0f bytes sent, %.0f received (%s)\n",
+			       G.group, G.group_other, (double)G.hs_initials / (double)G.handshakes_done,
+			       (double)G.hs_tx / (double)G.handshakes_done,
+			       (double)G.hs_rx / (double)G.handshakes_done, h3tls_backend());
 		if (G.first_error[0])
 			printf("first error: %s\n", G.first_error);
 	}
-	gnutls_certificate_free_credentials(G.cred);
+	h3tls_deinit();
 	return G.failed || G.conn_errors ? 1 : 0;
 }

@@ -22,20 +22,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <gnutls/crypto.h>
-#include <gnutls/gnutls.h>
 #include <nghttp3/nghttp3.h>
 #include <ngtcp2/ngtcp2.h>
 #include <ngtcp2/ngtcp2_crypto.h>
-#include <ngtcp2/ngtcp2_crypto_gnutls.h>
+
+#include "h3load_tls.h"
 
 #ifndef UDP_GRO
 #define UDP_GRO 104
 #endif
 
-#define PRIORITY                                                                                  \
-	"NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:" \
-	"-GROUP-ALL:+GROUP-X25519"
 #define RX_BUF 65536
 #define TX_BUF 1500
 
@@ -54,7 +50,7 @@ struct conn {
 	int fd;
 	ngtcp2_conn *q;
 	nghttp3_conn *h3;
-	gnutls_session_t tls;
+	void *tls; /* the backend's session (h3load_tls.h) */
 	ngtcp2_crypto_conn_ref ref;
 	struct sockaddr_storage local, remote;
 	socklen_t llen, rlen;
@@ -64,11 +60,15 @@ struct conn {
 	bool failed; /* the connection ended with an error */
 	bool handshaked;
 	uint64_t t_open;
+	/* before the handshake completed (handshake_completed callback):
+	 * UDP payload bytes sent and received, datagrams sent whose first
+	 * packet is an Initial */
+	uint64_t hs_tx, hs_rx, hs_initials;
 };
 
 struct h3load {
 	/* options */
-	const char *host, *port, *addr, *cacert, *authority;
+	const char *host, *port, *addr, *cacert, *authority, *groups;
 	const char **paths;
 	unsigned npaths;
 	unsigned conns, streams, reqs_per_conn, handshakes;
@@ -78,11 +78,15 @@ struct h3load {
 	/* state */
 	struct sockaddr_storage dst;
 	socklen_t dstlen;
-	gnutls_certificate_credentials_t cred;
 	struct conn *cs;
 	int ep;
 	uint64_t t_start, t_end, deadline, hard_deadline;
 	uint64_t started, ok, failed, bytes, conns_opened, handshakes_done, conn_errors;
+	/* summed over completed handshakes: what each one took before it
+	 * completed (struct conn's hs_*); the group of the first, and how
+	 * many negotiated another */
+	uint64_t hs_tx, hs_rx, hs_initials, group_other;
+	char group[32];
 	uint32_t *lat_us;
 	size_t nlat, caplat;
 	bool stop_issuing;

@@ -23,7 +23,7 @@ void note_error(const char *fmt, ...)
 
 static void rnd(void *p, size_t n)
 {
-	gnutls_rnd(GNUTLS_RND_NONCE, p, n);
+	h3tls_rand(p, n);
 }
 
 /* ---- ngtcp2 callbacks ---- */
@@ -51,9 +51,18 @@ static int cb_handshake_completed(ngtcp2_conn *q, void *ud)
 	struct conn *c = ud;
 
 	(void)q;
+	const char *group = h3tls_conn_group(c);
+
 	c->st = C_OPEN;
 	c->handshaked = true;
 	G.handshakes_done++;
+	G.hs_tx += c->hs_tx;
+	G.hs_rx += c->hs_rx;
+	G.hs_initials += c->hs_initials;
+	if (!G.group[0])
+		snprintf(G.group, sizeof(G.group), "%s", group);
+	else if (strcmp(G.group, group))
+		G.group_other++;
 	return setup_h3(c) ? NGTCP2_ERR_CALLBACK_FAILURE : 0;
 }
 
@@ -312,7 +321,6 @@ int conn_open(struct conn *c)
 		.stream_reset = cb_stream_reset,
 		.extend_max_stream_data = cb_extend_max_stream_data,
 	};
-	static const gnutls_datum_t alpn = { (unsigned char *)"h3", 2 };
 	ngtcp2_settings st;
 	ngtcp2_transport_params tp;
 	ngtcp2_cid dcid, scid;
@@ -360,20 +368,9 @@ int conn_open(struct conn *c)
 	                           NULL, c))
 		goto fail_fd;
 
-	if (gnutls_init(&c->tls, GNUTLS_CLIENT | GNUTLS_ENABLE_EARLY_DATA | GNUTLS_NO_END_OF_EARLY_DATA) ||
-	    ngtcp2_crypto_gnutls_configure_client_session(c->tls) ||
-	    gnutls_priority_set_direct(c->tls, PRIORITY, NULL) ||
-	    gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, G.cred) ||
-	    gnutls_alpn_set_protocols(c->tls, &alpn, 1, GNUTLS_ALPN_MANDATORY) ||
-	    gnutls_server_name_set(c->tls, GNUTLS_NAME_DNS, G.host, strlen(G.host))) {
-		note_error("gnutls session set-up failed");
-		goto fail_q;
-	}
-	if (!G.insecure)
-		gnutls_session_set_verify_cert(c->tls, G.host, 0);
 	c->ref = (ngtcp2_crypto_conn_ref){ get_conn, c };
-	gnutls_session_set_ptr(c->tls, &c->ref);
-	ngtcp2_conn_set_tls_native_handle(c->q, c->tls);
+	if (h3tls_conn_new(c))
+		goto fail_q;
 
 	if (epoll_ctl(G.ep, EPOLL_CTL_ADD, c->fd, &ev) < 0)
 		goto fail_tls;
@@ -383,7 +380,7 @@ int conn_open(struct conn *c)
 	return 0;
 
 fail_tls:
-	gnutls_deinit(c->tls);
+	h3tls_conn_free(c);
 fail_q:
 	ngtcp2_conn_del(c->q);
 fail_fd:
@@ -424,7 +421,7 @@ void conn_free(struct conn *c, bool send_close)
 	if (c->h3)
 		nghttp3_conn_del(c->h3);
 	ngtcp2_conn_del(c->q);
-	gnutls_deinit(c->tls);
+	h3tls_conn_free(c);
 	close(c->fd);
 	if (c->failed) {
 		G.conn_errors++;
@@ -533,6 +530,13 @@ static int conn_write(struct conn *c)
 			return -1;
 		if (nw == 0)
 			break;
+		if (!c->handshaked) {
+			c->hs_tx += (uint64_t)nw;
+			/* RFC 9000 17.2: long header (0x80), type bits 0x30 = 0
+			 * for an Initial in QUIC v1 */
+			if ((buf[0] & 0x80) && !(buf[0] & 0x30))
+				c->hs_initials++;
+		}
 		if (send(c->fd, buf, (size_t)nw, 0) < 0 && errno != EAGAIN && errno != ECONNREFUSED) {
 			note_error("send: %s", strerror(errno));
 			return -1;
@@ -577,7 +581,11 @@ int conn_read(struct conn *c)
 		for (off = 0; off < (size_t)n; off += seg) {
 			size_t len = (size_t)n - off < seg ? (size_t)n - off : seg;
 			ngtcp2_pkt_info pi = { 0 };
-			int rv = ngtcp2_conn_read_pkt(c->q, &c->path, &pi, buf + off, len, ts);
+			int rv;
+
+			if (!c->handshaked)
+				c->hs_rx += len;
+			rv = ngtcp2_conn_read_pkt(c->q, &c->path, &pi, buf + off, len, ts);
 
 			if (rv == NGTCP2_ERR_DRAINING || rv == NGTCP2_ERR_CLOSING) {
 				c->st = C_DONE;
