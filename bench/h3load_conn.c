@@ -589,6 +589,20 @@ int conn_read(struct conn *c)
 
 			if (rv == NGTCP2_ERR_DRAINING || rv == NGTCP2_ERR_CLOSING) {
 				c->st = C_DONE;
+				if (!c->handshaked) {
+					/* closed by the server before the handshake
+					 * completed: a failed connection (so that a
+					 * refusing server ends a count-bounded run),
+					 * with the server's error (RFC 9001 4.8: a TLS
+					 * alert is 0x100 + its code) */
+					const ngtcp2_ccerr *e = ngtcp2_conn_get_ccerr(c->q);
+
+					note_error("closed by the server during the handshake: error 0x%" PRIx64
+					           " %.*s",
+					           e->error_code, (int)(e->reasonlen < 60 ? e->reasonlen : 60),
+					           e->reason ? (const char *)e->reason : "");
+					c->failed = true;
+				}
 				return 0;
 			}
 			if (rv) {

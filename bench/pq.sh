@@ -213,7 +213,7 @@ measure() { # NAME PROTO GROUP REP
 		done
 		res=$(h2json "$T/h2load.out")
 	else
-		res=$(timeout $((secs + 40)) taskset -c 0 "$H3" --json --cacert "$T/cert.pem" --groups "$group" \
+		res=$(timeout $((secs + 40)) taskset -c 0 "$H3" --json --cacert "$T/cert.pem" -a 127.0.0.1 --groups "$group" \
 			-t $((secs + 30)) -c 16 -r 1 -D "$secs" "$url" 2>"$T/h3load.err") || true
 		[[ -n $res ]] || res="{\"ok\":0,\"failed\":1,\"error\":\"h3load printed nothing: $(head -c 200 "$T/h3load.err" | tr '"\n' "' ")\"}"
 	fi
@@ -223,12 +223,28 @@ measure() { # NAME PROTO GROUP REP
 }
 
 for name in "${servers[@]}"; do start_server "$name"; done
-# what each server's QUIC does with one hybrid handshake, logged before
-# the rounds (a failure here is measured in the rounds too, not skipped)
+# Before the rounds, per server and group, one handshake by clients that
+# name the group they got: openssl s_client over TCP (h2load prints no
+# "Server Temp Key" for a hybrid; offering one group only, a completed
+# handshake can only be in it) and h3load over QUIC. Logged and kept in
+# the output; a failure here is measured in the rounds too, not skipped.
 for name in "${servers[@]}"; do
-	taskset -c 0 "$H3" --cacert "$T/cert.pem" --groups X25519MLKEM768 -t 10 -n 1 \
-		"https://localhost:${port[$name]}/bytes/100" >"$T/check.out" 2>&1 || true
-	log "$name, one HTTP/3 request with X25519MLKEM768: $(tr '\n' ' ' <"$T/check.out")"
+	for group in "${GROUPS_[@]}"; do
+		tcp_g=$(timeout 10 openssl s_client -connect "127.0.0.1:${port[$name]}" -servername localhost \
+			-CAfile "$T/cert.pem" -groups "$group" </dev/null 2>/dev/null |
+			sed -n -e 's/^Negotiated TLS1.3 group: //p' -e 's/^Peer Temp Key: \([^,]*\),.*/\1/p' | head -1)
+		quic_r=$(taskset -c 0 "$H3" --json --cacert "$T/cert.pem" -a 127.0.0.1 --groups "$group" -t 10 -n 1 \
+			"https://localhost:${port[$name]}/bytes/100" 2>&1) || true
+		log "$name $group: s_client over TCP negotiated '${tcp_g:-nothing}'; h3load over QUIC: $quic_r"
+		python3 -c 'import json, sys
+q = sys.argv[5]
+try:
+    q = json.loads(q)
+except ValueError:
+    pass
+print(json.dumps({"check": {"server": sys.argv[1], "group": sys.argv[2], "tcp_s_client": sys.argv[3], "quic_h3load": q}}))' \
+			"$name" "$group" "$tcp_g" x "$quic_r" >>"$out"
+	done
 done
 
 for ((r = 1; r <= reps; r++)); do

@@ -11,11 +11,12 @@ import datetime, json, os, platform, re, statistics, sys
 runs_path, out, secs, reps, load0, load1 = sys.argv[1:7]
 lines = [json.loads(l) for l in open(runs_path) if l.strip()]
 versions = next((l["meta"] for l in lines if "meta" in l), {})
-runs = [l for l in lines if "meta" not in l]
+checks = [l["check"] for l in lines if "check" in l]
+runs = [l for l in lines if "meta" not in l and "check" not in l]
 meta = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "kernel": platform.release(), "cpus": os.cpu_count(),
         "command": f"bench/run pq {secs} {reps}",
-        "loadavg_before": load0, "loadavg_after": load1, "versions": versions}
+        "loadavg_before": load0, "loadavg_after": load1, "versions": versions, "checks": checks}
 med = statistics.median
 HYB, CLS = "X25519MLKEM768", "X25519"
 servers = [s for s in ("ringgate", "nginx") if any(r["server"] == s for r in runs)]
@@ -142,6 +143,22 @@ for r in rows:
 
 failed = sum(r["failed"] for r in rows)
 out_lines += ["", f"Failed requests in the whole run: {failed:,}."]
+
+
+def check_cell(c):
+    q = c["quic_h3load"]
+    if isinstance(q, dict):
+        quic = (f"h3load got {q.get('group')}" if q.get("handshakes") else
+                f"h3load failed: {q.get('error') or 'no handshake'}")
+    else:
+        quic = f"h3load: {str(q)[:120]}"
+    return (f"{c['server']} offered {c['group']} only: s_client over TCP got "
+            f"{c['tcp_s_client'] or 'no handshake'}, {quic}")
+
+
+if checks:
+    out_lines += ["", "One handshake per server and group before the rounds, by clients that name the "
+                  "group they got: " + "; ".join(check_cell(c) for c in checks) + "."]
 tg = []
 for p in ("tcp", "quic"):
     v = ratios.get(f"ringgate {p} cpu hybrid/x25519")
