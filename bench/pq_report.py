@@ -118,23 +118,24 @@ out_lines = [
     "",
     "Versions: " + "; ".join(f"{k} `{v.strip()}`" for k, v in versions.items()) + ".",
     "",
-    "| server | transport | group | handshakes/s (median, min–max) | server CPU ms/handshake | hybrid ÷ X25519 CPU "
+    "| server | transport | group | handshakes/s (median, min–max) | server CPU ms/handshake "
+    "| server capacity, handshakes/s per core | hybrid ÷ X25519 CPU "
     "| ringgate ÷ nginx handshakes/s | bytes on lo per handshake | QUIC Initial datagrams sent per handshake "
     "| QUIC bytes before completion, client→server / server→client | server / client CPU % | group seen |",
-    "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
 ]
 for r in rows:
     head = f"| {r['server']} | {label[r['proto']]} | {r['group']} |"
     if "hs_per_s" not in r:
         why = r.get("error") or "no handshake completed"
         out_lines.append(f"{head} {r['server']}: failed, {why} ({r['failed']:,} requests failed in "
-                         f"{r['rounds']} rounds) | – | – | – | – | – | – | – | – |")
+                         f"{r['rounds']} rounds) | – | – | – | – | – | – | – | – | – |")
         continue
     cpu_ratio = ratio(r, find(r["server"], r["proto"], CLS), "cpu_ms_per_hs") if r["group"] == HYB else None
     rn = ratio(r, find("nginx", r["proto"], r["group"]), "hs_per_s") if r["server"] == "ringgate" else None
     quic = r["proto"] == "quic"
     cells = [f"{r['hs_per_s']:,.0f} ({r['hs_per_s_min']:,.0f}–{r['hs_per_s_max']:,.0f})",
-             f"{r['cpu_ms_per_hs']:.3f}", x(cpu_ratio), x(rn), f"{r['lo_bytes_per_hs']:,.0f}",
+             f"{r['cpu_ms_per_hs']:.3f}", f"{1000.0 / r['cpu_ms_per_hs']:,.0f}", x(cpu_ratio), x(rn), f"{r['lo_bytes_per_hs']:,.0f}",
              f"{r['initials_per_hs']:.2f}" if quic else "–",
              f"{r['hs_tx_bytes']:,.0f} / {r['hs_rx_bytes']:,.0f}" if quic else "–",
              f"{r['server_cpu_pct']:.0f} / {r['client_cpu_pct']:.0f}" if quic else f"{r['server_cpu_pct']:.0f} / –",
