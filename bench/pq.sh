@@ -11,7 +11,7 @@
 #             [quic] on 127.0.0.1:8443
 #   nginx     Debian 13's nginx 1.26 (master_process off, one process),
 #             `listen ssl` + http2 and `listen quic` + http3 on 8444
-# Cases, rounds interleaved (server, then protocol, then group):
+# Cases, rounds interleaved (protocol, then group, then server):
 #   tcp   h2load 1.64 (HTTP/2 over TLS 1.3) --groups GROUP, repeated runs of
 #         -c 100 -n 100 (each connection one request, so one handshake)
 #         until SECS have passed
@@ -33,8 +33,11 @@ B=${PQ_BUILD:-build/pqbench}
 RG=$PWD/$B/control/ringgate
 H3=$PWD/$B/bench/h3load
 GROUPS_=(X25519MLKEM768 X25519)
-# PQ_SERVERS="ringgate": only those (quick checks)
+# PQ_SERVERS="ringgate", PQ_PROTOS="quic": only those (quick checks);
+# PQ_QUIC_CONNS: h3load's connections at once (default 16)
 read -ra servers <<<"${PQ_SERVERS:-ringgate nginx}"
+read -ra protos <<<"${PQ_PROTOS:-tcp quic}"
+quic_conns=${PQ_QUIC_CONNS:-16}
 declare -A port=([ringgate]=8443 [nginx]=8444)
 
 ip link set lo up
@@ -214,7 +217,7 @@ measure() { # NAME PROTO GROUP REP
 		res=$(h2json "$T/h2load.out")
 	else
 		res=$(timeout $((secs + 40)) taskset -c 0 "$H3" --json --cacert "$T/cert.pem" -a 127.0.0.1 --groups "$group" \
-			-t $((secs + 30)) -c 16 -r 1 -D "$secs" "$url" 2>"$T/h3load.err") || true
+			-t $((secs + 30)) -c "$quic_conns" -r 1 -D "$secs" "$url" 2>"$T/h3load.err") || true
 		[[ -n $res ]] || res="{\"ok\":0,\"failed\":1,\"error\":\"h3load printed nothing: $(head -c 200 "$T/h3load.err" | tr '"\n' "' ")\"}"
 	fi
 	c1=$(cpu_ticks "${SRV[$name]}") l1=$(lo_rx) t1=$(date +%s.%N)
@@ -247,10 +250,14 @@ print(json.dumps({"check": {"server": sys.argv[1], "group": sys.argv[2], "tcp_s_
 	done
 done
 
+# Rounds: every case once per round, the two servers back to back for each
+# protocol and group, so that the ratios the report takes within a round
+# (ringgate over nginx, hybrid over X25519) compare cases measured seconds
+# apart: the load from elsewhere on this shared box comes in bursts.
 for ((r = 1; r <= reps; r++)); do
-	for name in "${servers[@]}"; do
-		for proto in tcp quic; do
-			for group in "${GROUPS_[@]}"; do
+	for proto in "${protos[@]}"; do
+		for group in "${GROUPS_[@]}"; do
+			for name in "${servers[@]}"; do
 				log "round $r/$reps: $name $proto $group"
 				measure "$name" "$proto" "$group" "$r"
 			done
