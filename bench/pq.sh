@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench/pq.sh SECS REPEATS OUT: the cases of `bench/run pq` (issue 20 §5),
 # run by it inside the Debian 13 root (tools/debian13.sh) in a private
-# network namespace (unshare -n) that holds only loopback. Writes one JSON
-# object a line to OUT.
+# network namespace (unshare -n): loopback, and a veth pair to a second
+# private namespace holding the backend. Writes one JSON object a line to
+# OUT.
 #
 # Full TLS 1.3 handshakes, one tiny request each (GET /bytes/100, proxied
 # to a backend), against two servers built on OpenSSL 3.5, each one
@@ -24,8 +25,9 @@
 # client and server, both directions, IP header up) per handshake. The
 # backend (nginx, CPU 0) lives in a second namespace behind a veth pair, so
 # the proxy hop does not show on lo. ringgate's /metrics tells which group
-# its handshakes used (ringgate_tls_handshakes_total{proto,group}); h2load
-# and h3load print the group the client negotiated.
+# its handshakes used (ringgate_tls_handshakes_total{proto,group}); h3load
+# and, for classical groups only, h2load report the group the client got,
+# and openssl s_client checks each server and group once before the rounds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=$1 reps=$2 out=$3
