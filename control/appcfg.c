@@ -2,12 +2,14 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "control/netlink.h"
 #include "crypto/wgkey.h"
@@ -127,6 +129,26 @@ static int tls_check(const struct rg_config *c, char **errs)
 	return bad;
 }
 
+/* Issue 20: [appliance] access_log must be a file this process can append
+ * to, in a directory that exists: --validate, start and reload refuse it
+ * with FILE:LINE and the system's reason. Opened (created when missing,
+ * as the generation will) and closed; gen_build opens it for the workers. */
+static int access_log_check(const struct rg_config *c, char **errs)
+{
+	const char *path = c->appliance.access_log;
+	if (!path)
+		return 0;
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	char why[160];
+	snprintf(why, sizeof(why), "cannot be opened for append: %s", strerror(errno));
+	return tls_error(errs, c->source, c->appliance.access_log_line, "[appliance]", "access_log", path, why)
+	               ?: -EINVAL;
+}
+
 int appcfg_load(const char *name, const char *text, bool strict, struct rg_config **out, char **errors)
 {
 	struct ini_diag d;
@@ -139,6 +161,9 @@ int appcfg_load(const char *name, const char *text, bool strict, struct rg_confi
 	ini_diag_free(&d);
 	if (!err) {
 		err = tls_check(c, errors);
+		int aerr = access_log_check(c, errors);
+		if (!err)
+			err = aerr;
 		if (err) {
 			ini_config_free(c);
 			return err;

@@ -2,8 +2,10 @@
 #include "control/genbuild.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "datapath/tunnel/allowedips.h"
 #include "ini/config.h"
@@ -12,6 +14,8 @@ void gen_build_free(struct worker_gen *wg)
 {
 	if (!wg)
 		return;
+	if (wg->access_log)
+		close(wg->access_log_fd);
 	appcfg_https_free(wg->https);
 	free((void *)wg->quic_vhosts);
 	quic_vset_put(wg->quic.vset); /* the servers hold their own references */
@@ -137,6 +141,26 @@ static int https_build(const struct rg_config *cfg, const struct appcfg_diag *di
 	return err;
 }
 
+/* [appliance] access_log: opened here, once per generation, for every
+ * worker (O_APPEND: their whole-line writes never interleave); appcfg_load
+ * checked it already, this open can still fail (the directory went). */
+static int access_log_open(const struct rg_config *cfg, const struct appcfg_diag *diag, struct worker_gen *wg)
+{
+	const char *path = cfg->appliance.access_log;
+	if (!path)
+		return 0;
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+	if (fd < 0) {
+		int err = -errno;
+		appcfg_diagf(diag, LOG_ERROR, "%s:%u: [appliance] access_log = %s: cannot be opened for append: %s",
+		             cfg->source, cfg->appliance.access_log_line, path, strerror(-err));
+		return err;
+	}
+	wg->access_log = true;
+	wg->access_log_fd = fd;
+	return 0;
+}
+
 int gen_build(const struct rg_config *cfg, const struct gen_build_in *in, struct worker_gen **out)
 {
 	*out = NULL;
@@ -159,6 +183,8 @@ int gen_build(const struct rg_config *cfg, const struct gen_build_in *in, struct
 	if (err)
 		goto fail;
 	err = routes_build(wg);
+	if (!err)
+		err = access_log_open(cfg, &in->diag, wg);
 	if (err)
 		goto fail;
 	vhost_iface_warn(cfg, &in->diag);

@@ -146,6 +146,8 @@ const struct metric_desc metrics_worker[] = {
 	    proxy.pool_bodies_high, "pool=\"body\""),
 	FIX("proxy_pool_high_water", GAUGE, "Most objects of a proxy pool in use at once, by pool.",
 	    proxy.pool_chunks_high, "pool=\"chunk\""),
+	ONE("access_log_dropped_total", COUNTER,
+	    "Access log lines lost to a failed or short write ([appliance] access_log).", proxy.access_log_dropped),
 	ONE("http_requests_0rtt_total", COUNTER, "HTTP/3 requests received in 0-RTT.", quic.requests_0rtt),
 	ONE("quic_handshakes_resumed_total", COUNTER, "QUIC handshakes resumed with a ticket.",
 	    quic.handshakes_resumed),

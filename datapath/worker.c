@@ -530,6 +530,9 @@ static void proxy_follow(struct worker *w)
 	const struct worker_gen *wg = w->gen ? w->gen->priv : NULL;
 	if (w->proxy && proxy_set_conf(w->proxy, wg ? wg->proxy : NULL))
 		wlog(w, LOG_ERROR, "worker %u: no memory for the proxy's pools: requests get 404", w->id);
+	/* the lines still waiting went to the old fd before gen_acquire */
+	if (w->proxy)
+		proxy_access_log(w->proxy, wg && wg->access_log ? wg->access_log_fd : -1);
 }
 
 static void proxy_log_cb(void *ctx, int level, const char *msg)
@@ -649,6 +652,10 @@ static void *worker_main(void *arg)
 
 	while (!w->stop) {
 		struct gen *before = w->gen;
+		/* the access log's lines of the last turn belong to the fd of
+		 * the generation still held: written before it is let go */
+		if (w->proxy && atomic_load_explicit(&w->pub->current, memory_order_acquire) != before)
+			proxy_access_log_flush(w->proxy);
 		if (gen_acquire(w->pub, w->id, &w->gen)) {
 			w->snap_dirty = true; /* /status shows the switch soon */
 			proxy_follow(w);
@@ -669,6 +676,9 @@ static void *worker_main(void *arg)
 			quic_server_flush(w->quic, ring_now(), &w->tx);
 		/* the TCP connections the proxy gave something to write */
 		https_flush(w, ring_now());
+		/* the access log: the turn's finished requests, one write(2) */
+		if (w->proxy)
+			proxy_access_log_flush(w->proxy);
 		arm_timer(w);
 		err = ring_turn(w->ring);
 		if (err && err != -EINTR) {
@@ -711,6 +721,10 @@ static void *worker_main(void *arg)
 			if (ring_turn(w->ring) < 0)
 				break;
 		}
+	}
+	if (w->proxy) { /* the last lines, while the generation's fd is held */
+		proxy_access_log_flush(w->proxy);
+		proxy_access_log(w->proxy, -1);
 	}
 	stats_publish(w);
 	gen_worker_leave(w->pub, w->id);

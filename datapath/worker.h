@@ -173,6 +173,11 @@ struct worker_gen {
 	struct allowedips *tunnel_routes;
 	/* [https] / [redirect]; NULL: neither */
 	struct worker_https_gen *https;
+	/* [appliance] access_log (issue 20): the file, opened O_APPEND by
+	 * gen_build and closed with the generation, so a reload reopens it
+	 * (logrotate). Only with access_log; the workers write whole lines. */
+	bool access_log;
+	int access_log_fd;
 };
 
 struct worker;

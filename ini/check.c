@@ -35,6 +35,7 @@ static void check_appliance(struct ini_load *L, struct ini_inst *in)
 	char why[INI_WHY_MAX], buf[80];
 
 	a->admin_loopback = ini_addr_is_loopback(&a->admin);
+	a->access_log_line = LINE(in, "access_log");
 	if (a->admin_token_file) {
 		int r = ini_file_token(L->arena, a->admin_token_file, &a->admin_token, why);
 		if (r == -ENOMEM)

@@ -158,6 +158,10 @@ struct rg_appliance_cfg {
 	                                  >= 32 characters; NULL when no file */
 	enum rg_cfg_log_level log_level; /* default info */
 	const char *user;              /* NULL: stay as started */
+	/* issue 20: one JSON line per finished request appended here
+	 * (datapath/proxy/accesslog.h); NULL: off */
+	const char *access_log;
+	unsigned access_log_line;      /* 0: not set */
 };
 
 struct rg_quic_cfg {

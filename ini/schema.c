@@ -150,6 +150,8 @@ static const struct ini_key appliance_keys[] = {
 	{"admin_token_file", INI_T_PATH, F(A, admin_token_file), NOFF, INI_F_EMPTY_OFF, NULL, 0, 0, NULL, NULL},
 	{"log_level", INI_T_ENUM, F(A, log_level), NOFF, 0, "info", 0, 0, log_levels, NULL},
 	{"user", INI_T_STRING, F(A, user), NOFF, INI_F_EMPTY_OFF, NULL, 0, 0, NULL, check_user},
+	/* issue 20 */
+	{"access_log", INI_T_PATH, F(A, access_log), NOFF, INI_F_EMPTY_OFF, NULL, 0, 0, NULL, NULL},
 };
 #undef A
 

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "datapath/proxy/accesslog.h"
 #include "datapath/proxy/exchange.h"
 #include "datapath/proxy/http1.h"
 #include "datapath/proxy/proxy.h"
@@ -102,6 +103,7 @@ struct proxy {
 	struct pex_env env;
 	unsigned n_conns, n_exchanges, io_pending;
 	struct proxy_counters ctr;
+	struct alog alog;          /* the access log's line buffer (fd -1: off) */
 };
 
 /* upstream.c */

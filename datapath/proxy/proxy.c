@@ -17,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "datapath/proxy/accesslog.h"
 #include "datapath/proxy/front.h"
 #include "datapath/proxy/internal.h"
 #include "datapath/proxy/path.h"
@@ -34,6 +36,9 @@ struct exchange {
 	struct twheel_timer timer;
 	struct iovec wiov[4];    /* the write in flight: read by the kernel */
 	char client[64];
+	bool logged;             /* the access log was on at the request: rec is filled */
+	/* Not cleared at the request (filled only when logged): */
+	struct alog_rec rec;
 };
 
 /* ---- lifetime ---- */
@@ -94,6 +99,7 @@ static void run(struct exchange *ex, const struct pex_act *a)
 	if (a->flags & PEX_A_RELEASE)
 		detach(ex, a->reuse);
 	if ((a->flags & PEX_A_RESPOND) && ex->s) {
+		ex->rec.status = a->status; /* the access log's (read only when logged) */
 		int err = ex->fo->respond(ex->s, a->status, a->hdrs, a->n_hdrs, a->with_body);
 
 		if (err) {
@@ -110,6 +116,9 @@ static void run(struct exchange *ex, const struct pex_act *a)
 		struct pex_act b;
 		int err = 0;
 		struct uconn *c = uconn_get(srv, ex, &err);
+
+		if (ex->logged)
+			ex->rec.upstream = srv->addr;
 
 		if (!c) {
 			/* no socket at all: a local problem, try another server */
@@ -230,6 +239,7 @@ int proxy_front_body(void *h, const uint8_t *data, size_t len)
 	int err;
 
 	err = pex_body(&ex->x, data, len, ring_now(), &a);
+	ex->rec.rx_bytes += len;
 	run(ex, &a);
 	return err;
 }
@@ -256,6 +266,7 @@ void proxy_front_acked(void *h, uint64_t n)
 	struct pex_act a;
 
 	pex_acked(&ex->x, n, ring_now(), &a);
+	ex->rec.tx_bytes += n;
 	run(ex, &a);
 }
 
@@ -268,6 +279,10 @@ void proxy_front_close(void *h, uint64_t err)
 	ex->s = NULL;
 	pex_client_gone(&ex->x, ring_now(), &a);
 	run(ex, &a);
+	if (ex->logged) { /* one line per finished request (accesslog.h) */
+		ex->rec.duration_ns = ring_now() - ex->x.started;
+		alog_add(&ex->px->alog, &ex->rec);
+	}
 	ex_put(ex);
 }
 
@@ -294,6 +309,33 @@ static const char *host_of(const struct quic_request *req)
 	return NULL;
 }
 
+/* The access log's copy of what the request head says (its strings may
+ * not outlive on_request), made only while the log is on. */
+static void log_begin(struct exchange *ex, const struct quic_request *req)
+{
+	struct alog_rec *r = &ex->rec;
+	struct timespec ts;
+	const char *v = ex->fo->via;
+
+	ex->logged = true;
+	clock_gettime(CLOCK_REALTIME, &ts); /* the vDSO's: no system call */
+	r->wall_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	memset(&r->client, 0, sizeof(r->client));
+	memset(&r->upstream, 0, sizeof(r->upstream));
+	if (req->peer)
+		r->client = *req->peer;
+	r->proto = !v || !strcmp(v, "3") ? "h3" : !strcmp(v, "2") ? "h2" : "http/1.1";
+	r->tls_version = req->tls_version;
+	r->tls_group = req->tls_group;
+	r->early_data = req->early_data;
+	r->resumed = req->tls_resumed;
+	alog_copy(r->method, sizeof(r->method), req->method);
+	alog_copy(r->sni, sizeof(r->sni), req->sni);
+	alog_copy(r->host, sizeof(r->host), host_of(req));
+	r->path_cut = alog_copy(r->path, sizeof(r->path), req->path);
+	r->route[0] = 0;
+}
+
 int proxy_front_request(struct proxy *px, const struct proxy_front_ops *ops, void *s,
                         const struct quic_request *req)
 {
@@ -311,7 +353,9 @@ int proxy_front_request(struct proxy *px, const struct proxy_front_ops *ops, voi
 
 	if (!ex)
 		return -ENOMEM; /* PROXY_MAX_EXCHANGES in flight on this worker */
-	memset(&ex->px, 0, sizeof(*ex) - offsetof(struct exchange, px));
+	memset(&ex->px, 0, offsetof(struct exchange, rec) - offsetof(struct exchange, px));
+	ex->rec.status = 0;
+	ex->rec.rx_bytes = ex->rec.tx_bytes = 0;
 	pex_init(&ex->x, &px->env);
 	ex->x.via = ops->via;
 	px->n_exchanges++;
@@ -320,6 +364,8 @@ int proxy_front_request(struct proxy *px, const struct proxy_front_ops *ops, voi
 	ex->fo = ops;
 	ex->refs = 1;
 	ops->attach(s, ex);
+	if (px->alog.fd >= 0)
+		log_begin(ex, req);
 
 	/* Routed and forwarded alike: one reading of the target (path.h). */
 	pv = proxy_path_normalize(req->path, strlen(req->path), path, sizeof(path), &plen);
@@ -338,6 +384,8 @@ int proxy_front_request(struct proxy *px, const struct proxy_front_ops *ops, voi
 		ex->set = px->set;
 		ex->set->refs++;
 		ex->be = &ex->set->backends[px->conf->routes[route].backend];
+		if (ex->logged)
+			alog_copy(ex->rec.route, sizeof(ex->rec.route), px->conf->routes[route].name);
 	}
 	client_addr(req->peer, ex->client, sizeof(ex->client));
 	pex_request(&ex->x, req, ex->client, ex->be ? &ex->be->pb : NULL,
@@ -372,6 +420,10 @@ int proxy_create(struct ring *r, unsigned worker_id, proxy_log_fn log, void *log
 	pex_pool_init(&px->bufs, PEX_REQ_BUF, PROXY_MAX_BODY_BUFS);
 	pex_pool_init(&px->chunks, sizeof(struct chunk), PROXY_MAX_CHUNKS);
 	px->env = (struct pex_env){&px->ctr, &px->bufs};
+	if (alog_init(&px->alog)) {
+		free(px);
+		return -ENOMEM;
+	}
 	*out = px;
 	return 0;
 }
@@ -482,6 +534,17 @@ void proxy_stats_publish(struct proxy *px)
 	}
 }
 
+void proxy_access_log(struct proxy *px, int fd)
+{
+	alog_set_fd(&px->alog, fd);
+}
+
+void proxy_access_log_flush(struct proxy *px)
+{
+	alog_flush(&px->alog);
+	px->ctr.access_log_dropped = px->alog.dropped;
+}
+
 const struct proxy_counters *proxy_counters(const struct proxy *px)
 {
 	return &px->ctr;
@@ -508,5 +571,6 @@ void proxy_destroy(struct proxy *px)
 	pex_pool_fini(&px->chunks);
 	pex_pool_fini(&px->bufs);
 	pex_pool_fini(&px->exs);
+	alog_fini(&px->alog);
 	free(px);
 }

@@ -60,6 +60,9 @@ struct proxy_counters {
 	uint64_t pool_exchanges, pool_exchanges_high;
 	uint64_t pool_bodies, pool_bodies_high;   /* request body rings */
 	uint64_t pool_chunks, pool_chunks_high;   /* upstream receive chunks */
+	/* [appliance] access_log (issue 20): lines lost to a failed or short
+	 * write (accesslog.h) */
+	uint64_t access_log_dropped;
 };
 
 struct proxy;
@@ -85,5 +88,11 @@ void proxy_handle_expiry(struct proxy *px, uint64_t now);
  * snapshot, every ~100 ms: not per request). */
 void proxy_stats_publish(struct proxy *px);
 const struct proxy_counters *proxy_counters(const struct proxy *px);
+/* The access log (accesslog.h) of the generation in force: its fd (-1:
+ * off), owned by the generation; the lines waiting go to the previous fd
+ * first. Call before the worker announces the new generation. */
+void proxy_access_log(struct proxy *px, int fd);
+/* Write the lines waiting (one write(2)): at the end of the loop turn. */
+void proxy_access_log_flush(struct proxy *px);
 
 #endif

@@ -20,6 +20,11 @@ int tcpfront_request(struct https_conn *c, const struct proxy_front_ops *ops, vo
 		r.client_cert_subject = c->cert_subject;
 		r.client_cert_sha256 = c->cert_sha256;
 	}
+	if (c->tls_mode && c->tls) { /* issue 20: the access log's, fields of the finished handshake */
+		r.tls_version = tls_tcp_version(c->tls);
+		r.tls_group = tls_group_label(tls_tcp_group(c->tls));
+		r.tls_resumed = tls_tcp_resumed(c->tls);
+	}
 	int err = proxy_front_request(c->env->px, ops, hs, &r);
 	if (err) {
 		https_stream_put(hs);

@@ -187,8 +187,19 @@ static int cb_handshake_completed(ngtcp2_conn *conn, void *user_data)
 
 	if (c->state != QUIC_CONN_HANDSHAKE)
 		return 0;
+	/* quic_tls_handshake_done counts the group and a resumption (its
+	 * contract, either backend): which counters moved is what this
+	 * connection negotiated, kept for the access log (issue 20) without
+	 * asking the backend again (its session may be released after) */
+	uint64_t groups[TLS_GI_MAX], resumed = c->srv->ctr.handshakes_resumed;
+	memcpy(groups, c->srv->ctr.tls_groups, sizeof(groups));
 	if (quic_tls_handshake_done(c) < 0)
 		return NGTCP2_ERR_CALLBACK_FAILURE;
+	c->tls_group = TLS_GI_OTHER;
+	for (unsigned i = 0; i < TLS_GI_MAX; i++)
+		if (c->srv->ctr.tls_groups[i] != groups[i])
+			c->tls_group = (uint8_t)i;
+	c->tls_resumed = c->srv->ctr.handshakes_resumed != resumed;
 	submit_new_token(c, &ngtcp2_conn_get_path(conn)->remote);
 	c->state = QUIC_CONN_ESTABLISHED;
 	c->srv->ctr.handshakes_completed++;

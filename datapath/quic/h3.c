@@ -273,6 +273,10 @@ static int h3_end_headers(nghttp3_conn *h3, int64_t id, int fin, void *cud, void
 		/* issue 9 §3: verified at the handshake (tls/) */
 		.client_cert_subject = c->cert_subject,
 		.client_cert_sha256 = c->cert_subject ? c->cert_sha256 : NULL,
+		/* issue 20: the access log's; QUIC is TLS 1.3 only (RFC 9001 4.2) */
+		.tls_version = "TLSv1.3",
+		.tls_group = tls_group_label(c->tls_group),
+		.tls_resumed = c->tls_resumed,
 	};
 	rc = srv->p.on_request(srv->p.request_ctx, s, &req);
 	/* header copies other than the pseudo-headers are gone after the call */

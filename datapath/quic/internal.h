@@ -92,6 +92,10 @@ struct quic_conn {
 	bool peer_cert_ok;
 	char *cert_subject;
 	char cert_sha256[65];
+	/* issue 20: the group (enum tls_group_idx) and resumption of the
+	 * finished handshake, for the access log (quic_request.tls_*) */
+	uint8_t tls_group;
+	bool tls_resumed;
 };
 
 struct quic_stream {

@@ -112,6 +112,13 @@ struct quic_request {
 	 * client_auth off. The proxy sends them as X-Client-Cert-Subject /
 	 * X-Client-Cert-Sha256 and always drops the client's own copies. */
 	const char *client_cert_subject, *client_cert_sha256;
+	/* The connection's TLS facts, for the access log (issue 20 §2): its
+	 * version ("TLSv1.3") and key-exchange group (tls.h
+	 * tls_group_label(), the ringgate_tls_handshakes_total label), both
+	 * static strings, NULL on plain HTTP; whether a ticket resumed it.
+	 * Set once per connection at the end of its handshake. */
+	const char *tls_version, *tls_group;
+	bool tls_resumed;
 };
 
 struct quic_iov {

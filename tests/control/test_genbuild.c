@@ -10,6 +10,7 @@
  * failures (-ENOENT, -EINVAL; run under ASan: nothing leaks), and that
  * two builds of one configuration are equal. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -565,6 +566,66 @@ static void test_replay_clock(void)
 	CHECK(tls_replay_record(k, sizeof(k), 1030) == -ENOSPC, "no window: refused");
 }
 
+/* [appliance] access_log (issue 20): the generation opens the file
+ * O_APPEND and closes it when freed (a reload's new generation reopens it:
+ * logrotate); a directory that does not exist fails the build with
+ * FILE:LINE and the reason; unset, no file. */
+static struct rg_config *load_text(const char *text)
+{
+	struct ini_diag d;
+	struct rg_config *c = NULL;
+	ini_diag_init(&d);
+	if (ini_config_load_string("gen.ini", text, &c, &d) || !c) {
+		ini_diag_print(&d, stderr);
+		die("config does not load");
+	}
+	ini_diag_free(&d);
+	return c;
+}
+
+static void test_access_log(void)
+{
+	char text[1024], p[512];
+	path_of(p, sizeof(p), "alog.log");
+	snprintf(text, sizeof(text), "[appliance]\naccess_log = %s\n", p);
+	struct rg_config *c = load_text(text);
+	struct worker_gen *wg = NULL, *wg2 = NULL;
+	int r = build(c, NULL, NULL, &wg);
+	CHECK(r == 0 && wg && wg->access_log, "access_log opened (r=%d)", r);
+	if (!r) {
+		int fl = fcntl(wg->access_log_fd, F_GETFL);
+		CHECK(fl >= 0 && (fl & O_APPEND) && (fl & O_ACCMODE) == O_WRONLY, "O_WRONLY | O_APPEND: %#x", fl);
+		CHECK(access(p, F_OK) == 0, "the file is created");
+		/* the next generation (a reload) has its own open file */
+		r = build(c, wg, NULL, &wg2);
+		CHECK(r == 0 && wg2 && wg2->access_log && wg2->access_log_fd != wg->access_log_fd, "reopened");
+		int fd = wg->access_log_fd;
+		gen_build_free(wg);
+		CHECK(fcntl(fd, F_GETFD) < 0 && errno == EBADF, "closed with its generation");
+		gen_build_free(wg2);
+	}
+	unlink(p);
+	ini_config_free(c);
+
+	path_of(p, sizeof(p), "no-such-dir/alog.log");
+	snprintf(text, sizeof(text), "[appliance]\nworkers = 1\naccess_log = %s\n", p);
+	c = load_text(text);
+	struct diag_log dl = {0};
+	wg = (struct worker_gen *)&wg;
+	r = build(c, NULL, &dl, &wg);
+	CHECK(r == -ENOENT && wg == NULL, "missing directory: -ENOENT (r=%d)", r);
+	CHECK(dl.n == 1 && strstr(dl.last, "gen.ini:3: [appliance] access_log = ") &&
+	              strstr(dl.last, "No such file or directory"),
+	      "FILE:LINE and why: '%s'", dl.last);
+	ini_config_free(c);
+
+	c = load_text("[appliance]\naccess_log =\n");
+	r = build(c, NULL, NULL, &wg);
+	CHECK(r == 0 && wg && !wg->access_log, "empty: off");
+	gen_build_free(wg);
+	ini_config_free(c);
+}
+
 int main(void)
 {
 	if (gnutls_global_init() < 0)
@@ -577,6 +638,7 @@ int main(void)
 	test_worker_creds();
 	test_quic_rng();
 	test_replay_clock();
+	test_access_log();
 	cleanup();
 	gnutls_global_deinit();
 	return check_report("genbuild");
