@@ -195,6 +195,31 @@ if [[ -n $QUIC_MTLS ]]; then
 		grep -q 'status: 425' z2.log || { tail -30 z2.log >&2; cat headers.log >&2; fail "a request in 0-RTT was not answered 425"; }
 		[[ $(grep -c "^GET /headers" headers.log) == 1 ]] || { grep -i "status\|error" z1.log z2.log >&2; cat headers.log >&2; fail "the 0-RTT request reached the backend"; }
 		note "HTTP/3 0-RTT on a client_auth vhost: 425, not forwarded"
+		# a ticket issued while localhost trusted the rogue CA (optional),
+		# offered after a reload back to require with the real CA: a
+		# resumed handshake skips the Certificate message, so the
+		# certificate the ticket carries must verify against the CAs of
+		# now, or the connection is refused (and counted)
+		cp rg3.ini rg3-require.ini
+		sed -i "s|^client_ca = .*|client_ca = $RG_TMP/rogue.pem|; s/^client_auth = require$/client_auth = optional/" rg3.ini
+		curl -sf -X POST $ADMIN/reload -o /dev/null || { tail rg3.log >&2; fail "reload to the rogue CA refused"; }
+		rm -f sess2
+		: >headers.log
+		wait_for 10 eval '"$GTLS" --exit-on-all-streams-close --no-quic-dump --no-http-dump --cert cl-rogue.pem --key cl-rogue.key \
+			--session-file=sess2 --tp-file=tp2 --wait-for-ticket 127.0.0.1 4433 $URL/headers >o1.log 2>&1 && grep -q "^GET /headers" headers.log' ||
+			{ tail -20 o1.log >&2; fail "optional with the rogue CA: gtlsclient refused"; }
+		[[ -s sess2 ]] || { tail o1.log >&2; fail "gtlsclient: no ticket under the rogue CA"; }
+		cp rg3-require.ini rg3.ini
+		curl -sf -X POST $ADMIN/reload -o /dev/null || { tail rg3.log >&2; fail "reload back to require refused"; }
+		wait_for 10 h3 --cert cl-ca.pem --key cl-ca.key $URL/hello >/dev/null 2>&1 || fail "require again: HTTP/3 with a certificate refused"
+		: >headers.log
+		q0=$(quic_refused)
+		timeout 30 "$GTLS" --exit-on-all-streams-close --no-quic-dump --no-http-dump --cert cl-rogue.pem --key cl-rogue.key \
+			--session-file=sess2 --tp-file=tp2 127.0.0.1 4433 $URL/headers >o2.log 2>&1
+		grep -q "^GET /headers" headers.log && { cat headers.log >&2; fail "a ticket of the rogue CA's days opened localhost after the reload"; }
+		wait_for 5 eval '(( $(quic_refused) - q0 >= 1 ))' ||
+			{ tail -20 o2.log >&2; fail "the rogue CA's ticket after the reload: no refusal counted"; }
+		note "HTTP/3: a ticket whose certificate the CAs of now do not verify is refused"
 	else
 		note "no gtlsclient (ngtcp2-client): 0-RTT with client_auth is not checked"
 	fi
