@@ -432,6 +432,20 @@ void tls_tcp_free(struct tls_tcp *t)
 	free(t);
 }
 
+/* A resumed session skipped the Certificate message (and the vhost's
+ * session id context only says which name issued the ticket): on a vhost
+ * with client_auth, the certificate the ticket carries must verify
+ * against its CAs of now (a reload may have changed client_ca or
+ * client_auth), and require needs one, as on the gnutls backend. */
+static bool resumed_cert_refused(struct tls_tcp *t)
+{
+	const struct tls_vhost *v = t->c.vhost;
+	if (!v || v->client_auth == TLS_CLIENT_AUTH_OFF || SSL_session_reused(t->ssl) != 1)
+		return false;
+	int rv = tls_ossl_reverify(t->ssl);
+	return rv == -EACCES || (rv == -ENOENT && v->client_auth == TLS_CLIENT_AUTH_REQUIRE);
+}
+
 static void handshake_done(struct tls_tcp *t)
 {
 	struct tls_tcp_counters *ctr = t->srv->ctr;
@@ -493,6 +507,14 @@ int tls_tcp_handshake(struct tls_tcp *t)
 		return -EPROTO;
 	ERR_clear_error();
 	int rv = SSL_do_handshake(t->ssl);
+	if (rv == 1 && resumed_cert_refused(t)) {
+		/* OpenSSL has no call to send a fatal alert now: the caller
+		 * closes the connection */
+		t->srv->ctr->handshake_failures++;
+		t->srv->ctr->client_cert_refused++;
+		t->c.state = TCP_FAILED;
+		return -EPROTO;
+	}
 	if (rv == 1) {
 		handshake_done(t);
 		return 0;

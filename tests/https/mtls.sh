@@ -141,6 +141,35 @@ wait_for 5 eval '(( $(refused) - r0 >= 1 ))'
 r1=$(refused)
 (( r1 - r0 == 1 )) || fail "optional rogue: client_cert_refused $r0 -> $r1"
 note "optional (after reload): without 200 and no headers, with the headers, rogue refused"
+
+# ---- a ticket issued while the vhost trusted the rogue CA, offered after
+# a reload back to require with the real CA: a resumed handshake skips the
+# Certificate message, so the certificate the ticket carries must verify
+# against the CAs of now, or the connection is refused (and counted)
+sc() { # OUT S_CLIENT-ARGS...: GET /headers as the rogue client (HTTP/1.1)
+	local out=$1
+	shift
+	printf 'GET /headers HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' |
+		timeout 20 openssl s_client -connect 127.0.0.1:4433 -servername localhost -ign_eof \
+			-cert cl-rogue.pem -key cl-rogue.key "$@" >"$out" 2>"$out.err"
+}
+sed -i "s|^client_ca = .*|client_ca = $RG_TMP/rogue.pem|" rg.ini
+curl -sf -X POST $ADMIN/reload -o /dev/null || { tail rg.log >&2; fail "reload to the rogue CA refused"; }
+wait_for 10 "${C[@]}" --cert cl-rogue.pem --key cl-rogue.key -f -o /dev/null $URL/hello ||
+	fail "optional with the rogue CA: its certificate refused"
+rm -f tcp.sess
+sc s1.out -sess_out tcp.sess
+grep -aq "HTTP/1.1 200 OK" s1.out && [[ -s tcp.sess ]] || { tail -20 s1.out >&2; fail "s_client under the rogue CA: no 200 or no ticket"; }
+write_config rg.ini require
+curl -sf -X POST $ADMIN/reload -o /dev/null || { tail rg.log >&2; fail "reload back to require refused"; }
+wait_for 10 "${C[@]}" "${ME[@]}" -f -o /dev/null $URL/hello || fail "require again: a certificate refused"
+: >headers.log
+r0=$(refused)
+sc s2.out -sess_in tcp.sess
+grep -aq "HTTP/1.1 200 OK" s2.out && { grep -i "reused\|^new" s2.out >&2; fail "a ticket of the rogue CA's days was served after the reload"; }
+grep -q "^GET /headers" headers.log && fail "the backend saw the rogue ticket's request"
+wait_for 5 eval '(( $(refused) - r0 >= 1 ))' || { tail -20 s2.out >&2; fail "the rogue CA's ticket after the reload: no refusal counted"; }
+note "a TCP ticket whose certificate the CAs of now do not verify is refused"
 rg_stop "$RGPID" rg.log "ringgate (TCP)"
 
 # ---- HTTP/3 ([quic] beside [https]): require, then (reload) off; the
