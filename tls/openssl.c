@@ -35,6 +35,16 @@
  * process's anti-replay table: a replayed ClientHello carries the same
  * random and is refused (early data only; the handshake goes on in 1-RTT).
  * OpenSSL's own anti-replay (stateful tickets only) is off.
+ *
+ * Client certificates ([vhost] client_ca, client_auth; issue 9 §3): the
+ * ClientHello callback asks for one on the SNI's vhost (tls/ossl_common.c,
+ * shared with the TCP sessions); OpenSSL verifies it against the vhost's
+ * CAs and verify_cb counts a refusal. require is judged at the end of the
+ * handshake, as on gnutls: no certificate, or a resumed session whose
+ * ticket carries one the vhost's CAs of now do not verify, is refused and
+ * counted. A vhost with client_auth has its own session id context, so
+ * another vhost's ticket gets a full handshake there. A request in 0-RTT
+ * is answered 425 (datapath/quic/h3.c): the certificate is not judged yet.
  */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -286,22 +286,17 @@ static SSL_CTX *tcp_ctx(struct tls_tcp_server *s, const struct tls_vhost *v)
 	SSL_CTX *c = SSL_CTX_new(TLS_server_method());
 	SSL_CTX *q = v->cred;
 	STACK_OF(X509) *chain = NULL;
-	unsigned char sid_ctx[32]; /* SSL_MAX_SID_CTX_LENGTH */
-	unsigned sid_len = 0;
 
 	if (!c)
 		return NULL;
 	/* The session id context is the vhost's: a ticket resumes only on
 	 * the vhost that issued it (RFC 8446 4.6.1), so one from a vhost
-	 * without client_auth never skips another's client certificate. */
-	if (EVP_Digest(v->name, strlen(v->name), sid_ctx, &sid_len, EVP_sha256(), NULL) != 1) {
-		SSL_CTX_free(c);
-		return NULL;
-	}
-	int ok = SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION) == 1 &&
+	 * without client_auth never skips another's client certificate
+	 * (and resumed_cert_refused judges what a ticket of this vhost
+	 * carries against its CAs of now). */
+	int ok = tls_ossl_vhost_sid_ctx(c, v->name) == 0 && SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION) == 1 &&
 	         SSL_CTX_set_max_proto_version(c, TLS1_3_VERSION) == 1 &&
 	         SSL_CTX_set_ciphersuites(c, TLS13_SUITES) == 1 && SSL_CTX_set_cipher_list(c, TLS12_SUITES) == 1 &&
-	         SSL_CTX_set_session_id_context(c, sid_ctx, sid_len) == 1 &&
 	         SSL_CTX_get0_certificate(q) && SSL_CTX_use_certificate(c, SSL_CTX_get0_certificate(q)) == 1 &&
 	         SSL_CTX_use_PrivateKey(c, SSL_CTX_get0_privatekey(q)) == 1 &&
 	         SSL_CTX_get0_chain_certs(q, &chain) == 1 && (!chain || SSL_CTX_set1_chain(c, chain) == 1) &&
