@@ -35,6 +35,16 @@
  * process's anti-replay table: a replayed ClientHello carries the same
  * random and is refused (early data only; the handshake goes on in 1-RTT).
  * OpenSSL's own anti-replay (stateful tickets only) is off.
+ *
+ * Client certificates ([vhost] client_ca, client_auth; issue 9 §3): the
+ * ClientHello callback asks for one on the SNI's vhost (tls/ossl_common.c,
+ * shared with the TCP sessions); OpenSSL verifies it against the vhost's
+ * CAs and verify_cb counts a refusal. require is judged at the end of the
+ * handshake, as on gnutls: no certificate, or a resumed session whose
+ * ticket carries one the vhost's CAs of now do not verify, is refused and
+ * counted. A vhost with client_auth has its own session id context, so
+ * another vhost's ticket gets a full handshake there. A request in 0-RTT
+ * is answered 425 (datapath/quic/h3.c): the certificate is not judged yet.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -54,10 +64,10 @@
 
 #include "datapath/quic/internal.h"
 #include "tls/backend.h"
+#include "tls/ossl_common.h"
 
 #define CIPHERSUITES "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
 #define TLS_EXT_SERVER_NAME 0      /* RFC 6066 3 */
-#define TLS_EXT_SUPPORTED_GROUPS 10 /* RFC 8446 4.2.7 */
 #define TLS_EXT_EARLY_DATA 42      /* RFC 8446 4.2.10 */
 
 const char *tls_backend(void)
@@ -68,11 +78,11 @@ const char *tls_backend(void)
 	return name;
 }
 
-/* Issue 9 §3: only the TCP sessions (tls/tcp_openssl.c) ask for client
- * certificates on this backend so far; QUIC's SSL objects do not. */
+/* Issue 9 §3: QUIC's sessions ask for client certificates as the TCP
+ * sessions (tls/tcp_openssl.c) do (see client_hello_cb). */
 bool tls_quic_client_auth(void)
 {
-	return false;
+	return true;
 }
 
 bool tls_pq_available(void)
@@ -179,23 +189,18 @@ out:
 
 /* ---- the ClientHello: SNI, groups, pq = require ---- */
 
-static bool hello_has_pq(SSL *ssl)
+/* Issue 9 §3: a client certificate that does not verify against the
+ * vhost's client_ca is refused (OpenSSL sends the alert) and counted here;
+ * OpenSSL stops at the first failure, so this runs once per handshake. */
+static int verify_cb(int ok, X509_STORE_CTX *x)
 {
-	const unsigned char *p;
-	size_t len;
-
-	if (!SSL_client_hello_get0_ext(ssl, TLS_EXT_SUPPORTED_GROUPS, &p, &len) || len < 2)
-		return false;
-	size_t n = (size_t)p[0] << 8 | p[1];
-	if (n + 2 > len)
-		return false;
-	for (size_t i = 2; i + 1 < n + 2; i += 2) {
-		unsigned id = (unsigned)p[i] << 8 | p[i + 1];
-		const char *nm = tls_group_name(id);
-		if (tls_group_is_pq(nm, strlen(nm)))
-			return true;
-	}
-	return false;
+	if (ok)
+		return 1;
+	SSL *ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct quic_conn *c = ssl ? conn_of(ssl) : NULL;
+	if (c)
+		c->srv->ctr.client_cert_refused++;
+	return 0;
 }
 
 static void log_pq_refused(const struct quic_conn *c)
@@ -246,7 +251,7 @@ static int client_hello_cb(SSL *ssl, int *al, void *arg)
 		*al = SSL_AD_UNRECOGNIZED_NAME;
 		return SSL_CLIENT_HELLO_ERROR;
 	}
-	if (c->vhost->pq == TLS_PQ_REQUIRE && !hello_has_pq(ssl)) {
+	if (c->vhost->pq == TLS_PQ_REQUIRE && !tls_ossl_hello_has_pq(ssl)) {
 		c->srv->ctr.tls_pq_refused++;
 		log_pq_refused(c);
 		*al = SSL_AD_HANDSHAKE_FAILURE;
@@ -260,6 +265,12 @@ static int client_hello_cb(SSL *ssl, int *al, void *arg)
 		*al = SSL_AD_INTERNAL_ERROR;
 		return SSL_CLIENT_HELLO_ERROR;
 	}
+	/* client certificates (issue 9 §3): asked for and verified against
+	 * the CAs of the vhost's context (just set); require is judged at
+	 * the end of the handshake (quic_tls_handshake_done), where a
+	 * missing certificate and a resumed session are counted in one
+	 * place, as on the gnutls backend */
+	tls_ossl_ask_cert(ssl, c->vhost->client_auth, false, verify_cb);
 	return SSL_CLIENT_HELLO_SUCCESS;
 }
 
@@ -319,6 +330,11 @@ int tls_backend_cred_load(const struct tls_vhost_params *vp, void **out)
 	         SSL_CTX_use_certificate_chain_file(ctx, vp->cert_file) == 1 &&
 	         SSL_CTX_use_PrivateKey_file(ctx, vp->key_file, SSL_FILETYPE_PEM) == 1 &&
 	         SSL_CTX_check_private_key(ctx) == 1 && SSL_CTX_set_num_tickets(ctx, 1) == 1;
+	/* a vhost asking for client certificates has a session id context
+	 * of its own: a ticket issued elsewhere (without a certificate, or
+	 * one another vhost's CAs verified) gets a full handshake there */
+	if (ok && vp->client_auth != TLS_CLIENT_AUTH_OFF)
+		ok = tls_ossl_vhost_sid_ctx(ctx, vp->name) == 0;
 	/* client certificates' CAs (issue 9 §3): the verify store and the
 	 * names a CertificateRequest lists */
 	STACK_OF(X509_NAME) *cas = NULL;
@@ -447,11 +463,52 @@ void quic_tls_free(struct quic_server *srv)
 	OPENSSL_cleanse(srv->ticket_key, sizeof(srv->ticket_key));
 }
 
+/* Issue 9 §3: the verified client certificate's subject (RFC 4514) and
+ * SHA-256 into the connection, as the gnutls backend keeps them. 0,
+ * -ENOENT (none), -EACCES (a resumed session's certificate no longer
+ * verifies against this vhost's CAs), -ENOMEM. */
+static int keep_peer_cert(struct quic_conn *c, SSL *ssl)
+{
+	static const char hex[] = "0123456789abcdef";
+	char subject[1024];
+	uint8_t sha[32];
+
+	if (!SSL_get0_peer_certificate(ssl))
+		return -ENOENT;
+	/* a resumed session skipped the Certificate message: what its ticket
+	 * carries must verify against THIS vhost's CAs now */
+	if (SSL_session_reused(ssl) && tls_ossl_reverify(ssl) < 0)
+		return -EACCES;
+	int rv = tls_ossl_peer_cert(ssl, subject, sizeof(subject), sha);
+	if (rv < 0)
+		return rv == -ENOENT ? -EACCES : rv;
+	free(c->cert_subject);
+	c->cert_subject = strdup(subject);
+	if (!c->cert_subject)
+		return -ENOMEM;
+	for (unsigned i = 0; i < 32; i++) {
+		c->cert_sha256[2 * i] = hex[sha[i] >> 4];
+		c->cert_sha256[2 * i + 1] = hex[sha[i] & 15];
+	}
+	c->cert_sha256[64] = 0;
+	c->peer_cert_ok = true;
+	return 0;
+}
+
 int quic_tls_handshake_done(struct quic_conn *c)
 {
 	struct quic_counters *ctr = &c->srv->ctr;
 	SSL *ssl = ngtcp2_crypto_ossl_ctx_get_ssl(c->tls);
 
+	if (c->vhost && c->vhost->client_auth != TLS_CLIENT_AUTH_OFF) {
+		int rv = keep_peer_cert(c, ssl);
+		if (rv == -ENOMEM)
+			return rv;
+		if (rv == -EACCES || (rv == -ENOENT && c->vhost->client_auth == TLS_CLIENT_AUTH_REQUIRE)) {
+			ctr->client_cert_refused++;
+			return -EACCES;
+		}
+	}
 	quic_count_group(c->srv, SSL_get0_group_name(ssl));
 	if (SSL_session_reused(ssl))
 		ctr->handshakes_resumed++;

@@ -45,6 +45,7 @@
 
 #include "datapath/quic/quic.h" /* QUIC_TICKET_KEY_LEN, QUIC_TICKET_LIFETIME_S */
 #include "tls/backend.h"
+#include "tls/ossl_common.h"
 #include "tls/tcp.h"
 #include "tls/tcp_common.h"
 
@@ -52,7 +53,6 @@
 /* RFC 9113 9.2.2: TLS 1.2 for h2 with ephemeral key exchange and AEAD only */
 #define TLS12_SUITES "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL"
 #define TLS_EXT_SERVER_NAME 0       /* RFC 6066 3 */
-#define TLS_EXT_SUPPORTED_GROUPS 10 /* RFC 8446 4.2.7 */
 #define TLS_EXT_ALPN 16             /* RFC 7301 3.1 */
 
 static const char tcp_ticket_label[] = "ringgate tcp session ticket key v1";
@@ -208,24 +208,6 @@ static int ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char iv[EVP_
 
 /* ---- the ClientHello ---- */
 
-static bool hello_has_pq(SSL *ssl)
-{
-	const unsigned char *p;
-	size_t len;
-
-	if (!SSL_client_hello_get0_ext(ssl, TLS_EXT_SUPPORTED_GROUPS, &p, &len) || len < 2)
-		return false;
-	size_t n = (size_t)p[0] << 8 | p[1];
-	if (n + 2 > len)
-		return false;
-	for (size_t i = 2; i + 1 < n + 2; i += 2) {
-		const char *nm = tls_group_name((unsigned)p[i] << 8 | p[i + 1]);
-		if (tls_group_is_pq(nm, strlen(nm)))
-			return true;
-	}
-	return false;
-}
-
 static int hello_cb(SSL *ssl, int *al, void *arg)
 {
 	struct tls_tcp *t = SSL_get_app_data(ssl);
@@ -246,7 +228,7 @@ static int hello_cb(SSL *ssl, int *al, void *arg)
 		*al = SSL_AD_UNRECOGNIZED_NAME;
 		return SSL_CLIENT_HELLO_ERROR;
 	}
-	if (t->c.vhost->pq == TLS_PQ_REQUIRE && !hello_has_pq(ssl)) {
+	if (t->c.vhost->pq == TLS_PQ_REQUIRE && !tls_ossl_hello_has_pq(ssl)) {
 		s->ctr->pq_refused++;
 		*al = SSL_AD_HANDSHAKE_FAILURE;
 		return SSL_CLIENT_HELLO_ERROR;
@@ -256,11 +238,7 @@ static int hello_cb(SSL *ssl, int *al, void *arg)
 	 * vhost's client_ca (its store, in the TCP context): a failure is the
 	 * alert OpenSSL picks (bad_certificate, unknown_ca, ...); none when
 	 * required: certificate_required (TLS 1.3) / handshake_failure */
-	if (t->c.vhost->client_auth != TLS_CLIENT_AUTH_OFF)
-		SSL_set_verify(ssl,
-		               SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE |
-		                       (t->c.vhost->client_auth == TLS_CLIENT_AUTH_REQUIRE ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
-		               NULL);
+	tls_ossl_ask_cert(ssl, t->c.vhost->client_auth, true, NULL);
 	if ((ctx != SSL_get_SSL_CTX(ssl) && !SSL_set_SSL_CTX(ssl, ctx)) ||
 	    SSL_set1_groups_list(ssl, t->c.vhost->kx) != 1 ||
 	    (t->c.vhost->pq == TLS_PQ_REQUIRE && SSL_set_min_proto_version(ssl, TLS1_3_VERSION) != 1)) {
@@ -308,22 +286,17 @@ static SSL_CTX *tcp_ctx(struct tls_tcp_server *s, const struct tls_vhost *v)
 	SSL_CTX *c = SSL_CTX_new(TLS_server_method());
 	SSL_CTX *q = v->cred;
 	STACK_OF(X509) *chain = NULL;
-	unsigned char sid_ctx[32]; /* SSL_MAX_SID_CTX_LENGTH */
-	unsigned sid_len = 0;
 
 	if (!c)
 		return NULL;
 	/* The session id context is the vhost's: a ticket resumes only on
 	 * the vhost that issued it (RFC 8446 4.6.1), so one from a vhost
-	 * without client_auth never skips another's client certificate. */
-	if (EVP_Digest(v->name, strlen(v->name), sid_ctx, &sid_len, EVP_sha256(), NULL) != 1) {
-		SSL_CTX_free(c);
-		return NULL;
-	}
-	int ok = SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION) == 1 &&
+	 * without client_auth never skips another's client certificate
+	 * (and resumed_cert_refused judges what a ticket of this vhost
+	 * carries against its CAs of now). */
+	int ok = tls_ossl_vhost_sid_ctx(c, v->name) == 0 && SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION) == 1 &&
 	         SSL_CTX_set_max_proto_version(c, TLS1_3_VERSION) == 1 &&
 	         SSL_CTX_set_ciphersuites(c, TLS13_SUITES) == 1 && SSL_CTX_set_cipher_list(c, TLS12_SUITES) == 1 &&
-	         SSL_CTX_set_session_id_context(c, sid_ctx, sid_len) == 1 &&
 	         SSL_CTX_get0_certificate(q) && SSL_CTX_use_certificate(c, SSL_CTX_get0_certificate(q)) == 1 &&
 	         SSL_CTX_use_PrivateKey(c, SSL_CTX_get0_privatekey(q)) == 1 &&
 	         SSL_CTX_get0_chain_certs(q, &chain) == 1 && (!chain || SSL_CTX_set1_chain(c, chain) == 1) &&
@@ -454,6 +427,20 @@ void tls_tcp_free(struct tls_tcp *t)
 	free(t);
 }
 
+/* A resumed session skipped the Certificate message (and the vhost's
+ * session id context only says which name issued the ticket): on a vhost
+ * with client_auth, the certificate the ticket carries must verify
+ * against its CAs of now (a reload may have changed client_ca or
+ * client_auth), and require needs one, as on the gnutls backend. */
+static bool resumed_cert_refused(struct tls_tcp *t)
+{
+	const struct tls_vhost *v = t->c.vhost;
+	if (!v || v->client_auth == TLS_CLIENT_AUTH_OFF || SSL_session_reused(t->ssl) != 1)
+		return false;
+	int rv = tls_ossl_reverify(t->ssl);
+	return rv == -EACCES || (rv == -ENOENT && v->client_auth == TLS_CLIENT_AUTH_REQUIRE);
+}
+
 static void handshake_done(struct tls_tcp *t)
 {
 	struct tls_tcp_counters *ctr = t->srv->ctr;
@@ -515,6 +502,14 @@ int tls_tcp_handshake(struct tls_tcp *t)
 		return -EPROTO;
 	ERR_clear_error();
 	int rv = SSL_do_handshake(t->ssl);
+	if (rv == 1 && resumed_cert_refused(t)) {
+		/* OpenSSL has no call to send a fatal alert now: the caller
+		 * closes the connection */
+		t->srv->ctr->handshake_failures++;
+		t->srv->ctr->client_cert_refused++;
+		t->c.state = TCP_FAILED;
+		return -EPROTO;
+	}
 	if (rv == 1) {
 		handshake_done(t);
 		return 0;
@@ -604,28 +599,9 @@ const char *tls_tcp_version(const struct tls_tcp *t)
 
 int tls_tcp_peer_cert(const struct tls_tcp *t, char *subject, size_t cap, uint8_t sha256[32])
 {
-	X509 *x = t->c.state == TCP_OPEN && t->c.vhost && t->c.vhost->client_auth != TLS_CLIENT_AUTH_OFF
-	                  ? SSL_get0_peer_certificate(t->ssl)
-	                  : NULL;
-	unsigned len = 0;
-
-	if (!x || SSL_get_verify_result(t->ssl) != X509_V_OK)
+	if (t->c.state != TCP_OPEN || !t->c.vhost || t->c.vhost->client_auth == TLS_CLIENT_AUTH_OFF)
 		return -ENOENT;
-	if (X509_digest(x, EVP_sha256(), sha256, &len) != 1 || len != 32)
-		return -ENOMEM;
-	/* RFC 4514 (XN_FLAG_RFC2253: last RDN first, ',' between, escaped) */
-	BIO *b = BIO_new(BIO_s_mem());
-	if (!b || X509_NAME_print_ex(b, X509_get_subject_name(x), 0, XN_FLAG_RFC2253) < 0) {
-		BIO_free(b);
-		ERR_clear_error();
-		return -ENOMEM;
-	}
-	if (cap) {
-		int n = BIO_read(b, subject, cap - 1 > INT32_MAX ? INT32_MAX : (int)(cap - 1));
-		subject[n > 0 ? n : 0] = 0;
-	}
-	BIO_free(b);
-	return 0;
+	return tls_ossl_peer_cert(t->ssl, subject, cap, sha256);
 }
 
 /* OpenSSL's read and write buffers (one record each, kept: no

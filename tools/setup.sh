@@ -77,6 +77,9 @@ trixie)
   # libev). trixie's curl (OpenSSL 3.5's QUIC, HTTP/3) is the PQ client.
   bpo_test_pkgs=()
   quic_test_pkgs=(libev4t64 libcurl4-gnutls-dev)
+  # wg (wg genkey) and promtool (/metrics checked) for the control and
+  # proxy integration tests the root runs too (reload, demo, proxy_*)
+  quic_test_pkgs+=(wireguard-tools prometheus)
   min_meson=1.7
   ;;
 *)

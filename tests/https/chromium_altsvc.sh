@@ -8,16 +8,25 @@
 # --origin-to-force-quic-on names an unused port only so that Chromium's
 # QUIC accepts that root for the name (see ../shared/design/PEERS.md).
 # Chromium runs in a namespace holding nothing but loopback.
+# usage: chromium_altsvc.sh RINGGATE | d13
+# d13: the OpenSSL build of the Debian 13 root (issue 20), run from the
+# host for its Chromium as pq_chromium.sh does; skips when it is absent.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/chromium_lib.sh"
+[[ $1 == d13 ]] && d13_root
 in_private_netns "$@"
-RG=$(realpath "$1")
 CHROMIUM=$(command -v chromium) || fail "chromium not installed: tools/setup.sh installs it"
 command -v certutil >/dev/null || fail "certutil missing: tools/setup.sh installs libnss3-tools"
 T=$RG_TMP
+if [[ $1 == d13 ]]; then
+	d13_root_tmp
+	RG=(inroot "$RGR") K=$RT KI=$RTI # ringgate's files in the root (KI: seen from inside)
+else
+	RG=("$(realpath "$1")") K=$T KI=$T
+fi
 
 # a CA and a leaf for localhost signed by it, trusted in Chromium's NSS db
-chromium_ca "$T" "$T"
+chromium_ca "$T" "$K"
 
 # The backend: page one holds a slow image (1.5 s), so that the QUIC
 # connection Chromium opens after the first response's Alt-Svc is confirmed
@@ -47,7 +56,7 @@ python3 "$T/backend.py" "$T/www" >"$T/backend.log" 2>&1 &
 RG_PIDS+=($!)
 wait_for 10 curl -sf http://127.0.0.1:8091/second.html || fail "backend did not start"
 
-cat >"$T/rg.ini" <<INI
+cat >"$K/rg.ini" <<INI
 [appliance]
 workers = 2
 admin = 127.0.0.1:8082
@@ -59,8 +68,8 @@ listen = 127.0.0.1:8443
 listen = 127.0.0.1:8443
 
 [vhost localhost]
-cert = $T/cert.pem
-key = $T/key.pem
+cert = $KI/cert.pem
+key = $KI/key.pem
 
 [backend site]
 server = 127.0.0.1:8091
@@ -70,8 +79,13 @@ host = localhost
 path_prefix = /
 backend = site
 INI
-"$RG" -c "$T/rg.ini" 2>"$T/rg.log" &
-RG_PIDS+=($!)
+if [[ $1 == d13 ]]; then
+	chmod 600 "$K/key.pem"
+	note "ringgate of the Debian 13 root: $( ("${RG[@]}" --version) 2>&1 | tail -1)"
+fi
+("${RG[@]}" -c "$KI/rg.ini") 2>"$T/rg.log" &
+RG_PID=$!
+RG_PIDS+=("$RG_PID")
 wait_for 20 curl -sf --cacert "$T/ca.pem" https://localhost:8443/second.html ||
 	{ cat "$T/rg.log" >&2; fail "ringgate does not serve HTTPS on 8443"; }
 curl -sI --cacert "$T/ca.pem" https://localhost:8443/ | grep -qi '^alt-svc: h3=":8443"' ||
@@ -109,5 +123,5 @@ second = seen.get("https://localhost:8443/second.html")
 sys.exit(0 if first == "h2" and second == "h3" else 1)
 PY
 
-rg_stop "${RG_PIDS[1]}" "$T/rg.log"
+rg_stop "$RG_PID" "$T/rg.log"
 echo "chromium_altsvc: ok"

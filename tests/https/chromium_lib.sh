@@ -36,3 +36,36 @@ chromium_get() { # NETLOG DOM FORCE_QUIC_ORIGIN URL [FLAG...]
 		"$@" --dump-dom "$url" >"$dom" 2>"$dom.err" </dev/null ||
 		{ tail -5 "$dom.err" >&2; fail "chromium failed ($url)"; }
 }
+
+# The Debian 13 root's OpenSSL build (issue 20: Debian 12 has no OpenSSL
+# 3.5), run from the host for its Chromium (suite d13host, tools/test.sh).
+# d13_root: sets ROOT ($RINGGATE_DEBIAN13_ROOT, by default
+# /var/tmp/ringgate-debian13) and RGR (the root's ringgate, seen from
+# inside); skips (77) when that build is absent, as before tools/test.sh's
+# Debian 13 block made it. Call before in_private_netns.
+# d13_root_tmp: after in_private_netns: holds the root's lock (the build
+# is not remade under us: debian13.sh takes it), makes RT, a temp dir in
+# the root for the files ringgate reads (RTI: the same seen from inside),
+# removed at exit.
+# inroot CMD...: CMD in ROOT, in private mounts with the host's /proc, /dev
+# and /sys bound in (as debian13.sh does), in this network namespace; exec
+# all the way down, so the pid of `(inroot ...) &` is CMD's own.
+d13_root() {
+	ROOT=${RINGGATE_DEBIAN13_ROOT:-/var/tmp/ringgate-debian13}
+	RGR=/src/build/d13o/control/ringgate
+	[[ -x $ROOT$RGR ]] || skip "no OpenSSL build of ringgate in the Debian 13 root ($ROOT$RGR): tools/test.sh's Debian 13 block makes it"
+	[[ $(id -u) -eq 0 ]] || skip "needs root (chroot, network namespace)"
+}
+
+d13_root_tmp() {
+	exec 9>"$ROOT.lock"
+	flock -w 600 9 || fail "the Debian 13 root stays locked"
+	RT=$(mktemp -d "$ROOT/tmp/rgtest.XXXXXX") || fail "no temp dir in the root"
+	RTI=${RT#"$ROOT"}
+	trap 'rg_cleanup; rm -rf "$RT"' EXIT
+}
+
+inroot() {
+	R=$ROOT exec unshare -m -- bash -c 'mount --make-rprivate / && for d in proc dev sys; do mount --rbind "/$d" "$R/$d" || exit 1; done &&
+		exec chroot "$R" /usr/bin/env -i LANG=C.UTF-8 PATH=/usr/bin:/bin "$@"' bash "$@"
+}

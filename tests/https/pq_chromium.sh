@@ -22,29 +22,14 @@
 # ROOT is $RINGGATE_DEBIAN13_ROOT, by default /var/tmp/ringgate-debian13.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/chromium_lib.sh"
-ROOT=${RINGGATE_DEBIAN13_ROOT:-/var/tmp/ringgate-debian13}
-RGR=/src/build/d13o/control/ringgate # inside ROOT
-[[ -x $ROOT$RGR ]] || skip "no OpenSSL build of ringgate in the Debian 13 root ($ROOT$RGR): tools/test.sh's Debian 13 block makes it"
-[[ $(id -u) -eq 0 ]] || skip "needs root (chroot, network namespace)"
+d13_root # ROOT, RGR (skips without them)
 in_private_netns "$@"
 CHROMIUM=$(command -v chromium) || fail "chromium not installed: tools/setup.sh installs it"
 command -v certutil >/dev/null || fail "certutil missing: tools/setup.sh installs libnss3-tools"
-# the root's build is not remade under us (debian13.sh holds this lock)
-exec 9>"$ROOT.lock"
-flock -w 600 9 || fail "the Debian 13 root stays locked"
-# inroot CMD...: CMD in ROOT, private mounts, this network namespace
-# (exec all the way down: the pid of `inroot ... &` is CMD's own)
-inroot() {
-	R=$ROOT exec unshare -m -- bash -c 'mount --make-rprivate / && for d in proc dev sys; do mount --rbind "/$d" "$R/$d" || exit 1; done &&
-		exec chroot "$R" /usr/bin/env -i LANG=C.UTF-8 PATH=/usr/bin:/bin "$@"' bash "$@"
-}
+d13_root_tmp # the root locked; RT (RTI inside) for ringgate's files
 (inroot "$RGR" --version) >"$RG_TMP/version" 2>&1 || { cat "$RG_TMP/version" >&2; fail "the root's ringgate does not run"; }
 grep -q "post-quantum groups available" "$RG_TMP/version" ||
 	skip "the root's ringgate has no post-quantum groups: $(tail -1 "$RG_TMP/version")"
-# files ringgate reads live in the root (removed at exit)
-RT=$(mktemp -d "$ROOT/tmp/pq_chromium.XXXXXX") || fail "no temp dir in the root"
-RTI=${RT#"$ROOT"} # the same, seen from inside
-trap 'rg_cleanup; rm -rf "$RT"' EXIT
 T=$RG_TMP
 
 # a CA and a leaf for localhost signed by it (the leaf in the root, for
