@@ -96,19 +96,6 @@ static int tls_check(const struct rg_config *c, char **errs)
 		}
 	}
 	for (unsigned i = 0; i < c->n_vhosts && bad != -ENOMEM; i++) {
-		/* issue 9 §3: a backend whose QUIC does not ask for client
-		 * certificates would let HTTP/3 in without one: refused, never
-		 * silently weaker than the TCP front end */
-		const struct rg_vhost_cfg *v = &c->vhosts[i];
-		if (v->client_auth != RG_CLIENT_AUTH_OFF && c->quic && !tls_quic_client_auth()) {
-			snprintf(sec, sizeof(sec), "[vhost %s]", v->name);
-			bad = tls_error(errs, c->source, v->client_auth_line ? v->client_auth_line : v->line, sec,
-			                "client_auth", v->client_auth == RG_CLIENT_AUTH_REQUIRE ? "require" : "optional",
-			                "this build's QUIC does not ask for client certificates (the TCP front end "
-			                "does): HTTP/3 would serve this name without one") ?: -EINVAL;
-		}
-	}
-	for (unsigned i = 0; i < c->n_vhosts && bad != -ENOMEM; i++) {
 		const struct rg_vhost_cfg *v = &c->vhosts[i];
 		if (!v->groups_line && !v->pq_line)
 			continue; /* [tls]'s, checked above */

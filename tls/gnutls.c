@@ -478,11 +478,6 @@ static int replay_add(void *ptr, time_t exp_time, const gnutls_datum_t *key,
 	return rv == -EEXIST ? GNUTLS_E_DB_ENTRY_EXISTS : rv ? GNUTLS_E_DB_ERROR : 0;
 }
 
-bool tls_quic_client_auth(void)
-{
-	return true;
-}
-
 void *tls_backend_replay_new(void)
 {
 	gnutls_anti_replay_t ar;

@@ -78,13 +78,6 @@ const char *tls_backend(void)
 	return name;
 }
 
-/* Issue 9 §3: QUIC's sessions ask for client certificates as the TCP
- * sessions (tls/tcp_openssl.c) do (see client_hello_cb). */
-bool tls_quic_client_auth(void)
-{
-	return true;
-}
-
 bool tls_pq_available(void)
 {
 	static int avail = -1; /* benign race: every thread computes the same */

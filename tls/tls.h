@@ -49,10 +49,6 @@ bool tls_pq_available(void);
 /* The groups a vhost uses when [tls] groups is not set: on a PQ build
  * "X25519MLKEM768, X25519, secp256r1", else "X25519, secp256r1, secp384r1". */
 const char *tls_groups_default(void);
-/* Does this backend ask QUIC clients for certificates ([vhost]
- * client_auth, issue 9 §3)? The TCP sessions always do. Where it does
- * not, control/appcfg.c refuses client_auth on a vhost [quic] serves. */
-bool tls_quic_client_auth(void);
 /* Is `groups` (comma-separated names, NULL: the default) with policy pq
  * possible in this build? 0, or -EINVAL with why filled (e.g.
  * "X25519MLKEM768 needs the OpenSSL >= 3.5 build; this build uses gnutls
@@ -111,8 +107,7 @@ struct tls_vhost_params {
 	/* Client certificates ([vhost] client_ca, client_auth): the CAs (PEM
 	 * file, loaded into the vhost's credentials; NULL: none) and the
 	 * policy; client_auth other than off needs client_ca. Asked for by
-	 * the TCP sessions (tls/tcp.h) and, where tls_quic_client_auth(), by
- * QUIC's. */
+	 * the TCP sessions (tls/tcp.h) and QUIC's, on both backends. */
 	const char *client_ca;
 	enum tls_client_auth client_auth;
 };
