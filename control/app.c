@@ -30,6 +30,7 @@
 #include "datapath/tunnel/shard.h"
 #include "datapath/tunnel/tun.h"
 #include "ini/config.h"
+#include "tls/tls.h"
 
 #define TICK_NS (200ull * 1000 * 1000)
 
@@ -55,6 +56,16 @@ static void diag_log(void *ctx, enum log_level level, const char *msg)
 {
 	(void)ctx;
 	log_msg(level, "%s", msg);
+}
+
+/* tls/'s lines (refused handshakes) go to the process's log; its levels
+ * are enum log_level's values (tls/tls.h). */
+_Static_assert(TLS_LOG_ERROR == (int)LOG_ERROR && TLS_LOG_WARN == (int)LOG_WARN &&
+                   TLS_LOG_INFO == (int)LOG_INFO && TLS_LOG_DEBUG == (int)LOG_DEBUG,
+               "tls/ log levels are enum log_level's");
+static void tls_log(int level, const char *fmt, va_list ap)
+{
+	log_vmsg((enum log_level)level, fmt, ap);
 }
 
 /* What a reload cannot change. Every [quic] key reloads (the workers take
@@ -263,6 +274,7 @@ static int start_workers(struct app *a)
 		qp.static_secret = a->quic_secret;
 		qp.n_workers = n;
 	}
+	tls_log_set(tls_log); /* before any worker runs a handshake */
 	bool https = a->cfg->https || a->cfg->redirect;
 	https_fd_check(a);
 	if (https && getrandom(a->https_ticket, sizeof(a->https_ticket), 0) != sizeof(a->https_ticket)) {

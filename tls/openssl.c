@@ -196,19 +196,6 @@ static int verify_cb(int ok, X509_STORE_CTX *x)
 	return 0;
 }
 
-static void log_pq_refused(const struct quic_conn *c)
-{
-	char a[64] = "?";
-	const rg_sockaddr *p = &c->peer;
-
-	if (p->sa.sa_family == AF_INET)
-		inet_ntop(AF_INET, &p->in4.sin_addr, a, sizeof(a));
-	else if (p->sa.sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &p->in6.sin6_addr, a, sizeof(a));
-	fprintf(stderr, "quic[%u]: %s: pq = require and the client offers no hybrid group: refused\n",
-	        c->srv->p.worker_id, a);
-}
-
 static int client_hello_cb(SSL *ssl, int *al, void *arg)
 {
 	struct quic_conn *c = conn_of(ssl);
@@ -246,7 +233,7 @@ static int client_hello_cb(SSL *ssl, int *al, void *arg)
 	}
 	if (c->vhost->pq == TLS_PQ_REQUIRE && !tls_ossl_hello_has_pq(ssl)) {
 		c->srv->ctr.tls_pq_refused++;
-		log_pq_refused(c);
+		tls_log_refusal("QUIC", &c->peer, "pq = require and the client offers no hybrid group");
 		*al = SSL_AD_HANDSHAKE_FAILURE;
 		return SSL_CLIENT_HELLO_ERROR;
 	}

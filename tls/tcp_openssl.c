@@ -230,6 +230,7 @@ static int hello_cb(SSL *ssl, int *al, void *arg)
 	}
 	if (t->c.vhost->pq == TLS_PQ_REQUIRE && !tls_ossl_hello_has_pq(ssl)) {
 		s->ctr->pq_refused++;
+		tls_log_refusal("TCP", &t->c.peer, "pq = require and the client offers no hybrid group");
 		*al = SSL_AD_HANDSHAKE_FAILURE;
 		return SSL_CLIENT_HELLO_ERROR;
 	}

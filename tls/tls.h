@@ -21,6 +21,7 @@
 #ifndef RG_TLS_H
 #define RG_TLS_H
 
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -184,5 +185,15 @@ int tls_replay_record(const void *key, size_t len, uint64_t exp);
  * lock by the first acquire; freed by the last release). */
 void *tls_backend_replay_new(void);
 void tls_backend_replay_free(void *r);
+
+/* Logging: tls/ writes a line only for handshakes refused by policy
+ * (pq = require, tls/log.c), with the client's address, at most 10 a
+ * second per thread. control installs the process's log function at start
+ * (before the workers run); levels are those of enum log_level
+ * (datapath/worker.h), which tls/ does not include. Without one, nothing
+ * is written. */
+enum { TLS_LOG_ERROR = 0, TLS_LOG_WARN = 1, TLS_LOG_INFO = 2, TLS_LOG_DEBUG = 3 };
+typedef void (*tls_log_fn)(int level, const char *fmt, va_list ap);
+void tls_log_set(tls_log_fn fn);
 
 #endif

@@ -110,6 +110,9 @@ sc req X25519 && fail "s_client -groups X25519 served under pq = require"
 r1=$(refused)
 sc req256 secp256r1 && fail "s_client -groups secp256r1 served under pq = require"
 (($(refused) > r1)) || fail "secp256r1 under pq = require: not counted as refused"
+# logged with the client's address (issue 20 §2), through the process's log
+grep -q 'tls: TCP handshake from 127\.0\.0\.1:[0-9]* refused: pq = require' rg.log ||
+	{ tail -20 rg.log >&2; fail "the pq = require refusal was not logged with the client's address"; }
 sc req2 X25519MLKEM768 || { cat req2.err req2.out >&2; fail "the hybrid refused under pq = require"; }
 [[ $(group_of req2) == X25519MLKEM768 ]] || fail "pq = require: negotiated '$(group_of req2)'"
 note "require: X25519 and secp256r1 refused ($(refused) counted), the hybrid served; tcp handshakes hybrid $(g X25519MLKEM768), X25519 $(g X25519)"

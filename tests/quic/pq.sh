@@ -120,6 +120,8 @@ reload "pq = require"
 r0=$(refused)
 h3 req --curves X25519 && fail "curl --curves X25519 served under pq = require"
 (($(refused) > r0)) || { curl -s $ADMIN/metrics | grep pq_refused >&2; fail "tls_pq_refused_total did not move"; }
+grep -Eq 'tls: QUIC handshake from (127\.0\.0\.1|\[::1\]):[0-9]+ refused: pq = require' rg.log ||
+	{ tail -20 rg.log >&2; fail "the pq = require refusal was not logged with the client's address"; }
 h3 req2 || { cat req2.err >&2; fail "curl (hybrid) refused under pq = require"; }
 [[ $(g X25519MLKEM768) == 2 ]] || fail "pq = require: the hybrid not counted"
 note "hybrid $(g X25519MLKEM768), X25519 $(g X25519), refused by pq = require $(refused)"
