@@ -8,7 +8,7 @@
 #    upstream and route; a 404 (no route) has upstream "-";
 #  - the answers a front end makes before the proxy sees the request
 #    (HTTP/1.1 400 for an unparsable request line, 431 for a head over
-#    max_header_bytes; HTTP/3 431 for a field section over the limit) and
+#    max_header_bytes; HTTP/2 and HTTP/3 431 for a field section over the limit) and
 #    [redirect]'s 308 and 421 are lines too, with "-" for what is not known;
 #  - logrotate: after `mv` of the file and a reload the next lines go to
 #    the new file, none to the moved one;
@@ -161,6 +161,8 @@ v=$(tcurl --http1.1 -o /dev/null -w '%{http_code}' -X 'BAD METHOD' "https://loca
 [[ $v == 400 ]] || fail "h1 malformed request line: '$v'"
 v=$(tcurl --http1.1 -o /dev/null -w '%{http_code}' -H "X-Big: $big" "https://localhost:$TLS_PORT/h1-big")
 [[ $v == 431 ]] || fail "h1 head over max_header_bytes: '$v'"
+v=$(tcurl --http2 -o /dev/null -w '%{http_code}' -H "X-Big: $big" "https://localhost:$TLS_PORT/h2-big")
+[[ $v == 431 ]] || fail "h2 field section over max_header_bytes: '$v'"
 h3 --header "X-Big: $big" "https://localhost:$PORT/h3-big" >h3d.out 2>&1
 h3_431=0
 if grep -q '^431 ' h3d.out; then
@@ -172,7 +174,7 @@ v=$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: localhost' "http://127.0.0.
 [[ $v == 308 ]] || fail "[redirect] 308: '$v'"
 v=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HTTP_PORT/r-421")
 [[ $v == 421 ]] || fail "[redirect] 421: '$v'"
-want_n=$((n0 + 4 + h3_431))
+want_n=$((n0 + 5 + h3_431))
 wait_for 10 lines "$LOG" $want_n || { cat "$LOG" >&2; fail "access log: $(wc -l <"$LOG") lines, want $want_n"; }
 python3 - "$LOG" "$n0" "$h3_431" "$gq" "$gt" <<'PY' || fail "access log lines of the front ends' answers"
 import json, sys
@@ -197,6 +199,9 @@ check(find(status=400, proto="http/1.1", tls="TLSv1.3"), method="-", path="", ho
 # h1 431: the request line was valid (method and target known), Host not
 check(find(status=431, proto="http/1.1"), method="GET", path="/h1-big", host="-",
       sni="localhost", tls="TLSv1.3", group=gt)
+# h2 431: the pseudo-header fields came before the field over the limit
+check(find(status=431, proto="h2"), method="GET", path="/h2-big", host="localhost:8443",
+      sni="localhost", tls="TLSv1.3", group=gt)
 if h3_431:
     check(find(status=431, proto="h3"), method="GET", path="/h3-big", host="localhost:4433",
           sni="localhost", tls="TLSv1.3", group=gq)
@@ -207,7 +212,7 @@ check(find(status=421), proto="http/1.1", tls="-", group="-", sni="-", method="G
       path="/r-421", host="127.0.0.1:%s" % "8080")
 print("ok: %d lines" % len(recs))
 PY
-note "front ends' answers logged: h1 400 and 431, [redirect] 308 and 421$( ((h3_431)) && echo ', h3 431')"
+note "front ends' answers logged: h1 400 and 431, h2 431, [redirect] 308 and 421$( ((h3_431)) && echo ', h3 431')"
 
 # ---- logrotate: move the file, reload, the new lines go to a new file ----
 mv "$LOG" "$LOG.1"
