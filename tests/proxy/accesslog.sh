@@ -8,7 +8,7 @@
 #    upstream and route; a 404 (no route) has upstream "-";
 #  - the answers a front end makes before the proxy sees the request
 #    (HTTP/1.1 400 for an unparsable request line, 431 for a head over
-#    max_header_bytes; HTTP/2 and HTTP/3 431 for a field section over the limit) and
+#    max_header_bytes, 408 for a head stopped past header_timeout; HTTP/2 and HTTP/3 431 for a field section over the limit) and
 #    [redirect]'s 308 and 421 are lines too, with "-" for what is not known;
 #  - logrotate: after `mv` of the file and a reload the next lines go to
 #    the new file, none to the moved one;
@@ -42,6 +42,7 @@ listen = 127.0.0.1:$PORT
 
 [https]
 listen = 127.0.0.1:$TLS_PORT
+header_timeout = 1s
 
 [redirect]
 listen = 127.0.0.1:$HTTP_PORT
@@ -163,6 +164,23 @@ v=$(tcurl --http1.1 -o /dev/null -w '%{http_code}' -H "X-Big: $big" "https://loc
 [[ $v == 431 ]] || fail "h1 head over max_header_bytes: '$v'"
 v=$(tcurl --http2 -o /dev/null -w '%{http_code}' -H "X-Big: $big" "https://localhost:$TLS_PORT/h2-big")
 [[ $v == 431 ]] || fail "h2 field section over max_header_bytes: '$v'"
+# a head that stops after its request line: 408 once header_timeout (1 s) passed
+python3 - "$TLS_PORT" localhost.crt >h1slow.out 2>&1 <<'PY' || { cat h1slow.out >&2; fail "h1 header timeout"; }
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+ctx.set_alpn_protocols(["http/1.1"])
+with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10) as raw:
+    with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+        s.sendall(b"GET /h1-slow HTTP/1.1\r\nHost: localhost\r\n")
+        got = b""
+        while True:
+            b = s.recv(4096)
+            if not b:
+                break
+            got += b
+if not got.startswith(b"HTTP/1.1 408 "):
+    sys.exit("got %r" % got[:100])
+PY
 h3 --header "X-Big: $big" "https://localhost:$PORT/h3-big" >h3d.out 2>&1
 h3_431=0
 if grep -q '^431 ' h3d.out; then
@@ -174,7 +192,7 @@ v=$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: localhost' "http://127.0.0.
 [[ $v == 308 ]] || fail "[redirect] 308: '$v'"
 v=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HTTP_PORT/r-421")
 [[ $v == 421 ]] || fail "[redirect] 421: '$v'"
-want_n=$((n0 + 5 + h3_431))
+want_n=$((n0 + 6 + h3_431))
 wait_for 10 lines "$LOG" $want_n || { cat "$LOG" >&2; fail "access log: $(wc -l <"$LOG") lines, want $want_n"; }
 python3 - "$LOG" "$n0" "$h3_431" "$gq" "$gt" <<'PY' || fail "access log lines of the front ends' answers"
 import json, sys
@@ -199,6 +217,9 @@ check(find(status=400, proto="http/1.1", tls="TLSv1.3"), method="-", path="", ho
 # h1 431: the request line was valid (method and target known), Host not
 check(find(status=431, proto="http/1.1"), method="GET", path="/h1-big", host="-",
       sni="localhost", tls="TLSv1.3", group=gt)
+# h1 408: the request line had come
+check(find(status=408, proto="http/1.1"), method="GET", path="/h1-slow", host="-",
+      sni="localhost", tls="TLSv1.3", group=gt)
 # h2 431: the pseudo-header fields came before the field over the limit
 check(find(status=431, proto="h2"), method="GET", path="/h2-big", host="localhost:8443",
       sni="localhost", tls="TLSv1.3", group=gt)
@@ -212,7 +233,7 @@ check(find(status=421), proto="http/1.1", tls="-", group="-", sni="-", method="G
       path="/r-421", host="127.0.0.1:%s" % "8080")
 print("ok: %d lines" % len(recs))
 PY
-note "front ends' answers logged: h1 400 and 431, h2 431, [redirect] 308 and 421$( ((h3_431)) && echo ', h3 431')"
+note "front ends' answers logged: h1 400, 431 and 408, h2 431, [redirect] 308 and 421$( ((h3_431)) && echo ', h3 431')"
 
 # ---- logrotate: move the file, reload, the new lines go to a new file ----
 mv "$LOG" "$LOG.1"
