@@ -310,7 +310,7 @@ static const char *host_of(const struct quic_request *req)
 }
 
 /* What the request head says, into r (its strings may not outlive the
- * call); exchange's counts zero. */
+ * call); status and the byte counts are the caller's. */
 static void log_head(struct alog_rec *r, const char *proto, const struct quic_request *req)
 {
 	struct timespec ts;
@@ -348,8 +348,8 @@ void proxy_log_answer(struct proxy *px, const char *proto, const struct quic_req
 {
 	if (px->alog.fd < 0)
 		return;
-	/* per worker, one line at a time: no room on the stack for ~1.5 KiB
-	 * of copies on every front end's path */
+	/* the worker's one record for these (~1.5 KiB of copies): formatted
+	 * into the buffer at once, so never in use twice */
 	struct alog_rec *r = &px->answer_rec;
 
 	log_head(r, proto, req);
