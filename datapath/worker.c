@@ -634,6 +634,7 @@ static void *worker_main(void *arg)
 		err = proxy_create(w->ring, w->id, proxy_log_cb, w, &w->proxy);
 		w->quic_params.on_request = proxy_request;
 		w->quic_params.request_ctx = w->proxy;
+		w->quic_params.on_answer = proxy_answer_h3; /* the access log's */
 		if (!err && w->has_quic)
 			err = quic_server_create(&w->quic_params, &w->quic);
 		if (!err && w->has_https)

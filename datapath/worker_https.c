@@ -14,6 +14,7 @@
 
 #include "datapath/https/conn.h"
 #include "datapath/https/redirect.h"
+#include "datapath/proxy/proxy.h"
 #include "datapath/worker_internal.h"
 
 #define HTTPS_MAX_LISTENERS 64
@@ -171,7 +172,13 @@ static void redirect_conf_free(void *ctx)
 	free(rc);
 }
 
-static int redirect_bind(struct https_cfg *c, const struct worker_https_gen *g)
+/* redirect.h on_answer: [redirect]'s answers in the access log */
+static void redirect_answered(void *px, const struct quic_request *req, unsigned status)
+{
+	proxy_log_answer(px, "http/1.1", req, status);
+}
+
+static int redirect_bind(struct https_cfg *c, const struct worker_https_gen *g, struct proxy *px)
 {
 	struct redirect_conf *rc = calloc(1, sizeof(*rc));
 	const char **names = calloc(g->n_names ? g->n_names : 1, sizeof(*names));
@@ -187,6 +194,10 @@ static int redirect_bind(struct https_cfg *c, const struct worker_https_gen *g)
 			redirect_conf_free(rc);
 			return -ENOMEM;
 		}
+	if (px) {
+		rc->on_answer = redirect_answered;
+		rc->answer_ctx = px;
+	}
 	c->redirect_fn = redirect_on_request;
 	c->redirect_ctx = rc;
 	c->redirect_free = redirect_conf_free;
@@ -211,7 +222,7 @@ static struct https_cfg *cfg_make(struct worker *w, const struct worker_https_ge
 	c->h2.max_headers = g->max_headers;
 	c->h2.idle_timeout_ns = g->idle_timeout_ns;
 	if (!tls) {
-		if (redirect_bind(c, g)) {
+		if (redirect_bind(c, g, w->proxy)) {
 			free(c);
 			return NULL;
 		}

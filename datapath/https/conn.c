@@ -319,6 +319,8 @@ static int start_app(struct https_conn *c, uint64_t now)
 		struct h2_params p = cfg->h2;
 		p.on_request = h2front_request;
 		p.request_ctx = c;
+		p.on_answer = h2front_answer;
+		p.answer_ctx = c;
 		p.ctr = &e->h2;
 		p.worker_id = e->worker_id;
 		c->app = HTTPS_APP_H2;
@@ -341,6 +343,8 @@ static int start_app(struct https_conn *c, uint64_t now)
 		p.request_ctx = cfg->redirect_ctx;
 		p.scheme = "http";
 	}
+	p.on_answer = h1front_answer; /* refused heads, both kinds */
+	p.answer_ctx = c;
 	p.ctr = &e->h1;
 	p.worker_id = e->worker_id;
 	c->app = HTTPS_APP_H1;

@@ -175,6 +175,10 @@ int h2front_request(void *ctx, struct h2_stream *s, const struct quic_request *r
 struct proxy_front_ops;
 int tcpfront_request(struct https_conn *c, const struct proxy_front_ops *ops, void *s,
                      const struct quic_request *req);
+/* h1_params / h2_params on_answer (tcpfront.c; ctx: the struct
+ * https_conn): the access log's line, with the handshake's TLS fields. */
+void h1front_answer(void *ctx, const struct quic_request *req, unsigned status);
+void h2front_answer(void *ctx, const struct quic_request *req, unsigned status);
 /* The handler's close: the proxy's, then the stream is put back. */
 void tcpfront_close(struct https_stream *hs, uint64_t app_error);
 struct https_stream *https_stream_get(struct https_conn *c, void *s);

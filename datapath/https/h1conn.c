@@ -210,6 +210,32 @@ static size_t feed_body(struct h1_conn *c, const uint8_t *d, size_t len)
 
 /* ---- heads ---- */
 
+/* The access log's line for an answer made here (h1conn.h on_answer). A
+ * valid request line is "method SP target SP version": both are cut in
+ * place (the connection closes after this answer, the buffer is not read
+ * again). */
+static void answered(struct h1_conn *c, unsigned status)
+{
+	struct quic_request req = {
+		.scheme = c->p.scheme, .sni = c->sni, .peer = c->peer, .worker_id = c->p.worker_id,
+	};
+
+	if (!c->p.on_answer)
+		return;
+	if (c->pr.line_done && c->pr.start < c->in_len) {
+		char *l = (char *)c->in + c->pr.start, *end = (char *)c->in + c->in_len;
+		char *sp1 = memchr(l, ' ', (size_t)(end - l));
+		char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(end - sp1 - 1)) : NULL;
+
+		if (sp2) {
+			*sp1 = *sp2 = 0;
+			req.method = l;
+			req.path = sp1 + 1;
+		}
+	}
+	c->p.on_answer(c->p.answer_ctx, &req, status);
+}
+
 static void refuse_head(struct h1_conn *c)
 {
 	enum h1req_error e = c->pr.error;
@@ -220,6 +246,7 @@ static void refuse_head(struct h1_conn *c)
 	if (e == H1REQ_E_TRANSFER_ENCODING)
 		status = 501; /* RFC 9112 6.1: a coding we do not implement */
 	end_once(c, status == 414 || status == 431 ? H1_END_HEAD_TOO_LARGE : H1_END_BAD_REQUEST);
+	answered(c, status);
 	h1resp_answer_and_close(c, status, h1req_error_name(e));
 }
 
@@ -518,6 +545,7 @@ void h1_conn_handle_expiry(struct h1_conn *c, uint64_t now)
 	case H1S_HEAD:
 		/* RFC 9110 15.5.9 */
 		end_once(c, H1_END_HEADER_TIMEOUT);
+		answered(c, 408);
 		h1resp_answer_and_close(c, 408, "header timeout");
 		break;
 	case H1S_REQ:

@@ -124,6 +124,13 @@ typedef int (*h1_request_fn)(void *ctx, struct h1_stream *s, const struct quic_r
 struct h1_params {
 	h1_request_fn on_request;
 	void *request_ctx;
+	/* Called with answer_ctx when the connection answers a head itself,
+	 * before on_request (400, 414, 417, 431, 501, 505 refused head; 408
+	 * header timeout), for the access log: req has peer, sni, scheme, and
+	 * method and path once the request line was valid (else NULL);
+	 * authority NULL. NULL: nothing called. */
+	void (*on_answer)(void *ctx, const struct quic_request *req, unsigned status);
+	void *answer_ctx;
 	struct h1_counters *ctr;      /* required: the worker's */
 	unsigned worker_id;           /* for quic_request.worker_id */
 	const char *scheme;           /* "https" (TLS) or "http" ([redirect]) */

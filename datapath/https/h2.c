@@ -346,6 +346,21 @@ static int cb_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t 
 
 static void refuse(struct h2_stream *s, unsigned status)
 {
+	struct h2_conn *c = s->c;
+
+	if (c->p.on_answer) { /* the access log's line (h2.h) */
+		const char *auth = field(s, s->authority_off);
+		struct quic_request req = {
+			.method = field(s, s->method_off),
+			.scheme = field(s, s->scheme_off),
+			.authority = auth ? auth : field(s, s->host_off),
+			.path = field(s, s->path_off),
+			.sni = c->sni,
+			.peer = c->peer,
+			.worker_id = c->p.worker_id,
+		};
+		c->p.on_answer(c->p.answer_ctx, &req, status);
+	}
 	if (h2_stream_respond(s, status, NULL, 0, false) < 0)
 		h2_stream_reset(s, H2_INTERNAL_ERROR);
 }

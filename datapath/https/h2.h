@@ -115,6 +115,13 @@ typedef int (*h2_request_fn)(void *ctx, struct h2_stream *s, const struct quic_r
 struct h2_params {
 	h2_request_fn on_request;
 	void *request_ctx;
+	/* Called with answer_ctx when the connection answers a stream's head
+	 * itself, before on_request (431 field section too large, 400 no
+	 * :method, :path or authority), for the access log: req has peer,
+	 * sni and whichever of method, path and authority (else Host) came
+	 * (NULL: not known). NULL: nothing called. */
+	void (*on_answer)(void *ctx, const struct quic_request *req, unsigned status);
+	void *answer_ctx;
 	struct h2_counters *ctr;      /* required: the worker's */
 	unsigned worker_id;
 	/* Every limit below: 0 takes the default shown. */

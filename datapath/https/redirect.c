@@ -144,6 +144,8 @@ int redirect_on_request(void *ctx, struct h1_stream *s, const struct quic_reques
 	h[n++] = (struct quic_header){ "content-length", 14, len, strlen(len) };
 	if (status == 308)
 		h[n++] = (struct quic_header){ "location", 8, loc, strlen(loc) };
+	if (conf->on_answer)
+		conf->on_answer(conf->answer_ctx, req, status);
 	h1_stream_attach(s, &ops, (void *)(uintptr_t)body);
 	return h1_stream_respond(s, status, h, n, true);
 }

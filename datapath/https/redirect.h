@@ -43,6 +43,10 @@ struct redirect_conf {
 	 * served before that issue defines how tokens get here. */
 	h1_request_fn acme_http01;
 	void *acme_ctx;
+	/* Each answer, for the access log: called with answer_ctx, the
+	 * request as redirect_on_request got it and the status. NULL: none. */
+	void (*on_answer)(void *ctx, const struct quic_request *req, unsigned status);
+	void *answer_ctx;
 };
 
 /* The answer for a request: 308 (then loc holds the Location value), 400,

@@ -1,5 +1,8 @@
 /* accesslog: one JSON object per finished request ([appliance] access_log,
- * issue 20 §2 "the access log records the group").
+ * issue 20 §2 "the access log records the group"), and per answer a front
+ * end made before the proxy saw the request (proxy.h proxy_log_answer:
+ * refused heads, [redirect]'s answers; what the front end does not know is
+ * "-", the path "", upstream and route "-", bytes and duration 0).
  *
  * Two parts, both without a socket or a clock of their own:
  *  - the formatter: a struct alog_rec (what the proxy copied of the

@@ -104,6 +104,7 @@ struct proxy {
 	unsigned n_conns, n_exchanges, io_pending;
 	struct proxy_counters ctr;
 	struct alog alog;          /* the access log's line buffer (fd -1: off) */
+	struct alog_rec answer_rec; /* proxy_log_answer's line, filled and formatted at once */
 };
 
 /* upstream.c */

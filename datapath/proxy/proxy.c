@@ -309,22 +309,19 @@ static const char *host_of(const struct quic_request *req)
 	return NULL;
 }
 
-/* The access log's copy of what the request head says (its strings may
- * not outlive on_request), made only while the log is on. */
-static void log_begin(struct exchange *ex, const struct quic_request *req)
+/* What the request head says, into r (its strings may not outlive the
+ * call); status and the byte counts are the caller's. */
+static void log_head(struct alog_rec *r, const char *proto, const struct quic_request *req)
 {
-	struct alog_rec *r = &ex->rec;
 	struct timespec ts;
-	const char *v = ex->fo->via;
 
-	ex->logged = true;
 	clock_gettime(CLOCK_REALTIME, &ts); /* the vDSO's: no system call */
 	r->wall_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	memset(&r->client, 0, sizeof(r->client));
 	memset(&r->upstream, 0, sizeof(r->upstream));
 	if (req->peer)
 		r->client = *req->peer;
-	r->proto = !v || !strcmp(v, "3") ? "h3" : !strcmp(v, "2") ? "h2" : "http/1.1";
+	r->proto = proto;
 	r->tls_version = req->tls_version;
 	r->tls_group = req->tls_group;
 	r->early_data = req->early_data;
@@ -334,6 +331,41 @@ static void log_begin(struct exchange *ex, const struct quic_request *req)
 	alog_copy(r->host, sizeof(r->host), host_of(req));
 	r->path_cut = alog_copy(r->path, sizeof(r->path), req->path);
 	r->route[0] = 0;
+}
+
+/* The access log's copy of the request head, made only while the log is
+ * on. */
+static void log_begin(struct exchange *ex, const struct quic_request *req)
+{
+	const char *v = ex->fo->via;
+
+	ex->logged = true;
+	log_head(&ex->rec, !v || !strcmp(v, "3") ? "h3" : !strcmp(v, "2") ? "h2" : "http/1.1", req);
+}
+
+void proxy_log_answer(struct proxy *px, const char *proto, const struct quic_request *req,
+                      unsigned status)
+{
+	if (px->alog.fd < 0)
+		return;
+	/* the worker's one record for these (~1.5 KiB of copies): formatted
+	 * into the buffer at once, so never in use twice */
+	struct alog_rec *r = &px->answer_rec;
+
+	log_head(r, proto, req);
+	r->status = status;
+	r->rx_bytes = r->tx_bytes = r->duration_ns = 0;
+	alog_add(&px->alog, r);
+}
+
+bool proxy_access_log_on(const struct proxy *px)
+{
+	return px && px->alog.fd >= 0;
+}
+
+void proxy_answer_h3(void *ctx, const struct quic_request *req, unsigned status)
+{
+	proxy_log_answer(ctx, "h3", req, status);
 }
 
 int proxy_front_request(struct proxy *px, const struct proxy_front_ops *ops, void *s,

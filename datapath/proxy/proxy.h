@@ -94,5 +94,23 @@ const struct proxy_counters *proxy_counters(const struct proxy *px);
 void proxy_access_log(struct proxy *px, int fd);
 /* Write the lines waiting (one write(2)): at the end of the loop turn. */
 void proxy_access_log_flush(struct proxy *px);
+/* The access log's line for an answer a front end made itself, before or
+ * without the proxy's exchange: a head it refused (HTTP/1.1 400, 414, 431,
+ * 501, 408 header timeout; HTTP/2 and HTTP/3 400 and 431; HTTP/3 425 for
+ * 0-RTT on a client_auth vhost) and [redirect]'s 308, 400, 404, 414, 421.
+ * proto: "h3", "h2", "http/1.1" (static). req: what the front end knows,
+ * as it would hand it to on_request: peer, sni, authority (else a Host
+ * field among headers), method, path, tls_version, tls_group,
+ * tls_resumed, early_data; a NULL pointer is what it does not know
+ * (method and path of an unparsable head) and is logged "-" (path ""),
+ * like upstream and route ("-"), rx_bytes, tx_bytes and duration_ms (0).
+ * Nothing is done while the log is off (one branch); no allocation, no
+ * system call (the line joins the worker's buffer, alog_add). */
+void proxy_log_answer(struct proxy *px, const char *proto, const struct quic_request *req,
+                      unsigned status);
+/* Is the access log on? (a front end's one branch before it gathers more) */
+bool proxy_access_log_on(const struct proxy *px);
+/* The hook of quic_params.on_answer (h3front.c); ctx is the struct proxy. */
+void proxy_answer_h3(void *ctx, const struct quic_request *req, unsigned status);
 
 #endif

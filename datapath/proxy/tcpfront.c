@@ -8,6 +8,7 @@
 
 #include "datapath/https/conn.h"
 #include "datapath/proxy/front.h"
+#include "datapath/proxy/proxy.h"
 
 int tcpfront_request(struct https_conn *c, const struct proxy_front_ops *ops, void *s,
                      const struct quic_request *req)
@@ -32,6 +33,34 @@ int tcpfront_request(struct https_conn *c, const struct proxy_front_ops *ops, vo
 	}
 	https_conn_kick(c);
 	return 0;
+}
+
+/* h1conn.h / h2.h on_answer: the access log's line for an answer the
+ * connection made itself, with the handshake's fields as above. */
+static void answer(struct https_conn *c, const char *proto, const struct quic_request *req,
+                   unsigned status)
+{
+	struct proxy *px = c->env->px;
+
+	if (!proxy_access_log_on(px))
+		return;
+	struct quic_request r = *req;
+	if (c->tls_mode && c->tls) {
+		r.tls_version = tls_tcp_version(c->tls);
+		r.tls_group = tls_group_label(tls_tcp_group(c->tls));
+		r.tls_resumed = tls_tcp_resumed(c->tls);
+	}
+	proxy_log_answer(px, proto, &r, status);
+}
+
+void h1front_answer(void *ctx, const struct quic_request *req, unsigned status)
+{
+	answer(ctx, "http/1.1", req, status);
+}
+
+void h2front_answer(void *ctx, const struct quic_request *req, unsigned status)
+{
+	answer(ctx, "h2", req, status);
 }
 
 void tcpfront_close(struct https_stream *hs, uint64_t app_error)

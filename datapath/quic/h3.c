@@ -214,9 +214,28 @@ static const char *field(const struct quic_stream *s, size_t off)
 }
 
 /* An error answer without a body; a stream that cannot even get that
- * (out of memory) is reset rather than left hanging. */
-static void refuse(struct quic_stream *s, unsigned status)
+ * (out of memory) is reset rather than left hanging. The access log gets
+ * it (quic.h on_answer) with what the head said. */
+static void refuse(struct quic_conn *c, struct quic_stream *s, unsigned status)
 {
+	struct quic_server *srv = c->srv;
+
+	if (srv->p.on_answer) {
+		struct quic_request req = {
+			.method = field(s, s->method_off),
+			.scheme = field(s, s->scheme_off),
+			.authority = field(s, s->authority_off),
+			.path = field(s, s->path_off),
+			.sni = c->vhost ? c->vhost->name : NULL,
+			.peer = &c->peer,
+			.worker_id = srv->p.worker_id,
+			.early_data = s->early,
+			.tls_version = "TLSv1.3",
+			.tls_group = tls_group_label(c->tls_group),
+			.tls_resumed = c->tls_resumed,
+		};
+		srv->p.on_answer(srv->p.request_ctx, &req, status);
+	}
 	if (quic_stream_respond(s, status, NULL, 0, false) < 0)
 		quic_stream_reset(s, NGHTTP3_H3_INTERNAL_ERROR);
 }
@@ -239,7 +258,7 @@ static int h3_end_headers(nghttp3_conn *h3, int64_t id, int fin, void *cud, void
 	srv->ctr.requests++;
 	srv->ctr.requests_0rtt += s->early;
 	if (s->hdr_overflow) {
-		refuse(s, 431);
+		refuse(c, s, 431);
 		return 0;
 	}
 	for (i = 0; i < s->n_hdrs; i++) {
@@ -247,14 +266,14 @@ static int h3_end_headers(nghttp3_conn *h3, int64_t id, int fin, void *cud, void
 		s->hdrs[i].value = s->hbuf + (uintptr_t)s->hdrs[i].value;
 	}
 	if (!field(s, s->method_off) || !field(s, s->path_off)) {
-		refuse(s, 400);
+		refuse(c, s, 400);
 		return 0;
 	}
 	/* issue 9 §3: before the handshake ends (0-RTT) the client
 	 * certificate is not verified yet: a vhost with client_auth answers
 	 * 425 Too Early, the client retries after the handshake (RFC 8470 5.2) */
 	if (c->vhost && c->vhost->client_auth != TLS_CLIENT_AUTH_OFF && c->state == QUIC_CONN_HANDSHAKE) {
-		refuse(s, 425);
+		refuse(c, s, 425);
 		return 0;
 	}
 	req = (struct quic_request){

@@ -243,6 +243,11 @@ struct quic_params {
 	uint32_t stateless_reset_rate; /* per second; 0: 100 */
 	quic_request_fn on_request;    /* NULL: the built-in responder */
 	void *request_ctx;
+	/* Called with request_ctx when h3 answers a request itself, before
+	 * on_request (400 no :method or :path, 431 field section too large,
+	 * 425 0-RTT on a client_auth vhost): req holds what is known (NULL
+	 * strings: not known), for the access log. NULL: nothing called. */
+	void (*on_answer)(void *ctx, const struct quic_request *req, unsigned status);
 	/* A packet for a CID that another worker owns (short header, or a
 	 * long header that is not a new Initial). NULL: drop and count
 	 * QUIC_DROP_OTHER_WORKER. The datagram is valid only during

@@ -6,6 +6,10 @@
 #    method, path (as received, escaped), TLS version and group (the label
 #    ringgate_tls_handshakes_total counted), body bytes both ways,
 #    upstream and route; a 404 (no route) has upstream "-";
+#  - the answers a front end makes before the proxy sees the request
+#    (HTTP/1.1 400 for an unparsable request line, 431 for a head over
+#    max_header_bytes, 408 for a head stopped past header_timeout; HTTP/2 and HTTP/3 431 for a field section over the limit) and
+#    [redirect]'s 308 and 421 are lines too, with "-" for what is not known;
 #  - logrotate: after `mv` of the file and a reload the next lines go to
 #    the new file, none to the moved one;
 #  - --validate refuses a log in a directory that does not exist, with
@@ -22,6 +26,7 @@ make_cert "$RG_TMP" localhost
 chmod 600 localhost.key
 ADMIN=http://127.0.0.1:8082
 TLS_PORT=8443
+HTTP_PORT=8080
 LOG=$RG_TMP/logs/access.log
 mkdir -p logs
 
@@ -37,6 +42,10 @@ listen = 127.0.0.1:$PORT
 
 [https]
 listen = 127.0.0.1:$TLS_PORT
+header_timeout = 1s
+
+[redirect]
+listen = 127.0.0.1:$HTTP_PORT
 
 [vhost localhost]
 cert = $RG_TMP/localhost.crt
@@ -144,6 +153,87 @@ want(one("/nope/h1"), proto="http/1.1", status=404, method="GET", upstream="-", 
 print("ok: %d lines" % len(recs))
 PY
 note "7 lines (a warm-up and): h3, h2, http/1.1 (200s, 404s, a 400) parse as JSON with the fields wanted"
+
+# ---- answers the front ends make themselves, and [redirect]'s ----
+n0=$(wc -l <"$LOG")
+big=$(head -c 20000 /dev/zero | tr '\0' a)
+# a space in the method: "BAD METHOD /h1-bad HTTP/1.1" is no request line
+v=$(tcurl --http1.1 -o /dev/null -w '%{http_code}' -X 'BAD METHOD' "https://localhost:$TLS_PORT/h1-bad")
+[[ $v == 400 ]] || fail "h1 malformed request line: '$v'"
+v=$(tcurl --http1.1 -o /dev/null -w '%{http_code}' -H "X-Big: $big" "https://localhost:$TLS_PORT/h1-big")
+[[ $v == 431 ]] || fail "h1 head over max_header_bytes: '$v'"
+v=$(tcurl --http2 -o /dev/null -w '%{http_code}' -H "X-Big: $big" "https://localhost:$TLS_PORT/h2-big")
+[[ $v == 431 ]] || fail "h2 field section over max_header_bytes: '$v'"
+# a head that stops after its request line: 408 once header_timeout (1 s) passed
+python3 - "$TLS_PORT" localhost.crt >h1slow.out 2>&1 <<'PY' || { cat h1slow.out >&2; fail "h1 header timeout"; }
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+ctx.set_alpn_protocols(["http/1.1"])
+with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10) as raw:
+    with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+        s.sendall(b"GET /h1-slow HTTP/1.1\r\nHost: localhost\r\n")
+        got = b""
+        while True:
+            b = s.recv(4096)
+            if not b:
+                break
+            got += b
+if not got.startswith(b"HTTP/1.1 408 "):
+    sys.exit("got %r" % got[:100])
+PY
+h3 --header "X-Big: $big" "https://localhost:$PORT/h3-big" >h3d.out 2>&1
+h3_431=0
+if grep -q '^431 ' h3d.out; then
+	h3_431=1
+else
+	note "SKIP h3 431: h3client did not get a 431 for a 20000-byte field ($(head -c 200 h3d.out))"
+fi
+v=$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: localhost' "http://127.0.0.1:$HTTP_PORT/r-308?q=1")
+[[ $v == 308 ]] || fail "[redirect] 308: '$v'"
+v=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HTTP_PORT/r-421")
+[[ $v == 421 ]] || fail "[redirect] 421: '$v'"
+want_n=$((n0 + 6 + h3_431))
+wait_for 10 lines "$LOG" $want_n || { cat "$LOG" >&2; fail "access log: $(wc -l <"$LOG") lines, want $want_n"; }
+python3 - "$LOG" "$n0" "$h3_431" "$gq" "$gt" <<'PY' || fail "access log lines of the front ends' answers"
+import json, sys
+path, n0, h3_431, gq, gt = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4], sys.argv[5]
+recs = [json.loads(l) for l in open(path, "rb").read().splitlines()[n0:]]
+def find(**kv):
+    m = [r for r in recs if all(r.get(k) == v for k, v in kv.items())]
+    if len(m) != 1:
+        sys.exit("%d lines with %r: %r" % (len(m), kv, recs))
+    return m[0]
+common = dict(upstream="-", route="-", rx_bytes=0, tx_bytes=0, early_data=False)
+def check(r, **kv):
+    kv = dict(common, **kv)
+    for k, v in kv.items():
+        if r.get(k) != v:
+            sys.exit("%s = %r, want %r (%r)" % (k, r.get(k), v, r))
+    if not r["client"].startswith("127.0.0.1:"):
+        sys.exit("client: %r" % r)
+# h1 400: nothing of the head is known
+check(find(status=400, proto="http/1.1", tls="TLSv1.3"), method="-", path="", host="-",
+      sni="localhost", group=gt)
+# h1 431: the request line was valid (method and target known), Host not
+check(find(status=431, proto="http/1.1"), method="GET", path="/h1-big", host="-",
+      sni="localhost", tls="TLSv1.3", group=gt)
+# h1 408: the request line had come
+check(find(status=408, proto="http/1.1"), method="GET", path="/h1-slow", host="-",
+      sni="localhost", tls="TLSv1.3", group=gt)
+# h2 431: the pseudo-header fields came before the field over the limit
+check(find(status=431, proto="h2"), method="GET", path="/h2-big", host="localhost:8443",
+      sni="localhost", tls="TLSv1.3", group=gt)
+if h3_431:
+    check(find(status=431, proto="h3"), method="GET", path="/h3-big", host="localhost:4433",
+          sni="localhost", tls="TLSv1.3", group=gq)
+# [redirect]: plain HTTP
+check(find(status=308), proto="http/1.1", tls="-", group="-", sni="-", method="GET",
+      path="/r-308?q=1", host="localhost", resumed=False)
+check(find(status=421), proto="http/1.1", tls="-", group="-", sni="-", method="GET",
+      path="/r-421", host="127.0.0.1:%s" % "8080")
+print("ok: %d lines" % len(recs))
+PY
+note "front ends' answers logged: h1 400, 431 and 408, h2 431, [redirect] 308 and 421$( ((h3_431)) && echo ', h3 431')"
 
 # ---- logrotate: move the file, reload, the new lines go to a new file ----
 mv "$LOG" "$LOG.1"
