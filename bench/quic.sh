@@ -6,13 +6,15 @@
 #
 # Servers, each pinned to CPU 1 while the client (h3load) and the HTTP/1.1
 # backend (nginx) run on CPU 0:
-#   ringgate     release build, one worker; RG_MODE picks its configuration:
-#                  responder  [quic] + [vhost]: the built-in responder answers
-#                  proxy      plus [backend] + [route] to the nginx backend;
-#                             the run stops if a backend-only file is not
-#                             served through ringgate
-#                  auto       (default) the proxy configuration, and the table
-#                             says which of the two answered
+#   ringgate     release build, one worker, [quic] + [vhost] + [backend] +
+#                [route] to the nginx backend; the run stops if a
+#                backend-only file is not served through ringgate. RG_MODE
+#                (auto, the default, or proxy: the same) is kept for old
+#                command lines; `responder` is refused: since the proxy
+#                landed every request of the appliance goes through it
+#                (a name without a route gets 404), and the built-in
+#                responder (datapath/quic/responder.c) serves only the
+#                tests that make a QUIC server without the proxy.
 #   caddy-proxy  Caddy (quic-go) as an HTTP/3 reverse proxy to the nginx backend
 #   caddy-files  Caddy serving the same files itself (file_server)
 #   gtlsserver   ngtcp2's example server serving the same files (-d)
@@ -29,8 +31,10 @@ RG=$PWD/$B/control/ringgate
 H3=$PWD/$B/bench/h3load
 BIG=104857600
 
-[[ $rg_mode == auto || $rg_mode == responder || $rg_mode == proxy ]] ||
-	{ echo "quic: RG_MODE is auto, responder or proxy, not '$rg_mode'" >&2; exit 2; }
+[[ $rg_mode != responder ]] ||
+	{ echo "quic: RG_MODE=responder is gone: the appliance always proxies (a config without [route] answers 404)" >&2; exit 2; }
+[[ $rg_mode == auto || $rg_mode == proxy ]] ||
+	{ echo "quic: RG_MODE is auto or proxy, not '$rg_mode'" >&2; exit 2; }
 ip link set lo up
 . "$(dirname "$0")/lib.sh"
 bench_begin quic
@@ -87,10 +91,8 @@ start_server() { # NAME PORT: sets SRV_PID and SRV[NAME]
 			printf '[quic]\nlisten = 127.0.0.1:%s\nretry = off\nmax_connections = %s\n\n' "$port" \
 				$((idle_n + 64 > 4096 ? idle_n + 64 : 4096))
 			printf '[vhost localhost]\ncert = %s\nkey = %s\n' "$T/cert.pem" "$T/key.pem"
-			if [[ $rg_mode != responder ]]; then
-				printf '\n[backend bench]\nserver = 127.0.0.1:8090\nhealth_check = /health\n\n'
-				printf '[route bench]\nhost = localhost\npath_prefix = /\nbackend = bench\n'
-			fi
+			printf '\n[backend bench]\nserver = 127.0.0.1:8090\nhealth_check = /health\n\n'
+			printf '[route bench]\nhost = localhost\npath_prefix = /\nbackend = bench\n'
 		} >"$T/ringgate.ini"
 		"$RG" --validate -c "$T/ringgate.ini" >"$T/validate.log" 2>&1 ||
 			{ cat "$T/validate.log" >&2; exit 1; }
@@ -180,15 +182,11 @@ for name in "${servers[@]}"; do
 	extra[$name]='{}'
 done
 base="https://localhost:${port[ringgate]}"
-if [[ $rg_mode == responder ]]; then
-	rg_label="ringgate (built-in responder)"
-elif h3 -t 5 -n 1 "$base/proxycheck.txt" >/dev/null 2>&1; then
+if h3 -t 5 -n 1 "$base/proxycheck.txt" >/dev/null 2>&1; then
 	rg_label="ringgate (proxy to nginx)"
-elif [[ $rg_mode == proxy ]]; then
-	log "RG_MODE=proxy but ringgate does not proxy yet (the backend-only file is not served)"
-	exit 1
 else
-	rg_label="ringgate (built-in responder; proxy config present, not proxying yet)"
+	log "ringgate does not proxy (the backend-only file /proxycheck.txt is not served through it)"
+	exit 1
 fi
 extra[ringgate]="{\"label\":\"$rg_label\",\"rg_mode\":\"$rg_mode\"}"
 
