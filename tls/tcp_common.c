@@ -3,6 +3,7 @@
  * backends. Each backend's struct tls_tcp has a struct tls_tcp_common as
  * its first member, so a pointer to one is a pointer to the other
  * (C11 6.7.2.1p15). */
+#include <errno.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -98,4 +99,41 @@ bool tls_tcp_resumed(const struct tls_tcp *t)
 enum tls_group_idx tls_tcp_group(const struct tls_tcp *t)
 {
 	return ccom(t)->group;
+}
+
+ssize_t tls_tcp_write(struct tls_tcp *t, const struct iovec *iov, unsigned n)
+{
+	struct tls_tcp_common *c = com(t);
+	if (c->state == TCP_FAILED)
+		return -EPROTO;
+	if (c->state != TCP_OPEN || c->close_sent)
+		return -EINVAL;
+	size_t taken = 0;
+	for (unsigned i = 0; i < n; i++) {
+		const uint8_t *p = iov[i].iov_base;
+		size_t left = iov[i].iov_len;
+		while (left) {
+			/* a whole record or nothing: neither library keeps a
+			 * half-written record of ours (see tcp_buf.h) */
+			size_t room = tcp_out_room(&c->b);
+			if (room <= TCP_REC_OVERHEAD)
+				return taken ? (ssize_t)taken : -EAGAIN;
+			size_t chunk = room - TCP_REC_OVERHEAD;
+			if (chunk > TCP_REC_MAX)
+				chunk = TCP_REC_MAX;
+			if (chunk > left)
+				chunk = left;
+			ssize_t w = tls_tcp_seal(t, p, chunk);
+			if (w == -EAGAIN) /* cannot happen with the room checked */
+				return taken ? (ssize_t)taken : -EAGAIN;
+			if (w == -EINPROGRESS)
+				return (ssize_t)(taken + chunk);
+			if (w < 0)
+				return w;
+			p += w;
+			left -= (size_t)w;
+			taken += (size_t)w;
+		}
+	}
+	return (ssize_t)taken;
 }

@@ -7,6 +7,7 @@
 #define RG_TLS_TCP_COMMON_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "tls/tcp.h"
 #include "tls/tcp_buf.h"
@@ -34,5 +35,13 @@ void tls_tcp_common_init(struct tls_tcp_common *c, const rg_sockaddr *local, con
  * name; the first entry is the one. c->sni is left as it is when the
  * extension is malformed or the name does not fit. */
 void tls_tcp_common_sni(struct tls_tcp_common *c, const uint8_t *ext, size_t len);
+/* The backend's one step of tls_tcp_write (tcp_common.c holds the loop):
+ * seal plaintext p[0 .. len) as one record into the output buffer, where
+ * len fits (the caller checked the room for it and its overhead). The
+ * bytes taken (len: the record is in the buffer), -EINPROGRESS when the
+ * record was taken but waits in the library for room (the write stops
+ * there, len counted), or a negative errno: -EAGAIN when nothing was
+ * taken, any other ends the session. tcp_gnutls.c, tcp_openssl.c. */
+ssize_t tls_tcp_seal(struct tls_tcp *t, const uint8_t *p, size_t len);
 
 #endif

@@ -394,42 +394,16 @@ ssize_t tls_tcp_read(struct tls_tcp *t, uint8_t *buf, size_t cap)
 	}
 }
 
-ssize_t tls_tcp_write(struct tls_tcp *t, const struct iovec *iov, unsigned n)
+ssize_t tls_tcp_seal(struct tls_tcp *t, const uint8_t *p, size_t len)
 {
-	if (t->c.state == TCP_FAILED)
-		return -EPROTO;
-	if (t->c.state != TCP_OPEN || t->c.close_sent)
-		return -EINVAL;
-	size_t taken = 0;
-	for (unsigned i = 0; i < n; i++) {
-		const uint8_t *p = iov[i].iov_base;
-		size_t left = iov[i].iov_len;
-		while (left) {
-			/* a whole record or nothing: gnutls never keeps a
-			 * half-pushed record of ours (see tcp_buf.h) */
-			size_t room = tcp_out_room(&t->c.b);
-			if (room <= TCP_REC_OVERHEAD)
-				return taken ? (ssize_t)taken : -EAGAIN;
-			size_t chunk = room - TCP_REC_OVERHEAD;
-			if (chunk > TCP_REC_MAX)
-				chunk = TCP_REC_MAX;
-			if (chunk > left)
-				chunk = left;
-			ssize_t rv = gnutls_record_send(t->s, p, chunk);
-			if (rv == GNUTLS_E_AGAIN || rv == GNUTLS_E_INTERRUPTED) {
-				/* cannot happen with the room checked; the
-				 * record is queued in gnutls: flush it later */
-				gnutls_record_send(t->s, NULL, 0);
-				return taken + chunk;
-			}
-			if (rv < 0)
-				return fail(t, (int)rv);
-			p += rv;
-			left -= (size_t)rv;
-			taken += (size_t)rv;
-		}
+	ssize_t rv = gnutls_record_send(t->s, p, len);
+	if (rv == GNUTLS_E_AGAIN || rv == GNUTLS_E_INTERRUPTED) {
+		/* cannot happen with the room checked; the record is queued
+		 * in gnutls: flush it later */
+		gnutls_record_send(t->s, NULL, 0);
+		return -EINPROGRESS;
 	}
-	return (ssize_t)taken;
+	return rv < 0 ? fail(t, (int)rv) : rv;
 }
 
 void tls_tcp_close_notify(struct tls_tcp *t)

@@ -538,42 +538,15 @@ ssize_t tls_tcp_read(struct tls_tcp *t, uint8_t *buf, size_t cap)
 	return ssl_err(t, rv);
 }
 
-ssize_t tls_tcp_write(struct tls_tcp *t, const struct iovec *iov, unsigned n)
+ssize_t tls_tcp_seal(struct tls_tcp *t, const uint8_t *p, size_t len)
 {
-	if (t->c.state == TCP_FAILED)
-		return -EPROTO;
-	if (t->c.state != TCP_OPEN || t->c.close_sent)
-		return -EINVAL;
-	size_t taken = 0;
-	for (unsigned i = 0; i < n; i++) {
-		const uint8_t *p = iov[i].iov_base;
-		size_t left = iov[i].iov_len;
-		while (left) {
-			/* a whole record or nothing: OpenSSL never keeps a
-			 * half-written record of ours (see tcp_buf.h) */
-			size_t room = tcp_out_room(&t->c.b);
-			if (room <= TCP_REC_OVERHEAD)
-				return taken ? (ssize_t)taken : -EAGAIN;
-			size_t chunk = room - TCP_REC_OVERHEAD;
-			if (chunk > TCP_REC_MAX)
-				chunk = TCP_REC_MAX;
-			if (chunk > left)
-				chunk = left;
-			size_t w = 0;
-			ERR_clear_error();
-			int rv = SSL_write_ex(t->ssl, p, chunk, &w);
-			if (rv != 1) {
-				rv = ssl_err(t, rv);
-				if (rv == -EAGAIN) /* cannot happen with the room checked */
-					return taken ? (ssize_t)taken : -EAGAIN;
-				return rv ? rv : -EPROTO;
-			}
-			p += w;
-			left -= w;
-			taken += w;
-		}
-	}
-	return (ssize_t)taken;
+	size_t w = 0;
+	ERR_clear_error();
+	int rv = SSL_write_ex(t->ssl, p, len, &w);
+	if (rv == 1)
+		return (ssize_t)w;
+	rv = ssl_err(t, rv);
+	return rv ? rv : -EPROTO;
 }
 
 void tls_tcp_close_notify(struct tls_tcp *t)
