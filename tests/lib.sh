@@ -90,3 +90,29 @@ sum_metrics() {
 metric_sum() {
 	curl -sf "$1" | sum_metrics "$2"
 }
+
+# The site most integration tests serve: vhost localhost with the test's
+# certificate ($RG_TMP/localhost.crt, .key) and every path routed to
+# tests/proxy/backend.py on PORT (default 9318). rg_site_ini [PORT] prints
+# the INI sections, the route last (keys printed right after it belong to
+# it); rg_site_backend [PORT] starts backend.py and waits for it.
+rg_site_ini() {
+	cat <<INI
+[vhost localhost]
+cert = $RG_TMP/localhost.crt
+key = $RG_TMP/localhost.key
+
+[backend be]
+server = 127.0.0.1:${1:-9318}
+
+[route all]
+host = localhost
+path_prefix = /
+backend = be
+INI
+}
+rg_site_backend() {
+	python3 "$(dirname "${BASH_SOURCE[0]}")/proxy/backend.py" "${1:-9318}" rg >/dev/null 2>&1 &
+	RG_PIDS+=($!)
+	wait_for 10 curl -sf "http://127.0.0.1:${1:-9318}/x" || fail "backend did not start"
+}

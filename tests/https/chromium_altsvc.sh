@@ -56,29 +56,7 @@ python3 "$T/backend.py" "$T/www" >"$T/backend.log" 2>&1 &
 RG_PIDS+=($!)
 wait_for 10 curl -sf http://127.0.0.1:8091/second.html || fail "backend did not start"
 
-cat >"$K/rg.ini" <<INI
-[appliance]
-workers = 2
-admin = 127.0.0.1:8082
-
-[https]
-listen = 127.0.0.1:8443
-
-[quic]
-listen = 127.0.0.1:8443
-
-[vhost localhost]
-cert = $KI/cert.pem
-key = $KI/key.pem
-
-[backend site]
-server = 127.0.0.1:8091
-
-[route site]
-host = localhost
-path_prefix = /
-backend = site
-INI
+chromium_site_ini "$KI" >"$K/rg.ini"
 if [[ $1 == d13 ]]; then
 	chmod 600 "$K/key.pem"
 	note "ringgate of the Debian 13 root: $( ("${RG[@]}" --version) 2>&1 | tail -1)"

@@ -9,6 +9,9 @@
 #   navigation to URL, its net log and DOM saved; localhost is mapped to
 #   127.0.0.1, QUIC is on and forced only for FORCE_QUIC_ORIGIN.
 #   HOME=DIR/home from chromium_ca. Fails the test if Chromium does.
+# chromium_site_ini KEYDIR: ringgate's INI for the Chromium tests (two
+#   workers, admin on 8082, [https] and [quic] on 127.0.0.1:8443, vhost
+#   localhost with KEYDIR's certificate, everything to 127.0.0.1:8091).
 
 chromium_ca() { # DIR KEYDIR
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=ringgate test CA" \
@@ -23,6 +26,32 @@ chromium_ca() { # DIR KEYDIR
 	certutil -N -d "sql:$1/home/.pki/nssdb" --empty-password || fail "NSS database"
 	certutil -A -d "sql:$1/home/.pki/nssdb" -t "C,," -n ringgate-test-ca -i "$1/ca.pem" || fail "NSS import"
 	CHROMIUM_HOME=$1/home CHROMIUM_DIR=$1
+}
+
+chromium_site_ini() { # KEYDIR
+	cat <<INI
+[appliance]
+workers = 2
+admin = 127.0.0.1:8082
+
+[https]
+listen = 127.0.0.1:8443
+
+[quic]
+listen = 127.0.0.1:8443
+
+[vhost localhost]
+cert = $1/cert.pem
+key = $1/key.pem
+
+[backend site]
+server = 127.0.0.1:8091
+
+[route site]
+host = localhost
+path_prefix = /
+backend = site
+INI
 }
 
 chromium_get() { # NETLOG DOM FORCE_QUIC_ORIGIN URL [FLAG...]

@@ -43,29 +43,7 @@ python3 -m http.server 8091 --bind 127.0.0.1 --directory "$T/www" >"$T/backend.l
 RG_PIDS+=($!)
 wait_for 10 curl -sf http://127.0.0.1:8091/ -o /dev/null || fail "backend did not start"
 
-cat >"$RT/rg.ini" <<INI
-[appliance]
-workers = 2
-admin = 127.0.0.1:8082
-
-[https]
-listen = 127.0.0.1:8443
-
-[quic]
-listen = 127.0.0.1:8443
-
-[vhost localhost]
-cert = $RTI/cert.pem
-key = $RTI/key.pem
-
-[backend site]
-server = 127.0.0.1:8091
-
-[route site]
-host = localhost
-path_prefix = /
-backend = site
-INI
+chromium_site_ini "$RTI" >"$RT/rg.ini"
 (inroot "$RGR" -c "$RTI/rg.ini") 2>"$T/rg.log" &
 RG_PID=$!
 RG_PIDS+=("$RG_PID")

@@ -13,11 +13,11 @@
 #  - pq = require (reload): s_client -groups X25519 is refused and
 #    ringgate_tls_pq_refused_total{proto="tcp"} moves; the hybrid is still
 #    served.
-# Args: ringgate BACKEND_PY
+# Args: ringgate
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../quic/common.sh"
 in_private_netns "$@"
-RG=$(realpath "$1") BACKEND=$(realpath "$2")
+RG=$(realpath "$1")
 ADMIN=http://127.0.0.1:8082
 "$RG" --version | grep -q "post-quantum groups available" || fail "not a PQ build: $("$RG" --version | tail -1)"
 openssl version | grep -Eq '^OpenSSL 3\.([5-9]|[1-9][0-9])' || fail "openssl s_client is not >= 3.5: $(openssl version)"
@@ -33,21 +33,11 @@ admin = 127.0.0.1:8082
 listen = 127.0.0.1:$PORT
 [tls]
 ${1:-}
-[vhost localhost]
-cert = $RG_TMP/localhost.crt
-key = $RG_TMP/localhost.key
-[backend be]
-server = 127.0.0.1:9318
-[route all]
-host = localhost
-path_prefix = /
-backend = be
+$(rg_site_ini)
 INI
 }
 conf ""
-python3 "$BACKEND" 9318 rg >/dev/null 2>&1 &
-RG_PIDS+=($!)
-wait_for 10 curl -sf http://127.0.0.1:9318/x || fail "backend did not start"
+rg_site_backend
 "$RG" -c rg.ini 2>rg.log &
 RG_PID=$!
 RG_PIDS+=("$RG_PID")

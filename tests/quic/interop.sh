@@ -38,24 +38,12 @@ listen = 127.0.0.1:$PORT, 127.0.0.2:$PORT
 zero_rtt = on
 preferred_address = 127.0.0.2:$PORT${1:+$NL$1}
 
-[vhost localhost]
-cert = $RG_TMP/localhost.crt
-key = $RG_TMP/localhost.key
-
-[backend be]
-server = 127.0.0.1:9318
-
-[route all]
-host = localhost
-path_prefix = /
-backend = be
+$(rg_site_ini)
 allow_0rtt = yes
 INI
 }
 write_config ""
-python3 "$HERE/../proxy/backend.py" 9318 rg >/dev/null 2>&1 &
-RG_PIDS+=($!)
-wait_for 10 curl -sf http://127.0.0.1:9318/x || fail "backend did not start"
+rg_site_backend
 "$RG" --ring-backend "$BACKEND" -c rg.ini 2>rg.log &
 RG_PID=$!
 RG_PIDS+=("$RG_PID")

@@ -18,7 +18,6 @@ in_private_netns "$@"
 RG=$(realpath "$1")
 BACKEND=$2
 GTLS=$(find_gtlsclient) || skip "gtlsclient not installed (package ngtcp2-client)"
-HERE=$(cd "$(dirname "$0")" && pwd)
 ADMIN=http://127.0.0.1:8082
 N=50 BATCH=50 WANT=${RG_LOSS_WANT:-49} # RG_LOSS_WANT: tests of this test
 make_cert "$RG_TMP" localhost
@@ -32,21 +31,9 @@ admin = 127.0.0.1:8082
 listen = 127.0.0.1:$PORT
 ${RG_LOSS_HANDSHAKE_TIMEOUT:+handshake_timeout = $RG_LOSS_HANDSHAKE_TIMEOUT}
 
-[vhost localhost]
-cert = $RG_TMP/localhost.crt
-key = $RG_TMP/localhost.key
-
-[backend be]
-server = 127.0.0.1:9318
-
-[route all]
-host = localhost
-path_prefix = /
-backend = be
+$(rg_site_ini)
 INI
-python3 "$HERE/../proxy/backend.py" 9318 rg >/dev/null 2>&1 &
-RG_PIDS+=($!)
-wait_for 10 curl -sf http://127.0.0.1:9318/x || fail "backend did not start"
+rg_site_backend
 "$RG" --ring-backend "$BACKEND" -c rg.ini 2>rg.log &
 RG_PID=$!
 RG_PIDS+=("$RG_PID")

@@ -37,21 +37,11 @@ listen = 127.0.0.1:$PORT
 qlog_dir = $RG_TMP/qlog
 [tls]
 ${1:-}
-[vhost localhost]
-cert = $RG_TMP/localhost.crt
-key = $RG_TMP/localhost.key
-[backend be]
-server = 127.0.0.1:9318
-[route all]
-host = localhost
-path_prefix = /
-backend = be
+$(rg_site_ini)
 INI
 }
 conf ""
-python3 "$(dirname "$0")/../proxy/backend.py" 9318 rg >/dev/null 2>&1 &
-RG_PIDS+=($!)
-wait_for 10 curl -sf http://127.0.0.1:9318/x || fail "backend did not start"
+rg_site_backend
 "$RG" -c rg.ini 2>rg.log &
 RG_PID=$!
 RG_PIDS+=("$RG_PID")
