@@ -86,21 +86,9 @@ max_connections = $((idle_n + 1024))
 listen = 127.0.0.1:$p
 retry = off
 
-[vhost localhost]
-cert = $T/cert.pem
-key = $T/key.pem
-
-[backend bench]
-server = 127.0.0.1:8090
-
-[route bench]
-host = localhost
-path_prefix = /
-backend = bench
+$(bench_rg_site 127.0.0.1:8090)
 EOF
-		"$RG" --validate -c "$T/ringgate.ini" >"$T/validate.log" 2>&1 ||
-			{ cat "$T/validate.log" >&2; exit 1; }
-		taskset -c 1 "$RG" -c "$T/ringgate.ini" 2>"$T/ringgate.log" &
+		bench_rg_start
 		;;
 	nginx)
 		cat >"$T/nginx.conf" <<EOF

@@ -8,6 +8,12 @@
 # of a fixed pattern, proxycheck.txt, health) and a self-signed P-256
 # certificate for localhost and 127.0.0.1 in $T/cert.pem, $T/key.pem.
 # cpu_ticks PID, rss_kb PID, and tck (clock ticks per second).
+# bench_rg_site ADDR [LINE]: ringgate's INI sections the suites share:
+# vhost localhost with $T's certificate, backend bench (server ADDR, and
+# LINE when given) and a route of everything to it.
+# bench_rg_start: ringgate ($RG) on $T/ringgate.ini, refused by --validate
+# first (its errors shown, the run stopped), then started on CPU 1 in the
+# background ($! is its pid), stderr to $T/ringgate.log.
 
 bench_begin() {
 	T=$(mktemp -d "/tmp/rg-$1-XXXXXX")
@@ -47,3 +53,15 @@ PY
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 tck=$(getconf CLK_TCK)
+
+bench_rg_site() {
+	printf '[vhost localhost]\ncert = %s\nkey = %s\n\n' "$T/cert.pem" "$T/key.pem"
+	printf '[backend bench]\nserver = %s\n%s\n' "$1" "${2:-}"
+	printf '[route bench]\nhost = localhost\npath_prefix = /\nbackend = bench\n'
+}
+
+bench_rg_start() {
+	"$RG" --validate -c "$T/ringgate.ini" >"$T/validate.log" 2>&1 ||
+		{ cat "$T/validate.log" >&2; exit 1; }
+	taskset -c 1 "$RG" -c "$T/ringgate.ini" 2>"$T/ringgate.log" &
+}

@@ -90,13 +90,9 @@ start_server() { # NAME PORT: sets SRV_PID and SRV[NAME]
 			# room for QUIC_IDLE_N idle connections on the one worker
 			printf '[quic]\nlisten = 127.0.0.1:%s\nretry = off\nmax_connections = %s\n\n' "$port" \
 				$((idle_n + 64 > 4096 ? idle_n + 64 : 4096))
-			printf '[vhost localhost]\ncert = %s\nkey = %s\n' "$T/cert.pem" "$T/key.pem"
-			printf '\n[backend bench]\nserver = 127.0.0.1:8090\nhealth_check = /health\n\n'
-			printf '[route bench]\nhost = localhost\npath_prefix = /\nbackend = bench\n'
+			bench_rg_site 127.0.0.1:8090 "health_check = /health"
 		} >"$T/ringgate.ini"
-		"$RG" --validate -c "$T/ringgate.ini" >"$T/validate.log" 2>&1 ||
-			{ cat "$T/validate.log" >&2; exit 1; }
-		taskset -c 1 "$RG" -c "$T/ringgate.ini" 2>"$T/ringgate.log" &
+		bench_rg_start
 		;;
 	caddy-proxy | caddy-files)
 		local body="reverse_proxy 127.0.0.1:8090"
