@@ -4,20 +4,11 @@
 
 #include "control/admin.h"
 #include "control/app.h"
+#include "ring/addr.h"
 
 const char *addr_str(const rg_sockaddr *a, char *buf, size_t len)
 {
-	char ip[INET6_ADDRSTRLEN];
-	if (a->sa.sa_family == AF_INET) {
-		inet_ntop(AF_INET, &a->in4.sin_addr, ip, sizeof(ip));
-		snprintf(buf, len, "%s:%u", ip, ntohs(a->in4.sin_port));
-	} else if (a->sa.sa_family == AF_INET6) {
-		inet_ntop(AF_INET6, &a->in6.sin6_addr, ip, sizeof(ip));
-		snprintf(buf, len, "[%s]:%u", ip, ntohs(a->in6.sin6_port));
-	} else {
-		snprintf(buf, len, "(none)");
-	}
-	return buf;
+	return rg_addr_str(a, buf, len, "(none)");
 }
 
 bool addr_is_loopback(const rg_sockaddr *a)

@@ -23,9 +23,6 @@ bool tls_group_used(const struct tls_group *g, enum tls_pq pq);
 #define TLS_GNUTLS_PRIO_CAP 512
 int tls_gnutls_prio_group(void *ctx, const struct tls_group *g);
 
-/* "ADDR:PORT" ("[ADDR]:PORT" for IPv6, "?" for none) into out[cap]
- * (NUL-terminated); the length written. tls/log.c. */
-size_t tls_addr_format(const rg_sockaddr *a, char *out, size_t cap);
 /* A handshake refused by policy: "tls: PROTO handshake from ADDR refused:
  * WHY" at warn, rate-limited per thread (tls/log.c). */
 void tls_log_refusal(const char *proto, const rg_sockaddr *peer, const char *why);

@@ -1,10 +1,10 @@
 /* log: the few lines tls/ writes (handshakes refused by policy), through
  * the log function control installs, rate-limited per thread. */
-#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
 
+#include "ring/addr.h"
 #include "tls/backend.h"
 
 /* A flood of refused clients (a scanner, an old client fleet under
@@ -32,26 +32,6 @@ static void logf_(int level, const char *fmt, ...)
 	va_end(ap);
 }
 
-size_t tls_addr_format(const rg_sockaddr *a, char *out, size_t cap)
-{
-	char ip[INET6_ADDRSTRLEN] = "?";
-	unsigned port = 0;
-	int n;
-
-	if (a && a->sa.sa_family == AF_INET) {
-		inet_ntop(AF_INET, &a->in4.sin_addr, ip, sizeof(ip));
-		port = ntohs(a->in4.sin_port);
-		n = snprintf(out, cap, "%s:%u", ip, port);
-	} else if (a && a->sa.sa_family == AF_INET6) {
-		inet_ntop(AF_INET6, &a->in6.sin6_addr, ip, sizeof(ip));
-		port = ntohs(a->in6.sin6_port);
-		n = snprintf(out, cap, "[%s]:%u", ip, port);
-	} else {
-		n = snprintf(out, cap, "?");
-	}
-	return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap ? cap - 1 : 0;
-}
-
 void tls_log_refusal(const char *proto, const rg_sockaddr *peer, const char *why)
 {
 	/* per thread: each worker counts its own second, no shared state */
@@ -73,6 +53,6 @@ void tls_log_refusal(const char *proto, const rg_sockaddr *peer, const char *why
 		return;
 	}
 	lines++;
-	tls_addr_format(peer, addr, sizeof(addr));
+	rg_addr_str(peer, addr, sizeof(addr), "?");
 	logf_(TLS_LOG_WARN, "tls: %s handshake from %s refused: %s", proto, addr, why);
 }

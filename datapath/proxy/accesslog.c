@@ -1,8 +1,8 @@
 /* accesslog: the access log's formatter and a worker's line buffer
  * (accesslog.h). */
 #include "datapath/proxy/accesslog.h"
+#include "ring/addr.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -132,19 +132,6 @@ size_t alog_time(char out[25], uint64_t wall_ns)
 	return 24;
 }
 
-/* "a.b.c.d:port", "[v6]:port", or "-" */
-static void addr_text(const rg_sockaddr *a, char *buf, size_t n)
-{
-	char ip[INET6_ADDRSTRLEN];
-
-	if (a->sa.sa_family == AF_INET && inet_ntop(AF_INET, &a->in4.sin_addr, ip, sizeof(ip)))
-		snprintf(buf, n, "%s:%u", ip, ntohs(a->in4.sin_port));
-	else if (a->sa.sa_family == AF_INET6 && inet_ntop(AF_INET6, &a->in6.sin6_addr, ip, sizeof(ip)))
-		snprintf(buf, n, "[%s]:%u", ip, ntohs(a->in6.sin6_port));
-	else
-		snprintf(buf, n, "-");
-}
-
 struct out {
 	char *p;
 	size_t len, cap;
@@ -196,7 +183,7 @@ size_t alog_format(char *dst, size_t cap, const struct alog_rec *r)
 	put(&o, "{\"time\":\"");
 	put(&o, t);
 	put(&o, "\"");
-	addr_text(&r->client, a, sizeof(a));
+	rg_addr_str(&r->client, a, sizeof(a), "-");
 	put_str(&o, "client", a, true);
 	put_str(&o, "proto", r->proto, true);
 	put_str(&o, "tls", r->tls_version, true);
@@ -209,7 +196,7 @@ size_t alog_format(char *dst, size_t cap, const struct alog_rec *r)
 	put_u64(&o, "status", r->status);
 	put_u64(&o, "rx_bytes", r->rx_bytes);
 	put_u64(&o, "tx_bytes", r->tx_bytes);
-	addr_text(&r->upstream, a, sizeof(a));
+	rg_addr_str(&r->upstream, a, sizeof(a), "-");
 	put_str(&o, "upstream", a, true);
 	put_str(&o, "route", r->route, true);
 	snprintf(b, sizeof(b), ",\"duration_ms\":%" PRIu64 ".%03" PRIu64, r->duration_ns / 1000000,
