@@ -38,7 +38,7 @@ static void stream_free(struct quic_stream *s, uint64_t app_error)
 	struct quic_conn *c = s->qc;
 
 	if (s->ops && s->ops->close)
-		s->ops->close(s->h, s, app_error);
+		s->ops->close(s->h, app_error);
 	if (s->prev)
 		s->prev->next = s->next;
 	else
@@ -60,7 +60,7 @@ static int h3_acked_stream_data(nghttp3_conn *h3, int64_t id, uint64_t len, void
 	(void)id;
 	(void)cud;
 	if (s && s->ops && s->ops->acked)
-		s->ops->acked(s->h, s, len);
+		s->ops->acked(s->h, len);
 	return 0;
 }
 
@@ -85,7 +85,7 @@ static int h3_recv_data(nghttp3_conn *h3, int64_t id, const uint8_t *data, size_
 		credit(c, id, len); /* nobody wants it: discard, keep the window open */
 		return 0;
 	}
-	if (s->ops->body(s->h, s, data, len) < 0)
+	if (s->ops->body(s->h, data, len) < 0)
 		quic_stream_reset(s, NGHTTP3_H3_INTERNAL_ERROR);
 	return 0;
 }
@@ -317,7 +317,7 @@ static int h3_end_stream(nghttp3_conn *h3, int64_t id, void *cud, void *sud)
 	if (s && !s->body_ended) {
 		s->body_ended = true;
 		if (s->ops && s->ops->body_end)
-			s->ops->body_end(s->h, s);
+			s->ops->body_end(s->h);
 	}
 	return 0;
 }
@@ -356,7 +356,7 @@ static nghttp3_ssize h3_read_data(nghttp3_conn *h3, int64_t id, nghttp3_vec *vec
 		*pflags |= NGHTTP3_DATA_FLAG_EOF;
 		return 0;
 	}
-	n = s->ops->read(s->h, s, (struct quic_iov *)vec, veccnt > 64 ? 64 : (unsigned)veccnt, &eof);
+	n = s->ops->read(s->h, (struct quic_iov *)vec, veccnt > 64 ? 64 : (unsigned)veccnt, &eof);
 	if (n == QUIC_BODY_WOULDBLOCK)
 		return NGHTTP3_ERR_WOULDBLOCK;
 	if (n < 0) {

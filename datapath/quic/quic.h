@@ -130,26 +130,30 @@ struct quic_iov {
  * quic_stream_resume() when they are. */
 #define QUIC_BODY_WOULDBLOCK (-EAGAIN)
 
+/* Each operation gets only the handle given to quic_stream_attach(): a
+ * handler that needs its stream keeps it there. So the proxy's front-seam
+ * events (datapath/proxy/front.h, proxy_front_body() ...) are these
+ * operations as they are, with no adapter between nghttp3's callback and
+ * the exchange. */
 struct quic_handler_ops {
 	/* Request body bytes, valid only during the call. They keep counting
 	 * against the peer's flow-control window until the handler calls
 	 * quic_stream_consume(): that is the back-pressure. Return 0, or a
 	 * negative errno to reset the stream. */
-	int (*body)(void *h, struct quic_stream *s, const uint8_t *data, size_t len);
+	int (*body)(void *h, const uint8_t *data, size_t len);
 	/* The request body ended (FIN). */
-	void (*body_end)(void *h, struct quic_stream *s);
+	void (*body_end)(void *h);
 	/* Response body: fill up to `n` iovecs, return how many (0 is allowed
 	 * only with *eof), QUIC_BODY_WOULDBLOCK, or another negative errno (the
 	 * stream is reset). Set *eof on the last chunk. The bytes must stay
 	 * valid and unchanged until acked() reports them delivered. */
-	ssize_t (*read)(void *h, struct quic_stream *s, struct quic_iov *iov,
-	                unsigned n, bool *eof);
+	ssize_t (*read)(void *h, struct quic_iov *iov, unsigned n, bool *eof);
 	/* `n` more response body bytes were acknowledged by the peer, in order. */
-	void (*acked)(void *h, struct quic_stream *s, uint64_t n);
+	void (*acked)(void *h, uint64_t n);
 	/* The exchange is over (completed, reset, or connection gone); the
 	 * stream pointer is invalid after this returns. `app_error` is the
 	 * HTTP/3 error code (0x100 H3_NO_ERROR on success). */
-	void (*close)(void *h, struct quic_stream *s, uint64_t app_error);
+	void (*close)(void *h, uint64_t app_error);
 };
 
 /* Return 0, or a negative errno to reset the stream (H3_INTERNAL_ERROR). */

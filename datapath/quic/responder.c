@@ -35,6 +35,7 @@ enum resp_kind { RESP_STATIC, RESP_BYTES, RESP_ECHO };
 
 struct resp {
 	enum resp_kind kind;
+	struct quic_stream *s; /* ours until close() */
 	/* RESP_STATIC */
 	const uint8_t *p;
 	size_t left;
@@ -56,13 +57,11 @@ static void pattern_init(void)
 		pattern[i] = quic_pattern_byte(i);
 }
 
-static ssize_t resp_read(void *h, struct quic_stream *s, struct quic_iov *iov, unsigned n,
-                         bool *eof)
+static ssize_t resp_read(void *h, struct quic_iov *iov, unsigned n, bool *eof)
 {
 	struct resp *r = h;
 	unsigned k = 0;
 
-	(void)s;
 	switch (r->kind) {
 	case RESP_STATIC:
 		if (r->left) {
@@ -103,9 +102,10 @@ static ssize_t resp_read(void *h, struct quic_stream *s, struct quic_iov *iov, u
 	return -EINVAL;
 }
 
-static int resp_body(void *h, struct quic_stream *s, const uint8_t *data, size_t len)
+static int resp_body(void *h, const uint8_t *data, size_t len)
 {
 	struct resp *r = h;
+	struct quic_stream *s = r->s;
 
 	if (r->kind != RESP_ECHO) {
 		quic_stream_consume(s, len);
@@ -131,32 +131,31 @@ static int resp_body(void *h, struct quic_stream *s, const uint8_t *data, size_t
 	return 0;
 }
 
-static void resp_body_end(void *h, struct quic_stream *s)
+static void resp_body_end(void *h)
 {
 	struct resp *r = h;
 
 	r->ended = true;
 	if (r->blocked) {
 		r->blocked = false;
-		quic_stream_resume(s);
+		quic_stream_resume(r->s);
 	}
 }
 
-static void resp_acked(void *h, struct quic_stream *s, uint64_t n)
+static void resp_acked(void *h, uint64_t n)
 {
 	struct resp *r = h;
 
 	if (r->kind != RESP_ECHO)
 		return;
 	r->acked += n;
-	quic_stream_consume(s, (size_t)n); /* the echoed bytes free window */
+	quic_stream_consume(r->s, (size_t)n); /* the echoed bytes free window */
 }
 
-static void resp_close(void *h, struct quic_stream *s, uint64_t app_error)
+static void resp_close(void *h, uint64_t app_error)
 {
 	struct resp *r = h;
 
-	(void)s;
 	(void)app_error;
 	free(r->ring);
 	free(r);
@@ -187,6 +186,7 @@ static int respond_static(struct quic_stream *s, unsigned status, const char *ty
 	r->p = (const uint8_t *)body;
 	r->left = head ? 0 : strlen(body);
 	hdrs[1].value_len = (size_t)snprintf(cl, sizeof(cl), "%zu", strlen(body));
+	r->s = s;
 	quic_stream_attach(s, &resp_ops, r);
 	rc = quic_stream_respond(s, status, hdrs, 2, true);
 	return rc;
@@ -225,6 +225,7 @@ int quic_responder_request(void *ctx, struct quic_stream *s, const struct quic_r
 		r->kind = RESP_BYTES;
 		r->total = head ? 0 : n;
 		hdrs[1].value_len = (size_t)snprintf(cl, sizeof(cl), "%llu", n);
+		r->s = s;
 		quic_stream_attach(s, &resp_ops, r);
 		return quic_stream_respond(s, 200, hdrs, 2, true);
 	}
@@ -244,6 +245,7 @@ int quic_responder_request(void *ctx, struct quic_stream *s, const struct quic_r
 			free(r);
 			return -ENOMEM;
 		}
+		r->s = s;
 		quic_stream_attach(s, &resp_ops, r);
 		return quic_stream_respond(s, 200, hdrs, 1, true);
 	}
