@@ -80,9 +80,12 @@ exec "$@"
 RUN
 
 # Private mounts: /proc, /dev and /sys of the host, bound only inside this
-# mount namespace (PEERS.md "Debian 13").
+# mount namespace (PEERS.md "Debian 13"). The root is bound onto itself so
+# that "/" inside the chroot is a mount point: `ip netns exec` (the tunnel
+# suite) makes it a slave mount and fails with EINVAL otherwise.
 inner='set -e
 mount --make-rprivate /
+mount --bind "$R" "$R"
 for d in proc dev sys; do mount --rbind "/$d" "$R/$d"; done
 exec chroot "$R" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 RG_SETUP_ONLY="$S" RG_SETUP_MODE="$M" \
 	PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin /bin/bash /.ringgate-run "$@"'

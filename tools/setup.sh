@@ -78,8 +78,9 @@ trixie)
   bpo_test_pkgs=()
   quic_test_pkgs=(libev4t64 libcurl4-gnutls-dev)
   # wg (wg genkey) and promtool (/metrics checked) for the control and
-  # proxy integration tests the root runs too (reload, demo, proxy_*)
-  quic_test_pkgs+=(wireguard-tools prometheus)
+  # proxy integration tests the root runs too (reload, demo, proxy_*);
+  # wireguard-go, the peer of the tunnel suite's integration tests
+  quic_test_pkgs+=(wireguard-tools prometheus wireguard-go)
   min_meson=1.7
   ;;
 *)
@@ -95,6 +96,7 @@ case "${1:-}" in
 --quic-tests)
   # the clients of tests/quic (gtlsclient, libcurl's HTTP/3), namespaces
   want+=(iproute2 util-linux python3 procps psmisc openssl curl "${quic_test_pkgs[@]}")
+  want+=(iputils-ping) # the tunnel suite's pings through the tunnel
   want+=(gnutls-bin) # gnutls-cli for tests/tls/interop.sh (d13-ci.sh runs suite tls)
   # nginx (backend and rival) and h2load/nghttp for the HTTPS tests and
   # `bench/run pq` in the Debian 13 root (issue 20)

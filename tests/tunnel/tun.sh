@@ -21,6 +21,7 @@ RG_ARGS=("$@")
 [[ -c /dev/net/tun ]] || skip "the kernel offers no /dev/net/tun"
 [[ $MODE == wggo-* ]] && { command -v wireguard-go >/dev/null || fail "wireguard-go not installed: tools/setup.sh installs it"; }
 command -v wg >/dev/null || fail "wg not installed: tools/setup.sh installs wireguard-tools"
+command -v ping >/dev/null || fail "ping not installed: tools/setup.sh installs iputils-ping"
 A=rga$$ B=rgb$$
 ip netns add $A && RG_NETNS+=($A) && ip netns add $B && RG_NETNS+=($B) || skip "cannot create network namespaces"
 ip link add va$$ netns $A type veth peer name vb$$ netns $B || skip "the kernel has no veth interfaces"

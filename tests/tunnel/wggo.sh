@@ -12,6 +12,7 @@
 RG=$(realpath "$1")
 command -v wireguard-go >/dev/null || fail "wireguard-go not installed: tools/setup.sh installs it"
 command -v wg >/dev/null || fail "wg not installed: tools/setup.sh installs wireguard-tools"
+command -v ping >/dev/null || fail "ping not installed: tools/setup.sh installs iputils-ping"
 [[ -c /dev/net/tun ]] || skip "the kernel offers no /dev/net/tun"
 S=rgs$$ C=rgc$$ WG=wgc$$
 ip netns add $S && RG_NETNS+=($S) && ip netns add $C && RG_NETNS+=($C) || skip "cannot create network namespaces"
