@@ -97,6 +97,9 @@ case "${1:-}" in
   # the clients of tests/quic (gtlsclient, libcurl's HTTP/3), namespaces
   want+=(iproute2 util-linux python3 procps psmisc openssl curl "${quic_test_pkgs[@]}")
   want+=(iputils-ping) # the tunnel suite's pings through the tunnel
+  # the tools suite: systemd-analyze verifies the unit, groff and man-db
+  # render the man pages (tests/tools/install.sh)
+  want+=(systemd groff-base man-db)
   want+=(gnutls-bin) # gnutls-cli for tests/tls/interop.sh (d13-ci.sh runs suite tls)
   # nginx (backend and rival) and h2load/nghttp for the HTTPS tests and
   # `bench/run pq` in the Debian 13 root (issue 20)

@@ -48,7 +48,7 @@ fi
 
 # Debian 13 root (issue 20): the OpenSSL >= 3.5 backend (-Dtls=openssl,
 # post-quantum groups) built and its unit + QUIC tests run there (and the
-# TLS, HTTPS, proxy and control integration tests: tools/d13-ci.sh). The root
+# tunnel, TLS, HTTPS, proxy, control and tools tests: tools/d13-ci.sh). The root
 # is made once (~2 min) and reused; Debian 12's gtlsclient is copied in
 # (trixie's ngtcp2-client cannot sit beside the backports' libngtcp2).
 # RINGGATE_NO_DEBIAN13=1 skips it.
