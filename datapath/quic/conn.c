@@ -671,11 +671,6 @@ static void rearm(struct quic_conn *c)
 	quic_heap_update(c->srv, c, t);
 }
 
-void quic_conn_schedule_now(struct quic_conn *c)
-{
-	quic_pending_add(c->srv, c);
-}
-
 static uint64_t close_period(struct quic_conn *c)
 {
 	return c->srv->now + 3 * ngtcp2_conn_get_pto(c->conn);
@@ -790,7 +785,7 @@ enum quic_conn_verdict quic_conn_read(struct quic_conn *c, const struct ring_dgr
 			if (!c->tls)
 				ngtcp2_conn_set_tls_native_handle(c->conn, NULL);
 		}
-		quic_conn_schedule_now(c);
+		quic_pending_add(c->srv, c);
 		return QUIC_CONN_OK;
 	}
 	switch (rv) {
@@ -869,7 +864,7 @@ enum quic_conn_verdict quic_conn_write(struct quic_conn *c)
 			 * batch as the kernel takes it. */
 			c->in_write = false;
 			ngtcp2_conn_update_pkt_tx_time(c->conn, srv->now);
-			quic_conn_schedule_now(c);
+			quic_pending_add(c->srv, c);
 			rearm(c);
 			return QUIC_CONN_OK;
 		}

@@ -589,7 +589,7 @@ int quic_stream_respond(struct quic_stream *s, unsigned status, const struct qui
 		ctr->responses_4xx++;
 	else if (status >= 500)
 		ctr->responses_5xx++;
-	quic_conn_schedule_now(c);
+	quic_pending_add(c->srv, c);
 	return 0;
 }
 
@@ -599,13 +599,13 @@ void quic_stream_resume(struct quic_stream *s)
 
 	if (c->h3 && nghttp3_conn_resume_stream(c->h3, s->id) != 0)
 		quic_stream_reset(s, NGHTTP3_H3_INTERNAL_ERROR);
-	quic_conn_schedule_now(c);
+	quic_pending_add(c->srv, c);
 }
 
 void quic_stream_consume(struct quic_stream *s, size_t n)
 {
 	credit(s->qc, s->id, n);
-	quic_conn_schedule_now(s->qc);
+	quic_pending_add(s->qc->srv, s->qc);
 }
 
 void quic_stream_reset(struct quic_stream *s, uint64_t app_error)
@@ -614,5 +614,5 @@ void quic_stream_reset(struct quic_stream *s, uint64_t app_error)
 
 	c->srv->ctr.streams_reset++;
 	ngtcp2_conn_shutdown_stream(c->conn, 0, s->id, app_error);
-	quic_conn_schedule_now(c);
+	quic_pending_add(c->srv, c);
 }

@@ -156,7 +156,9 @@ bool quic_version_offered(const struct quic_server *srv, uint32_t v);
 RG_MUST_CHECK int quic_heap_push(struct quic_server *srv, struct quic_conn *c);
 void quic_heap_update(struct quic_server *srv, struct quic_conn *c, uint64_t deadline);
 void quic_heap_remove(struct quic_server *srv, struct quic_conn *c);
-/* heap.c: the write-now list. add: append unless already there (a
+/* heap.c: the write-now list, what "something to send" means (not a
+ * deadline): the next quic_server_flush(), at the end of the worker's loop
+ * turn, writes each connection on it. add: append unless already there (a
  * connection is written once per flush however often it is scheduled);
  * del: take out if there; pop: the oldest, NULL when empty. */
 void quic_pending_add(struct quic_server *srv, struct quic_conn *c);
@@ -216,9 +218,6 @@ enum quic_conn_verdict quic_conn_write(struct quic_conn *c);
 enum quic_conn_verdict quic_conn_expire(struct quic_conn *c);
 void quic_conn_close(struct quic_conn *c, uint64_t app_error);
 void quic_conn_free(struct quic_conn *c);
-/* Something to send: put c on the write-now list, written by the next
- * quic_server_flush() (end of the worker's loop turn). Not a deadline. */
-void quic_conn_schedule_now(struct quic_conn *c);
 size_t quic_addr_len(const rg_sockaddr *a);
 /* Send one ready-made datagram through srv->tx. -ENOBUFS when no space.
  * Every failure is counted where it happens (QUIC_DROP_TX_FULL here,

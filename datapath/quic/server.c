@@ -369,7 +369,7 @@ void quic_server_drain(struct quic_server *srv, uint64_t now, const struct quic_
 		/* GOAWAY naming the first stream not processed: the ones already
 		 * open run to completion, newer ones are refused (RFC 9114 5.2) */
 		if (c->state == QUIC_CONN_ESTABLISHED && c->h3 && nghttp3_conn_shutdown(c->h3) == 0)
-			quic_conn_schedule_now(c);
+			quic_pending_add(c->srv, c);
 	}
 	srv->tx = NULL;
 }

@@ -38,12 +38,12 @@ static unsigned pending_cases(void)
 		failures++;
 	}
 	/* a read, a resumed stream, another read on c0; c1, c2, c3 once */
-	quic_conn_schedule_now(&c[0]);
-	quic_conn_schedule_now(&c[1]);
-	quic_conn_schedule_now(&c[0]);
-	quic_conn_schedule_now(&c[2]);
-	quic_conn_schedule_now(&c[3]);
-	quic_conn_schedule_now(&c[0]);
+	quic_pending_add(&srv, &c[0]);
+	quic_pending_add(&srv, &c[1]);
+	quic_pending_add(&srv, &c[0]);
+	quic_pending_add(&srv, &c[2]);
+	quic_pending_add(&srv, &c[3]);
+	quic_pending_add(&srv, &c[0]);
 	/* no deadline moved: "write now" is not a deadline of 0 */
 	if (quic_server_next_expiry(&srv) != RG_NO_DEADLINE) {
 		fprintf(stderr, "pending: scheduling set a deadline\n");
@@ -61,7 +61,7 @@ static unsigned pending_cases(void)
 		failures++;
 	}
 	/* after the flush the next turn can schedule it again */
-	quic_conn_schedule_now(&c[0]);
+	quic_pending_add(&srv, &c[0]);
 	if (quic_pending_pop(&srv) != &c[0] || quic_pending_pop(&srv) || quic_server_wants_write(&srv)) {
 		fprintf(stderr, "pending: re-scheduling after a flush\n");
 		failures++;
