@@ -252,71 +252,6 @@ static int cb_recv_tx_key(ngtcp2_conn *conn, ngtcp2_encryption_level level, void
 	return NGTCP2_ERR_CALLBACK_FAILURE;
 }
 
-static int cb_recv_stream_data(ngtcp2_conn *conn, uint32_t flags, int64_t id, uint64_t offset,
-                               const uint8_t *data, size_t len, void *user_data, void *sud)
-{
-	(void)conn;
-	(void)offset;
-	(void)sud;
-	return quic_h3_recv_stream_data(user_data, flags, id, data, len) < 0
-	               ? NGTCP2_ERR_CALLBACK_FAILURE
-	               : 0;
-}
-
-static int cb_acked_stream_data_offset(ngtcp2_conn *conn, int64_t id, uint64_t offset,
-                                       uint64_t len, void *user_data, void *sud)
-{
-	(void)conn;
-	(void)offset;
-	(void)sud;
-	return quic_h3_acked(user_data, id, len) < 0 ? NGTCP2_ERR_CALLBACK_FAILURE : 0;
-}
-
-static int cb_stream_close(ngtcp2_conn *conn, uint32_t flags, int64_t id, uint64_t app_error,
-                           void *user_data, void *sud)
-{
-	(void)conn;
-	(void)sud;
-	if (!(flags & NGTCP2_STREAM_CLOSE_FLAG_APP_ERROR_CODE_SET))
-		app_error = NGHTTP3_H3_NO_ERROR;
-	return quic_h3_stream_close(user_data, id, app_error) < 0 ? NGTCP2_ERR_CALLBACK_FAILURE : 0;
-}
-
-static int cb_stream_reset(ngtcp2_conn *conn, int64_t id, uint64_t final_size,
-                           uint64_t app_error, void *user_data, void *sud)
-{
-	(void)conn;
-	(void)final_size;
-	(void)app_error;
-	(void)sud;
-	return quic_h3_stream_reset(user_data, id) < 0 ? NGTCP2_ERR_CALLBACK_FAILURE : 0;
-}
-
-static int cb_stream_stop_sending(ngtcp2_conn *conn, int64_t id, uint64_t app_error,
-                                  void *user_data, void *sud)
-{
-	(void)conn;
-	(void)app_error;
-	(void)sud;
-	return quic_h3_stream_reset(user_data, id) < 0 ? NGTCP2_ERR_CALLBACK_FAILURE : 0;
-}
-
-static int cb_extend_max_remote_streams_bidi(ngtcp2_conn *conn, uint64_t max, void *user_data)
-{
-	(void)conn;
-	quic_h3_extend_max_streams(user_data, max);
-	return 0;
-}
-
-static int cb_extend_max_stream_data(ngtcp2_conn *conn, int64_t id, uint64_t max,
-                                     void *user_data, void *sud)
-{
-	(void)conn;
-	(void)max;
-	(void)sud;
-	return quic_h3_unblock(user_data, id) < 0 ? NGTCP2_ERR_CALLBACK_FAILURE : 0;
-}
-
 /* CRYPTO data once the TLS session was released (quic_tls_release): a
  * client has no TLS message to send after its Finished in QUIC, so this
  * is a KeyUpdate or post-handshake authentication, both forbidden (RFC
@@ -357,20 +292,20 @@ static const ngtcp2_callbacks quic_conn_callbacks = {
 	.encrypt = ngtcp2_crypto_encrypt_cb,
 	.decrypt = ngtcp2_crypto_decrypt_cb,
 	.hp_mask = ngtcp2_crypto_hp_mask_cb,
-	.recv_stream_data = cb_recv_stream_data,
-	.acked_stream_data_offset = cb_acked_stream_data_offset,
-	.stream_close = cb_stream_close,
+	.recv_stream_data = quic_h3_recv_stream_data,
+	.acked_stream_data_offset = quic_h3_acked_stream_data_offset,
+	.stream_close = quic_h3_stream_close,
 	.rand = cb_rand,
 	.get_new_connection_id = cb_get_new_connection_id,
 	.remove_connection_id = cb_remove_connection_id,
 	.update_key = cb_update_key,
-	.stream_reset = cb_stream_reset,
-	.extend_max_remote_streams_bidi = cb_extend_max_remote_streams_bidi,
-	.extend_max_stream_data = cb_extend_max_stream_data,
+	.stream_reset = quic_h3_stream_reset,
+	.extend_max_remote_streams_bidi = quic_h3_extend_max_remote_streams_bidi,
+	.extend_max_stream_data = quic_h3_extend_max_stream_data,
 	.delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb,
 	.delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb,
 	.get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb,
-	.stream_stop_sending = cb_stream_stop_sending,
+	.stream_stop_sending = quic_h3_stream_stop_sending,
 	.version_negotiation = ngtcp2_crypto_version_negotiation_cb,
 	.recv_tx_key = cb_recv_tx_key,
 	.path_validation = cb_path_validation,

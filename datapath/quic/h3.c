@@ -419,11 +419,15 @@ void quic_h3_free(struct quic_conn *c)
 		stream_free(c->streams, NGHTTP3_H3_REQUEST_CANCELLED);
 }
 
-int quic_h3_recv_stream_data(struct quic_conn *c, uint32_t flags, int64_t id,
-                             const uint8_t *data, size_t len)
+int quic_h3_recv_stream_data(ngtcp2_conn *conn, uint32_t flags, int64_t id, uint64_t offset,
+                             const uint8_t *data, size_t len, void *user_data, void *sud)
 {
+	struct quic_conn *c = user_data;
 	nghttp3_ssize n;
 
+	(void)conn;
+	(void)offset;
+	(void)sud;
 	if (!c->h3)
 		return 0;
 	/* RFC 9001 9.2: part of these bytes came in 0-RTT and the handshake
@@ -433,43 +437,56 @@ int quic_h3_recv_stream_data(struct quic_conn *c, uint32_t flags, int64_t id,
 	c->rx_0rtt = false;
 	if (n < 0) {
 		conn_app_error(c, (int)n);
-		return -EPROTO;
+		return NGTCP2_ERR_CALLBACK_FAILURE;
 	}
 	credit(c, id, (size_t)n);
 	return 0;
 }
 
-int quic_h3_acked(struct quic_conn *c, int64_t id, uint64_t len)
+int quic_h3_acked_stream_data_offset(ngtcp2_conn *conn, int64_t id, uint64_t offset, uint64_t len,
+                                     void *user_data, void *sud)
 {
+	struct quic_conn *c = user_data;
 	int rv;
 
+	(void)conn;
+	(void)offset;
+	(void)sud;
 	if (!c->h3)
 		return 0;
 	rv = nghttp3_conn_add_ack_offset(c->h3, id, len);
 	if (rv != 0) {
 		conn_app_error(c, rv);
-		return -EPROTO;
+		return NGTCP2_ERR_CALLBACK_FAILURE;
 	}
 	return 0;
 }
 
-int quic_h3_stream_close(struct quic_conn *c, int64_t id, uint64_t app_error)
+int quic_h3_stream_close(ngtcp2_conn *conn, uint32_t flags, int64_t id, uint64_t app_error,
+                         void *user_data, void *sud)
 {
+	struct quic_conn *c = user_data;
 	int rv;
 
+	(void)conn;
+	(void)sud;
 	if (!c->h3)
 		return 0;
+	if (!(flags & NGTCP2_STREAM_CLOSE_FLAG_APP_ERROR_CODE_SET))
+		app_error = NGHTTP3_H3_NO_ERROR;
 	rv = nghttp3_conn_close_stream(c->h3, id, app_error);
 	if (rv != 0 && rv != NGHTTP3_ERR_STREAM_NOT_FOUND) {
 		conn_app_error(c, rv);
-		return -EPROTO;
+		return NGTCP2_ERR_CALLBACK_FAILURE;
 	}
 	if (ngtcp2_is_bidi_stream(id) && !ngtcp2_conn_is_local_stream(c->conn, id))
 		ngtcp2_conn_extend_max_streams_bidi(c->conn, 1);
 	return 0;
 }
 
-int quic_h3_stream_reset(struct quic_conn *c, int64_t id)
+/* The peer reset its side, or asked us to stop sending: either way the
+ * request's reading ends (nghttp3 answers what it must). */
+static int shutdown_read(struct quic_conn *c, int64_t id)
 {
 	int rv;
 
@@ -478,21 +495,50 @@ int quic_h3_stream_reset(struct quic_conn *c, int64_t id)
 	rv = nghttp3_conn_shutdown_stream_read(c->h3, id);
 	if (rv != 0) {
 		conn_app_error(c, rv);
-		return -EPROTO;
+		return NGTCP2_ERR_CALLBACK_FAILURE;
 	}
 	return 0;
 }
 
-void quic_h3_extend_max_streams(struct quic_conn *c, uint64_t max)
+int quic_h3_stream_reset(ngtcp2_conn *conn, int64_t id, uint64_t final_size, uint64_t app_error,
+                         void *user_data, void *sud)
 {
-	if (c->h3)
-		nghttp3_conn_set_max_client_streams_bidi(c->h3, max);
+	(void)conn;
+	(void)final_size;
+	(void)app_error;
+	(void)sud;
+	return shutdown_read(user_data, id);
 }
 
-int quic_h3_unblock(struct quic_conn *c, int64_t id)
+int quic_h3_stream_stop_sending(ngtcp2_conn *conn, int64_t id, uint64_t app_error, void *user_data,
+                                void *sud)
 {
+	(void)conn;
+	(void)app_error;
+	(void)sud;
+	return shutdown_read(user_data, id);
+}
+
+int quic_h3_extend_max_remote_streams_bidi(ngtcp2_conn *conn, uint64_t max, void *user_data)
+{
+	struct quic_conn *c = user_data;
+
+	(void)conn;
+	if (c->h3)
+		nghttp3_conn_set_max_client_streams_bidi(c->h3, max);
+	return 0;
+}
+
+int quic_h3_extend_max_stream_data(ngtcp2_conn *conn, int64_t id, uint64_t max, void *user_data,
+                                   void *sud)
+{
+	struct quic_conn *c = user_data;
+
+	(void)conn;
+	(void)max;
+	(void)sud;
 	if (c->h3 && nghttp3_conn_unblock_stream(c->h3, id) != 0)
-		return -EPROTO;
+		return NGTCP2_ERR_CALLBACK_FAILURE;
 	return 0;
 }
 

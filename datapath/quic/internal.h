@@ -229,13 +229,23 @@ int quic_send_dgram(struct quic_server *srv, unsigned sock, const rg_sockaddr *t
 /* h3.c */
 int quic_h3_setup(struct quic_conn *c);
 void quic_h3_free(struct quic_conn *c);
-int quic_h3_recv_stream_data(struct quic_conn *c, uint32_t flags, int64_t id,
-                             const uint8_t *data, size_t len);
-int quic_h3_acked(struct quic_conn *c, int64_t id, uint64_t len);
-int quic_h3_stream_close(struct quic_conn *c, int64_t id, uint64_t app_error);
-int quic_h3_stream_reset(struct quic_conn *c, int64_t id);
-void quic_h3_extend_max_streams(struct quic_conn *c, uint64_t max);
-int quic_h3_unblock(struct quic_conn *c, int64_t id);
+/* ngtcp2's stream callbacks, in conn.c's callback table: each exists only
+ * to hand the stream event to nghttp3, so it lives beside nghttp3's. 0, or
+ * NGTCP2_ERR_CALLBACK_FAILURE after the connection was given its HTTP/3
+ * error (before the HTTP/3 setup, stream events are ignored). */
+int quic_h3_recv_stream_data(ngtcp2_conn *conn, uint32_t flags, int64_t id, uint64_t offset,
+                             const uint8_t *data, size_t len, void *user_data, void *sud);
+int quic_h3_acked_stream_data_offset(ngtcp2_conn *conn, int64_t id, uint64_t offset, uint64_t len,
+                                     void *user_data, void *sud);
+int quic_h3_stream_close(ngtcp2_conn *conn, uint32_t flags, int64_t id, uint64_t app_error,
+                         void *user_data, void *sud);
+int quic_h3_stream_reset(ngtcp2_conn *conn, int64_t id, uint64_t final_size, uint64_t app_error,
+                         void *user_data, void *sud);
+int quic_h3_stream_stop_sending(ngtcp2_conn *conn, int64_t id, uint64_t app_error, void *user_data,
+                                void *sud);
+int quic_h3_extend_max_remote_streams_bidi(ngtcp2_conn *conn, uint64_t max, void *user_data);
+int quic_h3_extend_max_stream_data(ngtcp2_conn *conn, int64_t id, uint64_t max, void *user_data,
+                                   void *sud);
 /* One packet: nghttp3 data + ngtcp2 framing. Returns bytes written, 0 when
  * nothing to send, or an ngtcp2 error (NGTCP2_ERR_CALLBACK_FAILURE with
  * c->last_error set for HTTP/3 errors). *pi gets the packet's ECN
