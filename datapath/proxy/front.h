@@ -72,6 +72,9 @@ struct proxy_front_ops {
 	/* the protocol the client spoke, as Via writes it (RFC 9110 7.6.3):
 	 * "3", "2", "1.1"; NULL: "3" */
 	const char *via;
+	/* and as the access log names it (the ALPN token): "h3", "h2",
+	 * "http/1.1"; NULL: "h3" */
+	const char *proto;
 };
 
 /* A request head (req as quic.h's on_request gives it: method, path,

@@ -89,6 +89,7 @@ static const struct proxy_front_ops h1_front = {
 	.reset = h1f_reset,
 	.internal_error = 0, /* HTTP/1.1 closes the connection whatever it is */
 	.via = "1.1",
+	.proto = "http/1.1",
 };
 
 /* On an error nothing is attached: h1conn.c answers 500 */

@@ -103,6 +103,7 @@ static const struct proxy_front_ops h2_front = {
 	.reset = h2f_reset,
 	.internal_error = H2_INTERNAL_ERROR,
 	.via = "2",
+	.proto = "h2",
 };
 
 /* On an error nothing is attached: the stream is reset by h2.c (INTERNAL_ERROR) */

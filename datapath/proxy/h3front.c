@@ -33,6 +33,7 @@ static const struct proxy_front_ops h3_front = {
 	.reset = h3_reset,
 	.internal_error = H3_INTERNAL_ERROR,
 	.via = "3",
+	.proto = "h3",
 };
 
 int proxy_request(void *ctx, struct quic_stream *s, const struct quic_request *req)

@@ -337,10 +337,8 @@ static void log_head(struct alog_rec *r, const char *proto, const struct quic_re
  * on. */
 static void log_begin(struct exchange *ex, const struct quic_request *req)
 {
-	const char *v = ex->fo->via;
-
 	ex->logged = true;
-	log_head(&ex->rec, !v || !strcmp(v, "3") ? "h3" : !strcmp(v, "2") ? "h2" : "http/1.1", req);
+	log_head(&ex->rec, ex->fo->proto ? ex->fo->proto : "h3", req);
 }
 
 void proxy_log_answer(struct proxy *px, const char *proto, const struct quic_request *req,
