@@ -13,6 +13,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "crypto/util.h"
 #include "datapath/quic/cid.h"
 #include "datapath/tunnel/shard.h"
 #include "datapath/tunnel/tun.h"
@@ -146,6 +147,21 @@ uint64_t wall_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The QUIC server's randomness and wall clock (quic.h, STYLE.md convention
+ * 1): the worker's, the same the tunnel engine gets (the system generator,
+ * crypto_rng_system; wall_ns above). */
+static int quic_rng_fill(void *ctx, void *buf, size_t n)
+{
+	(void)ctx;
+	return crypto_random(NULL, buf, n);
+}
+
+static uint64_t quic_wall_s(void *ctx)
+{
+	(void)ctx;
+	return wall_ns() / 1000000000ull;
 }
 
 /* ---- the tunnel engine's outputs ---- */
@@ -745,15 +761,20 @@ int worker_start(const struct worker_params *p, struct worker **out)
 	w->log = p->log;
 	if (p->quic) {
 		w->quic_params = *p->quic;
+		w->quic_params.rng = (struct quic_rng){.fill = quic_rng_fill};
+		w->quic_params.wall = (struct quic_wall_clock){.now = quic_wall_s};
 		w->has_quic = true;
 	}
 	w->peers = p->peers;
 	w->n_peers = p->n_peers;
 	w->has_https = p->https;
-	if (p->https_ticket_key)
+	if (p->https_ticket_key) {
 		memcpy(w->https_ticket, p->https_ticket_key, sizeof(w->https_ticket));
-	else if (p->https && getrandom(w->https_ticket, sizeof(w->https_ticket), 0) != sizeof(w->https_ticket))
-		memset(w->https_ticket, 0x5a, sizeof(w->https_ticket));
+	} else if (p->https && getrandom(w->https_ticket, sizeof(w->https_ticket), 0) != sizeof(w->https_ticket)) {
+		/* never a guessable ticket key: no worker instead */
+		free(w);
+		return -EIO;
+	}
 	if (mesh_join(w) != 0) {
 		free(w);
 		return -ENOMEM;

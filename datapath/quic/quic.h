@@ -196,15 +196,16 @@ void quic_stream_reset(struct quic_stream *s, uint64_t app_error);
 #define quic_vset_cred tls_vset_cred
 
 /* Randomness and wall clock of a server (STYLE.md convention 1: they come
- * in at init, so a test can make them deterministic). fill: n random
- * bytes into buf, 0 or -errno. NULL fill: gnutls_rnd. */
+ * in at init, so a test can make them deterministic; the worker hands in
+ * its own, datapath/worker.c). fill: n random bytes into buf, 0 or -errno.
+ * NULL fill: the system generator (libsodium's getrandom()). */
 struct quic_rng {
 	int (*fill)(void *ctx, void *buf, size_t n);
 	void *ctx;
 };
 /* Wall-clock seconds since the epoch: the 0-RTT anti-replay record's
  * expiry (replay.c; gnutls gives expiries in the same clock). NULL now:
- * time(NULL). The window is shared by every server of the process, so the
+ * the system clock (time(NULL)). The window is shared by every server of the process, so the
  * first server to turn 0-RTT on sets it for all. */
 struct quic_wall_clock {
 	uint64_t (*now)(void *ctx);

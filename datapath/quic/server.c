@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <gnutls/crypto.h>
+#include <sodium.h>
 #include <ngtcp2/ngtcp2_crypto.h>
 
 #include "datapath/quic/internal.h"
@@ -64,12 +64,17 @@ enum quic_app quic_alpn_served(const char *id, size_t len)
 }
 
 /* The reloadable settings, checked before anything changes. */
-/* The defaults of quic_params.rng and .wall. GNUTLS_RND_RANDOM for every
- * use: the same source serves CID nonces and the CID hash key. */
-static int rng_gnutls(void *ctx, void *buf, size_t n)
+/* The defaults of quic_params.rng and .wall, for callers other than the
+ * worker (tests, tools), which hands in its own: the system generator
+ * (libsodium's getrandom(), as crypto_rng_system gives the tunnel engine)
+ * and the system clock. */
+static int rng_system(void *ctx, void *buf, size_t n)
 {
 	(void)ctx;
-	return gnutls_rnd(GNUTLS_RND_RANDOM, buf, n) < 0 ? -EIO : 0;
+	if (sodium_init() < 0) /* once; then a no-op */
+		return -EIO;
+	randombytes_buf(buf, n);
+	return 0;
 }
 
 static uint64_t wall_time(void *ctx)
@@ -229,7 +234,7 @@ int quic_server_create(const struct quic_params *p, struct quic_server **out)
 		return -ENOMEM;
 	srv->p = *p;
 	if (!srv->p.rng.fill)
-		srv->p.rng = (struct quic_rng){.fill = rng_gnutls};
+		srv->p.rng = (struct quic_rng){.fill = rng_system};
 	if (!srv->p.wall.now)
 		srv->p.wall = (struct quic_wall_clock){.now = wall_time};
 	if (!srv->p.stateless_reset_rate)
@@ -264,14 +269,14 @@ int quic_server_create(const struct quic_params *p, struct quic_server **out)
 	                                          ? srv->p.max_conns * 4
 	                                          : QUIC_CID_PRESIZE_MAX),
 	                         key);
-	gnutls_memset(key, 0, sizeof(key));
+	sodium_memzero(key, sizeof(key));
 	if (rc < 0)
 		goto err;
 	*out = srv;
 	return 0;
 err:
 	quic_tls_free(srv);
-	gnutls_memset(srv->static_secret, 0, sizeof(srv->static_secret));
+	sodium_memzero(srv->static_secret, sizeof(srv->static_secret));
 	free(srv->qlog_dir);
 	free(srv);
 	return rc;
@@ -286,7 +291,7 @@ void quic_server_destroy(struct quic_server *srv)
 	free(srv->heap);
 	quic_cid_table_free(&srv->cids);
 	quic_tls_free(srv);
-	gnutls_memset(srv->static_secret, 0, sizeof(srv->static_secret));
+	sodium_memzero(srv->static_secret, sizeof(srv->static_secret));
 	free(srv->qlog_dir);
 	free(srv);
 }
