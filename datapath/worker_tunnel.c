@@ -362,10 +362,9 @@ int tunnel_start(struct worker *w)
  * a table lookup is fine. */
 static void claim_remote(struct worker *w, const rg_sockaddr *from)
 {
-	struct session *s = session_lookup_addr(&w->tunnel->sessions, from);
-	const struct tunnel_peer *p = s ? s->peer : NULL;
-	if (p)
-		tunnel_shard_claim(w->shard, p->public_key, w->id);
+	const uint8_t *key = tunnel_engine_peer_key_at(w->tunnel, from);
+	if (key)
+		tunnel_shard_claim(w->shard, key, w->id);
 }
 
 /* A run of datagrams of one listener kind goes to its protocol core. */

@@ -267,6 +267,13 @@ struct tunnel_peer *tunnel_peer_find(struct tunnel_engine *e, const uint8_t key[
 	return found ? &e->peers[e->peer_slots[i] - 1] : NULL;
 }
 
+const uint8_t *tunnel_engine_peer_key_at(const struct tunnel_engine *e, const rg_sockaddr *remote)
+{
+	const struct session *s = session_lookup_addr(&e->sessions, remote);
+	const struct tunnel_peer *p = s ? s->peer : NULL;
+	return p ? p->public_key : NULL;
+}
+
 uint8_t *tunnel_peer_queued(const struct tunnel_engine *e, const struct tunnel_peer *p)
 {
 	return e->queue_pool + (size_t)(p - e->peers) * e->mtu;

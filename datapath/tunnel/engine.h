@@ -322,6 +322,11 @@ RG_MUST_CHECK int tunnel_engine_add_initiator(struct tunnel_engine *e, const str
 /* The peer with that static key, or NULL. A hash lookup. */
 struct tunnel_peer *tunnel_peer_find(struct tunnel_engine *e, const uint8_t key[NOISE_PUBLIC_KEY_LEN]);
 
+/* The static key of the peer whose session speaks from `remote` (one
+ * session per remote address), or NULL. A hash lookup; the pointer is valid
+ * until the engine next runs. */
+const uint8_t *tunnel_engine_peer_key_at(const struct tunnel_engine *e, const rg_sockaddr *remote);
+
 /* What a caller may know of a peer (GET /peers, metrics), filled by the
  * engine so the caller does not read its internals. Times are the engine's
  * `now` (0: never). */

@@ -292,6 +292,11 @@ static void check_foreach_peer(struct node *b, struct node *a)
 	CHECK(s.rx_packets > 0 && tunnel_sockaddr_equal(&s.endpoint, &a->source), "foreach: A's counters and address");
 	struct seen one = {.stop_after = 1};
 	CHECK(tunnel_engine_foreach_peer(&b->e, seen_peer, &one) == 1, "foreach stops when told");
+	/* the worker's shard claim (worker_tunnel.c claim_remote) */
+	const uint8_t *k = tunnel_engine_peer_key_at(&b->e, &a->source);
+	CHECK(k && !memcmp(k, tunnel_engine_public_key(&a->e), NOISE_PUBLIC_KEY_LEN), "peer_key_at: A's key at A's address");
+	rg_sockaddr elsewhere = sa4("192.0.2.99", 4242);
+	CHECK(!tunnel_engine_peer_key_at(&b->e, &elsewhere), "peer_key_at: nobody at an unknown address");
 }
 
 static void test_handshake_data_keepalive_rekey(void)
