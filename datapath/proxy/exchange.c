@@ -136,7 +136,7 @@ static void answer(struct proxy_exchange *ex, unsigned status, const char *text,
 	size_t len = strlen(text);
 
 	release_conn(ex, false, act);
-	ex->deadline = PEX_NO_DEADLINE;
+	ex->deadline = RG_NO_DEADLINE;
 	ex->paused = false;
 	if (ex->responded) {
 		/* headers already went out: the only honest signal is a reset */
@@ -274,7 +274,7 @@ void pex_init(struct proxy_exchange *ex, struct pex_env *env)
 	 * each request */
 	memset(ex, 0, offsetof(struct proxy_exchange, segs));
 	ex->env = env;
-	ex->deadline = PEX_NO_DEADLINE;
+	ex->deadline = RG_NO_DEADLINE;
 	ex->state = PEX_FREE;
 }
 
@@ -498,7 +498,7 @@ static void resp_finished(struct proxy_exchange *ex, bool all_parsed, struct pex
 	bool reuse = ex->rp.keep_alive && ex->req_done && !ex->write_failed && !ex->writing && all_parsed;
 
 	ex->resp_done = true;
-	ex->deadline = PEX_NO_DEADLINE;
+	ex->deadline = RG_NO_DEADLINE;
 	release_conn(ex, reuse, act);
 	resume(ex, act);
 	ex->state = PEX_FINISHED;
@@ -602,7 +602,7 @@ void pex_read(struct proxy_exchange *ex, const uint8_t *data, size_t len, void *
 	act->fed = off;
 	if (window_full(ex)) {
 		ex->paused = true;
-		ex->deadline = PEX_NO_DEADLINE; /* the client is slow, not the backend */
+		ex->deadline = RG_NO_DEADLINE; /* the client is slow, not the backend */
 	} else {
 		ex->paused = false;
 		ex->deadline = now + ex->be->timeout_ns;
@@ -692,7 +692,7 @@ void pex_client_gone(struct proxy_exchange *ex, uint64_t now, struct pex_act *ac
 	/* the client went away mid-exchange: this connection is spoiled */
 	release_conn(ex, false, act);
 	release_segs(ex, ex->seg_end, act);
-	ex->deadline = PEX_NO_DEADLINE;
+	ex->deadline = RG_NO_DEADLINE;
 	ex->state = PEX_CLOSED;
 	drop_buffers(ex);
 	act_done(ex, act);
@@ -701,7 +701,7 @@ void pex_client_gone(struct proxy_exchange *ex, uint64_t now, struct pex_act *ac
 void pex_timeout(struct proxy_exchange *ex, uint64_t now, struct pex_act *act)
 {
 	act_clear(act);
-	if (ex->deadline == PEX_NO_DEADLINE || now < ex->deadline) {
+	if (ex->deadline == RG_NO_DEADLINE || now < ex->deadline) {
 		act_done(ex, act);
 		return;
 	}
@@ -719,7 +719,7 @@ void pex_timeout(struct proxy_exchange *ex, uint64_t now, struct pex_act *act)
 		answer(ex, 504, "gateway timeout\n", act);
 		break;
 	default:
-		ex->deadline = PEX_NO_DEADLINE;
+		ex->deadline = RG_NO_DEADLINE;
 		break;
 	}
 	act_done(ex, act);

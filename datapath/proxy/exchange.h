@@ -55,7 +55,6 @@
 #include "datapath/proxy/route.h"
 #include "datapath/quic/quic.h"
 
-#define PEX_NO_DEADLINE UINT64_MAX
 #define PEX_RESP_WINDOW (4 * 1024 * 1024) /* response bytes read ahead of the client's acks */
 #define PEX_SEGS 256                      /* body segments handed out, not yet acked */
 /* Request body bytes held between the client and the backend. The peer may

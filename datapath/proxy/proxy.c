@@ -156,7 +156,7 @@ static void run(struct exchange *ex, const struct pex_act *a)
 	/* the exchange's state now, not this action's: a nested run() may
 	 * have moved it on */
 	dl = ex->x.deadline;
-	if (dl == PEX_NO_DEADLINE) {
+	if (dl == RG_NO_DEADLINE) {
 		if (twheel_armed(&ex->timer))
 			twheel_del(&px->xwheel, &ex->timer);
 	} else if (!twheel_armed(&ex->timer) || ex->timer.deadline != dl) {

@@ -340,7 +340,7 @@ static void test_get(void)
 	CHECK(w->body_len == 5 && !memcmp(w->body, "hello", 5) && w->eof, "body");
 	CHECK(w->releases == 1 && w->last_reuse, "keep-alive: connection back to the pool");
 	CHECK(w->chunk.refs == 0, "chunk refs %d", w->chunk.refs);
-	CHECK(w->ex->state == PEX_FINISHED && w->deadline == PEX_NO_DEADLINE, "finished");
+	CHECK(w->ex->state == PEX_FINISHED && w->deadline == RG_NO_DEADLINE, "finished");
 	w->now += 3 * 1000000; /* 3 ms */
 	client_gone(w);
 	CHECK(w->ctr.requests == 1 && w->ctr.latency_count == 1 && w->ctr.latency_buckets[1] == 1,
@@ -499,7 +499,7 @@ static void test_timeouts(void)
 	tick(w, t0 + PEX_CONNECT_TIMEOUT_NS);
 	CHECK(w->status == 504 && w->ctr.gateway_timeout == 1, "504 (%u)", w->status);
 	CHECK(w->st[w->last_server].down_until == w->now + PEX_DOWN_NS, "passive health");
-	CHECK(w->deadline == PEX_NO_DEADLINE, "no deadline after");
+	CHECK(w->deadline == RG_NO_DEADLINE, "no deadline after");
 	client_gone(w);
 
 	/* connected, no response head */
@@ -541,7 +541,7 @@ static void test_client_gone(void)
 	client_gone(w);
 	CHECK(w->chunk.refs == 0, "all released (%d)", w->chunk.refs);
 	CHECK(w->releases == 1 && !w->last_reuse, "spoiled connection closed");
-	CHECK(w->ex->state == PEX_CLOSED && w->deadline == PEX_NO_DEADLINE, "closed");
+	CHECK(w->ex->state == PEX_CLOSED && w->deadline == RG_NO_DEADLINE, "closed");
 	upstream_eof(w, 0); /* late: ignored */
 	CHECK(w->responds == 1, "nothing more");
 
@@ -673,7 +673,7 @@ static void test_window(void)
 	next_exchange(w);
 	request(w, &r, false);
 	upstream_send(w, resp, len);
-	CHECK(w->ex->paused && w->pend_len > 0 && w->deadline == PEX_NO_DEADLINE, "paused, no deadline");
+	CHECK(w->ex->paused && w->pend_len > 0 && w->deadline == RG_NO_DEADLINE, "paused, no deadline");
 	CHECK(w->chunk.refs == (int)PEX_SEGS, "refs %d", w->chunk.refs);
 	w->auto_ack = true;
 	{
