@@ -51,7 +51,7 @@ void h1conn_settle(struct h1_conn *c)
 	if (c->depth)
 		return;
 	if (s->active) {
-		bool over = s->err ? !h1resp_body_queued(c) : (s->responded && s->resp_done && c->sn == 0);
+		bool over = s->err ? !h1resp_body_queued(c) : (s->responded && s->resp_done && c->q.n == 0);
 
 		if (!over)
 			return;
@@ -85,7 +85,7 @@ void h1conn_settle(struct h1_conn *c)
 			return;
 		}
 	}
-	if (c->state == H1S_CLOSING && c->sn == 0)
+	if (c->state == H1S_CLOSING && c->q.n == 0)
 		c->state = H1S_DEAD;
 }
 
@@ -397,6 +397,7 @@ int h1_conn_new(const struct h1_params *p, const char *sni, const rg_sockaddr *p
 	c->in = (uint8_t *)(c + 1);
 	c->in_cap = in_cap;
 	c->out = c->in + in_cap;
+	segq_init(&c->q, c->segs, H1_SEGS);
 	c->out_cap = out_cap;
 	c->sni = sni;
 	c->peer = peer;
@@ -442,7 +443,7 @@ ssize_t h1_conn_recv(struct h1_conn *c, const uint8_t *data, size_t len, uint64_
 		c->peer_eof = true;
 		if (c->state == H1S_IDLE || c->state == H1S_HEAD) {
 			end_once(c, H1_END_CLOSE);
-			c->state = c->sn ? H1S_CLOSING : H1S_DEAD;
+			c->state = c->q.n ? H1S_CLOSING : H1S_DEAD;
 		} else if (c->st.active && !c->st.body_done) {
 			/* the request is cut short: nothing can answer it */
 			end_once(c, H1_END_CLOSE);
@@ -540,7 +541,7 @@ void h1_conn_handle_expiry(struct h1_conn *c, uint64_t now)
 	switch (c->state) {
 	case H1S_IDLE:
 		end_once(c, H1_END_IDLE);
-		c->state = c->sn ? H1S_CLOSING : H1S_DEAD;
+		c->state = c->q.n ? H1S_CLOSING : H1S_DEAD;
 		break;
 	case H1S_HEAD:
 		/* RFC 9110 15.5.9 */
@@ -567,7 +568,7 @@ void h1_conn_shutdown(struct h1_conn *c, uint64_t now)
 	c->shutdown_at = now;
 	if (c->state == H1S_IDLE || c->state == H1S_HEAD) {
 		end_once(c, H1_END_SHUTDOWN);
-		c->state = c->sn ? H1S_CLOSING : H1S_DEAD;
+		c->state = c->q.n ? H1S_CLOSING : H1S_DEAD;
 	}
 	/* H1S_REQ: the response says Connection: close if its head is not
 	 * out yet, and the connection ends after it (settle) */
@@ -576,7 +577,7 @@ void h1_conn_shutdown(struct h1_conn *c, uint64_t now)
 
 bool h1_conn_idle(const struct h1_conn *c)
 {
-	return c->state == H1S_IDLE && c->in_len == 0 && c->sn == 0;
+	return c->state == H1S_IDLE && c->in_len == 0 && c->q.n == 0;
 }
 
 bool h1_conn_done(const struct h1_conn *c)

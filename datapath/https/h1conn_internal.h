@@ -12,6 +12,7 @@
 
 #include "datapath/https/h1conn.h"
 #include "datapath/https/h1req.h"
+#include "datapath/https/segq.h"
 
 
 #define H1_BODY_WINDOW (256u * 1024u)
@@ -32,12 +33,6 @@ enum h1_state {
 
 enum h1_body { B_NONE, B_LENGTH, B_CHUNKED };
 enum h1_frame { F_NONE, F_LENGTH, F_CHUNKED, F_CLOSE };
-
-struct seg {
-	const uint8_t *p;
-	size_t len;
-	bool body; /* the handler's bytes: acked() when sent */
-};
 
 struct h1_stream {
 	struct h1_conn *c;
@@ -81,9 +76,8 @@ struct h1_conn {
 	uint8_t *in;
 	size_t in_cap, in_len, in_off; /* in_off: leftover after the head */
 	/* output */
-	struct seg segs[H1_SEGS];
-	unsigned sh, sn;
-	size_t hoff;
+	struct segq q; /* over segs; body segments tagged with &st */
+	struct segq_seg segs[H1_SEGS];
 	uint8_t *out;
 	size_t out_cap, out_len;
 };

@@ -17,33 +17,13 @@
 
 /* ---- the output queue ---- */
 
-static bool seg_room(const struct h1_conn *c, unsigned n)
-{
-	return c->sn + n <= H1_SEGS;
-}
-
-static void seg_push(struct h1_conn *c, const uint8_t *p, size_t len, bool body)
-{
-	struct seg *last = c->sn ? &c->segs[(c->sh + c->sn - 1) % H1_SEGS] : NULL;
-
-	if (!len)
-		return;
-	/* output-buffer bytes right after the previous ones: one segment */
-	if (!body && last && !last->body && last->p + last->len == p) {
-		last->len += len;
-		return;
-	}
-	c->segs[(c->sh + c->sn) % H1_SEGS] = (struct seg){ p, len, body };
-	c->sn++;
-}
-
 /* Append to the output buffer and queue it; false when it does not fit. */
 static bool out_put(struct h1_conn *c, const void *p, size_t len)
 {
-	if (len > c->out_cap - c->out_len || !seg_room(c, 1))
+	if (len > c->out_cap - c->out_len || !segq_room(&c->q, 1))
 		return false;
 	memcpy(c->out + c->out_len, p, len);
-	seg_push(c, c->out + c->out_len, len, false);
+	segq_push(&c->q, c->out + c->out_len, len, NULL);
 	c->out_len += len;
 	return true;
 }
@@ -117,18 +97,13 @@ void h1resp_continue(struct h1_conn *c)
 
 void h1resp_drop_queue(struct h1_conn *c)
 {
-	c->sn = 0;
-	c->sh = 0;
-	c->hoff = 0;
+	segq_clear(&c->q);
 	c->out_len = 0;
 }
 
 bool h1resp_body_queued(const struct h1_conn *c)
 {
-	for (unsigned i = 0; i < c->sn; i++)
-		if (c->segs[(c->sh + i) % H1_SEGS].body)
-			return true;
-	return false;
+	return segq_any_tagged(&c->q);
 }
 
 /* ---- the connection's own answers ---- */
@@ -163,7 +138,7 @@ static void fill(struct h1_conn *c)
 	struct h1_stream *s = &c->st;
 
 	while (s->active && s->want_body && !s->blocked && !s->resp_done && !s->err &&
-	       seg_room(c, H1_READ_IOV + 3) && c->out_cap - c->out_len >= H1_FRAME_ROOM) {
+	       segq_room(&c->q, H1_READ_IOV + 3) && c->out_cap - c->out_len >= H1_FRAME_ROOM) {
 		struct quic_iov iov[H1_READ_IOV];
 		bool eof = false;
 		ssize_t r;
@@ -199,7 +174,7 @@ static void fill(struct h1_conn *c)
 			out_str(c, hx);
 		}
 		for (i = 0; i < k; i++)
-			seg_push(c, iov[i].base, iov[i].len, true);
+			segq_push(&c->q, iov[i].base, iov[i].len, s);
 		if (s->frame == F_CHUNKED && total)
 			out_str(c, "\r\n");
 		if (s->frame == F_LENGTH)
@@ -218,8 +193,6 @@ static void fill(struct h1_conn *c)
 
 int h1_conn_send(struct h1_conn *c, struct iovec *iov, unsigned n, uint64_t now)
 {
-	unsigned i;
-
 	c->now = now;
 	if (c->state == H1S_DEAD)
 		return 0;
@@ -228,42 +201,24 @@ int h1_conn_send(struct h1_conn *c, struct iovec *iov, unsigned n, uint64_t now)
 	h1conn_settle(c);
 	if (c->state == H1S_DEAD)
 		return 0;
-	for (i = 0; i < n && i < c->sn; i++) {
-		const struct seg *g = &c->segs[(c->sh + i) % H1_SEGS];
-		size_t off = i == 0 ? c->hoff : 0;
-
-		iov[i].iov_base = (void *)(uintptr_t)(g->p + off);
-		iov[i].iov_len = g->len - off;
-	}
-	return (int)i;
+	return (int)segq_iov(&c->q, iov, n);
 }
 
 void h1_conn_sent(struct h1_conn *c, size_t n)
 {
 	struct h1_stream *s = &c->st;
+	size_t take;
+	void *body;
 
-	while (n && c->sn) {
-		struct seg *g = &c->segs[c->sh];
-		size_t take = g->len - c->hoff;
-		bool body = g->body;
-
-		if (take > n)
-			take = n;
-		n -= take;
-		c->hoff += take;
-		if (c->hoff == g->len) {
-			c->sh = (c->sh + 1) % H1_SEGS;
-			c->sn--;
-			c->hoff = 0;
-		}
+	while ((take = segq_take(&c->q, &n, &body)) != 0) {
 		if (body && s->active && s->ops && s->ops->acked) {
 			c->depth++;
 			s->ops->acked(s->h, s, take);
 			c->depth--;
 		}
 	}
-	if (c->sn == 0) {
-		c->sh = 0;
+	if (c->q.n == 0) {
+		segq_clear(&c->q);
 		c->out_len = 0;
 	}
 	h1conn_settle(c);
@@ -302,7 +257,7 @@ int h1_stream_respond(struct h1_stream *s, unsigned status, const struct quic_he
 	bool no_body, have_len = false, keep;
 	uint64_t len = 0;
 	size_t mark_len = c->out_len;
-	unsigned mark_sn = c->sn;
+	unsigned mark_sn = c->q.n;
 	char line[64];
 	unsigned i;
 
@@ -375,12 +330,9 @@ int h1_stream_respond(struct h1_stream *s, unsigned status, const struct quic_he
 	return 0;
 nomem:
 	c->out_len = mark_len;
-	c->sn = mark_sn;
-	if (c->sn) {
-		struct seg *last = &c->segs[(c->sh + c->sn - 1) % H1_SEGS];
-
-		if (!last->body && last->p + last->len > c->out + mark_len)
-			last->len = (size_t)(c->out + mark_len - last->p);
-	}
+	c->q.n = mark_sn;
+	struct segq_seg *last = segq_last(&c->q);
+	if (last && !last->tag && last->p + last->len > c->out + mark_len)
+		last->len = (size_t)(c->out + mark_len - last->p);
 	return -ENOMEM;
 }

@@ -514,32 +514,13 @@ static int cb_invalid_frame(nghttp2_session *ng, const nghttp2_frame *f, int lib
 
 /* ---- nghttp2 callbacks: output ---- */
 
-static bool seg_room(const struct h2_conn *c, unsigned n)
-{
-	return c->sn + n <= H2_SEGS;
-}
-
-static void seg_push(struct h2_conn *c, const uint8_t *p, size_t len, struct h2_stream *s)
-{
-	struct seg *last = c->sn ? &c->segs[(c->sh + c->sn - 1) % H2_SEGS] : NULL;
-
-	if (!len)
-		return;
-	if (!s && last && !last->s && last->p + last->len == p) {
-		last->len += len;
-		return;
-	}
-	c->segs[(c->sh + c->sn) % H2_SEGS] = (struct seg){ .p = p, .len = len, .s = s };
-	c->sn++;
-}
-
 static void stage_push(struct h2_conn *c, const uint8_t *p, size_t len)
 {
 	uint8_t *dst = c->stage + c->stage_len;
 
 	memcpy(dst, p, len);
 	c->stage_len += len;
-	seg_push(c, dst, len, NULL);
+	segq_push(&c->q, dst, len, NULL);
 }
 
 static int cb_send_data(nghttp2_session *ng, nghttp2_frame *f, const uint8_t *framehd,
@@ -552,7 +533,7 @@ static int cb_send_data(nghttp2_session *ng, nghttp2_frame *f, const uint8_t *fr
 	/* No padding is ever selected (no select_padding callback). */
 	if (f->data.padlen != 0)
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
-	if (c->stage_len + 9 > H2_STAGE || !seg_room(c, 1 + H2_STREAM_IOV))
+	if (c->stage_len + 9 > H2_STAGE || !segq_room(&c->q, 1 + H2_STREAM_IOV))
 		return NGHTTP2_ERR_WOULDBLOCK; /* called again once the queue drained */
 	stage_push(c, framehd, 9);
 	s->queued += length;
@@ -562,7 +543,7 @@ static int cb_send_data(nghttp2_session *ng, nghttp2_frame *f, const uint8_t *fr
 
 		if (take > length)
 			take = length;
-		seg_push(c, v->base + s->iov_off, take, s);
+		segq_push(&c->q, v->base + s->iov_off, take, s);
 		s->iov_off += take;
 		length -= take;
 		if (s->iov_off == v->len) {
@@ -612,6 +593,7 @@ int h2_conn_new(const struct h2_params *p, const char *sni, const rg_sockaddr *p
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
+	segq_init(&c->q, c->segs, H2_SEGS);
 	c->p = *p;
 	defaults(&c->p);
 	c->sni = sni;
@@ -721,7 +703,7 @@ int h2_conn_recv(struct h2_conn *c, const uint8_t *data, size_t len, uint64_t no
 /* Serialize what nghttp2 has into the segment queue. */
 static int fill(struct h2_conn *c)
 {
-	while (!c->hold && seg_room(c, 2 + H2_STREAM_IOV)) {
+	while (!c->hold && segq_room(&c->q, 2 + H2_STREAM_IOV)) {
 		const uint8_t *p;
 		ssize_t r = nghttp2_session_mem_send(c->ng, &p);
 
@@ -736,7 +718,7 @@ static int fill(struct h2_conn *c)
 			stage_push(c, p, (size_t)r);
 		} else {
 			/* valid until the next mem_send: none until it was taken */
-			seg_push(c, p, (size_t)r, NULL);
+			segq_push(&c->q, p, (size_t)r, NULL);
 			c->hold = true;
 		}
 	}
@@ -745,7 +727,6 @@ static int fill(struct h2_conn *c)
 
 int h2_conn_send(struct h2_conn *c, struct iovec *iov, unsigned n, uint64_t now)
 {
-	unsigned i;
 	int rc;
 
 	c->now = now;
@@ -756,32 +737,17 @@ int h2_conn_send(struct h2_conn *c, struct iovec *iov, unsigned n, uint64_t now)
 		return rc;
 	if (c->state == H2_DEAD)
 		return 0;
-	for (i = 0; i < n && i < c->sn; i++) {
-		const struct seg *g = &c->segs[(c->sh + i) % H2_SEGS];
-		size_t off = i == 0 ? c->hoff : 0;
-
-		iov[i].iov_base = (void *)(uintptr_t)(g->p + off);
-		iov[i].iov_len = g->len - off;
-	}
-	return (int)i;
+	return (int)segq_iov(&c->q, iov, n);
 }
 
 void h2_conn_sent(struct h2_conn *c, size_t n)
 {
-	while (n && c->sn) {
-		struct seg *g = &c->segs[c->sh];
-		size_t take = g->len - c->hoff;
-		struct h2_stream *s = g->s;
+	size_t take;
+	void *tag;
 
-		if (take > n)
-			take = n;
-		n -= take;
-		c->hoff += take;
-		if (c->hoff == g->len) {
-			c->sh = (c->sh + 1) % H2_SEGS;
-			c->sn--;
-			c->hoff = 0;
-		}
+	while ((take = segq_take(&c->q, &n, &tag)) != 0) {
+		struct h2_stream *s = tag;
+
 		if (s) {
 			s->queued -= take;
 			if (s->ops && s->ops->acked)
@@ -790,7 +756,7 @@ void h2_conn_sent(struct h2_conn *c, size_t n)
 				stream_free(s, s->close_code);
 		}
 	}
-	if (c->sn == 0) {
+	if (c->q.n == 0) {
 		c->stage_len = 0;
 		c->hold = false;
 	}
@@ -846,7 +812,7 @@ bool h2_conn_done(const struct h2_conn *c)
 {
 	if (c->state == H2_DEAD)
 		return true;
-	if (c->sn)
+	if (c->q.n)
 		return false;
 	return !nghttp2_session_want_read(c->ng) && !nghttp2_session_want_write(c->ng);
 }

@@ -12,6 +12,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include "datapath/https/h2.h"
+#include "datapath/https/segq.h"
 
 /* The stage holds copied control frames and DATA frame headers; a frame
  * bigger than what is left of it is referenced in nghttp2's own buffer. */
@@ -26,12 +27,6 @@ enum h2_state {
 	H2_DRAINING,  /* graceful GOAWAY sent: streams in flight finish */
 	H2_ENDING,    /* connection error: GOAWAY then close */
 	H2_DEAD,      /* nothing more to read or write */
-};
-
-struct seg {
-	const uint8_t *p;
-	size_t len;
-	struct h2_stream *s; /* body bytes of this stream, else NULL */
 };
 
 struct h2_stream {
@@ -78,9 +73,8 @@ struct h2_conn {
 	uint64_t win_start;
 	unsigned win_rst, win_empty;
 	/* output */
-	struct seg segs[H2_SEGS];
-	unsigned sh, sn;  /* head index, count */
-	size_t hoff;      /* bytes of the head segment already taken */
+	struct segq q;    /* over segs; body segments tagged with their stream */
+	struct segq_seg segs[H2_SEGS];
 	bool hold;        /* a segment points into nghttp2's buffer */
 	size_t stage_len;
 	uint8_t stage[H2_STAGE];
