@@ -188,6 +188,9 @@ extra[ringgate]="{\"label\":\"$rg_label\",\"rg_mode\":\"$rg_mode\"}"
 
 # Rounds interleaved over the servers (all of them up, the idle ones cost
 # nothing), so a burst of load from elsewhere hits every server alike.
+# QUIC_IDLE_ONLY=1: none of them, only the idle case (memory work).
+idle_only=${QUIC_IDLE_ONLY:-0}
+[[ $idle_only == 1 ]] && reps=0
 for ((r = 1; r <= reps; r++)); do
 	for name in "${servers[@]}"; do
 		base="https://localhost:${port[$name]}"
@@ -206,7 +209,7 @@ for name in "${servers[@]}"; do
 	stop_server "$name"
 	start_server "$name" "${port[$name]}"
 	measure_idle "$name" "https://localhost:${port[$name]}/bytes/100"
-	if [[ $name == ringgate ]] && command -v perf >/dev/null; then
+	if [[ $name == ringgate && $idle_only != 1 ]] && command -v perf >/dev/null; then
 		# Profile one more download, outside the measured runs.
 		perf record -e cpu-clock -g -p "${SRV[$name]}" -o "$T/perf.data" >"$T/perf.log" 2>&1 &
 		pp=$!
