@@ -233,6 +233,7 @@ for name in "${servers[@]}"; do
 		/usr/lib/heaptrack/libexec/heaptrack_interpret <"$T/ht.fifo" | zstd -q -c >"$ht_out" &
 		ht_pid=$!
 		PIDS+=("$ht_pid")
+		# shellcheck disable=SC2016 # $1 and $@ are the wrapper's
 		printf '#!/bin/sh\n[ "$1" = --validate ] && exec %q "$@"\nexport LD_PRELOAD=/usr/lib/heaptrack/libheaptrack_preload.so DUMP_HEAPTRACK_OUTPUT=%q\nexec %q "$@"\n' \
 			"$rg" "$T/ht.fifo" "$rg" >"$T/rg-heaptrack"
 		chmod +x "$T/rg-heaptrack"
