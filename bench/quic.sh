@@ -23,9 +23,10 @@
 #                port 4434 with admin 8083, configured as ringgate
 # QUIC_CASES (default "bulk small handshake idle"): the cases to run, e.g.
 # QUIC_CASES=small repeats only the small-request case. With
-# QUIC_PROFILE=1, each ringgate server is profiled (perf record -e
-# cpu-clock -g) over one more small-request run, outside the measured
-# ones, into OUT.small.NAME.profile.
+# QUIC_PROFILE=1 (or =handshake), each ringgate server, and gtlsserver
+# with =handshake, is profiled (perf record -e cpu-clock -g) over one
+# more small-request (handshake) run, outside the measured ones, into
+# OUT.small.NAME.profile (OUT.handshake.NAME.profile).
 # Idle case: QUIC_IDLE_N connections (default 10,000, issue 17's figure),
 # ringgate's [quic] max_connections sized for them; QUIC_IDLE_ONLY=1 runs
 # only that case (as QUIC_CASES=idle). QUIC_IDLE_HEAPTRACK=FILE.zst
@@ -233,17 +234,20 @@ for ((r = 1; r <= reps; r++)); do
 			measure "$name" handshake "$r" -t $((secs + 30)) -c 16 -r 1 -D "$secs" "$base/bytes/100"
 	done
 done
-if [[ ${QUIC_PROFILE:-0} == 1 ]] && command -v perf >/dev/null; then
+prof=${QUIC_PROFILE:-0}
+if [[ $prof == 1 || $prof == handshake ]] && command -v perf >/dev/null; then
+	pk=small pargs=(-c 4 -m 16)
+	[[ $prof == handshake ]] && pk=handshake pargs=(-c 16 -r 1)
 	for name in "${servers[@]}"; do
-		[[ $name == ringgate* ]] || continue
+		[[ $name == ringgate* || ($prof == handshake && $name == gtlsserver) ]] || continue
 		perf record -e cpu-clock -g -p "${SRV[$name]}" -o "$T/perf-$name.data" >"$T/perf.log" 2>&1 &
 		pp=$!
 		sleep 0.5
-		h3 -t $((secs + 30)) -c 4 -m 16 -D "$secs" "https://localhost:${port[$name]}/bytes/100" >/dev/null || true
+		h3 -t $((secs + 30)) "${pargs[@]}" -D "$secs" "https://localhost:${port[$name]}/bytes/100" >/dev/null || true
 		kill -INT "$pp" 2>/dev/null || true
 		wait "$pp" 2>/dev/null || true
 		perf report --stdio --no-children -g none --sort dso,symbol -i "$T/perf-$name.data" 2>/dev/null |
-			grep -v '^#' | grep '%' | head -300 >"$out.small.$name.profile" || true
+			grep -v '^#' | grep '%' | head -300 >"$out.$pk.$name.profile" || true
 	done
 fi
 [[ $cases == *" idle "* ]] || exit 0
