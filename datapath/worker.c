@@ -13,7 +13,6 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#include "crypto/util.h"
 #include "datapath/quic/cid.h"
 #include "datapath/tunnel/shard.h"
 #include "datapath/tunnel/tun.h"
@@ -150,12 +149,13 @@ uint64_t wall_ns(void)
 }
 
 /* The QUIC server's randomness and wall clock (quic.h, STYLE.md convention
- * 1): the worker's, the same the tunnel engine gets (the system generator,
- * crypto_rng_system; wall_ns above). */
+ * 1), handed in by the worker: the TLS backend's generator, which draws in
+ * user space (several connection IDs per handshake: no getrandom() call
+ * each), and wall_ns above, the tunnel engine's clock. */
 static int quic_rng_fill(void *ctx, void *buf, size_t n)
 {
 	(void)ctx;
-	return crypto_random(NULL, buf, n);
+	return tls_random(buf, n);
 }
 
 static uint64_t quic_wall_s(void *ctx)

@@ -59,6 +59,11 @@ const char *tls_backend(void)
 	return name;
 }
 
+int tls_random(void *buf, size_t n)
+{
+	return gnutls_rnd(GNUTLS_RND_RANDOM, buf, n) < 0 ? -EIO : 0;
+}
+
 bool tls_pq_available(void)
 {
 	return false;

@@ -48,6 +48,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,11 @@ const char *tls_backend(void)
 	if (!name[0])
 		snprintf(name, sizeof(name), "OpenSSL %s", OpenSSL_version(OPENSSL_VERSION_STRING));
 	return name;
+}
+
+int tls_random(void *buf, size_t n)
+{
+	return n > INT_MAX || RAND_bytes(buf, (int)n) != 1 ? -EIO : 0;
 }
 
 bool tls_pq_available(void)

@@ -45,6 +45,10 @@ enum tls_pq {
 
 /* Backend name and version, e.g. "gnutls 3.7.9" or "OpenSSL 3.5.4". */
 const char *tls_backend(void);
+/* n bytes from the backend's CSPRNG (gnutls_rnd's GNUTLS_RND_RANDOM, or
+ * OpenSSL's RAND_bytes): a generator in user space, seeded by the kernel,
+ * so no system call per draw. 0, or -EIO. */
+int tls_random(void *buf, size_t n);
 /* Can this build negotiate a post-quantum hybrid group? */
 bool tls_pq_available(void);
 /* The groups a vhost uses when [tls] groups is not set: on a PQ build
