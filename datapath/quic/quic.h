@@ -198,7 +198,7 @@ void quic_stream_reset(struct quic_stream *s, uint64_t app_error);
 /* Randomness and wall clock of a server (STYLE.md convention 1: they come
  * in at init, so a test can make them deterministic; the worker hands in
  * its own, datapath/worker.c). fill: n random bytes into buf, 0 or -errno.
- * NULL fill: the system generator (libsodium's getrandom()). */
+ * NULL fill: the TLS backend's generator (tls_random). */
 struct quic_rng {
 	int (*fill)(void *ctx, void *buf, size_t n);
 	void *ctx;

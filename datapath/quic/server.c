@@ -63,18 +63,13 @@ enum quic_app quic_alpn_served(const char *id, size_t len)
 	return QUIC_APP_NONE;
 }
 
-/* The reloadable settings, checked before anything changes. */
 /* The defaults of quic_params.rng and .wall, for callers other than the
- * worker (tests, tools), which hands in its own: the system generator
- * (libsodium's getrandom(), as crypto_rng_system gives the tunnel engine)
- * and the system clock. */
-static int rng_system(void *ctx, void *buf, size_t n)
+ * worker (tests, tools), which hands in its own: the TLS backend's
+ * generator and the system clock. */
+static int rng_default(void *ctx, void *buf, size_t n)
 {
 	(void)ctx;
-	if (sodium_init() < 0) /* once; then a no-op */
-		return -EIO;
-	randombytes_buf(buf, n);
-	return 0;
+	return tls_random(buf, n);
 }
 
 static uint64_t wall_time(void *ctx)
@@ -83,6 +78,7 @@ static uint64_t wall_time(void *ctx)
 	return (uint64_t)time(NULL);
 }
 
+/* The reloadable settings, checked before anything changes. */
 static int params_check(const struct quic_params *p)
 {
 	if (p->n_alpn > QUIC_ALPN_MAX || (p->n_alpn && !p->alpn))
@@ -234,7 +230,7 @@ int quic_server_create(const struct quic_params *p, struct quic_server **out)
 		return -ENOMEM;
 	srv->p = *p;
 	if (!srv->p.rng.fill)
-		srv->p.rng = (struct quic_rng){.fill = rng_system};
+		srv->p.rng = (struct quic_rng){.fill = rng_default};
 	if (!srv->p.wall.now)
 		srv->p.wall = (struct quic_wall_clock){.now = wall_time};
 	if (!srv->p.stateless_reset_rate)
