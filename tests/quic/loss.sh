@@ -3,7 +3,8 @@
 # ngtcp2's gtlsclient with `-r 0.3 -t 0.3` (its own loss model drops 30 % of
 # what it receives and of what it sends) against the whole appliance (2
 # workers) on one ring backend, all at once (60 s each at most) so the run is bounded
-# (about 20-40 s). At least 49 must complete their request (gtlsserver
+# (about 20-40 s). At least 49 must complete their request, or no more
+# than gtlsserver's losses in the same place allow (below; gtlsserver
 # itself loses about 1 in 80 to the loss model's tail, where the client
 # never hears a reply), and none may fail by ringgate's own handshake
 # timeout: ringgate_quic_handshake_timeouts_total stays 0. The default
@@ -19,7 +20,7 @@ RG=$(realpath "$1")
 BACKEND=$2
 GTLS=$(find_gtlsclient) || skip "gtlsclient not installed (package ngtcp2-client)"
 ADMIN=http://127.0.0.1:8082
-N=50 BATCH=50 WANT=${RG_LOSS_WANT:-49} # RG_LOSS_WANT: tests of this test
+N=50 WANT=${RG_LOSS_WANT:-49} # RG_LOSS_WANT: tests of this test
 make_cert "$RG_TMP" localhost
 cd "$RG_TMP" || fail "tmp"
 cat >rg.ini <<INI
@@ -47,16 +48,19 @@ one() { # I
 		127.0.0.1 $PORT "https://localhost:$PORT/loss$1" >"c$1.log" 2>&1 &&
 		[[ $(cat "c$1/loss$1" 2>/dev/null) == "rg /loss$1" ]]
 }
-t0=$SECONDS
-ok=0
-for ((b = 0; b < N; b += BATCH)); do
-	pids=()
-	for ((i = b; i < b + BATCH && i < N; i++)); do
+# one round of N at once against ringgate, from index FIRST: how many
+# completed (the request's body came back)
+round() { # FIRST
+	local pids=() i p n=0
+	for ((i = $1; i < $1 + N; i++)); do
 		one "$i" &
 		pids+=($!)
 	done
-	for p in "${pids[@]}"; do wait "$p" && ok=$((ok + 1)); done
-done
+	for p in "${pids[@]}"; do wait "$p" && n=$((n + 1)); done
+	echo "$n"
+}
+t0=$SECONDS
+ok=$(round 0)
 sleep 0.3 # counters are published every 100 ms
 timeouts=$(m quic_handshake_timeouts_total)
 done_hs=$(m 'quic_handshakes_total.*result="completed"')
@@ -66,17 +70,21 @@ for ((i = 0; i < N; i++)); do
 	[[ $(cat "c$i/loss$i" 2>/dev/null) == "rg /loss$i" ]] || note "c$i failed: $(tail -1 "c$i.log")"
 done
 ((timeouts == 0)) || fail "ringgate cut $timeouts handshakes at its own handshake timeout"
-# Below WANT, the same 50 clients run against the reference, ngtcp2's own
+# Below WANT, the same N clients run against the reference, ngtcp2's own
 # gtlsserver, in the same namespace right after: the loss model's tail (a
 # client that never hears a reply) grows with the machine's load, and on a
-# loaded CI machine 48 of 50 was seen once with no timeout of ringgate's.
-# ringgate then passes only if it lost at most one connection more than
-# gtlsserver did.
+# loaded CI machine 48 of 50 was seen with no timeout of ringgate's.
+# ringgate passes if it lost at most one connection more than gtlsserver.
+# Both lose about 1 in 80 to that tail, so two or more of 50 happen in
+# about one run of eight by chance alone: when ringgate lost more, both
+# run a second round, and ringgate fails only if over the two rounds it
+# still lost more than gtlsserver plus two (by chance: under 1 run in 200).
+# A real fault (RG_LOSS_HANDSHAKE_TIMEOUT=2s) loses many in both rounds.
 if ((ok < WANT)); then
 	GSRV=$(command -v gtlsserver || ls /usr/lib/*/ngtcp2*/gtlsserver 2>/dev/null | head -1) ||
 		fail "$ok of $N connections completed, want >= $WANT (no gtlsserver to compare with)"
 	mkdir -p ref
-	for ((i = 0; i < N; i++)); do printf 'rg /loss%s' "$i" >"ref/loss$i"; done
+	for ((i = 0; i < 2 * N; i++)); do printf 'rg /loss%s' "$i" >"ref/loss$i"; done
 	"$GSRV" -q -d ref 127.0.0.1 $((PORT + 1)) "$RG_TMP/localhost.key" "$RG_TMP/localhost.crt" >gsrv.log 2>&1 &
 	gpid=$!
 	RG_PIDS+=("$gpid")
@@ -87,12 +95,24 @@ if ((ok < WANT)); then
 			127.0.0.1 $((PORT + 1)) "https://localhost:$((PORT + 1))/loss$1" >"r$1.log" 2>&1 &&
 			[[ $(cat "r$1/loss$1" 2>/dev/null) == "rg /loss$1" ]]
 	}
-	pids=() ref=0
-	for ((i = 0; i < N; i++)); do one_ref "$i" & pids+=($!); done
-	for p in "${pids[@]}"; do wait "$p" && ref=$((ref + 1)); done
-	kill "$gpid" 2>/dev/null
+	ref_round() { # FIRST
+		local pids=() i p n=0
+		for ((i = $1; i < $1 + N; i++)); do one_ref "$i" & pids+=($!); done
+		for p in "${pids[@]}"; do wait "$p" && n=$((n + 1)); done
+		echo "$n"
+	}
+	ref=$(ref_round 0)
 	note "$BACKEND: below $WANT; gtlsserver in the same place: $ref of $N"
-	((N - ok <= N - ref + 1)) || fail "$ok of $N connections completed, want >= $WANT (gtlsserver: $ref of $N)"
+	if ((N - ok > N - ref + 1)); then
+		ok2=$(round "$N")
+		ref2=$(ref_round "$N")
+		timeouts=$(m quic_handshake_timeouts_total)
+		note "$BACKEND: second round: ringgate $ok2 of $N, gtlsserver $ref2 of $N, handshake timeouts $timeouts"
+		((timeouts == 0)) || fail "ringgate cut $timeouts handshakes at its own handshake timeout"
+		((2 * N - ok - ok2 <= 2 * N - ref - ref2 + 2)) ||
+			fail "$((ok + ok2)) of $((2 * N)) connections completed over two rounds (gtlsserver: $((ref + ref2)))"
+	fi
+	kill "$gpid" 2>/dev/null
 fi
 rg_stop "$RG_PID" rg.log ringgate
 echo "PASS"
