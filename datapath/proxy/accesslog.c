@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 bool alog_copy(char *dst, size_t cap, const char *src)
@@ -101,32 +102,16 @@ size_t alog_escape(char *dst, size_t cap, const char *src, size_t len)
 	return o;
 }
 
-/* Days since 1970-01-01 -> civil date (proleptic Gregorian): the
- * era-based algorithm of H. Hinnant, "chrono-Compatible Low-Level Date
- * Algorithms" (civil_from_days). */
-static void civil(int64_t z, int *y, unsigned *m, unsigned *d)
-{
-	z += 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	unsigned doe = (unsigned)(z - era * 146097);
-	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	unsigned mp = (5 * doy + 2) / 153;
-	*d = doy - (153 * mp + 2) / 5 + 1;
-	*m = mp < 10 ? mp + 3 : mp - 9;
-	*y = (int)(yoe + era * 400 + (*m <= 2));
-}
-
 size_t alog_time(char out[25], uint64_t wall_ns)
 {
-	uint64_t ms = wall_ns / 1000000, s = ms / 1000;
-	unsigned sod = (unsigned)(s % 86400), mon, day;
-	int year;
+	uint64_t ms = wall_ns / 1000000;
+	time_t s = (time_t)(ms / 1000);
+	struct tm tm;
 	char b[64];
 
-	civil((int64_t)(s / 86400), &year, &mon, &day);
-	snprintf(b, sizeof(b), "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ", (unsigned)year % 10000, mon % 100,
-	         day % 100, sod / 3600, sod / 60 % 60, sod % 60, (unsigned)(ms % 1000));
+	gmtime_r(&s, &tm); /* UTC: no time zone file, no lock */
+	size_t w = strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(b + w, sizeof(b) - w, ".%03uZ", (unsigned)(ms % 1000));
 	memcpy(out, b, 24);
 	out[24] = 0;
 	return 24;
