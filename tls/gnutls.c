@@ -40,6 +40,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
+#include <sodium.h>
 
 #include "datapath/quic/internal.h"
 #include "tls/backend.h"
@@ -338,7 +339,6 @@ static int verify_cb(gnutls_session_t session)
  * connection: the session is released after the handshake (issue 17). */
 static int keep_peer_cert(struct quic_conn *c)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned n = 0;
 	const gnutls_datum_t *d = gnutls_certificate_get_peers(c->tls, &n);
 	gnutls_x509_crt_t crt;
@@ -358,11 +358,7 @@ static int keep_peer_cert(struct quic_conn *c)
 		rv = c->cert_subject ? 0 : -ENOMEM;
 	}
 	gnutls_free(dn.data);
-	for (unsigned i = 0; i < 32; i++) {
-		c->cert_sha256[2 * i] = hex[sha[i] >> 4];
-		c->cert_sha256[2 * i + 1] = hex[sha[i] & 15];
-	}
-	c->cert_sha256[64] = 0;
+	sodium_bin2hex(c->cert_sha256, sizeof(c->cert_sha256), sha, sizeof(sha));
 	return rv;
 }
 

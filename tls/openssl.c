@@ -62,6 +62,7 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <sodium.h>
 
 #include "datapath/quic/internal.h"
 #include "tls/backend.h"
@@ -455,7 +456,6 @@ void quic_tls_free(struct quic_server *srv)
  * verifies against this vhost's CAs), -ENOMEM. */
 static int keep_peer_cert(struct quic_conn *c, SSL *ssl)
 {
-	static const char hex[] = "0123456789abcdef";
 	char subject[1024];
 	uint8_t sha[32];
 
@@ -472,11 +472,7 @@ static int keep_peer_cert(struct quic_conn *c, SSL *ssl)
 	c->cert_subject = strdup(subject);
 	if (!c->cert_subject)
 		return -ENOMEM;
-	for (unsigned i = 0; i < 32; i++) {
-		c->cert_sha256[2 * i] = hex[sha[i] >> 4];
-		c->cert_sha256[2 * i + 1] = hex[sha[i] & 15];
-	}
-	c->cert_sha256[64] = 0;
+	sodium_bin2hex(c->cert_sha256, sizeof(c->cert_sha256), sha, sizeof(sha));
 	c->peer_cert_ok = true;
 	return 0;
 }

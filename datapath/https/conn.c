@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #define LINGER_NS (2ull * 1000 * 1000 * 1000) /* reads drained after our FIN */
 
 void https_cfg_put(struct https_cfg *c)
@@ -278,7 +280,6 @@ static uint64_t conn_deadline(const struct https_conn *c)
  * not cut (a cut subject could name someone else): the connection ends. */
 static int keep_peer_cert(struct https_conn *c)
 {
-	static const char hex[] = "0123456789abcdef";
 	uint8_t sha[32];
 	c->cert_subject[0] = c->cert_sha256[0] = 0;
 	int r = tls_tcp_peer_cert(c->tls, c->cert_subject, sizeof(c->cert_subject), sha);
@@ -288,11 +289,7 @@ static int keep_peer_cert(struct https_conn *c)
 		c->cert_subject[0] = 0;
 		return r < 0 ? r : -E2BIG;
 	}
-	for (unsigned i = 0; i < 32; i++) {
-		c->cert_sha256[2 * i] = hex[sha[i] >> 4];
-		c->cert_sha256[2 * i + 1] = hex[sha[i] & 15];
-	}
-	c->cert_sha256[64] = 0;
+	sodium_bin2hex(c->cert_sha256, sizeof(c->cert_sha256), sha, sizeof(sha));
 	return 0;
 }
 
