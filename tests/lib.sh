@@ -111,6 +111,27 @@ path_prefix = /
 backend = be
 INI
 }
+# Start "$RG" with ARGS on rg.ini of the current directory (stderr to
+# rg.log), RG_PID its pid, and wait for the admin API's /health ($ADMIN,
+# default 127.0.0.1:8082); on failure rg.log is shown.
+rg_start() { # [ARGS...]
+	"$RG" "$@" -c rg.ini 2>rg.log &
+	RG_PID=$!
+	RG_PIDS+=("$RG_PID")
+	wait_for 20 curl -sf "${ADMIN:-http://127.0.0.1:8082}/health" || { cat rg.log >&2; fail "no /health"; }
+}
+
+# The proxy tests' arguments (RINGGATE H3CLIENT BACKEND_PY): RG, H3 (the
+# test skips when h3client is not built) and BACKEND as absolute paths;
+# then quic/common.sh's helpers, in RG_TMP.
+proxy_test_args() {
+	RG=$(realpath "$1") H3=$2 BACKEND=$(realpath "$3")
+	[[ -n $H3 && -x $H3 ]] || skip "h3client (libcurl HTTP/3) not built"
+	H3=$(realpath "$H3")
+	. "$(dirname "${BASH_SOURCE[0]}")/quic/common.sh"
+	cd "$RG_TMP" || fail "no temp dir"
+}
+
 rg_site_backend() {
 	python3 "$(dirname "${BASH_SOURCE[0]}")/proxy/backend.py" "${1:-9318}" rg >/dev/null 2>&1 &
 	RG_PIDS+=($!)

@@ -38,10 +38,7 @@ INI
 }
 conf ""
 rg_site_backend
-"$RG" -c rg.ini 2>rg.log &
-RG_PID=$!
-RG_PIDS+=("$RG_PID")
-wait_for 20 curl -sf $ADMIN/health || { cat rg.log >&2; fail "no /health"; }
+rg_start
 wait_for 10 curl -sf --cacert localhost.crt "https://localhost:$PORT/x" -o /dev/null ||
 	{ cat rg.log >&2; fail "ringgate does not serve HTTPS on $PORT"; }
 g() { sleep 0.3; metric_sum $ADMIN/metrics "^ringgate_tls_handshakes_total\\{.*proto=\"tcp\",group=\"$1\"\\}"; }

@@ -17,11 +17,7 @@
 # Args: ringgate h3client BACKEND_PY
 . "$(dirname "$0")/../lib.sh"
 in_private_netns "$@"
-RG=$(realpath "$1") H3=$2 BACKEND=$(realpath "$3")
-[[ -n $H3 && -x $H3 ]] || skip "h3client (libcurl HTTP/3) not built"
-H3=$(realpath "$H3")
-. "$(dirname "$0")/../quic/common.sh"
-cd "$RG_TMP" || fail "no temp dir"
+proxy_test_args "$@"
 make_cert "$RG_TMP" localhost
 chmod 600 localhost.key
 ADMIN=http://127.0.0.1:8082
@@ -74,10 +70,7 @@ conf "$LOG"
 python3 "$BACKEND" 9321 be >/dev/null 2>&1 &
 RG_PIDS+=($!)
 wait_for 10 curl -sf http://127.0.0.1:9321/x || fail "backend did not start"
-"$RG" -c rg.ini 2>rg.log &
-RG_PID=$!
-RG_PIDS+=("$RG_PID")
-wait_for 20 curl -sf $ADMIN/health || { cat rg.log >&2; fail "no /health"; }
+rg_start
 wait_for 10 curl -sf --cacert localhost.crt "https://localhost:$TLS_PORT/api/warm" -o /dev/null ||
 	{ cat rg.log >&2; fail "ringgate does not serve HTTPS on $TLS_PORT"; }
 

@@ -5,11 +5,7 @@
 # broken and named answers, and a port nobody listens on.
 . "$(dirname "$0")/../lib.sh"
 in_private_netns "$@"
-RG=$(realpath "$1") H3=$2 BACKEND=$(realpath "$3")
-[[ -n $H3 && -x $H3 ]] || skip "h3client (libcurl HTTP/3) not built"
-H3=$(realpath "$H3")
-. "$(dirname "$0")/../quic/common.sh"
-cd "$RG_TMP" || fail "no temp dir"
+proxy_test_args "$@"
 make_cert "$RG_TMP" localhost
 make_cert "$RG_TMP" x.test.local
 T0=$(date +%s%N)

@@ -12,11 +12,7 @@
 #     its chunked body, and its backend connection is not used again.
 . "$(dirname "$0")/../lib.sh"
 in_private_netns "$@"
-RG=$(realpath "$1") H3=$2 BACKEND=$(realpath "$3")
-[[ -n $H3 && -x $H3 ]] || skip "h3client (libcurl HTTP/3) not built"
-H3=$(realpath "$H3")
-. "$(dirname "$0")/../quic/common.sh"
-cd "$RG_TMP" || fail "no temp dir"
+proxy_test_args "$@"
 make_cert "$RG_TMP" restricted.test
 ADMIN=http://127.0.0.1:8082
 

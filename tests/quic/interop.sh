@@ -44,10 +44,7 @@ INI
 }
 write_config ""
 rg_site_backend
-"$RG" --ring-backend "$BACKEND" -c rg.ini 2>rg.log &
-RG_PID=$!
-RG_PIDS+=("$RG_PID")
-wait_for 20 curl -sf $ADMIN/health || { cat rg.log >&2; fail "no /health"; }
+rg_start --ring-backend "$BACKEND"
 want=$( [[ $BACKEND == uring ]] && echo io_uring || echo epoll)
 curl -sf $ADMIN/status | grep -q "\"backend\":\"$want\"" || fail "not on the $BACKEND backend"
 

@@ -35,10 +35,7 @@ ${RG_LOSS_HANDSHAKE_TIMEOUT:+handshake_timeout = $RG_LOSS_HANDSHAKE_TIMEOUT}
 $(rg_site_ini)
 INI
 rg_site_backend
-"$RG" --ring-backend "$BACKEND" -c rg.ini 2>rg.log &
-RG_PID=$!
-RG_PIDS+=("$RG_PID")
-wait_for 20 curl -sf $ADMIN/health || { cat rg.log >&2; fail "no /health"; }
+rg_start --ring-backend "$BACKEND"
 m() { metric_sum $ADMIN/metrics "^ringgate_$1"; }
 
 # one connection: exit status and the body decide

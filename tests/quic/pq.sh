@@ -42,10 +42,7 @@ INI
 }
 conf ""
 rg_site_backend
-"$RG" -c rg.ini 2>rg.log &
-RG_PID=$!
-RG_PIDS+=("$RG_PID")
-wait_for 20 curl -sf $ADMIN/health || { cat rg.log >&2; fail "no /health"; }
+rg_start
 g() { sleep 0.3; metric_sum $ADMIN/metrics "^ringgate_tls_handshakes_total\\{.*proto=\"quic\",group=\"$1\"\\}"; }
 refused() { sleep 0.3; metric_sum $ADMIN/metrics "^ringgate_tls_pq_refused_total"; }
 # h3 NAME CURL_ARGS...: one HTTP/3 GET of /; 0 when answered 200

@@ -82,10 +82,7 @@ note "--validate: refusals with FILE:LINE and the reason, classical list valid"
 
 # ---- a running ringgate: the group handshakes use follows the config ----
 conf "groups = X25519"
-"$RG" -c rg.ini 2>rg.log &
-RG_PID=$!
-RG_PIDS+=("$RG_PID")
-wait_for 20 curl -sf $ADMIN/health || { cat rg.log >&2; fail "no /health"; }
+rg_start
 g() { sleep 0.3; metric_sum $ADMIN/metrics "^ringgate_tls_handshakes_total\\{.*proto=\"quic\",group=\"$1\"\\}"; }
 # gtls NAME GNUTLS_GROUPS: one request; 0 when it completed
 gtls() {
