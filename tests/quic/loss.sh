@@ -72,11 +72,13 @@ done
 # client that never hears a reply) grows with the machine's load, and on a
 # loaded CI machine 48 of 50 was seen with no timeout of ringgate's.
 # ringgate passes if it lost at most one connection more than gtlsserver.
-# Both lose about 1 in 80 to that tail, so two or more of 50 happen in
-# about one run of eight by chance alone: when ringgate lost more, both
-# run a second round, and ringgate fails only if over the two rounds it
-# still lost more than gtlsserver plus two (by chance: under 1 run in 200).
-# A real fault (RG_LOSS_HANDSHAKE_TIMEOUT=2s) loses many in both rounds.
+# Both lose about 1 in 80 to that tail, so with that rule alone a run
+# fails by chance about one time in 13 (a binomial simulation, 400,000
+# runs: 7.8 %): when ringgate lost more, both run a second round, and
+# ringgate fails only if it lost more than gtlsserver + 1 in that round
+# too. By chance that is 0.6 % of runs; a ringgate losing 1 in 20 fails
+# 32 % of runs, 1 in 10 82 % (the same simulation). A handshake-timeout
+# fault (RG_LOSS_HANDSHAKE_TIMEOUT=2s) fails on the counter above.
 if ((ok < WANT)); then
 	GSRV=$(command -v gtlsserver || ls /usr/lib/*/ngtcp2*/gtlsserver 2>/dev/null | head -1) ||
 		fail "$ok of $N connections completed, want >= $WANT (no gtlsserver to compare with)"
@@ -106,8 +108,8 @@ if ((ok < WANT)); then
 		timeouts=$(m quic_handshake_timeouts_total)
 		note "$BACKEND: second round: ringgate $ok2 of $N, gtlsserver $ref2 of $N, handshake timeouts $timeouts"
 		((timeouts == 0)) || fail "ringgate cut $timeouts handshakes at its own handshake timeout"
-		((2 * N - ok - ok2 <= 2 * N - ref - ref2 + 2)) ||
-			fail "$((ok + ok2)) of $((2 * N)) connections completed over two rounds (gtlsserver: $((ref + ref2)))"
+		((N - ok2 <= N - ref2 + 1)) ||
+			fail "$ok and $ok2 of $N connections completed in two rounds (gtlsserver: $ref and $ref2)"
 	fi
 	kill "$gpid" 2>/dev/null
 fi
