@@ -92,10 +92,11 @@ metric_sum() {
 }
 
 # The site most integration tests serve: vhost localhost with the test's
-# certificate ($RG_TMP/localhost.crt, .key) and every path routed to
-# tests/proxy/backend.py on PORT (default 9318). rg_site_ini [PORT] prints
-# the INI sections, the route last (keys printed right after it belong to
-# it); rg_site_backend [PORT] starts backend.py and waits for it.
+# certificate ($RG_TMP/localhost.crt, .key) and its paths routed to
+# tests/proxy/backend.py on PORT (default 9318).
+# rg_site_ini [PORT [ROUTE [PREFIX]]] prints the INI sections, the route
+# (default "all" on "/") last: keys printed right after it belong to it.
+# rg_site_backend [PORT] starts backend.py and waits for it.
 rg_site_ini() {
 	cat <<INI
 [vhost localhost]
@@ -105,9 +106,9 @@ key = $RG_TMP/localhost.key
 [backend be]
 server = 127.0.0.1:${1:-9318}
 
-[route all]
+[route ${2:-all}]
 host = localhost
-path_prefix = /
+path_prefix = ${3:-/}
 backend = be
 INI
 }

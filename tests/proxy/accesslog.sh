@@ -43,17 +43,7 @@ header_timeout = 1s
 [redirect]
 listen = 127.0.0.1:$HTTP_PORT
 
-[vhost localhost]
-cert = $RG_TMP/localhost.crt
-key = $RG_TMP/localhost.key
-
-[backend be]
-server = 127.0.0.1:9321
-
-[route api]
-host = localhost
-path_prefix = /api
-backend = be
+$(rg_site_ini 9321 api /api)
 INI
 }
 
